@@ -1,0 +1,1 @@
+"""The `mule` command: one module per subcommand, each with add_subparser(subparsers)."""

@@ -1,0 +1,44 @@
+"""Entry point of the `mule` command: builds the parser and turns known errors into messages."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from host_tools.cli import codegen, decode
+from host_tools.codegen.build import BuildError
+from host_tools.dbc import DbcError
+from host_tools.engines.firmware_engine import EngineError
+from host_tools.logfile import LogError
+from host_tools.tools import ToolMissing
+
+SUBCOMMANDS = (codegen, decode)
+USER_ERRORS = (BuildError, DbcError, EngineError, LogError, ToolMissing, OSError)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mule", description="Telematics toolkit for the electric pickup test mule.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in SUBCOMMANDS:
+        module.add_subparser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except KeyboardInterrupt:
+        print("mule: interrupted", file=sys.stderr)
+        return 130
+    except USER_ERRORS as exc:
+        if args.debug:
+            raise
+        print(f"mule: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""Reference decode engine: cantools in CPython, with the board's lookup and length rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from cantools.database.errors import DecodeError
+
+from host_tools.dbc import Dbc, payload_lengths
+from host_tools.engines import BAD_MUX, DECODED, UNKNOWN_ID, WRONG_LENGTH, Outcome
+
+
+def decode_one(dbc: Dbc, can_id: int, ext: bool, data: bytes) -> Outcome:
+    message = dbc.lookup(can_id, ext)
+    if message is None:
+        return Outcome(UNKNOWN_ID)
+    if len(data) not in payload_lengths(message):
+        return Outcome(WRONG_LENGTH, message.name)
+    try:
+        # Raw first: the multiplexer selects signals by its raw value. (cantools' scaled
+        # decode would look a scaled multiplexer up by its physical value.)
+        raw = message.decode(data, decode_choices=False, scaling=False)
+    except DecodeError:
+        return Outcome(BAD_MUX, message.name)
+    ordered = {s.name: raw[s.name] for s in message.signals if s.name in raw}
+    phys = {s.name: s.conversion.raw_to_scaled(ordered[s.name], decode_choices=False)
+            for s in message.signals if s.name in ordered}
+    return Outcome(DECODED, message.name, ordered, phys)
+
+
+class CantoolsEngine:
+    name = "cantools"
+
+    def __init__(self, dbc: Dbc):
+        self.dbc = dbc
+
+    def __enter__(self) -> "CantoolsEngine":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def decode(self, frames: Iterable) -> Iterator[tuple[object, Outcome]]:
+        for frame in frames:
+            yield frame, decode_one(self.dbc, frame.can_id, frame.ext, bytes(frame.data))

@@ -1,0 +1,54 @@
+# Runs inside MicroPython (unix port): the firmware decode engine of `mule decode`.
+# Usage: micropython decode_runner.py MODULE_DIR MODULE_NAME
+# Reads frames from stdin, one per line: "<can id> <ext 0|1> <hex payload>".
+# Writes first a JSON line of names [[message, [signals...]], ...], then one line per frame:
+#   "U"                       the DBC lacks the id
+#   "E <code> <mi>"           decode_raw refused message mi (ERR_LENGTH, ERR_MUX)
+#   "D <mi> <si>:<raw>:<phys> ..."
+# Numbers are ints in decimal, or "f" + the 16 hex digits of the IEEE double (exact).
+import sys
+import json
+import struct
+from binascii import hexlify, unhexlify
+
+sys.path.insert(0, sys.argv[1])
+decoder = __import__(sys.argv[2])
+
+
+def number(value):
+    if isinstance(value, float):
+        return "f" + hexlify(struct.pack(">d", value)).decode()
+    return str(value)
+
+
+def main():
+    names = []
+    for row in decoder.MESSAGES:
+        names.append([row[decoder.M_NAME], [s[decoder.S_NAME] for s in row[decoder.M_SIGNALS]]])
+    print(json.dumps(names))
+    lanes, selected = decoder.new_buffers()
+    readline = sys.stdin.readline
+    write = sys.stdout.write
+    while True:
+        line = readline()
+        if not line:
+            break
+        fields = line.split()
+        data = unhexlify(fields[2]) if len(fields) > 2 else b""
+        mi = decoder.lookup(int(fields[0]), fields[1] == "1")
+        if mi < 0:
+            write("U\n")
+            continue
+        n = decoder.decode_raw(mi, data, lanes, selected)
+        if n < 0:
+            write("E %d %d\n" % (n, mi))
+            continue
+        out = ["D", str(mi)]
+        for k in range(n):
+            si = selected[k]
+            out.append("%d:%s:%s" % (si, number(decoder.raw_value(mi, si, lanes)),
+                                     number(decoder.phys_value(mi, si, lanes))))
+        write(" ".join(out) + "\n")
+
+
+main()
