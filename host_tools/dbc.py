@@ -7,6 +7,7 @@ skips) and the few rules both decode engines share: frame keys and accepted leng
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,11 +56,16 @@ def load_dbc(path: str | Path) -> Dbc:
         raw = path.read_bytes()
     except OSError as exc:
         raise DbcError(f"{path}: cannot read DBC: {exc.strerror or exc}") from None
+    cantools_log = logging.getLogger("cantools")
+    level = cantools_log.level
+    cantools_log.setLevel(logging.ERROR)  # its duplicate-id warning becomes our error below
     try:
         database = cantools.database.load_file(str(path), database_format="dbc")
     except Exception as exc:  # cantools raises many types; all mean "unusable file"
         reason = str(exc).strip() or type(exc).__name__
         raise DbcError(f"{path}: not a valid DBC: {reason}") from None
+    finally:
+        cantools_log.setLevel(level)
     messages = tuple(database.messages)
     if not messages:
         raise DbcError(f"{path}: the DBC defines no messages")

@@ -6,11 +6,11 @@ runtime_template.py; this file only writes the per-message decode functions and 
 
 from __future__ import annotations
 
-import math
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from cantools.database.conversion import IdentityConversion, LinearIntegerConversion
+from cantools.database.conversion import IdentityConversion
 
 from host_tools.codegen import layout
 from host_tools.dbc import Dbc, frame_key, payload_lengths
@@ -22,6 +22,9 @@ MODES = ("viper", "plain")
 KIND_SIGNED = 0x80
 KIND_FLOAT = 0x100
 KIND_IDENTITY = 0x200  # phys == raw (cantools' IdentityConversion)
+KIND_INT_CONV = 0x400  # integer scale and offset: integer arithmetic
+KIND_HAS_MIN = 0x800
+KIND_HAS_MAX = 0x1000
 
 ERR_LENGTH = -1
 ERR_MUX = -2
@@ -59,34 +62,44 @@ def _lane_lines(lane: layout.Lane, signed: bool, index: int, mode: str) -> list[
 
 
 def _kind(signal) -> int:
+    conv = signal.conversion
     kind = signal.length
     if signal.is_signed:
         kind |= KIND_SIGNED
     if signal.is_float:
         kind |= KIND_FLOAT
-    if isinstance(signal.conversion, IdentityConversion):
+    if isinstance(conv, IdentityConversion):
         kind |= KIND_IDENTITY
+    if not signal.is_float and isinstance(conv.scale, int) and isinstance(conv.offset, int):
+        kind |= KIND_INT_CONV  # cantools computes these in ints: so must the board
+    if signal.minimum is not None:
+        kind |= KIND_HAS_MIN
+    if signal.maximum is not None:
+        kind |= KIND_HAS_MAX
     return kind
 
 
-def _number(value) -> str:
-    if value is None:
-        return "None"
-    if isinstance(value, bool):
-        return str(int(value))
-    if isinstance(value, int):
-        return str(value)
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"non-finite number {value!r}")
-    return repr(value)
-
-
-def _conversion(signal) -> tuple[str, str]:
+def signal_record(signal, lane: int) -> bytes:
+    """The signal's row of its message's layout bytes (format in runtime_template.py)."""
+    kind = _kind(signal)
     conv = signal.conversion
-    if isinstance(conv, LinearIntegerConversion):
-        return str(int(conv.scale)), str(int(conv.offset))
-    return _number(conv.scale), _number(conv.offset)
+    scale_offset = (struct.pack("<qq", conv.scale, conv.offset) if kind & KIND_INT_CONV
+                    else struct.pack("<dd", conv.scale, conv.offset))
+    limits = struct.pack("<dd", *(float("nan") if v is None else float(v)
+                                  for v in (signal.minimum, signal.maximum)))
+    return struct.pack("<HH", lane, kind) + scale_offset + limits
+
+
+def _cycle(message) -> str:
+    return "None" if message.cycle_time is None else str(int(message.cycle_time))
+
+
+def _choices(message) -> str:
+    """Value tables as one string, a line "signal<TAB>raw<TAB>label" per entry: one heap
+    object instead of one per label."""
+    lines = [f"{si}\t{int(raw)}\t{label}" for si, signal in enumerate(message.signals)
+             for raw, label in sorted((signal.choices or {}).items())]
+    return repr("\n".join(lines))
 
 
 def _ranges(ids: list[int]) -> list[tuple[int, int]]:
@@ -183,18 +196,6 @@ class _MessageWriter:
         out.extend(indent + line for line in lines)
 
 
-def _signal_tuple(signal, lane: int) -> str:
-    scale, offset = _conversion(signal)
-    choices = signal.choices
-    choices_text = "None"
-    if choices:
-        pairs = ", ".join(f"({int(k)}, {str(v)!r})" for k, v in sorted(choices.items()))
-        choices_text = f"({pairs},)"
-    return (f"({signal.name!r}, {lane}, {_kind(signal)}, {scale}, {offset}, "
-            f"{_number(signal.minimum)}, {_number(signal.maximum)}, {(signal.unit or '')!r}, "
-            f"{choices_text})")
-
-
 def generate(dbc: Dbc, mode: str = "viper") -> str:
     """Return the source text of a MicroPython decoder module for `dbc`."""
     if mode not in MODES:
@@ -211,10 +212,14 @@ def generate(dbc: Dbc, mode: str = "viper") -> str:
         functions.extend(writer.function(f"_d{mi}") + [""])
         max_lanes = max(max_lanes, writer.lane_count)
         max_signals = max(max_signals, len(message.signals))
-        signals = ", ".join(_signal_tuple(s, writer.lane_of[s.name]) for s in message.signals)
+        # Strings joined per message: a MicroPython str costs ~70 bytes of heap apiece.
+        names = " ".join(s.name for s in message.signals)
+        units = "\t".join((s.unit or "").replace("\t", " ") for s in message.signals)
+        records = b"".join(signal_record(s, writer.lane_of[s.name]) for s in message.signals)
         message_rows.append(
             f"    ({message.name!r}, {message.frame_id}, {message.is_extended_frame}, "
-            f"{message.length}, {_number(message.cycle_time)}, ({signals}{',' if len(message.signals) == 1 else ''})),")
+            f"{message.length}, {_cycle(message)},\n     {names!r},\n     {units!r},\n"
+            f"     {records!r},\n     {_choices(message)}),")
         index_rows.append(f"    {frame_key(message.frame_id, message.is_extended_frame)}: {mi},")
         lengths = payload_lengths(message)
         length_rows.append(f"{lengths[0]}, {lengths[-1]}")
@@ -234,8 +239,7 @@ new_buffers(), raw_value(), phys_value(), and the MESSAGES metadata table.
         f"MAX_LANES = const({max_lanes})",
         f"MAX_SIGNALS = const({max_signals})",
         "",
-        "# (name, frame_id, ext, length, cycle_ms, signals); a signal is",
-        "# (name, lane, kind, scale, offset, minimum, maximum, unit, choices).",
+        "# (name, frame_id, ext, length, cycle_ms, signal names, units, layout, value tables)",
         "MESSAGES = (",
         *message_rows,
         ")",

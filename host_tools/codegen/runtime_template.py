@@ -6,27 +6,29 @@ from micropython import const
 ERR_LENGTH = const(-1)  # payload length differs from the DBC's
 ERR_MUX = const(-2)  # a multiplexer value the DBC does not define
 
-# Field numbers of a MESSAGES row and of a signal row.
+# Fields of a MESSAGES row.
 M_NAME = const(0)
 M_FRAME_ID = const(1)
 M_EXT = const(2)
 M_LENGTH = const(3)
-M_CYCLE_MS = const(4)
-M_SIGNALS = const(5)
-S_NAME = const(0)
-S_LANE = const(1)
-S_KIND = const(2)
-S_SCALE = const(3)
-S_OFFSET = const(4)
-S_MINIMUM = const(5)
-S_MAXIMUM = const(6)
-S_UNIT = const(7)
-S_CHOICES = const(8)
+M_CYCLE_MS = const(4)  # GenMsgCycleTime, or None
+M_SIGNAL_NAMES = const(5)  # str: signal names separated by spaces
+M_UNITS = const(6)  # str: units separated by tabs
+M_LAYOUT = const(7)  # bytes: one 36-byte record per signal, see below
+M_CHOICES = const(8)  # str: a line "signal<TAB>raw<TAB>label" per value-table entry
+
+# A layout record, little-endian: lane u16, kind u16, scale and offset (int64 when
+# KIND_INT_CONV, else float64), minimum and maximum (float64). Packed bytes instead
+# of tuples of floats: a few KB of heap instead of tens.
+_RECORD = const(36)
 
 # Bits of a signal's kind word above its length (low 7 bits).
 KIND_SIGNED = const(0x80)
 KIND_FLOAT = const(0x100)
 KIND_IDENTITY = const(0x200)
+KIND_INT_CONV = const(0x400)
+KIND_HAS_MIN = const(0x800)
+KIND_HAS_MAX = const(0x1000)
 
 _EXT_KEY = const(0x20000000)  # above every 29-bit id, so keys stay small ints
 _float_buf = bytearray(8)
@@ -55,11 +57,25 @@ def decode_raw(mi, data, lanes, selected):
     return _DECODERS[mi](data, lanes, selected)
 
 
+def lane_of(mi, si):
+    """First lane of signal `si`: its raw bits are in lanes[lane] (and lanes[lane + 1]
+    for signals wider than 32 bits). Allocates nothing."""
+    layout = MESSAGES[mi][M_LAYOUT]
+    r = si * _RECORD
+    return layout[r] | (layout[r + 1] << 8)
+
+
+def kind_of(mi, si):
+    """Length and KIND_* flags of signal `si`. Allocates nothing."""
+    layout = MESSAGES[mi][M_LAYOUT]
+    r = si * _RECORD
+    return layout[r + 2] | (layout[r + 3] << 8)
+
+
 def raw_value(mi, si, lanes):
     """Raw value of signal `si` after decode_raw: an int, or a float for IEEE signals."""
-    signal = MESSAGES[mi][M_SIGNALS][si]
-    lane = signal[S_LANE]
-    kind = signal[S_KIND]
+    lane = lane_of(mi, si)
+    kind = kind_of(mi, si)
     length = kind & 0x7F
     low = lanes[lane]
     if kind & KIND_FLOAT:
@@ -78,13 +94,47 @@ def raw_value(mi, si, lanes):
     return (high << 32) | (low & 0xFFFFFFFF)
 
 
+def scale_offset(mi, si):
+    """(scale, offset) of signal `si`: ints when the DBC's are integers."""
+    fmt = "<qq" if kind_of(mi, si) & KIND_INT_CONV else "<dd"
+    return struct.unpack_from(fmt, MESSAGES[mi][M_LAYOUT], si * _RECORD + 4)
+
+
+def signal_range(mi, si):
+    """(minimum, maximum) from the DBC as floats; None where the DBC gives none."""
+    kind = kind_of(mi, si)
+    low, high = struct.unpack_from("<dd", MESSAGES[mi][M_LAYOUT], si * _RECORD + 20)
+    return (low if kind & KIND_HAS_MIN else None, high if kind & KIND_HAS_MAX else None)
+
+
 def phys_value(mi, si, lanes):
-    """Physical value (raw * scale + offset, as cantools computes it)."""
-    signal = MESSAGES[mi][M_SIGNALS][si]
+    """Physical value: raw * scale + offset, as cantools computes it."""
     raw = raw_value(mi, si, lanes)
-    if signal[S_KIND] & KIND_IDENTITY:
+    if kind_of(mi, si) & KIND_IDENTITY:
         return raw
-    return raw * signal[S_SCALE] + signal[S_OFFSET]
+    scale, offset = scale_offset(mi, si)
+    return raw * scale + offset
+
+
+def signal_names(mi):
+    """Names of message `mi`'s signals, in DBC order (signal index order)."""
+    return MESSAGES[mi][M_SIGNAL_NAMES].split(" ")
+
+
+def signal_unit(mi, si):
+    return MESSAGES[mi][M_UNITS].split("\t")[si]
+
+
+def signal_choices(mi, si):
+    """The value table of signal `si` as ((raw, label), ...), or None."""
+    found = []
+    text = MESSAGES[mi][M_CHOICES]
+    if text:
+        for line in text.split("\n"):
+            index, raw, label = line.split("\t", 2)
+            if int(index) == si:
+                found.append((int(raw), label))
+    return tuple(found) if found else None
 
 
 def find_message(name):
@@ -97,8 +147,8 @@ def find_message(name):
 
 def find_signal(mi, name):
     """Signal index by name within message `mi`, or -1."""
-    signals = MESSAGES[mi][M_SIGNALS]
-    for si in range(len(signals)):
-        if signals[si][S_NAME] == name:
+    names = signal_names(mi)
+    for si in range(len(names)):
+        if names[si] == name:
             return si
     return -1

@@ -23,8 +23,8 @@ def number(value):
 
 def main():
     names = []
-    for row in decoder.MESSAGES:
-        names.append([row[decoder.M_NAME], [s[decoder.S_NAME] for s in row[decoder.M_SIGNALS]]])
+    for mi, row in enumerate(decoder.MESSAGES):
+        names.append([row[decoder.M_NAME], decoder.signal_names(mi)])
     print(json.dumps(names))
     lanes, selected = decoder.new_buffers()
     readline = sys.stdin.readline

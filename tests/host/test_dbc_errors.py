@@ -1,0 +1,52 @@
+"""A DBC the board cannot decode faithfully is refused with an error naming the problem."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from host_tools.dbc import DbcError, load_dbc
+from mule_testing import FILES
+
+MALFORMED = FILES / "dbc" / "malformed"
+
+EXPECTED = {
+    "syntax_error.dbc": "Invalid syntax at line 41",
+    "signal_beyond_length.dbc": "PastEnd does not fit in message ShortMessage",
+    "duplicate_frame_id.dbc": "'FirstMessage' and 'SecondMessage' share frame id 0x100",
+    "infinite_scale.dbc": "signal 'Infinite': scale inf is not a finite number",
+    "float_signal_bad_length.dbc": "signal 'Half': IEEE float signals must be 32 or 64 bits, not 16",
+    "overlapping_signals.dbc": "Beta and Alpha are overlapping in message Overlap",
+    "message_too_long.dbc": "message 'TooLong' (0x100): length 65 exceeds the 64 bytes",
+    "empty.dbc": "the DBC defines no messages",
+}
+
+
+def test_every_malformed_file_has_an_expectation():
+    assert sorted(p.name for p in MALFORMED.glob("*.dbc")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_malformed_dbc_is_refused_with_the_reason(name):
+    with pytest.raises(DbcError) as info:
+        load_dbc(MALFORMED / name)
+    message = str(info.value)
+    assert message.startswith(str(MALFORMED / name))
+    assert EXPECTED[name] in message
+
+
+def test_missing_file_is_named():
+    with pytest.raises(DbcError, match="nothere.dbc: cannot read DBC"):
+        load_dbc(FILES / "nothere.dbc")
+
+
+def test_cli_reports_the_error_without_a_traceback(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "host_tools.cli.main", "codegen",
+                             str(MALFORMED / "infinite_scale.dbc"), "-o", str(tmp_path / "x.py")],
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (f"mule: error: {MALFORMED / 'infinite_scale.dbc'}: message 'InfScale' "
+                                     "(0x100): signal 'Infinite': scale inf is not a finite number")
+    assert not (tmp_path / "x.py").exists()
