@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from host_tools.cli import codegen, decode
+from host_tools.cli import codegen, decode, demo
 from host_tools.codegen.build import BuildError
 from host_tools.dbc import DbcError
 from host_tools.engines.firmware_engine import EngineError
 from host_tools.logfile import LogError
 from host_tools.tools import ToolMissing
 
-SUBCOMMANDS = (codegen, decode)
+SUBCOMMANDS = (codegen, decode, demo)
 USER_ERRORS = (BuildError, DbcError, EngineError, LogError, ToolMissing, OSError)
 
 

@@ -3,8 +3,10 @@ import struct
 from array import array
 from micropython import const
 
-ERR_LENGTH = const(-1)  # payload length differs from the DBC's
-ERR_MUX = const(-2)  # a multiplexer value the DBC does not define
+# decode() results below zero
+ERR_UNKNOWN_ID = const(-1)  # the DBC lacks the id
+ERR_LENGTH = const(-2)  # payload length differs from the DBC's
+ERR_MUX = const(-3)  # a multiplexer value the DBC does not define
 
 # Fields of a MESSAGES row.
 M_NAME = const(0)
@@ -35,26 +37,34 @@ _float_buf = bytearray(8)
 
 
 def new_buffers():
-    """Allocate once: (lanes, selected) for decode_raw."""
-    return array("i", bytes(4 * MAX_LANES)), array("H", bytes(2 * MAX_SIGNALS))
+    """Allocate once: (lanes, selected) for decode()."""
+    return array("i", bytes(4 * MAX_LANES)), array("H", bytes(2 * (MAX_SIGNALS + 1)))
 
 
+def key(can_id, ext):
+    """The DECODERS key of an id: a standard and an extended 0x123 are different frames."""
+    return can_id | _EXT_KEY if ext else can_id
+
+
+@micropython.native
 def lookup(can_id, ext):
     """Message index for an arbitration id, or -1 when the DBC lacks it."""
     return _INDEX.get(can_id | _EXT_KEY if ext else can_id, -1)
 
 
-def decode_raw(mi, data, lanes, selected):
-    """Decode message `mi` into `lanes`; allocates nothing.
+@micropython.native
+def decode(can_id, ext, data, lanes, selected):
+    """Decode one frame into `lanes`; allocates nothing.
 
-    Returns n >= 0: the indices of the signals present are selected[0:n] (a
-    multiplexed frame holds only its multiplexer's signals). Returns ERR_LENGTH or
-    ERR_MUX when the frame cannot be decoded.
+    Returns the message index mi >= 0, with the count n of signals present in
+    selected[0] and their indices in selected[1..n] (a multiplexed frame holds only its
+    multiplexer's signals); or ERR_UNKNOWN_ID, ERR_LENGTH, ERR_MUX. A hot loop can skip
+    this call: DECODERS.get(key(can_id, ext))(data, lanes, selected, len(data)).
     """
-    n = len(data)
-    if n != _LENGTHS[2 * mi] and n != _LENGTHS[2 * mi + 1]:
-        return ERR_LENGTH
-    return _DECODERS[mi](data, lanes, selected)
+    decoder = DECODERS.get(can_id | _EXT_KEY if ext else can_id)
+    if decoder is None:
+        return ERR_UNKNOWN_ID
+    return decoder(data, lanes, selected, len(data))
 
 
 def lane_of(mi, si):
@@ -73,7 +83,7 @@ def kind_of(mi, si):
 
 
 def raw_value(mi, si, lanes):
-    """Raw value of signal `si` after decode_raw: an int, or a float for IEEE signals."""
+    """Raw value of signal `si` after decode(): an int, or a float for IEEE signals."""
     lane = lane_of(mi, si)
     kind = kind_of(mi, si)
     length = kind & 0x7F

@@ -24,7 +24,7 @@ from host_tools.tools import tool
 
 RUNNER = Path(__file__).resolve().parent.parent / "mp" / "decode_runner.py"
 MODULE = "mule_decoder"
-_ERRORS = {"-1": WRONG_LENGTH, "-2": BAD_MUX}
+_ERRORS = {"-2": WRONG_LENGTH, "-3": BAD_MUX}  # the decoder's ERR_LENGTH, ERR_MUX
 _END = object()
 
 

@@ -3,7 +3,7 @@
 # Reads frames from stdin, one per line: "<can id> <ext 0|1> <hex payload>".
 # Writes first a JSON line of names [[message, [signals...]], ...], then one line per frame:
 #   "U"                       the DBC lacks the id
-#   "E <code> <mi>"           decode_raw refused message mi (ERR_LENGTH, ERR_MUX)
+#   "E <code> <mi>"           decode() refused a frame of message mi (ERR_LENGTH, ERR_MUX)
 #   "D <mi> <si>:<raw>:<phys> ..."
 # Numbers are ints in decimal, or "f" + the 16 hex digits of the IEEE double (exact).
 import sys
@@ -35,16 +35,17 @@ def main():
             break
         fields = line.split()
         data = unhexlify(fields[2]) if len(fields) > 2 else b""
-        mi = decoder.lookup(int(fields[0]), fields[1] == "1")
-        if mi < 0:
+        can_id = int(fields[0])
+        ext = fields[1] == "1"
+        mi = decoder.decode(can_id, ext, data, lanes, selected)
+        if mi == decoder.ERR_UNKNOWN_ID:
             write("U\n")
             continue
-        n = decoder.decode_raw(mi, data, lanes, selected)
-        if n < 0:
-            write("E %d %d\n" % (n, mi))
+        if mi < 0:
+            write("E %d %d\n" % (mi, decoder.lookup(can_id, ext)))
             continue
         out = ["D", str(mi)]
-        for k in range(n):
+        for k in range(1, selected[0] + 1):
             si = selected[k]
             out.append("%d:%s:%s" % (si, number(decoder.raw_value(mi, si, lanes)),
                                      number(decoder.phys_value(mi, si, lanes))))

@@ -18,6 +18,7 @@ def test_raw_decode_allocates_nothing(path):
     frames = [random_frame(dbc, rnd) for _ in range(500)]
     result = measure_decoder(dbc, frames, rounds=1)
     assert result["raw"]["alloc_bytes"] == 0
+    assert result["hot"]["alloc_bytes"] == 0
     # the physical path creates floats: the measurement must see that, or it sees nothing
     if any(not isinstance(s.scale, int) for m in dbc.messages for s in m.signals):
         assert result["phys"]["alloc_bytes"] > 0
@@ -30,4 +31,5 @@ def test_project_decoder_fits_a_pyboard_heap(mode):
     frames = [random_frame(dbc, rnd, faults=False) for _ in range(100)]
     result = measure_decoder(dbc, frames, rounds=1, heap="100K", mode=mode)
     assert result["raw"]["alloc_bytes"] == 0
+    assert result["hot"]["alloc_bytes"] == 0
     assert result["raw"]["decoded"] == len(frames)

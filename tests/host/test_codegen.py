@@ -38,7 +38,7 @@ def test_viper_functions_are_specialized_per_message():
     dbc = load_dbc(PROJECT_DBC)
     text = generate(dbc)
     assert text.count("@micropython.viper") == len(dbc.messages)
-    assert "for " not in text[text.index("def _d0"):text.index("_DECODERS")]
+    assert "for " not in text[text.index("def _d0"):text.index("DECODERS = {")]
 
 
 @pytest.mark.parametrize("path", [PROJECT_DBC, *FEATURE_DBCS], ids=lambda p: p.stem)
