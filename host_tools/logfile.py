@@ -57,12 +57,19 @@ class LogError(Exception):
         self.reason = reason
         super().__init__(str(self))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_log_error, (self.path, self.line, self.reason, self.index))
+
     def __str__(self) -> str:
         if self.line is not None:
             return f"{self.path}:{self.line}: {self.reason}"
         if self.index is not None:
             return f"{self.path}#{self.index}: {self.reason}"
         return f"{self.path}: {self.reason}"
+
+
+def _log_error(path: Path, line: int | None, reason: str, index: int | None) -> LogError:
+    return LogError(path, line, reason, index=index)
 
 
 @dataclass
@@ -186,9 +193,10 @@ class _TextFormat:
     name = ""
     reader_cls: Callable[..., Iterable[can.Message]]
     fd_dlc_is_code = False
-    # call fix() for extended-id / CAN FD messages (error and remote: always)
+    # call fix() for extended-id / CAN FD messages (error frames: always)
     fix_ext = False
     fix_fd = False
+    dlc_hint = ""  # appended to "dlc disagrees" reasons
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -218,6 +226,7 @@ class _Candump(_TextFormat):
     name = "log"
     reader_cls = CanutilsLogReader
     fix_ext = True
+    dlc_hint = " (odd number of hex digits?)"
 
     def fix(self, msg: can.Message, line: str) -> can.Message | str:
         # python-can masks the raw id with 0x1FFFFFFF and only recognises error
@@ -233,6 +242,8 @@ class _Candump(_TextFormat):
         ):
             return msg  # the common case: a plain 29-bit id
         raw = int(raw_id, 16)
+        if raw <= 0x1FFFFFFF and not msg.is_error_frame:
+            return msg
         if 0x20000000 <= raw <= 0x3FFFFFFF:
             # error frame: keep the error class bits as can_id, and the channel
             # (python-can drops both for error frames)
@@ -248,8 +259,6 @@ class _Candump(_TextFormat):
             )
         return f"id 0x{raw:X} does not fit in 29 bits"
 
-    def dlc_hint(self) -> str:
-        return " (odd number of hex digits?)"
 
 
 _CSV_HEADER = "timestamp,arbitration_id,extended,remote,error,dlc,data"
@@ -388,7 +397,7 @@ class _Asc(_TextFormat):
     def fix(self, msg: can.Message, line: str) -> can.Message | str:
         # python-can only logs a warning when a CAN FD record's DLC code and
         # data length disagree, then trusts the data length.
-        if not msg.is_fd or msg.is_error_frame or msg.is_remote_frame:
+        if msg.is_error_frame:
             return msg
         tok = line.split()
         i = 5 if tok[5].isdigit() else 6  # optional symbolic name after the id
@@ -396,6 +405,12 @@ class _Asc(_TextFormat):
         length = int(tok[i + 3])
         if not 0 <= dlc <= 15 or _DLC2LEN[dlc] != length:
             return f"CAN FD dlc {tok[i + 2]} disagrees with data length {length}"
+        if msg.is_remote_frame:
+            # python-can reads a CAN FD record with data length 0 as a remote
+            # frame; CAN FD has no remote frames, it is an empty data frame
+            msg.is_remote_frame = False
+            msg.data = bytearray()
+            msg.dlc = 0
         return msg
 
 
@@ -444,7 +459,7 @@ class _Trc(_TextFormat):
                         raise self.header_error(
                             n,
                             f"TRC file version {value!r} is not read by python-can "
-                            f"(reads {', '.join(sorted(_TRC_VERSIONS))})",
+                            f"(reads {', '.join(sorted(_TRC_VERSIONS))}): {_quote(line)}",
                         )
                     self.version, version_line = value, n
                 elif key == ";$STARTTIME":
@@ -526,7 +541,7 @@ def _read_text(fmt: _TextFormat, skip_bad: bool, stats: LogStats) -> Iterator[Fr
     new = _new
     fix_fd = fmt.fix_fd
     fd_code = fmt.fd_dlc_is_code
-    dlc_hint = getattr(fmt, "dlc_hint", lambda: "")()
+    dlc_hint = fmt.dlc_hint
 
     def bad(lineno: int, reason: str) -> None:
         if not skip_bad:
@@ -554,102 +569,101 @@ def _read_text(fmt: _TextFormat, skip_bad: bool, stats: LogStats) -> Iterator[Fr
         fd_code = fmt.fd_dlc_is_code  # prescan may set it
         buf: list[str] = []
         push = buf.append
-        frames = 0
-        try:
-            while first is not None:
-                reader = fmt.reader_cls(_feed(fmt.replay, first, it, push))
-                nxt = iter(reader).__next__
-                while True:
-                    try:
-                        msg = nxt()
-                    except StopIteration:
-                        lineno = skipped(buf, lineno)
-                        buf.clear()
-                        first = None
-                        break
-                    except Exception as exc:  # python-can choked on a line
-                        if not buf:
-                            raise LogError(
-                                path, None, f"python-can reader failed on the header: {_describe(exc)}"
-                            ) from exc
-                        lineno = skipped(buf[:-1], lineno)
-                        line = buf[-1]
-                        lineno += 1
-                        buf.clear()
-                        if line.strip():
-                            bad(lineno, f"cannot parse ({_describe(exc)}): {_quote(line)}")
-                        else:
-                            ignore(f"{fmt.name}:blank")
-                        # resume with a fresh reader after that line
-                        first = next(it, None)
-                        break
-                    n = len(buf)
-                    if n != 1:
-                        if n == 0:
-                            raise LogError(path, None, "python-can produced a frame from header lines")
-                        lineno = skipped(buf[:-1], lineno)
+        while first is not None:
+            reader = fmt.reader_cls(_feed(fmt.replay, first, it, push))
+            nxt = iter(reader).__next__
+            while True:
+                try:
+                    msg = nxt()
+                except StopIteration:
+                    lineno = skipped(buf, lineno)
+                    buf.clear()
+                    first = None
+                    break
+                except Exception as exc:  # python-can choked on a line
+                    if not buf:
+                        raise LogError(
+                            path, None, f"python-can reader failed on the header: {_describe(exc)}"
+                        ) from exc
+                    lineno = skipped(buf[:-1], lineno)
                     line = buf[-1]
                     lineno += 1
                     buf.clear()
-                    ext = msg.is_extended_id
-                    fd = msg.is_fd
-                    if (fix_ext and ext) or (fix_fd and fd) or msg.is_error_frame:
-                        if not (
-                            # candump: a plain 8-digit id below 0x20000000
-                            # needs no fix (inlined for speed)
-                            candump
-                            and ext
-                            and not msg.is_error_frame
-                            and line[(h := line.find("#")) - 9] == " "
-                            and line[h - 8] in "01"
-                        ):
+                    if line.strip():
+                        bad(lineno, f"cannot parse ({_describe(exc)}): {_quote(line)}")
+                    else:
+                        ignore(f"{fmt.name}:blank")
+                    # resume with a fresh reader after that line
+                    first = next(it, None)
+                    break
+                n = len(buf)
+                if n != 1:
+                    if n == 0:
+                        raise LogError(path, None, "python-can produced a frame from header lines")
+                    lineno = skipped(buf[:-1], lineno)
+                line = buf[-1]
+                lineno += 1
+                buf.clear()
+                ext = msg.is_extended_id
+                fd = msg.is_fd
+                if (fix_ext and ext) or (fix_fd and fd) or msg.is_error_frame:
+                    if not (
+                        # candump: a plain 8-digit id below 0x20000000
+                        # needs no fix (inlined for speed)
+                        candump
+                        and ext
+                        and not msg.is_error_frame
+                        and line[(h := line.find("#")) - 9] == " "
+                        and line[h - 8] in "01"
+                    ):
+                        try:
                             fixed = fmt.fix(msg, line)
-                            if type(fixed) is str:
-                                bad(lineno, f"{fixed}: {_quote(line)}")
-                                continue
-                            msg = fixed
-                            ext = msg.is_extended_id
-                            fd = msg.is_fd
-                    if msg.is_error_frame or msg.is_remote_frame:
+                        except (ValueError, IndexError) as exc:
+                            fixed = f"cannot parse ({_describe(exc)})"
+                        if type(fixed) is str:
+                            bad(lineno, f"{fixed}: {_quote(line)}")
+                            continue
+                        msg = fixed
+                        ext = msg.is_extended_id
+                        fd = msg.is_fd
+                if msg.is_error_frame or msg.is_remote_frame:
+                    res = _check_msg(msg, fd_code)
+                    if type(res) is str:
+                        bad(lineno, f"{res}: {_quote(line)}")
+                        continue
+                    kind, data = res
+                else:
+                    # inlined _check_msg fast path for a plain data frame
+                    data = bytes(msg.data)
+                    n = len(data)
+                    aid = msg.arbitration_id
+                    t = msg.timestamp
+                    if not (
+                        n == msg.dlc
+                        and (n in _FD_LENGTHS if fd else n <= 8)
+                        and 0 <= aid <= (0x1FFFFFFF if ext else 0x7FF)
+                        and t - t == 0.0
+                    ):
                         res = _check_msg(msg, fd_code)
                         if type(res) is str:
+                            if res.startswith("dlc"):
+                                res += dlc_hint
                             bad(lineno, f"{res}: {_quote(line)}")
                             continue
-                        kind, data = res
-                    else:
-                        # inlined _check_msg fast path for a plain data frame
-                        data = bytes(msg.data)
-                        n = len(data)
-                        aid = msg.arbitration_id
-                        t = msg.timestamp
-                        if not (
-                            n == msg.dlc
-                            and (n in _FD_LENGTHS if fd else n <= 8)
-                            and 0 <= aid <= (0x1FFFFFFF if ext else 0x7FF)
-                            and t - t == 0.0
-                        ):
-                            res = _check_msg(msg, fd_code)
-                            if type(res) is str:
-                                if res.startswith("dlc"):
-                                    res += dlc_hint
-                                bad(lineno, f"{res}: {_quote(line)}")
-                                continue
-                        kind = "data"
-                    frames += 1
-                    # inlined _make_frame
-                    f = new(_FrameBuilder)
-                    f.t = msg.timestamp
-                    f.can_id = msg.arbitration_id
-                    f.ext = ext
-                    f.data = data
-                    f.kind = kind
-                    f.is_fd = fd
-                    f.channel = msg.channel
-                    f.where = f"{prefix}{lineno}"
-                    f.__class__ = Frame
-                    yield f
-        finally:
-            stats.frames += frames
+                    kind = "data"
+                stats.frames += 1
+                # inlined _make_frame
+                f = new(_FrameBuilder)
+                f.t = msg.timestamp
+                f.can_id = msg.arbitration_id
+                f.ext = ext
+                f.data = data
+                f.kind = kind
+                f.is_fd = fd
+                f.channel = msg.channel
+                f.where = f"{prefix}{lineno}"
+                f.__class__ = Frame
+                yield f
 
 
 # --------------------------------------------------------------------------
@@ -670,12 +684,11 @@ class _BLFGuard(Exception):
 
 class _GuardedFile:
     """Binary file wrapper handed to BLFReader: caps object sizes, notices short
-    reads (truncation) and containers python-can skips (unknown compression)."""
+    reads (truncation) and containers python-can would skip (unknown compression)."""
 
     def __init__(self, f: Any) -> None:
         self._f = f
         self.short: str | None = None
-        self.skipped: list[str] = []
         self._pending_type = -1
 
     def read(self, n: int = -1) -> bytes:
@@ -686,17 +699,21 @@ class _GuardedFile:
             )
         pos = self._f.tell()
         b = self._f.read(n)
-        if len(b) < n and self.short is None:
-            self.short = f"file truncated: needed {n} bytes at offset {pos}, only {len(b)} left"
         pending, self._pending_type = self._pending_type, -1
+        # a 0-byte read where an object header would start is the normal end
+        eof_ok = not b and n == 16 and pending == -1
+        if len(b) < n and not eof_ok and self.short is None:
+            self.short = f"file truncated: needed {n} bytes at offset {pos}, only {len(b)} left"
         if n == 16 and b[:4] == b"LOBJ":
             self._pending_type = int.from_bytes(b[12:16], "little")
         elif pending == _LOG_CONTAINER and len(b) >= 2:
             method = int.from_bytes(b[:2], "little")
             if method not in (0, 2):
-                self.skipped.append(
+                # python-can would skip the container and go on, but objects
+                # span containers, so what follows would be misparsed
+                raise _BLFGuard(
                     f"log container at offset {pos - 16} uses unknown compression "
-                    f"method {method}; python-can skipped its frames"
+                    f"method {method}"
                 )
         return b
 
@@ -720,67 +737,55 @@ def _read_blf(path: Path, skip_bad: bool, stats: LogStats) -> Iterator[Frame]:
             reader = BLFReader(guard)
         except Exception as exc:
             raise LogError(path, None, f"not a readable BLF file: {_describe(exc)}") from exc
-        skipped = guard.skipped
         index = 0  # frames python-can produced so far
-        frames = 0
 
         def bad(idx: int, reason: str) -> None:
             if not skip_bad:
                 raise LogError(path, None, reason, index=idx)
             bad_records.append((f"{prefix}{idx}", reason))
 
-        def flush_skipped() -> None:
-            while skipped:
-                bad(index + 1, skipped.pop(0))
-
         nxt = iter(reader).__next__
-        try:
-            while True:
-                try:
-                    msg = nxt()
-                except StopIteration:
-                    break
-                except Exception as exc:
-                    flush_skipped()
-                    what = guard.short or (
-                        str(exc) if isinstance(exc, _BLFGuard) else _describe(exc)
-                    )
-                    bad(index + 1, f"{what}; BLF cannot resync, reading stops here")
-                    return
-                if skipped:
-                    flush_skipped()
-                index += 1
-                res = _check_msg(msg, False)
-                if type(res) is str:
-                    bad(index, res)
-                    continue
-                frames += 1
-                yield _make_frame(
-                    msg.timestamp,
-                    msg.arbitration_id,
-                    msg.is_extended_id,
-                    res[1],
-                    res[0],
-                    msg.is_fd,
-                    msg.channel,
-                    f"{prefix}{index}",
+        while True:
+            try:
+                msg = nxt()
+            except StopIteration:
+                break
+            except Exception as exc:
+                what = guard.short or (
+                    str(exc) if isinstance(exc, _BLFGuard) else _describe(exc)
                 )
-            flush_skipped()
-            if guard.short is None and reader._tail and b"LOBJ" in reader._tail:
-                guard.short = "file ends inside an object"
-            size = fh.seek(0, 2)
-            if guard.short is None and reader.file_size > size:
-                guard.short = (
-                    f"file truncated: header says {reader.file_size} bytes, file has {size}"
-                )
-            if guard.short is not None:
-                bad(index + 1, f"{guard.short}; BLF cannot resync, reading stops here")
+                bad(index + 1, f"{what}; BLF cannot resync, reading stops here")
                 return
-            others = reader.object_count - index
-            if others > 0:
-                stats._ignore("blf:other-object", others)
-        finally:
-            stats.frames += frames
+            index += 1
+            res = _check_msg(msg, False)
+            if type(res) is str:
+                bad(index, res)
+                continue
+            stats.frames += 1
+            yield _make_frame(
+                msg.timestamp,
+                msg.arbitration_id,
+                msg.is_extended_id,
+                res[1],
+                res[0],
+                msg.is_fd,
+                msg.channel,
+                f"{prefix}{index}",
+            )
+        # python-can keeps an incomplete trailing object in _tail and ends quietly
+        if guard.short is None and b"LOBJ" in getattr(reader, "_tail", b""):
+            guard.short = "file ends inside an object"
+        size = fh.seek(0, 2)
+        if guard.short is None and reader.file_size > size:
+            guard.short = (
+                f"file truncated: header says {reader.file_size} bytes, file has {size}"
+            )
+        if guard.short is not None:
+            bad(index + 1, f"{guard.short}; BLF cannot resync, reading stops here")
+            return
+        others = reader.object_count - index
+        if others > 0:
+            stats._ignore("blf:other-object", others)
 
 
 # --------------------------------------------------------------------------
@@ -813,4 +818,3 @@ def read_frames(
     if suffix == ".blf":
         return _read_blf(p, skip_bad, stats)
     return _read_text(_TEXT_FORMATS[suffix](p), skip_bad, stats)
-
