@@ -10,9 +10,20 @@ from host_tools import DEFAULT_DBC
 from host_tools.dbc import load_dbc
 from host_tools.decode import FORMATS, DecodeSummary, decoded_records, write_records
 from host_tools.engines import ENGINES
+from host_tools.logfile import LogError
 
 
 def _do_decode(args: argparse.Namespace) -> int:
+    try:
+        return _decode(args)
+    except LogError as exc:
+        if args.skip_bad or exc.line is None and exc.index is None:
+            raise
+        raise LogError(exc.path, exc.line, f"{exc.reason} (--skip-bad counts and skips such records)",
+                       index=exc.index) from None
+
+
+def _decode(args: argparse.Namespace) -> int:
     dbc = load_dbc(args.dbc)
     summary = DecodeSummary(args.engine)
     records = decoded_records(args.log, dbc, args.engine, skip_bad=args.skip_bad,
