@@ -6,14 +6,14 @@ import argparse
 import os
 import sys
 
-from host_tools.cli import codegen, decode, demo
+from host_tools.cli import codegen, decode, demo, vboard
 from host_tools.codegen.build import BuildError
 from host_tools.dbc import DbcError
 from host_tools.engines.firmware_engine import EngineError
 from host_tools.logfile import LogError
 from host_tools.tools import ToolMissing
 
-SUBCOMMANDS = (codegen, decode, demo)
+SUBCOMMANDS = (codegen, decode, demo, vboard)
 USER_ERRORS = (BuildError, DbcError, EngineError, LogError, ToolMissing, OSError)
 
 

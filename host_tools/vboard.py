@@ -1,0 +1,272 @@
+"""A virtual board: the MicroPython unix port behind a pseudo-terminal, behaving like a
+dev board on a USB serial port, so mpremote, `mule flash` and the link work unchanged.
+
+Two pty pairs and a relay thread: the user's side (`port`, what mpremote opens) and the
+board's side (micropython's stdin/stdout). The relay adds what the unix port lacks:
+- soft reset: Ctrl-D at an empty REPL prompt restarts MicroPython in the board's folder
+  and prints "MPY: soft reboot"; from the friendly REPL it then runs main.py, from the
+  raw REPL it returns to the raw REPL (as a real board does); a MicroPython that exits
+  (sys.exit, machine.soft_reset) reboots the same way;
+- Ctrl-C: the unix port only interrupts on SIGINT; the relay turns byte 0x03 into SIGINT
+  while the program has its handler installed (micropython.kbd_intr(3)), and passes it
+  through as data after kbd_intr(-1), as a real board's USB VCP does;
+- a full receive buffer drops host→board bytes (counted), as USB VCP does.
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import select
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import tty
+from pathlib import Path
+
+from host_tools.tools import tool
+
+RAW_PROMPTS = (b"raw REPL; CTRL-B to exit\r\n>", b"\x04>")
+FRIENDLY_PROMPT = b">>> "
+SOFT_REBOOT = b"MPY: soft reboot\r\n"
+_BOOT = """\
+import sys
+sys.path[0] = ''
+for _name in ('boot.py', 'main.py'):
+    try:
+        open(_name).close()
+    except OSError:
+        continue
+    exec(open(_name).read(), {'__name__': '__main__'})
+"""
+_CONTROL = re.compile(rb"[\x03\x04]")
+_MAX_PENDING = 1 << 20  # board→host bytes held while nobody reads the port
+
+
+class VirtualBoard:
+    """Run with `with VirtualBoard(dir) as board: ... board.port ...`."""
+
+    def __init__(self, directory: str | Path, heap: str | None = None):
+        self.directory = Path(directory).resolve()
+        self.heap = heap
+        self.boots = 0  # how many times MicroPython was started (1 + soft resets)
+        self.dropped_to_board = 0  # host→board bytes lost to a full receive buffer
+        self._proc: subprocess.Popen | None = None
+        self._board_fd = -1
+        self._user_master = self._user_slave = -1
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._tail = b""
+        self._sent_since_output = 0
+        self._to_user = bytearray()
+        self._tmp = tempfile.TemporaryDirectory(prefix="mule-vboard-")
+        self._boot_script = Path(self._tmp.name) / "boot_board.py"
+        self._boot_script.write_text(_BOOT)
+        self._sigint_cache = (0.0, False)
+
+    # ---- lifecycle -------------------------------------------------------------------
+    def __enter__(self) -> "VirtualBoard":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> str:
+        return os.ttyname(self._user_slave)
+
+    def start(self) -> None:
+        if not self.directory.is_dir():
+            raise FileNotFoundError(f"{self.directory}: no such folder for the virtual board")
+        self._user_master, self._user_slave = pty.openpty()
+        tty.setraw(self._user_slave)  # bytes pass unchanged, as over USB
+        os.set_blocking(self._user_master, False)
+        self._spawn(run_main=True)
+        self._thread = threading.Thread(target=self._relay, name="mule-vboard", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._kill()
+        for fd in (self._user_master, self._user_slave):
+            if fd >= 0:
+                os.close(fd)
+        self._user_master = self._user_slave = -1
+        self._tmp.cleanup()
+
+    def soft_reset(self) -> None:
+        """What a Ctrl-D at an empty friendly prompt does: reboot and run main.py."""
+        self._reboot(run_main=True)
+
+    # ---- the board process -----------------------------------------------------------
+    def _spawn(self, run_main: bool) -> None:
+        master, slave = pty.openpty()
+        tty.setraw(slave)
+        cmd = [tool("micropython")]
+        if self.heap:
+            cmd += ["-X", f"heapsize={self.heap}"]
+        cmd += ["-i", str(self._boot_script)] if run_main else []
+        self._proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, cwd=self.directory,
+                                      close_fds=True, start_new_session=True)
+        os.close(slave)
+        os.set_blocking(master, False)
+        self._board_fd = master
+        self._tail = b""
+        self._sent_since_output = 0
+        self.boots += 1
+
+    def _kill(self) -> None:
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if proc is not None:
+            proc.wait()
+        if self._board_fd >= 0:
+            os.close(self._board_fd)
+            self._board_fd = -1
+        self._proc = None
+
+    def _reboot(self, run_main: bool) -> None:
+        self._kill()
+        self._emit(SOFT_REBOOT)
+        self._spawn(run_main)
+        if not run_main:  # back to the raw REPL, quietly, as a real board does
+            self._write_board(b"\x01")
+            self._swallow_until(RAW_PROMPTS[0])
+            self._emit(b"raw REPL; CTRL-B to exit\r\n>")
+            self._tail = RAW_PROMPTS[0]
+
+    def _swallow_until(self, marker: bytes, timeout: float = 10.0) -> None:
+        seen = b""
+        end = time.monotonic() + timeout
+        while marker not in seen and time.monotonic() < end:
+            ready, _, _ = select.select([self._board_fd], [], [], 0.05)
+            if ready:
+                try:
+                    seen += os.read(self._board_fd, 4096)
+                except OSError:
+                    break
+
+    def _sigint_handled(self) -> bool:
+        """Whether MicroPython has its SIGINT handler (kbd_intr(3)); cached briefly."""
+        checked, handled = self._sigint_cache
+        now = time.monotonic()
+        if now - checked < 0.05 or self._proc is None:
+            return handled
+        handled = False
+        try:
+            for line in Path(f"/proc/{self._proc.pid}/status").read_text().splitlines():
+                if line.startswith("SigCgt:"):
+                    handled = bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+        except OSError:
+            pass
+        self._sigint_cache = (now, handled)
+        return handled
+
+    # ---- the relay -------------------------------------------------------------------
+    def _emit(self, data: bytes) -> None:
+        """Queue board output for the user's side (kept while nobody reads: stale bytes)."""
+        self._to_user += data
+        self._flush_user()
+
+    def _flush_user(self) -> None:
+        while self._to_user:
+            try:
+                n = os.write(self._user_master, self._to_user)
+            except BlockingIOError:
+                return
+            except OSError:
+                return
+            del self._to_user[:n]
+
+    def _write_board(self, data: bytes) -> None:
+        try:
+            n = os.write(self._board_fd, data)
+        except BlockingIOError:
+            n = 0
+        except OSError:
+            n = len(data)  # the board is gone; its reboot is on the way
+        if n < len(data):
+            self.dropped_to_board += len(data) - n
+
+    def _prompt(self) -> str | None:
+        """"raw" or "friendly" when the board's output ends at a REPL prompt."""
+        if any(self._tail.endswith(p) for p in RAW_PROMPTS):
+            return "raw"
+        if self._tail.endswith(FRIENDLY_PROMPT):
+            return "friendly"
+        return None
+
+    def _from_user(self, data: bytes) -> None:
+        start = 0
+        for match in _CONTROL.finditer(data):
+            i = match.start()
+            if data[i] == 0x04:
+                mode = self._prompt()
+                if mode and i == start and not self._sent_since_output:
+                    # Ctrl-D at an empty prompt: a real board soft-resets
+                    self._emit(b"OK\r\n" if mode == "raw" else b"\r\n")
+                    self._reboot(run_main=(mode == "friendly"))
+                    start = i + 1
+            elif self._prompt() is None and self._sigint_handled():
+                # Ctrl-C while a program runs with kbd_intr(3): interrupt it
+                self._send(data[start:i])
+                os.killpg(self._proc.pid, signal.SIGINT)
+                start = i + 1
+        self._send(data[start:])
+
+    def _send(self, data: bytes) -> None:
+        if data:
+            self._write_board(data)
+            self._sent_since_output += len(data)
+
+    def _relay(self) -> None:
+        while not self._stop.is_set():
+            board_fd = self._board_fd
+            want = [self._user_master] + ([board_fd] if len(self._to_user) < _MAX_PENDING else [])
+            writers = [self._user_master] if self._to_user else []
+            try:
+                readable, writable, _ = select.select(want, writers, [], 0.05)
+            except (OSError, ValueError):
+                readable, writable = [], []
+            if writable:
+                self._flush_user()
+            if board_fd in readable:
+                try:
+                    data = os.read(board_fd, 65536)
+                except OSError:  # EIO: the board's side closed; poll() below sees it exit
+                    data = b""
+                if data:
+                    self._tail = (self._tail + data)[-64:]
+                    self._sent_since_output = 0
+                    self._emit(data)
+            if self._user_master in readable:
+                try:
+                    data = os.read(self._user_master, 65536)
+                except OSError:
+                    data = b""
+                if data:
+                    self._from_user(data)
+            if self._proc is not None and self._proc.poll() is not None:
+                self._drain_board()
+                self._reboot(run_main=True)  # MicroPython exited: a real board reboots
+        self._flush_user()
+
+    def _drain_board(self) -> None:
+        while True:
+            try:
+                data = os.read(self._board_fd, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            self._emit(data)

@@ -1,0 +1,132 @@
+"""The virtual board behaves like a dev board on a serial port: mpremote works, soft
+reset reruns main.py, Ctrl-C interrupts only while kbd_intr is on, and it cleans up."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import pytest
+import serial
+
+from host_tools.tools import tool
+from host_tools.vboard import VirtualBoard
+
+
+def read_until(port: serial.Serial, marker: bytes, timeout: float = 10.0) -> bytes:
+    data = b""
+    end = time.monotonic() + timeout
+    while marker not in data and time.monotonic() < end:
+        data += port.read(port.in_waiting or 1)
+    assert marker in data, data
+    return data
+
+
+def mpremote(board: VirtualBoard, *args: str) -> str:
+    result = subprocess.run([tool("mpremote"), "connect", board.port, *args],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+@pytest.fixture
+def board(tmp_path):
+    (tmp_path / "main.py").write_text('print("main ran")\n')
+    with VirtualBoard(tmp_path) as vb:
+        yield vb
+
+
+def test_boot_runs_main_py_then_the_repl(board):
+    with serial.Serial(board.port, timeout=0.1) as port:
+        data = read_until(port, b">>> ")
+    assert data.startswith(b"main ran")
+    assert b"MicroPython" in data
+
+
+def test_mpremote_copies_lists_and_runs(board, tmp_path):
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "greet.py").write_text('def hello():\n    return "hello from the board"\n')
+    mpremote(board, "fs", "cp", str(source / "greet.py"), ":greet.py")
+    assert "greet.py" in mpremote(board, "fs", "ls")
+    assert "hello from the board" in mpremote(board, "exec", "import greet; print(greet.hello())")
+    assert (board.directory / "greet.py").exists()
+
+
+def test_soft_reset_from_the_friendly_repl_reruns_main(board):
+    with serial.Serial(board.port, timeout=0.1) as port:
+        read_until(port, b">>> ")
+        boots = board.boots
+        port.write(b"\x04")
+        data = read_until(port, b">>> ")
+    assert b"MPY: soft reboot" in data and b"main ran" in data
+    assert board.boots == boots + 1
+
+
+def test_mpremote_soft_reset_keeps_state_out(board):
+    mpremote(board, "exec", "marker = 1")
+    out = mpremote(board, "resume", "exec", "print('marker' in globals())")
+    assert out.strip() == "True"  # resume: no reset, same MicroPython
+    mpremote(board, "soft-reset")
+    out = mpremote(board, "resume", "exec", "print('marker' in globals())")
+    assert out.strip() == "False"
+
+
+def test_ctrl_c_interrupts_only_while_kbd_intr_is_on(tmp_path):
+    (tmp_path / "main.py").write_text(
+        "import micropython, time\n"
+        "try:\n"
+        "    open('deaf').close()\n"
+        "    micropython.kbd_intr(-1)\n"
+        "    print('deaf')\n"
+        "except OSError:\n"
+        "    print('listening')\n"
+        "while True:\n"
+        "    time.sleep_ms(10)\n")
+    with VirtualBoard(tmp_path) as vb, serial.Serial(vb.port, timeout=0.1) as port:
+        read_until(port, b"listening")
+        port.write(b"\x03")
+        data = read_until(port, b">>> ")
+        assert b"KeyboardInterrupt" in data
+    (tmp_path / "deaf").write_text("")
+    with VirtualBoard(tmp_path) as vb, serial.Serial(vb.port, timeout=0.1) as port:
+        read_until(port, b"deaf")
+        port.write(b"\x03\x03")
+        time.sleep(0.5)
+        assert vb._proc.poll() is None  # still running, still looping
+        assert b">>> " not in port.read(1000)
+
+
+def test_bytes_pass_unchanged_both_ways(tmp_path):
+    (tmp_path / "main.py").write_text(
+        "import micropython, sys\n"
+        "micropython.kbd_intr(-1)\n"
+        "data = sys.stdin.buffer.read(256)\n"
+        "sys.stdout.buffer.write(b'<' + bytes(reversed(data)) + b'>')\n")
+    payload = bytes(range(256))
+    with VirtualBoard(tmp_path) as vb, serial.Serial(vb.port, timeout=0.1) as port:
+        time.sleep(0.3)
+        port.write(payload)
+        data = read_until(port, b"<")
+        end = time.monotonic() + 10
+        while len(data) - data.index(b"<") < 258 and time.monotonic() < end:
+            data += port.read(300)
+    start = data.index(b"<")
+    assert data[start + 1:start + 257] == bytes(reversed(payload))
+
+
+def test_stop_kills_micropython_and_closes_the_port(tmp_path):
+    (tmp_path / "main.py").write_text("import time\nwhile True:\n    time.sleep(1)\n")
+    vb = VirtualBoard(tmp_path)
+    vb.start()
+    pid = vb._proc.pid
+    vb.stop()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert vb._user_master == -1 and vb._proc is None
+
+
+def test_a_missing_folder_is_an_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        VirtualBoard(tmp_path / "nope").start()
