@@ -1,0 +1,715 @@
+# The board's side of the serial link (docs/protocol.md): host frames in (SYNC, STOP,
+# CAN batches), board frames out (HELLO, TELEMETRY, ALERT, STATS, LOG, CREDIT).
+"""Usage (buffers are allocated once; the receive path allocates nothing per frame):
+
+    import link
+    reader = link.FrameReader()
+    writer = link.Writer(dbc)              # dbc: the generated decoder module
+    rx = bytearray(256); rec = array("i", bytes(16)); data = bytearray(64)
+    port.write(writer.wire, writer.hello(boot_id, 1, caps, RX_WINDOW, sha, "0.1", "pyb"))
+    port.write(writer.wire, writer.credit(reader, RX_WINDOW))
+    while True:
+        reader.feed(rx, port.readinto(rx))
+        t = reader.next()                  # call until -1 before the next feed()
+        while t >= 0:
+            if t == link.CAN:
+                for i in range(reader.count):
+                    n = reader.can_record(i, rec, data)     # rec: t_us mod 2**30, id, ext, len
+                    fn = dbc.DECODERS.get(dbc.key(rec[1], rec[2]))  # docs/decoder.md
+                    mi = fn(data, lanes, selected, n) if fn else dbc.ERR_UNKNOWN_ID
+                    k = writer.telemetry(reader.can_frame_no(i), mi, lanes, selected)
+                    while k >= 0:          # the frame is full: send it, go on with signal k
+                        port.write(writer.wire, writer.telemetry_flush())
+                        k = writer.telemetry(reader.can_frame_no(i), mi, lanes, selected, k)
+            elif t == link.SYNC:
+                reader.new_session()       # credit counts from this SYNC on
+                ... HELLO, then CREDIT
+            t = reader.next()
+        if reader.since_credit() >= RX_WINDOW // 4:
+            port.write(writer.wire, writer.credit(reader, RX_WINDOW))
+
+Every packer returns the frame's length on the wire, in writer.wire[0:n]: write it with
+stream.write(writer.wire, n) (MicroPython streams take a length: no slice, no allocation).
+While streaming, micropython.kbd_intr(-1): 0x03 is a data byte. Deploy link.mpy
+(mpy-cross -march=armv7emsp): compiling this source takes more heap than running it
+(over 80 KB on the 64-bit unix port; the .mpy imports into ~12 KB).
+"""
+import binascii
+import micropython
+from array import array
+from micropython import const
+
+PROTO_VERSION = const(1)
+
+HELLO = const(0x01)
+SYNC = const(0x02)
+STOP = const(0x03)
+CAN = const(0x10)
+TELEMETRY = const(0x11)
+ALERT = const(0x12)
+STATS = const(0x13)
+LOG = const(0x14)
+CREDIT = const(0x15)
+
+MAX_PAYLOAD = const(512)
+MAX_BODY = const(505)
+MAX_ENCODED = const(515)  # MAX_PAYLOAD + ceil(MAX_PAYLOAD / 254): the longest COBS run
+MAX_WIRE = const(517)
+HEADER = const(3)
+CRC_SIZE = const(4)
+CAN_BATCH_HEADER = const(5)
+CAN_RECORD_HEADER = const(9)
+CAN_MAX_DATA = const(64)
+STATS_COUNT = const(16)  # u32 fields of STATS before can_state, in docs/protocol.md's order
+
+# HELLO
+MODE_LIVE = const(0)
+MODE_REPLAY = const(1)
+CAP_REPLAY = const(1)
+CAP_PYB_CAN = const(2)
+CAP_MACHINE_CAN = const(4)
+CAP_VIPER = const(8)
+
+_TM_LIMIT = const(508)  # HEADER + MAX_BODY: where a TELEMETRY body must end
+_HELLO_STR = const(200)  # fw_version and board, each: HELLO must fit MAX_BODY
+
+# FrameReader state, an array('i') shared with the viper code
+_POS = const(0)  # next byte of the fed buffer
+_END = const(1)
+_RUN = const(2)  # bytes of the current COBS run (> MAX_ENCODED: dropping an oversize run)
+_OUT = const(3)  # decoded bytes so far
+_LEFT = const(4)  # bytes left in the current COBS block
+_CODE = const(5)  # the current block's code
+_LEN = const(6)  # payload length of the completed frame
+_CONSUMED = const(7)  # bytes taken since new_session(), mod 2**32
+_SINCE = const(8)  # bytes taken since the last CREDIT
+_SLOTS = const(9)
+
+_NONE = const(0)  # _feed results
+_FRAME = const(1)
+_BAD = const(2)
+
+
+def _make_table():
+    table = array("I", bytes(1024))
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0xEDB88320 if c & 1 else c >> 1
+        table[i] = c
+    return table
+
+
+_CRC_TABLE = _make_table()  # CRC-32/ISO-HDLC, reflected
+
+
+@micropython.viper
+def _feed(st, out, src) -> int:
+    """Decode COBS from src[st[_POS]:st[_END]] into out until a run ends (docs/protocol.md,
+    Receiving): _FRAME with its length in st[_LEN], _BAD (invalid or oversize), or _NONE."""
+    s = ptr32(st)
+    o = ptr8(out)
+    b = ptr8(src)
+    pos = s[_POS]
+    end = s[_END]
+    run = s[_RUN]
+    olen = s[_OUT]
+    left = s[_LEFT]
+    code = s[_CODE]
+    start = pos
+    result = _NONE
+    while pos < end:
+        c = b[pos]
+        pos += 1
+        if c == 0:
+            if run != 0 and run <= MAX_ENCODED:
+                result = _FRAME if left == 0 else _BAD
+                s[_LEN] = olen
+            run = 0
+            olen = 0
+            left = 0
+            code = 0xFF
+            if result != _NONE:
+                break
+        elif run <= MAX_ENCODED:
+            run += 1
+            if run > MAX_ENCODED:
+                result = _BAD  # oversize: counted once, then dropped up to the next 0x00
+                break
+            if left == 0:
+                if code != 0xFF:
+                    o[olen] = 0
+                    olen += 1
+                code = c
+                left = c - 1
+            else:
+                o[olen] = c
+                olen += 1
+                left -= 1
+    s[_POS] = pos
+    s[_RUN] = run
+    s[_OUT] = olen
+    s[_LEFT] = left
+    s[_CODE] = code
+    s[_CONSUMED] = s[_CONSUMED] + pos - start
+    s[_SINCE] = s[_SINCE] + pos - start
+    return result
+
+
+def _feed_plain(st, out, src):
+    """_feed in bytecode: the reference the viper code is tested against."""
+    pos = st[_POS]
+    end = st[_END]
+    run = st[_RUN]
+    olen = st[_OUT]
+    left = st[_LEFT]
+    code = st[_CODE]
+    start = pos
+    result = _NONE
+    while pos < end:
+        c = src[pos]
+        pos += 1
+        if c == 0:
+            if run != 0 and run <= MAX_ENCODED:
+                result = _FRAME if left == 0 else _BAD
+                st[_LEN] = olen
+            run = olen = left = 0
+            code = 0xFF
+            if result != _NONE:
+                break
+        elif run <= MAX_ENCODED:
+            run += 1
+            if run > MAX_ENCODED:
+                result = _BAD
+                break
+            if left == 0:
+                if code != 0xFF:
+                    out[olen] = 0
+                    olen += 1
+                code = c
+                left = c - 1
+            else:
+                out[olen] = c
+                olen += 1
+                left -= 1
+    st[_POS] = pos
+    st[_RUN] = run
+    st[_OUT] = olen
+    st[_LEFT] = left
+    st[_CODE] = code
+    v = st[_CONSUMED] + pos - start
+    st[_CONSUMED] = v - 0x100000000 if v > 0x7FFFFFFF else v  # wraps as the viper code's does
+    st[_SINCE] += pos - start
+    return result
+
+
+@micropython.viper
+def _crc(table, buf, n: int, put: int) -> int:
+    """CRC-32 of buf[0:n]: written to buf[n:n+4] when put, else compared with it (1: equal).
+    No int object is made, so nothing is allocated even for CRCs ≥ 2**30."""
+    t = ptr32(table)
+    b = ptr8(buf)
+    ones = uint(0xFFFF) | (uint(0xFFFF) << 16)
+    c = ones
+    i = 0
+    while i < n:
+        c = uint(t[int((c ^ uint(b[i])) & 0xFF)]) ^ (c >> 8)
+        i += 1
+    c = c ^ ones
+    k = 0
+    while k < 4:
+        v = int(c >> (8 * k)) & 0xFF
+        if put:
+            b[n + k] = v
+        elif b[n + k] != v:
+            return 0
+        k += 1
+    return 1
+
+
+def _crc_plain(table, buf, n, put):
+    c = binascii.crc32(memoryview(buf)[:n])  # may allocate: a heap int when ≥ 2**30
+    for k in range(4):
+        v = (c >> (8 * k)) & 0xFF
+        if put:
+            buf[n + k] = v
+        elif buf[n + k] != v:
+            return 0
+    return 1
+
+
+@micropython.viper
+def _encode(dst, src, n: int) -> int:
+    """dst = 0x00, COBS(src[0:n]), 0x00 (canonical COBS); returns its length."""
+    d = ptr8(dst)
+    s = ptr8(src)
+    d[0] = 0
+    code_at = 1
+    w = 2
+    code = 1
+    i = 0
+    while i < n:
+        c = s[i]
+        i += 1
+        if c == 0:
+            d[code_at] = code
+            code_at = w
+            w += 1
+            code = 1
+        else:
+            d[w] = c
+            w += 1
+            code += 1
+            if code == 0xFF:
+                d[code_at] = code
+                code = 1
+                if i < n:
+                    code_at = w
+                    w += 1
+                else:
+                    code_at = -1  # a final full block is not followed by an empty one
+    if code_at >= 0:
+        d[code_at] = code
+    d[w] = 0
+    return w + 1
+
+
+def _encode_plain(dst, src, n):
+    dst[0] = 0
+    code_at = 1
+    w = 2
+    code = 1
+    for i in range(n):
+        c = src[i]
+        if c == 0:
+            dst[code_at] = code
+            code_at = w
+            w += 1
+            code = 1
+        else:
+            dst[w] = c
+            w += 1
+            code += 1
+            if code == 0xFF:
+                dst[code_at] = code
+                code = 1
+                if i + 1 < n:
+                    code_at = w
+                    w += 1
+                else:
+                    code_at = -1
+    if code_at >= 0:
+        dst[code_at] = code
+    dst[w] = 0
+    return w + 1
+
+
+@micropython.viper
+def _can_index(p, blen: int, offs) -> int:
+    """Check the CAN batch body p[3:3+blen] and note each record's offset in offs;
+    returns the record count, or -1 when the body does not parse exactly."""
+    b = ptr8(p)
+    o = ptr16(offs)
+    if blen < CAN_BATCH_HEADER:
+        return -1
+    end = HEADER + blen
+    count = b[HEADER + 4]
+    i = HEADER + CAN_BATCH_HEADER
+    k = 0
+    while k < count:
+        if i + CAN_RECORD_HEADER > end:
+            return -1
+        top = b[i + 7]  # the key's high byte: ext flag, then 0, 0, id bits 28..24
+        if top & 0x60:
+            return -1
+        if (top & 0x80) == 0 and (top != 0 or b[i + 6] != 0 or (b[i + 5] & 0xF8) != 0):
+            return -1  # a standard id above 0x7FF
+        n = b[i + 8]
+        if n > CAN_MAX_DATA:
+            return -1
+        o[k] = i
+        i += CAN_RECORD_HEADER + n
+        k += 1
+    if i != end:
+        return -1
+    return count
+
+
+def _can_index_plain(p, blen, offs):
+    if blen < CAN_BATCH_HEADER:
+        return -1
+    end = HEADER + blen
+    count = p[HEADER + 4]
+    i = HEADER + CAN_BATCH_HEADER
+    for k in range(count):
+        if i + CAN_RECORD_HEADER > end:
+            return -1
+        top = p[i + 7]
+        if top & 0x60:
+            return -1
+        if not top & 0x80 and (top or p[i + 6] or p[i + 5] & 0xF8):
+            return -1
+        n = p[i + 8]
+        if n > CAN_MAX_DATA:
+            return -1
+        offs[k] = i
+        i += CAN_RECORD_HEADER + n
+    return count if i == end else -1
+
+
+@micropython.viper
+def _can_get(p, at: int, rec, data) -> int:
+    b = ptr8(p)
+    r = ptr32(rec)
+    d = ptr8(data)
+    r[0] = b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | ((b[at + 3] & 0x3F) << 24)
+    r[1] = b[at + 4] | (b[at + 5] << 8) | (b[at + 6] << 16) | ((b[at + 7] & 0x1F) << 24)
+    r[2] = b[at + 7] >> 7
+    n = b[at + 8]
+    r[3] = n
+    j = 0
+    while j < n:
+        d[j] = b[at + CAN_RECORD_HEADER + j]
+        j += 1
+    return n
+
+
+def _can_get_plain(p, at, rec, data):
+    rec[0] = p[at] | (p[at + 1] << 8) | (p[at + 2] << 16) | ((p[at + 3] & 0x3F) << 24)
+    rec[1] = p[at + 4] | (p[at + 5] << 8) | (p[at + 6] << 16) | ((p[at + 7] & 0x1F) << 24)
+    rec[2] = p[at + 7] >> 7
+    n = p[at + 8]
+    rec[3] = n
+    for j in range(n):
+        data[j] = p[at + CAN_RECORD_HEADER + j]
+    return n
+
+
+@micropython.viper
+def _pack_signals(out, ps, lanes, table, selected) -> int:
+    """Append (si u16, v0 i32[, v1 i32]) for selected[1 + k], k = ps[1] .. ps[2]-1, at
+    out[ps[0]] while they fit below ps[3]; ps[4]: the message's entries in `table`
+    (u16 each: lane | 0x8000 when wider than 32 bits). Copies the lanes' bytes: no ints."""
+    o = ptr8(out)
+    p = ptr32(ps)
+    lb = ptr8(lanes)
+    t = ptr8(table)
+    s = ptr16(selected)
+    at = p[0]
+    k = p[1]
+    n = p[2]
+    limit = p[3]
+    base = p[4]
+    while k < n:
+        si = s[k + 1]
+        e = t[base + 2 * si] | (t[base + 2 * si + 1] << 8)
+        size = 10 if e & 0x8000 else 6
+        if at + size > limit:
+            break
+        o[at] = si & 0xFF
+        o[at + 1] = si >> 8
+        src = (e & 0x7FFF) * 4
+        j = 0
+        while j < size - 2:
+            o[at + 2 + j] = lb[src + j]
+            j += 1
+        at += size
+        k += 1
+    p[0] = at
+    return k
+
+
+def _pack_signals_plain(out, ps, lanes, table, selected):
+    at = ps[0]
+    k = ps[1]
+    limit = ps[3]
+    base = ps[4]
+    while k < ps[2]:
+        si = selected[k + 1]
+        e = table[base + 2 * si] | (table[base + 2 * si + 1] << 8)
+        size = 10 if e & 0x8000 else 6
+        if at + size > limit:
+            break
+        _put(out, at, si, 2)
+        _put(out, at + 2, lanes[e & 0x7FFF], 4)
+        if size == 10:
+            _put(out, at + 6, lanes[(e & 0x7FFF) + 1], 4)
+        at += size
+        k += 1
+    ps[0] = at
+    return k
+
+
+def _put(buf, at, v, size):
+    """Little-endian integer; two's complement for negative v."""
+    for k in range(size):
+        buf[at + k] = (v >> (8 * k)) & 0xFF
+    return at + size
+
+
+def _put_str(buf, at, text, limit):
+    """u8 length + UTF-8, cut to `limit` (≤ 255) bytes at a character boundary."""
+    raw = text.encode() if isinstance(text, str) else text
+    n = len(raw)
+    if n > limit:
+        n = limit
+        while raw[n] & 0xC0 == 0x80:  # a continuation byte: cut before its character
+            n -= 1
+    buf[at] = n
+    for k in range(n):
+        buf[at + 1 + k] = raw[k]
+    return at + 1 + n
+
+
+class FrameReader:
+    """Host → board frames. feed(buf, n) hands over bytes (kept, not copied); next()
+    returns the type of the next valid frame or -1 when the bytes are used up. The frame
+    stays in `payload` (body at payload[3:3 + body_len]) until next() is called again.
+    Counters: frames, crc_errors, bad_frames (invalid, oversize, unknown type, bad body),
+    seq_gaps (lost frames)."""
+
+    def __init__(self, viper=True):
+        self.payload = bytearray(MAX_ENCODED)  # a run of 515 decodes to at most 514 bytes
+        self._st = array("i", bytes(4 * _SLOTS))
+        self._st[_CODE] = 0xFF
+        self._offs = array("H", bytes(2 * 256))
+        self._src = self.payload
+        self._last = -1
+        self.type = -1
+        self.seq = 0
+        self.body_len = 0
+        self.count = 0  # records in the CAN batch just returned
+        self.frames = 0
+        self.crc_errors = 0
+        self.bad_frames = 0
+        self.seq_gaps = 0
+        self._feed = _feed if viper else _feed_plain
+        self._crc = _crc if viper else _crc_plain
+        self._can_index = _can_index if viper else _can_index_plain
+        self._can_get = _can_get if viper else _can_get_plain
+
+    def feed(self, buf, n=-1):
+        """Take buf[0:n] (all of buf when n < 0); call next() until -1 before refilling buf."""
+        st = self._st
+        self._src = buf
+        st[_POS] = 0
+        st[_END] = len(buf) if n < 0 else n
+
+    def next(self):
+        st = self._st
+        p = self.payload
+        while True:
+            r = self._feed(st, p, self._src)
+            if r == _NONE:
+                return -1
+            if r == _BAD:
+                self.bad_frames += 1
+                continue
+            n = st[_LEN]
+            if n < HEADER + CRC_SIZE or n > MAX_PAYLOAD:
+                self.bad_frames += 1
+                continue
+            n -= CRC_SIZE
+            if not self._crc(_CRC_TABLE, p, n, 0):
+                self.crc_errors += 1
+                continue
+            t = p[0]
+            seq = p[1] | (p[2] << 8)
+            if t != SYNC and t != HELLO and self._last >= 0:
+                d = (seq - self._last) & 0xFFFF
+                if 0 < d <= 0x8000:
+                    self.seq_gaps += d - 1
+            self._last = seq
+            n -= HEADER
+            if t == CAN:
+                count = self._can_index(p, n, self._offs)
+                if count < 0:
+                    self.bad_frames += 1
+                    continue
+                self.count = count
+            elif (t != SYNC and t != STOP) or n:
+                self.bad_frames += 1
+                continue
+            self.frames += 1
+            self.type = t
+            self.seq = seq
+            self.body_len = n
+            return t
+
+    def body(self):
+        """The last frame's body as a memoryview (allocates one; the hot path uses offsets)."""
+        return memoryview(self.payload)[HEADER:HEADER + self.body_len]
+
+    def can_first_no(self):
+        p = self.payload
+        return p[3] | (p[4] << 8) | (p[5] << 16) | (p[6] << 24)
+
+    def can_frame_no(self, i):
+        """The host's number of record i (a heap int on a 32-bit board once ≥ 2**30)."""
+        return (self.can_first_no() + i) & 0xFFFFFFFF
+
+    def can_record(self, i, rec, data):
+        """Record i of the last CAN batch: rec (array('i', bytes(16))) gets t_us mod 2**30, the
+        id, 1 if extended, the length; data[0:len] the payload. Returns len. No allocation."""
+        return self._can_get(self.payload, self._offs[i], rec, data)
+
+    def new_session(self):
+        """Count credit from here (after the SYNC just returned, or at boot)."""
+        self._st[_CONSUMED] = 0
+        self._st[_SINCE] = 0
+
+    def since_credit(self):
+        """Bytes taken since the last CREDIT was packed: send one when ≥ rx_window / 4."""
+        return self._st[_SINCE]
+
+
+class Writer:
+    """Board → host frames, built in preallocated buffers. Each packer returns n, the
+    frame's length on the wire, in self.wire[0:n]. `dbc` (the generated decoder module)
+    is needed for TELEMETRY only."""
+
+    def __init__(self, dbc=None, viper=True):
+        self.seq = 0
+        self.wire = bytearray(MAX_WIRE)
+        self._pay = bytearray(MAX_PAYLOAD)
+        self._tm = bytearray(MAX_PAYLOAD)
+        self._tm_at = HEADER + 1
+        self.tm_count = 0
+        self._ps = array("i", bytes(4 * 5))
+        self._crc = _crc if viper else _crc_plain
+        self._encode = _encode if viper else _encode_plain
+        self._pack_signals = _pack_signals if viper else _pack_signals_plain
+        self._table = b""
+        self._start = array("H")
+        if dbc is not None:
+            self._tables(dbc)
+
+    def _tables(self, dbc):
+        # per signal: lane | 0x8000 if wider than 32 bits, so packing needs no calls
+        counts = [len(dbc.signal_names(mi)) for mi in range(len(dbc.MESSAGES))]
+        self._start = array("H", bytes(2 * len(counts)))
+        table = bytearray(2 * sum(counts))
+        at = 0
+        for mi in range(len(counts)):
+            self._start[mi] = at
+            for si in range(counts[mi]):
+                e = dbc.lane_of(mi, si) | (0x8000 if dbc.kind_of(mi, si) & 0x7F > 32 else 0)
+                table[at] = e & 0xFF
+                table[at + 1] = e >> 8
+                at += 2
+        self._table = table
+
+    def _send(self, buf, typ, blen):
+        buf[0] = typ
+        buf[1] = self.seq & 0xFF
+        buf[2] = self.seq >> 8
+        self._crc(_CRC_TABLE, buf, HEADER + blen, 1)
+        self.seq = (self.seq + 1) & 0xFFFF
+        return self._encode(self.wire, buf, HEADER + blen + CRC_SIZE)
+
+    def raw(self, typ, body):
+        """Any frame (tests, diagnostics)."""
+        b = self._pay
+        for k in range(len(body)):
+            b[HEADER + k] = body[k]
+        return self._send(b, typ, len(body))
+
+    def hello(self, boot_id, mode, caps, rx_window, dbc_sha256, fw_version, board):
+        """dbc_sha256: the 32 raw bytes (binascii.unhexlify(dbc.DBC_SHA256))."""
+        b = self._pay
+        b[3] = PROTO_VERSION
+        _put(b, 4, boot_id, 4)
+        b[8] = mode
+        _put(b, 9, caps, 2)
+        _put(b, 11, rx_window, 2)
+        for k in range(32):
+            b[13 + k] = dbc_sha256[k]
+        at = _put_str(b, 45, fw_version, _HELLO_STR)
+        at = _put_str(b, at, board, _HELLO_STR)
+        return self._send(b, HELLO, at - HEADER)
+
+    def log(self, level, text):
+        b = self._pay
+        b[3] = level
+        return self._send(b, LOG, _put_str(b, 4, text, 255) - HEADER)
+
+    def alert(self, frame_no, code, severity, mi, si, value, text):
+        b = self._pay
+        _put(b, 3, frame_no, 4)
+        _put(b, 7, code, 2)
+        b[9] = severity
+        _put(b, 10, mi, 2)
+        _put(b, 12, si, 2)
+        _put(b, 14, value, 4)
+        return self._send(b, ALERT, _put_str(b, 18, text, 255) - HEADER)
+
+    def stats(self, values, can_state):
+        """values: the STATS_COUNT counters in docs/protocol.md's order."""
+        b = self._pay
+        for k in range(STATS_COUNT):
+            _put(b, HEADER + 4 * k, values[k], 4)
+        b[HEADER + 4 * STATS_COUNT] = can_state
+        return self._send(b, STATS, 4 * STATS_COUNT + 1)
+
+    def credit(self, reader, rx_window):
+        """CREDIT granting (bytes reader took since new_session()) + rx_window."""
+        b = self._pay
+        st = reader._st
+        _put_sum(b, HEADER, st, rx_window)
+        st[_SINCE] = 0
+        return self._send(b, CREDIT, 4)
+
+    def telemetry(self, frame_no, result, lanes, selected, k=0):
+        """Add a decode result (result: the decoder's message index or error code) from
+        the decoder's lanes and selected. Returns -1 when it is in; otherwise the frame is
+        full: send telemetry_flush() and call again with the returned k. A record is split
+        over frames (k > 0) only when it does not fit an empty one."""
+        if self.tm_count == 255 or self._tm_at + 8 > _TM_LIMIT:
+            return k
+        b = self._tm
+        at = self._tm_at
+        n = 0
+        if result >= 0:
+            ps = self._ps
+            ps[0] = at + 8
+            ps[1] = k
+            ps[2] = selected[0]
+            ps[3] = _TM_LIMIT
+            ps[4] = self._start[result]
+            end = self._pack_signals(b, ps, lanes, self._table, selected)
+            if end < selected[0] and (self.tm_count or end == k):
+                return k  # does not fit: nothing is kept, a fresh frame will take it
+            n = end - k
+            k = end if end < selected[0] else -1
+            self._tm_at = ps[0]
+        else:
+            k = -1
+            self._tm_at = at + 8
+        _put(b, at, frame_no, 4)
+        _put(b, at + 4, result, 2)
+        _put(b, at + 6, n, 2)
+        self.tm_count += 1
+        return k
+
+    def telemetry_flush(self):
+        """The TELEMETRY frame of the results added so far (0: nothing to send)."""
+        if self.tm_count == 0:
+            return 0
+        b = self._tm
+        b[HEADER] = self.tm_count
+        n = self._send(b, TELEMETRY, self._tm_at - HEADER)
+        self._tm_at = HEADER + 1
+        self.tm_count = 0
+        return n
+
+
+@micropython.viper
+def _put_sum(buf, at: int, st, add: int):
+    # st[_CONSUMED] + add, mod 2**32, little-endian: in machine words, no int object
+    b = ptr8(buf)
+    s = ptr32(st)
+    v = uint(s[_CONSUMED]) + uint(add)
+    b[at] = int(v) & 0xFF
+    b[at + 1] = int(v >> 8) & 0xFF
+    b[at + 2] = int(v >> 16) & 0xFF
+    b[at + 3] = int(v >> 24) & 0xFF

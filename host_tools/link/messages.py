@@ -1,0 +1,417 @@
+"""The link's messages (docs/protocol.md) as dataclasses: encode() gives the body, the
+decode(body) classmethods parse one exactly (BodyError otherwise)."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from host_tools.link.wire import (ALERT, BOARD_TO_HOST, CAN, CREDIT, HELLO, HOST_TO_BOARD, LOG,
+                                  MAX_BODY, PROTO_VERSION, STATS, STOP, SYNC, TELEMETRY, Frame,
+                                  StreamDecoder)
+
+CAN_EXT_FLAG = 0x80000000
+CAN_BATCH_HEADER = 5  # first_no u32, count u8
+CAN_RECORD_HEADER = 9  # t_us u32, key u32, len u8
+CAN_MAX_DATA = 64
+MAX_COUNT = 255  # records per CAN or TELEMETRY body (a u8)
+
+# HELLO caps bits
+CAP_REPLAY = 1 << 0
+CAP_PYB_CAN = 1 << 1
+CAP_MACHINE_CAN = 1 << 2
+CAP_VIPER = 1 << 3
+
+MODE_LIVE = 0
+MODE_REPLAY = 1
+
+STATS_FIELDS = ("uptime_ms", "frames_received", "frames_decoded", "unknown_ids", "wrong_length",
+                "bad_mux", "link_crc_errors", "link_bad_frames", "link_seq_gaps", "frames_dropped",
+                "can_fifo_overflows", "can_errors", "heap_free", "heap_min_free", "loop_us_max",
+                "loop_us_avg")
+STATS_SIZE = 4 * len(STATS_FIELDS) + 1
+CAN_STATE_NONE = 255
+
+WideFn = Callable[[int, int], bool]
+
+
+class BodyError(ValueError):
+    """A body that does not parse as its type says: the receiver counts it as a bad frame."""
+
+
+HELLO_STR_MAX = 200  # fw_version and board, each: HELLO must fit MAX_BODY
+
+
+def pack_str(text: str, limit: int = 255) -> bytes:
+    """u8 length + UTF-8, cut to `limit` bytes at a character boundary."""
+    raw = text.encode()
+    if len(raw) > limit:
+        cut = limit
+        while raw[cut] & 0xC0 == 0x80:  # a continuation byte: step back to the character's start
+            cut -= 1
+        raw = raw[:cut]
+    return bytes([len(raw)]) + raw
+
+
+class _Body:
+    """Reads fields off a body in order; every read past the end is a BodyError."""
+
+    def __init__(self, body: bytes):
+        self.body = bytes(body)
+        self.at = 0
+
+    def take(self, fmt: str) -> tuple:
+        size = struct.calcsize(fmt)
+        if self.at + size > len(self.body):
+            raise BodyError(f"body of {len(self.body)} bytes ends inside a field at byte {self.at}")
+        values = struct.unpack_from(fmt, self.body, self.at)
+        self.at += size
+        return values
+
+    def bytes(self, n: int) -> bytes:
+        if self.at + n > len(self.body):
+            raise BodyError(f"body of {len(self.body)} bytes ends inside {n} bytes at byte {self.at}")
+        self.at += n
+        return self.body[self.at - n:self.at]
+
+    def str(self) -> str:
+        (n,) = self.take("<B")
+        return self.bytes(n).decode("utf-8", "replace")
+
+    def end(self) -> None:
+        if self.at != len(self.body):
+            raise BodyError(f"{len(self.body) - self.at} bytes left over after the last field")
+
+
+@dataclass(frozen=True)
+class Hello:
+    TYPE: ClassVar[int] = HELLO
+    boot_id: int
+    mode: int
+    caps: int
+    rx_window: int
+    dbc_sha256: bytes
+    fw_version: str
+    board: str
+    proto: int = PROTO_VERSION
+
+    def encode(self) -> bytes:
+        if len(self.dbc_sha256) != 32:
+            raise ValueError("dbc_sha256 must be the 32 raw bytes of the digest")
+        return (struct.pack("<BIBHH", self.proto, self.boot_id, self.mode, self.caps, self.rx_window)
+                + bytes(self.dbc_sha256) + pack_str(self.fw_version, HELLO_STR_MAX)
+                + pack_str(self.board, HELLO_STR_MAX))
+
+    @classmethod
+    def decode(cls, body: bytes) -> Hello:
+        b = _Body(body)
+        proto, boot_id, mode, caps, rx_window = b.take("<BIBHH")
+        sha = b.bytes(32)
+        fw_version, board = b.str(), b.str()
+        b.end()
+        return cls(boot_id, mode, caps, rx_window, sha, fw_version, board, proto)
+
+
+@dataclass(frozen=True)
+class Sync:
+    TYPE: ClassVar[int] = SYNC
+
+    def encode(self) -> bytes:
+        return b""
+
+    @classmethod
+    def decode(cls, body: bytes) -> Sync:
+        _Body(body).end()
+        return cls()
+
+
+@dataclass(frozen=True)
+class Stop(Sync):
+    TYPE: ClassVar[int] = STOP
+
+
+@dataclass(frozen=True)
+class CanRecord:
+    t_us: int  # µs since the replay started, mod 2**32
+    can_id: int
+    ext: bool
+    data: bytes
+
+    @property
+    def size(self) -> int:
+        return CAN_RECORD_HEADER + len(self.data)
+
+
+@dataclass(frozen=True)
+class CanBatch:
+    TYPE: ClassVar[int] = CAN
+    first_no: int
+    records: tuple[CanRecord, ...]
+
+    def encode(self) -> bytes:
+        if len(self.records) > MAX_COUNT:
+            raise ValueError(f"{len(self.records)} records: at most {MAX_COUNT} per batch")
+        out = bytearray(struct.pack("<IB", self.first_no & 0xFFFFFFFF, len(self.records)))
+        for r in self.records:
+            if r.can_id > (0x1FFFFFFF if r.ext else 0x7FF) or r.can_id < 0:
+                kind = "an extended" if r.ext else "a standard"
+                raise ValueError(f"id {r.can_id:#x} does not fit {kind} id")
+            if len(r.data) > CAN_MAX_DATA:
+                raise ValueError(f"id {r.can_id:#x}: {len(r.data)} data bytes, at most {CAN_MAX_DATA}")
+            key = r.can_id | (CAN_EXT_FLAG if r.ext else 0)
+            out += struct.pack("<IIB", r.t_us & 0xFFFFFFFF, key, len(r.data)) + bytes(r.data)
+        return bytes(out)
+
+    @classmethod
+    def decode(cls, body: bytes) -> CanBatch:
+        b = _Body(body)
+        first_no, count = b.take("<IB")
+        records = []
+        for _ in range(count):
+            t_us, key, n = b.take("<IIB")
+            ext = bool(key & CAN_EXT_FLAG)
+            can_id = key & 0x7FFFFFFF
+            if can_id > (0x1FFFFFFF if ext else 0x7FF):
+                raise BodyError(f"record {len(records)}: key {key:#010x} is not a CAN id")
+            if n > CAN_MAX_DATA:
+                raise BodyError(f"record {len(records)}: {n} data bytes, at most {CAN_MAX_DATA}")
+            records.append(CanRecord(t_us, can_id, ext, b.bytes(n)))
+        b.end()
+        return cls(first_no, tuple(records))
+
+
+def split_batches(records: Iterable[CanRecord], first_no: int = 0,
+                  max_body: int = MAX_BODY) -> list[CanBatch]:
+    """Consecutive batches holding `records` in order, each body ≤ max_body bytes;
+    the frames are numbered from first_no."""
+    if max_body < CAN_BATCH_HEADER + CAN_RECORD_HEADER + CAN_MAX_DATA:
+        raise ValueError(f"max_body {max_body} cannot hold a 64-byte frame")
+    batches: list[CanBatch] = []
+    current: list[CanRecord] = []
+    size = CAN_BATCH_HEADER
+    for record in records:
+        if current and (size + record.size > max_body or len(current) == MAX_COUNT):
+            batches.append(CanBatch(first_no & 0xFFFFFFFF, tuple(current)))
+            first_no += len(current)
+            current, size = [], CAN_BATCH_HEADER
+        current.append(record)
+        size += record.size
+    if current:
+        batches.append(CanBatch(first_no & 0xFFFFFFFF, tuple(current)))
+    return batches
+
+
+@dataclass(frozen=True)
+class Signal:
+    si: int
+    v0: int  # first lane, i32
+    v1: int | None = None  # second lane, only for signals wider than 32 bits
+
+    def raw(self, length: int, signed: bool) -> int:
+        """The raw value as the decoder's raw_value() gives it (IEEE floats: their bits)."""
+        if self.v1 is None:
+            return self.v0 & 0xFFFFFFFF if length == 32 and not signed else self.v0
+        high = self.v1 if signed else self.v1 & 0xFFFFFFFF
+        return (high << 32) | (self.v0 & 0xFFFFFFFF)
+
+
+@dataclass(frozen=True)
+class TelemetryRecord:
+    frame_no: int
+    result: int  # message index, or -1 unknown id, -2 wrong length, -3 undefined mux value
+    signals: tuple[Signal, ...] = ()
+
+
+@dataclass(frozen=True)
+class Telemetry:
+    TYPE: ClassVar[int] = TELEMETRY
+    records: tuple[TelemetryRecord, ...] = field(default=())
+
+    def encode(self) -> bytes:
+        out = bytearray([len(self.records)])
+        for r in self.records:
+            out += struct.pack("<IhH", r.frame_no & 0xFFFFFFFF, r.result, len(r.signals))
+            for s in r.signals:
+                out += struct.pack("<Hi", s.si, s.v0)
+                if s.v1 is not None:
+                    out += struct.pack("<i", s.v1)
+        return bytes(out)
+
+    @classmethod
+    def decode(cls, body: bytes, wide: WideFn) -> Telemetry:
+        """`wide(mi, si)`: is the signal wider than 32 bits (the DBC knows; see wide_signals)."""
+        b = _Body(body)
+        (count,) = b.take("<B")
+        records = []
+        for _ in range(count):
+            frame_no, result, n = b.take("<IhH")
+            if result < 0 and n:
+                raise BodyError(f"frame {frame_no}: result {result} with {n} signals")
+            signals = []
+            for _ in range(n):
+                si, v0 = b.take("<Hi")
+                v1 = b.take("<i")[0] if wide(result, si) else None
+                signals.append(Signal(si, v0, v1))
+            records.append(TelemetryRecord(frame_no, result, tuple(signals)))
+        b.end()
+        return cls(tuple(records))
+
+
+def wide_signals(dbc) -> WideFn:
+    """wide(mi, si) for a host_tools.dbc.Dbc: the generated decoder numbers messages and
+    signals in the DBC's order."""
+    widths = [[s.length > 32 for s in m.signals] for m in dbc.messages]
+
+    def wide(mi: int, si: int) -> bool:
+        try:
+            return widths[mi][si]
+        except IndexError:
+            raise BodyError(f"signal {si} of message {mi} is not in {dbc.path.name}") from None
+    return wide
+
+
+@dataclass(frozen=True)
+class Alert:
+    TYPE: ClassVar[int] = ALERT
+    frame_no: int
+    code: int
+    severity: int
+    mi: int
+    si: int
+    value: int
+    text: str
+
+    def encode(self) -> bytes:
+        return struct.pack("<IHBhhi", self.frame_no & 0xFFFFFFFF, self.code, self.severity, self.mi,
+                           self.si, self.value) + pack_str(self.text)
+
+    @classmethod
+    def decode(cls, body: bytes) -> Alert:
+        b = _Body(body)
+        fields = b.take("<IHBhhi")
+        text = b.str()
+        b.end()
+        return cls(*fields, text)
+
+
+@dataclass(frozen=True)
+class Stats:
+    TYPE: ClassVar[int] = STATS
+    uptime_ms: int = 0
+    frames_received: int = 0
+    frames_decoded: int = 0
+    unknown_ids: int = 0
+    wrong_length: int = 0
+    bad_mux: int = 0
+    link_crc_errors: int = 0
+    link_bad_frames: int = 0
+    link_seq_gaps: int = 0
+    frames_dropped: int = 0
+    can_fifo_overflows: int = 0
+    can_errors: int = 0
+    heap_free: int = 0
+    heap_min_free: int = 0
+    loop_us_max: int = 0
+    loop_us_avg: int = 0
+    can_state: int = CAN_STATE_NONE
+
+    def encode(self) -> bytes:
+        values = [getattr(self, name) & 0xFFFFFFFF for name in STATS_FIELDS]
+        return struct.pack("<16IB", *values, self.can_state)
+
+    @classmethod
+    def decode(cls, body: bytes) -> Stats:
+        b = _Body(body)
+        values = b.take("<16IB")
+        b.end()
+        return cls(*values)
+
+
+@dataclass(frozen=True)
+class Log:
+    TYPE: ClassVar[int] = LOG
+    level: int  # 0 debug, 1 info, 2 warning, 3 error
+    text: str
+
+    def encode(self) -> bytes:
+        return bytes([self.level]) + pack_str(self.text)
+
+    @classmethod
+    def decode(cls, body: bytes) -> Log:
+        b = _Body(body)
+        (level,) = b.take("<B")
+        text = b.str()
+        b.end()
+        return cls(level, text)
+
+
+@dataclass(frozen=True)
+class Credit:
+    TYPE: ClassVar[int] = CREDIT
+    granted: int
+
+    def encode(self) -> bytes:
+        return struct.pack("<I", self.granted & 0xFFFFFFFF)
+
+    @classmethod
+    def decode(cls, body: bytes) -> Credit:
+        b = _Body(body)
+        (granted,) = b.take("<I")
+        b.end()
+        return cls(granted)
+
+
+MESSAGE_TYPES = {cls.TYPE: cls for cls in (Hello, Sync, Stop, CanBatch, Telemetry, Alert, Stats, Log, Credit)}
+Message = Hello | Sync | Stop | CanBatch | Telemetry | Alert | Stats | Log | Credit
+
+
+def decode_body(type_: int, body: bytes, wide: WideFn | None = None) -> Message:
+    """The message in a frame's body; BodyError when it does not parse, or for TELEMETRY
+    without `wide`."""
+    cls = MESSAGE_TYPES.get(type_)
+    if cls is None:
+        raise BodyError(f"unknown message type 0x{type_:02x}")
+    if cls is Telemetry:
+        if wide is None:
+            raise BodyError("a TELEMETRY body needs wide(mi, si) from the DBC to be decoded")
+        return Telemetry.decode(body, wide)
+    return cls.decode(body)
+
+
+def decode_frame(frame: Frame, wide: WideFn | None = None) -> Message:
+    return decode_body(frame.type, frame.body, wide)
+
+
+def body_ok(type_: int, body: bytes) -> bool:
+    """The receiver's body check: does the body parse? TELEMETRY passes here (its check
+    needs the DBC); decode it with decode_body(..., wide) and count a failure then."""
+    if type_ == TELEMETRY:
+        return True
+    try:
+        decode_body(type_, body)
+    except BodyError:
+        return False
+    return True
+
+
+def host_receiver() -> StreamDecoder:
+    """What the host runs on the board's output."""
+    return StreamDecoder(BOARD_TO_HOST, body_ok)
+
+
+def board_receiver() -> StreamDecoder:
+    """The board's receiver (firmware/link.py) in CPython, for tests and simulations."""
+    return StreamDecoder(HOST_TO_BOARD, body_ok)
+
+
+def encode(message: Message) -> tuple[int, bytes]:
+    """(type, body) of a message."""
+    return message.TYPE, message.encode()
+
+
+def batch_wire_size(records: Sequence[CanRecord]) -> int:
+    """Worst-case wire bytes of one CAN batch of these records (COBS overhead included)."""
+    payload = 3 + CAN_BATCH_HEADER + sum(r.size for r in records) + 4
+    return payload + -(-payload // 254) + 2
