@@ -49,7 +49,8 @@ def random_frame(dbc, rnd: random.Random, faults: bool = True) -> SampleFrame:
     if roll >= 0.05:  # else: leave the multiplexer random (maybe undefined)
         choose_mux(message, message.signal_tree, data, rnd.choice)
     if 0.05 <= roll < 0.08:
-        data = data[:-1] if data and rnd.random() < 0.5 else data + b"\x00"
+        longer = len(data) < 64 and (not data or rnd.random() < 0.5)  # CAN FD carries 64 at most
+        data = data + b"\x00" if longer else data[:-1]
     if 0.08 <= roll < 0.1:
         return SampleFrame(rnd.getrandbits(11), False, bytes(data))
     return SampleFrame(message.frame_id, message.is_extended_frame, bytes(data))

@@ -6,15 +6,17 @@ import argparse
 import os
 import sys
 
-from host_tools.cli import codegen, decode, demo, vboard
+from host_tools.cli import codegen, decode, demo, flash, stop, vboard
 from host_tools.codegen.build import BuildError
 from host_tools.dbc import DbcError
 from host_tools.engines.firmware_engine import EngineError
+from host_tools.flash import FlashError
+from host_tools.link.session import LinkError
 from host_tools.logfile import LogError
 from host_tools.tools import ToolMissing
 
-SUBCOMMANDS = (codegen, decode, demo, vboard)
-USER_ERRORS = (BuildError, DbcError, EngineError, LogError, ToolMissing, OSError)
+SUBCOMMANDS = (codegen, decode, demo, flash, stop, vboard)
+USER_ERRORS = (BuildError, DbcError, EngineError, FlashError, LinkError, LogError, ToolMissing, OSError)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,25 @@
+# Board configuration: mule_config.json beside main.py (written by `mule flash`),
+# over defaults. A missing or unreadable file means defaults, reported in HELLO's log.
+import json
+
+DEFAULTS = {
+    "mode": "replay",  # "replay": CAN frames arrive over the link; "live": from the CAN bus
+    "bus": 1,  # CAN controller number (live mode)
+    "bitrate": 500000,
+    "decimation": 1,  # send telemetry for 1 frame in N
+    "port": "auto",  # "auto", "usb", "stdio", "uart:ID:BAUD"
+    "board": "",  # a name for HELLO; "" = sys.platform
+}
+
+
+def load(path="mule_config.json"):
+    """(config, problem): problem is None, or why the file was not used."""
+    config = dict(DEFAULTS)
+    try:
+        with open(path) as f:
+            config.update(json.load(f))
+    except OSError:
+        return config, None
+    except ValueError as exc:
+        return config, "bad " + path + ": " + str(exc)
+    return config, None

@@ -1,0 +1,51 @@
+"""`mule flash [--port PORT]`: install the firmware and the DBC's decoder on a board."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from host_tools import DEFAULT_DBC, REPO_ROOT
+from host_tools.cli.vboard import DEFAULT_DIR
+from host_tools.dbc import load_dbc
+from host_tools.flash import flash
+from host_tools.vboard import VirtualBoard
+
+
+def _do_flash(args: argparse.Namespace) -> int:
+    dbc = load_dbc(args.dbc)
+    config = {"mode": args.mode, "bitrate": args.bitrate, "bus": args.bus, "decimation": args.decimation}
+    build_dir = REPO_ROOT / "build" / "flash"
+
+    def log(text: str) -> None:
+        print(f"mule flash: {text}", file=sys.stderr)
+
+    if args.port:
+        flash(dbc, args.port, config, build_dir, log)
+        return 0
+    args.vboard_dir.mkdir(parents=True, exist_ok=True)
+    with VirtualBoard(args.vboard_dir) as board:
+        log(f"virtual board on {board.port}, files in {args.vboard_dir}")
+        flash(dbc, board.port, config, build_dir, log)
+    log(f"done: `mule vboard --dir {args.vboard_dir}` runs it")
+    return 0
+
+
+def add_subparser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "flash", help="install the firmware and decoder on a board (default: the virtual board)",
+        description="Regenerate the decoder from the DBC, compile everything with mpy-cross for the "
+                    "board's architecture, copy it with mpremote, restart the board and check that "
+                    "its HELLO carries the DBC's SHA-256.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--port", help="serial port or pyserial URL; default: the virtual board")
+    parser.add_argument("--dbc", type=Path, default=DEFAULT_DBC, help="DBC file")
+    parser.add_argument("--mode", choices=("replay", "live"), default="replay",
+                        help="replay: CAN frames come over the link; live: from the board's CAN bus")
+    parser.add_argument("--bus", type=int, default=1, help="CAN controller (live mode)")
+    parser.add_argument("--bitrate", type=int, default=500000, help="CAN bitrate (live mode)")
+    parser.add_argument("--decimation", type=int, default=1, help="telemetry for 1 decoded frame in N")
+    parser.add_argument("--vboard-dir", type=Path, default=DEFAULT_DIR,
+                        help="the virtual board's filesystem (without --port)")
+    parser.set_defaults(func=_do_flash)

@@ -1,0 +1,140 @@
+"""The host's end of a board link over any port pyserial opens (a device, a pty, or a
+URL such as socket:// or loop://): sync, credit-limited sending, and the messages back."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+import serial
+
+from host_tools.link import messages as m
+from host_tools.link import wire
+
+
+class LinkError(Exception):
+    """The board did not answer, or answered what the host cannot use."""
+
+
+class BoardLink:
+    """Use as a context manager: `with BoardLink(port, dbc) as link: hello = link.sync()`."""
+
+    def __init__(self, port: str, dbc=None, baudrate: int = 921600):
+        self.port = port
+        self.wide = m.wide_signals(dbc) if dbc is not None else None
+        try:
+            self.serial = serial.serial_for_url(port, baudrate=baudrate, timeout=0, write_timeout=5)
+        except (serial.SerialException, ValueError) as exc:
+            raise LinkError(f"cannot open {port}: {exc}") from None
+        self.encoder = wire.FrameEncoder()
+        self.receiver = m.host_receiver()
+        self.credit = wire.CreditWindow()
+        self.hello: m.Hello | None = None
+        self.boot_ids: list[int] = []  # every boot seen: more than one means the board reset
+        self.inbox: deque = deque()
+        self.telemetry_errors = 0  # TELEMETRY bodies that did not match the DBC
+
+    def __enter__(self) -> "BoardLink":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.serial.close()
+
+    # ---- sending ---------------------------------------------------------------------
+    def _write(self, type_: int, body: bytes = b"") -> int:
+        return self._write_frame(self.encoder.encode(type_, body))
+
+    def _write_frame(self, frame: bytes) -> int:
+        try:
+            self.serial.write(frame)
+        except serial.SerialException as exc:
+            raise LinkError(f"{self.port}: write failed: {exc}") from None
+        return len(frame)
+
+    def send(self, message, timeout: float = 10.0, tamper=None) -> None:
+        """Send one host→board message; CAN batches wait for the board's credit.
+        `tamper(wire_bytes) -> wire_bytes` lets tests corrupt what goes on the wire."""
+        type_, body = m.encode(message)
+        frame = self.encoder.encode(type_, body)
+        if tamper is not None:
+            frame = tamper(frame)
+        if type_ == wire.CAN:
+            deadline = time.monotonic() + timeout
+            while not self.credit.may_send(len(frame)):
+                if time.monotonic() > deadline:
+                    raise LinkError(f"{self.port}: no credit from the board for {timeout:.0f} s "
+                                    f"(granted {self.credit.granted}, sent {self.credit.sent_total})")
+                self.poll(0.002)
+            self.credit.sent(len(frame))
+        self._write_frame(frame)
+
+    # ---- receiving -------------------------------------------------------------------
+    def poll(self, wait: float = 0.0) -> int:
+        """Read what the board sent (waiting up to `wait` s for the first byte); decoded
+        messages go to `inbox`. Returns how many arrived."""
+        if wait and not self.serial.in_waiting:
+            self.serial.timeout = wait
+            first = self.serial.read(1)
+            self.serial.timeout = 0
+        else:
+            first = b""
+        data = first + self.serial.read(self.serial.in_waiting or 0)
+        if not data:
+            return 0
+        count = 0
+        for frame in self.receiver.feed(data):
+            if frame.type == wire.TELEMETRY and self.wide is None:
+                self.inbox.append(frame)  # undecodable without the DBC: left to the caller
+                count += 1
+                continue
+            try:
+                message = m.decode_frame(frame, self.wide)
+            except m.BodyError:
+                self.telemetry_errors += 1
+                continue
+            if isinstance(message, m.Hello):
+                self.hello = message
+                self.credit.on_hello(message.rx_window)
+                if not self.boot_ids or self.boot_ids[-1] != message.boot_id:
+                    self.boot_ids.append(message.boot_id)
+            elif isinstance(message, m.Credit):
+                self.credit.on_credit(message.granted)
+                continue
+            self.inbox.append(message)
+            count += 1
+        return count
+
+    def messages(self):
+        """Take everything received so far."""
+        while self.inbox:
+            yield self.inbox.popleft()
+
+    def sync(self, timeout: float = 5.0) -> m.Hello:
+        """Start a session: drop stale bytes, SYNC until the board says HELLO."""
+        self.serial.reset_input_buffer()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.hello = None
+            self._write(wire.SYNC)
+            retry = time.monotonic() + 1.0
+            while time.monotonic() < min(retry, deadline):
+                self.poll(0.05)
+                if self.hello is not None:
+                    self.inbox = deque(x for x in self.inbox if not isinstance(x, m.Hello))
+                    return self.hello
+        raise LinkError(f"{self.port}: no HELLO from the board in {timeout:.0f} s "
+                        "(is the mule firmware running? `mule flash` installs it)")
+
+    def stop(self, timeout: float = 3.0) -> bool:
+        """Ask the board to leave streaming and return to its REPL; True when it confirmed."""
+        self._write(wire.STOP)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.poll(0.05)
+            for message in self.messages():
+                if isinstance(message, m.Log) and message.text == "stopped":
+                    return True
+        return False

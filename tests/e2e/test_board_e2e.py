@@ -1,0 +1,144 @@
+"""End to end on the virtual board: `mule flash` with mpremote, every frame of a log over
+the link, every value checked against cantools, garbage on the link counted, STOP."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+
+import pytest
+
+from host_tools.board_stream import stream_frames, verify
+from host_tools.dbc import load_dbc
+from host_tools.demo_drive import write_demo_log
+from host_tools.flash import FlashError, flash, restart
+from host_tools.link import messages as m
+from host_tools.link.session import BoardLink
+from host_tools.logfile import read_frames
+from host_tools.sample_frames import random_frame
+from host_tools.tools import tool
+from host_tools.vboard import VirtualBoard
+from mule_testing import FILES, PROJECT_DBC
+
+
+@pytest.fixture(scope="module")
+def dbc():
+    return load_dbc(PROJECT_DBC)
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory):
+    """A virtual board flashed the way a user does it: `mule flash --port`."""
+    directory = tmp_path_factory.mktemp("board")
+    with VirtualBoard(directory) as vb:
+        result = subprocess.run([sys.executable, "-m", "host_tools.cli.main", "flash", "--port", vb.port],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert "matches" in result.stderr
+        yield vb
+
+
+@pytest.fixture
+def link(board, dbc):
+    with BoardLink(board.port, dbc) as session:
+        session.sync()
+        yield session
+
+
+def drive_frames(dbc, tmp_path):
+    log = tmp_path / "drive.log"
+    write_demo_log(dbc, log, seconds=4.0)
+    return [f for f in read_frames(log) if f.kind == "data"]
+
+
+def test_flash_installs_compiled_firmware_and_the_decoder(board):
+    names = {p.name for p in board.directory.iterdir()}
+    assert {"main.py", "app.mpy", "link.mpy", "dbc_decoder.mpy", "mule_config.json"} <= names
+    assert "app.py" not in names  # a source would shadow the compiled module
+
+
+def test_every_frame_of_a_log_is_accounted_for(link, dbc, tmp_path):
+    frames = drive_frames(dbc, tmp_path)
+    rnd = random.Random(7)
+    frames += [random_frame(dbc, rnd) for _ in range(3000)]  # some unknown ids, bad lengths, bad mux
+    result = stream_frames(link, frames)
+    report = verify(dbc, frames, result)
+    assert report.lost == [] and report.problems == []
+    assert report.verified == len(frames)
+    statuses = [o.status for o in report.outcomes.values()]
+    assert {"decoded", "unknown_id", "wrong_length", "bad_multiplexer"} <= set(statuses)
+    link.poll(1.2)  # a STATS arrives every second
+    stats = [s for s in link.messages() if isinstance(s, m.Stats)]
+    assert stats, "no STATS from the board"
+    last = stats[-1]
+    assert last.frames_received >= len(frames)
+    assert last.unknown_ids >= statuses.count("unknown_id")
+    assert last.link_crc_errors == last.link_bad_frames == last.link_seq_gaps == 0
+
+
+def test_garbage_on_the_link_loses_only_the_frames_it_hit(link, dbc):
+    rnd = random.Random(11)
+    frames = [random_frame(dbc, rnd, faults=False) for _ in range(2000)]
+    hit = set(rnd.sample(range(60), 10))
+
+    def splice(k: int, wire: bytes) -> bytes:  # non-zero garbage inside the frame
+        if k not in hit:
+            return wire
+        at = rnd.randrange(2, len(wire) - 2)
+        return wire[:at] + bytes(rnd.getrandbits(8) | 1 for _ in range(5)) + wire[at:]
+
+    before = stats_now(link)
+    result = stream_frames(link, frames, settle=2.0, tamper=splice)
+    report = verify(dbc, frames, result)
+    in_hit = {b.first_no + i for k, b in enumerate(result.batches) if k in hit for i in range(len(b.records))}
+    assert set(report.lost) == in_hit  # exactly the frames of the corrupted batches
+    assert report.problems == []  # nothing mis-decoded
+    assert report.verified == len(frames) - len(in_hit)
+    after = stats_now(link)
+    counted = (after.link_crc_errors + after.link_bad_frames) - (before.link_crc_errors + before.link_bad_frames)
+    assert counted == len(hit)
+
+
+def stats_now(link) -> m.Stats:
+    link.poll(1.2)
+    stats = [s for s in link.messages() if isinstance(s, m.Stats)]
+    assert stats, "no STATS from the board"
+    return stats[-1]
+
+
+def test_stop_returns_the_board_to_its_repl_and_a_soft_reset_restarts_it(board, dbc):
+    with BoardLink(board.port, dbc) as session:
+        first = session.sync()
+        assert session.stop()
+    out = subprocess.run([tool("mpremote"), "connect", board.port, "exec", "print(6 * 7)"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "42", out.stderr
+    restart(board.port)
+    with BoardLink(board.port, dbc) as session:
+        second = session.sync()
+    assert second.boot_id != first.boot_id
+    assert second.dbc_sha256.hex() == dbc.sha256
+
+
+def test_flash_refuses_a_board_whose_dbc_differs(board, dbc, tmp_path, monkeypatch):
+    import host_tools.flash as flashing
+
+    other = load_dbc(FILES / "dbc" / "signed.dbc")
+    monkeypatch.setattr(flashing, "copy_to_board", lambda port, files: None)  # the copy "fails"
+    with pytest.raises(FlashError, match="flashing did not take"):
+        flash(other, board.port, {"mode": "replay"}, tmp_path / "build", log=lambda text: None)
+    # the board still runs the project's decoder
+    with BoardLink(board.port, dbc) as session:
+        assert session.sync().dbc_sha256.hex() == dbc.sha256
+
+
+def test_flash_reports_a_board_that_never_answers(tmp_path, dbc, monkeypatch):
+    import host_tools.flash as flashing
+
+    (tmp_path / "vb").mkdir()
+    with VirtualBoard(tmp_path / "vb") as vb:
+        monkeypatch.setattr(flashing, "restart", lambda port: None)  # main.py never starts
+        with pytest.raises(FlashError, match="no HELLO from the board"):
+            flash(dbc, vb.port, {"mode": "replay"}, tmp_path / "build", log=lambda text: None,
+                  hello_timeout=2)
