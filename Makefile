@@ -33,6 +33,7 @@ demo: build
 
 bench: build
 	$(BIN)/python bench/bench_decode.py
+	$(BIN)/python bench/bench_board.py
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .hypothesis

@@ -1,19 +1,25 @@
-"""`mule demo`: a short test-mule drive decoded by cantools and by the board's decoder
-(inside the MicroPython unix port), shown side by side with their agreement count."""
+"""`mule demo`: the main job end to end on a virtual board. Start it, flash it with
+mpremote, stream a short test-mule drive over the link, show the telemetry it sends back
+next to cantools' values, account for every frame, stop the board."""
 
 from __future__ import annotations
 
 import argparse
+import shutil
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from host_tools import DEFAULT_DBC, REPO_ROOT
+from host_tools.board_stream import stream_frames, verify
 from host_tools.dbc import load_dbc
-from host_tools.decode import DecodeSummary, decoded_records
 from host_tools.demo_drive import write_demo_log
-from host_tools.verify import mismatches
+from host_tools.engines.cantools_engine import decode_one
+from host_tools.flash import flash
+from host_tools.link.session import BoardLink
+from host_tools.logfile import read_frames
+from host_tools.vboard import VirtualBoard
 
 COLUMNS = (  # (message, signal, heading)
     ("HitchLoad", "tongue_load_kg", "tongue kg"),
@@ -31,70 +37,85 @@ def _do_demo(args: argparse.Namespace) -> int:
     console = Console()
     console.width = max(console.width, 110)  # the table needs it, even in a narrow CI log
     dbc = load_dbc(args.dbc)
-    frames = write_demo_log(dbc, args.log, args.seconds)
-    console.print(f"Wrote {frames} frames of a {args.seconds:g} s drive (2.5 t trailer, 2 % grade) to {args.log}")
-    summaries = {name: DecodeSummary(name) for name in ("cantools", "firmware")}
-    records = {name: list(decoded_records(args.log, dbc, name, summary=summaries[name]))
-               for name in summaries}
-    reference, board = records["cantools"], records["firmware"]
-    disagreements = []
-    if len(reference) != len(board):
-        disagreements.append(f"cantools decoded {len(reference)} frames, the firmware {len(board)}")
-    for want, got in zip(reference, board):
-        where = f"t={want['t']:.3f} {want['msg']}"
-        if (want["t"], want["id"], want["msg"]) != (got["t"], got["id"], got["msg"]):
-            disagreements.append(f"{where}: frame order differs")
-            continue
-        message = dbc.database.get_message_by_name(want["msg"])
-        disagreements += [f"{where}: {p}" for p in
-                          mismatches(message, want["raw"], want["phys"], got["raw"], got["phys"])]
-    _table(console, reference, board)
-    for summary in summaries.values():
-        for line in summary.lines():
-            console.print(f"  {line}")
-    agreed = len(reference) - len({d.split(":")[0] for d in disagreements})
-    colour = "green" if not disagreements else "red"
-    console.print(f"[{colour}]Agreement: {agreed} of {len(reference)} decoded frames identical "
-                  f"(raw bit for bit, physical to float32)[/{colour}]")
-    for line in disagreements[:20]:
-        console.print(f"  [red]{line}[/red]")
-    return 0 if not disagreements else 1
+    count = write_demo_log(dbc, args.log, args.seconds)
+    console.print(f"1. Wrote a {args.seconds:g} s drive (2.5 t trailer, 2 % grade): {count} frames, {args.log}")
+    frames = [f for f in read_frames(args.log) if f.kind == "data"]
+    board_dir = args.log.parent / "vboard"
+    shutil.rmtree(board_dir, ignore_errors=True)
+    board_dir.mkdir(parents=True)
+    with VirtualBoard(board_dir, heap=args.heap) as board:
+        console.print(f"2. Virtual board on {board.port} (MicroPython unix port, heap {args.heap or 'default'})")
+        flash(dbc, board.port, {"mode": "replay"}, args.log.parent / "flash",
+              log=lambda text: console.print(f"   {text}"))
+        with BoardLink(board.port, dbc) as link:
+            link.sync()
+            result = stream_frames(link, frames)
+            report = verify(dbc, frames, result)
+            link.poll(1.2)
+            stats = [s for s in link.messages() if type(s).__name__ == "Stats"]
+            console.print(f"3. Streamed {result.sent} frames over the link in {result.seconds:.2f} s "
+                          f"({result.frames_per_second:,.0f} frames/s, "
+                          f"{result.wire_bytes / max(result.sent, 1):.1f} wire bytes per frame)")
+            _table(console, dbc, frames, report.outcomes)
+            link.stop()
+    decoded = sum(1 for o in report.outcomes.values() if o.status == "decoded")
+    unknown = sum(1 for o in report.outcomes.values() if o.status == "unknown_id")
+    if stats:
+        s = stats[-1]
+        console.print(f"   board STATS: received {s.frames_received}, decoded {s.frames_decoded}, "
+                      f"unknown ids {s.unknown_ids}, link errors {s.link_crc_errors + s.link_bad_frames}, "
+                      f"heap free {s.heap_free} B")
+    ok = report.ok and report.verified == len(frames)
+    colour = "green" if ok else "red"
+    console.print(f"[{colour}]4. Verified {report.verified} of {len(frames)} frames against cantools "
+                  f"({decoded} decoded, {unknown} with ids the DBC lacks, counted), "
+                  f"lost {len(report.lost)}, mismatched {len(report.problems)}[/{colour}]")
+    for number, problem in report.problems[:20]:
+        console.print(f"  [red]frame {number}: {problem}[/red]")
+    console.print("5. Board stopped.")
+    return 0 if ok else 1
 
 
-def _table(console: Console, reference: list, board: list) -> None:
-    """One row per second: the board's latest values, ticked where cantools agrees."""
-    table = Table(title="Test mule, decoded on the (virtual) board · ✓ = equals cantools")
+def _table(console: Console, dbc, frames, outcomes: dict) -> None:
+    """One row per second of the drive: the board's latest values, ticked where cantools agrees."""
+    table = Table(title="Telemetry from the virtual board · ✓ = equals cantools")
     table.add_column("t s", justify="right")
     for _, _, heading in COLUMNS:
         table.add_column(heading, justify="right")
     latest: dict = {}
-    start = reference[0]["t"] if reference else 0.0
+    start = frames[0].t if frames else 0.0
     next_row = start + 0.5  # every message has been sent at least once by then
-    for want, got in zip(reference, board):
-        latest[want["msg"]] = (want, got)
-        if want["t"] >= next_row:
-            cells = []
-            for msg, signal, _ in COLUMNS:
-                if msg not in latest:
-                    cells.append("–")
-                    continue
-                w, g = latest[msg]
-                tick = "✓" if w["raw"].get(signal) == g["raw"].get(signal) else "✗"
-                value = g["phys"].get(signal)
-                cells.append(f"{value:.1f} {tick}" if isinstance(value, float) else f"{value} {tick}")
-            table.add_row(f"{want['t'] - start:.1f}", *cells)
-            next_row += 1.0
+    for number, frame in enumerate(frames):
+        got = outcomes.get(number)
+        if got is None or got.status != "decoded":
+            continue
+        latest[got.msg] = (frame, got)
+        if frame.t < next_row:
+            continue
+        cells = []
+        for msg, signal, _ in COLUMNS:
+            if msg not in latest:
+                cells.append("–")
+                continue
+            source, board_value = latest[msg]
+            want = decode_one(dbc, source.can_id, source.ext, bytes(source.data))
+            tick = "✓" if want.raw.get(signal) == board_value.raw.get(signal) else "✗"
+            value = board_value.phys.get(signal)
+            cells.append(f"{value:.1f} {tick}" if isinstance(value, float) else f"{value} {tick}")
+        table.add_row(f"{frame.t - start:.1f}", *cells)
+        next_row += 1.0
     console.print(table)
 
 
 def add_subparser(subparsers) -> None:
     parser = subparsers.add_parser(
-        "demo", help="decode a short test-mule drive with cantools and the board's decoder",
-        description="Write a short test-mule drive as a candump log, decode it with cantools "
-                    "and with the generated decoder inside MicroPython, and compare.",
+        "demo", help="the main job on a virtual board: flash, stream a drive, verify",
+        description="Start a virtual board, flash it with mpremote, stream a short test-mule drive "
+                    "to it over the link, and show its telemetry next to cantools' values.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--dbc", type=Path, default=DEFAULT_DBC, help="DBC file")
     parser.add_argument("--log", type=Path, default=REPO_ROOT / "build" / "demo" / "demo_drive.log",
                         help="where to write the drive's log")
     parser.add_argument("--seconds", type=float, default=12.0, help="length of the drive")
+    parser.add_argument("--heap", default="100K", help="the virtual board's heap (a Pyboard has ~100K)")
     parser.set_defaults(func=_do_demo)
