@@ -34,6 +34,7 @@ demo: build
 bench: build
 	$(BIN)/python bench/bench_decode.py
 	$(BIN)/python bench/bench_board.py
+	$(BIN)/python bench/bench_simulate.py
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .hypothesis

@@ -1,0 +1,82 @@
+"""`mule simulate SCENARIO -o FILE`: realistic test-mule CAN traffic with injected faults, and
+beside the log a FILE.truth.json saying what the board should make of it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+import time
+from dataclasses import fields
+from pathlib import Path
+
+from host_tools import DEFAULT_DBC
+from host_tools.simulate import FORMATS, SCENARIOS, SimulateError, simulate, syntax_help
+
+
+def _do_simulate(args: argparse.Namespace) -> int:
+    if args.list:
+        print(describe_scenarios())
+        return 0
+    if args.scenario is None or args.output is None:
+        print("mule simulate: error: give a SCENARIO and -o FILE (or --list to see the scenarios)", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    try:
+        result = simulate(args.scenario, args.output, duration_s=args.duration, seed=args.seed,
+                          faults=args.fault or (), bus_load_pct=args.bus_load, settings=args.set or (),
+                          dbc=args.dbc)
+    except SimulateError as exc:
+        if getattr(args, "debug", False):
+            raise
+        print(f"mule simulate: error: {exc}", file=sys.stderr)
+        return 2
+    elapsed = time.perf_counter() - started
+    truth = result.truth
+    duration = truth["duration_s"]
+    print(f"{truth['scenario']['name']}, {duration:g} s, seed {truth['seed']}: {result.frames:,} frames "
+          f"to {result.log} in {elapsed:.1f} s ({duration / elapsed:,.0f}x real time)")
+    alerts = truth["expected_alerts"]
+    kinds = sorted({a["kind"] for a in alerts})
+    print(f"ground truth: {result.truth_file}: {len(truth['faults'])} faults, {len(alerts)} expected alerts"
+          + (f" ({', '.join(kinds)})" if kinds else ""))
+    return 0
+
+
+def describe_scenarios() -> str:
+    """The text of `mule simulate --list`."""
+    out = ["Scenarios (mule simulate SCENARIO -o FILE; parameters change with --set NAME=VALUE):", ""]
+    wrap = textwrap.TextWrapper(width=96, initial_indent="    ", subsequent_indent="    ")
+    for scenario in SCENARIOS.values():
+        out.append(f"  {scenario.name}  ({scenario.duration_s:g} s): {scenario.summary}")
+        out += wrap.wrap(scenario.story)
+        out += wrap.wrap(f"Expected alerts: {scenario.alerts}.")
+        params = ", ".join(f"{f.name}={getattr(scenario.params, f.name)}" for f in fields(scenario.params))
+        out += wrap.wrap(f"Parameters: {params}")
+        out.append("")
+    out.append("Faults (--fault SPEC, repeatable): " + syntax_help())
+    return "\n".join(out)
+
+
+def add_subparser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "simulate", help="write realistic test-mule CAN traffic, with faults and its ground truth",
+        description="Simulate the test mule (physics of truck, trailer and pack) and write its CAN "
+                    "traffic as a log (format by extension: " + ", ".join(FORMATS) + "), with FILE.truth.json "
+                    "beside it: parameters, injected faults and the alerts the board should raise. "
+                    "Same seed, same bytes. See docs/simulator.md.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("scenario", nargs="?", metavar="SCENARIO", help=f"one of: {', '.join(SCENARIOS)}")
+    parser.add_argument("-o", "--output", type=Path, metavar="FILE", help="the log to write (.log, .asc or .blf)")
+    parser.add_argument("--list", action="store_true", help="describe the scenarios and the fault syntax, then exit")
+    parser.add_argument("--duration", type=float, metavar="S",
+                        help="seconds to simulate (default: the scenario's own length)")
+    parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed: same seed, same bytes")
+    parser.add_argument("--fault", action="append", metavar="SPEC",
+                        help="inject a fault, e.g. dropout:HitchLoad@30+2 (repeat for more; --list shows all)")
+    parser.add_argument("--bus-load", type=float, metavar="PCT",
+                        help="add other ECUs' traffic (unknown ids) up to this bus load at 500 kbit/s")
+    parser.add_argument("--set", action="append", metavar="NAME=VALUE",
+                        help="change a scenario parameter, e.g. trailer_mass_kg=0 (repeatable)")
+    parser.add_argument("--dbc", type=Path, default=DEFAULT_DBC, help="DBC file")
+    parser.set_defaults(func=_do_simulate)

@@ -1,0 +1,263 @@
+"""The alerts the board must raise, worked out by a model receiver that reads the frames in
+log order, exactly as the board will see them, and applies the rules of docs/simulator.md.
+
+Frame checks: dlc, crc, counter_repeated, counter_jump, range, out_of_order, timeout.
+Conditions, from usable values only: tongue_overload, trailer_disconnected_moving,
+cell_spread, overtemperature, soc_low_for_tow, sensor_fault. bus_off comes from its fault.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import asdict, dataclass
+
+from host_tools.simulate.faults import MAX_COUNTER_DELTA
+from host_tools.simulate.physics import HITCH_STATUS
+from host_tools.simulate.traffic import FLAG_CRC, FLAG_DLC, FLAG_MISSING, FLAG_RANGE, KEY_ERROR
+
+_STATUS_NAME = {v: k for k, v in HITCH_STATUS.items()}
+_STATUS_FINE = (HITCH_STATUS["OK"], HITCH_STATUS["INITIALISING"])
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Thresholds of the rules; written to the sidecar so a checker need not copy them."""
+
+    timeout_periods: float = 3.0  # no frame for this many frame periods
+    max_counter_delta: int = MAX_COUNTER_DELTA
+    tongue_rating_kg: float = 550.0
+    tongue_window_s: float = 1.0
+    tongue_clear_fraction: float = 0.95
+    moving_kph: float = 5.0
+    cell_spread_mv: float = 100.0
+    cell_spread_clear_mv: float = 80.0
+    overtemperature_c: float = 55.0
+    overtemperature_clear_c: float = 52.0
+    soc_low_pct: float = 20.0
+    soc_low_clear_pct: float = 21.0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class _Message:
+    """What the receiver knows of one message: names, timeout, where things are in a record."""
+
+    def __init__(self, sender, limits: Limits):
+        self.name = sender.name
+        self.timeout_us = round(limits.timeout_periods * sender.period_us)
+        self.protected = sender.protected
+        self.packers = sender.packers
+        self.counter_at = len(sender.packers[0].fields) - 2 if sender.protected else None
+        packer = sender.packers[0]  # the conditions read no multiplexed signal
+        self._where = {f.name: (k, f.scale, f.offset, f.lo, f.hi) for k, f in enumerate(packer.fields)}
+
+    def field(self, raws, name):
+        """(physical value, in range) of signal `name` in a frame's raws."""
+        k, scale, offset, lo, hi = self._where[name]
+        raw = raws[k]
+        return raw * scale + offset, lo <= raw <= hi
+
+    def out_of_range(self, raws) -> list[str]:
+        packer = self.packers[raws[0] if len(self.packers) > 1 else 0]
+        return [f.name for f, raw in zip(packer.fields, raws) if not f.lo <= raw <= f.hi and raw != f.na]
+
+
+class Receiver:
+    def __init__(self, senders, limits: Limits, duration_us: int):
+        self.limits = limits
+        self.duration_us = duration_us
+        self.messages = [_Message(s, limits) for s in senders]
+        n = len(self.messages)
+        self.last_rx = [0] * n
+        self.last_counter: list[int | None] = [None] * n
+        self.last_fault: dict[int, int] = {}  # message key -> index of the last fault that touched it
+        self.latest_t = -1
+        self.runs: dict[int, dict] = {}  # prio -> {(kind, signal): open alert}
+        self.alerts: list[dict] = []
+        self.open: dict[str, dict] = {}  # condition kind -> open alert
+        self.speed = 0.0
+        self.connected: int | None = None
+        self.soc: float | None = None
+        self.tongue: deque = deque()
+        self.tongue_sum = 0.0
+        self._by_name = {m.name: k for k, m in enumerate(self.messages)}
+        self._conditions = {
+            "HitchLoad": self._hitch, "VcuVehicleStatus": self._vehicle, "BmsPackStatus": self._pack,
+            "BmsCellStats": self._cell_stats, "BmsTempStats": self._temps}
+
+    # -- frames ------------------------------------------------------------------------------
+
+    def feed(self, record: tuple) -> None:
+        t, prio, key, data, faults, raws, flags = record
+        if flags & FLAG_MISSING:
+            if key >= 0 and faults:
+                self.last_fault[key] = faults[-1]
+            return
+        if key == KEY_ERROR:
+            return
+        flagged = []
+        if t < self.latest_t:
+            flagged.append(("out_of_order", None))
+        else:
+            self.latest_t = t
+        if key < 0:  # another ECU's frame
+            self._runs(prio, f"{raws[0]:#x}", t, flagged, faults, None)
+            return
+        m = self.messages[key]
+        if faults:
+            self.last_fault[key] = faults[-1]
+        if t - self.last_rx[key] > m.timeout_us:
+            self._add("timeout", m.name, None, self.last_rx[key] + m.timeout_us, t, self._cause(key, ()))
+        if t > self.last_rx[key]:
+            self.last_rx[key] = t
+        usable = True
+        if flags & FLAG_DLC:
+            flagged.append(("dlc", None))
+            usable = False
+        elif m.protected:
+            if flags & FLAG_CRC:
+                flagged.append(("crc", None))
+                usable = False
+            else:
+                counter = raws[m.counter_at]
+                previous = self.last_counter[key]
+                if previous is not None:
+                    delta = (counter - previous) & 15
+                    if delta == 0:
+                        flagged.append(("counter_repeated", None))
+                        usable = False
+                    elif delta > self.limits.max_counter_delta:
+                        flagged.append(("counter_jump", None))
+                self.last_counter[key] = counter
+        if usable and flags & FLAG_RANGE:
+            flagged.extend(("range", name) for name in m.out_of_range(raws))
+        self._runs(prio, m.name, t, flagged, faults, key)
+        if usable:
+            condition = self._conditions.get(m.name)
+            if condition is not None:
+                condition(t, m, raws)
+
+    def _runs(self, prio: int, name: str, t: int, flagged: list, faults: tuple, key) -> None:
+        """Consecutive flagged frames of one id make one alert per kind (and signal)."""
+        runs = self.runs.get(prio)
+        if runs is None:
+            if not flagged:
+                return
+            runs = self.runs[prio] = {}
+        for what in [w for w in runs if w not in flagged]:
+            del runs[what]
+        for kind, signal in flagged:
+            alert = runs.get((kind, signal))
+            if alert is None:
+                alert = self._add(kind, name, signal, t, t, self._cause(key, faults))
+                alert["frames"] = 0
+                runs[(kind, signal)] = alert
+            alert["end"] = t
+            alert["frames"] += 1
+            for index in faults:
+                if index not in alert["cause"]:
+                    alert["cause"].append(index)
+
+    def _cause(self, key, faults: tuple) -> list[int]:
+        if faults:
+            return list(faults)
+        if key is not None and key in self.last_fault:
+            return [self.last_fault[key]]
+        return []
+
+    def _add(self, kind, message, signal, start, end, cause, detail=None) -> dict:
+        alert = {"kind": kind, "message": message, "signal": signal, "start": start, "end": end, "cause": cause}
+        if detail is not None:
+            alert["detail"] = detail
+        self.alerts.append(alert)
+        return alert
+
+    # -- conditions ----------------------------------------------------------------------------
+
+    def _switch(self, kind: str, on: bool, off: bool, t: int, message: str, signal: str, detail=None) -> None:
+        alert = self.open.get(kind)
+        if alert is None and on:
+            self.open[kind] = self._add(kind, message, signal, t, None, [], detail)
+        elif alert is not None and off:
+            alert["end"] = t
+            del self.open[kind]
+
+    def _hitch(self, t: int, m: _Message, raws) -> None:
+        limits = self.limits
+        status = int(m.field(raws, "hitch_sensor_status")[0])
+        self._switch("sensor_fault", status not in _STATUS_FINE, status in _STATUS_FINE, t, m.name,
+                     "hitch_sensor_status", _STATUS_NAME.get(status, str(status)))
+        if status != HITCH_STATUS["OK"]:
+            return
+        tongue, valid = m.field(raws, "tongue_load_kg")
+        window = self.tongue
+        if valid:
+            window.append((t, tongue))
+            self.tongue_sum += tongue
+        horizon = t - round(limits.tongue_window_s * 1e6)
+        while window and window[0][0] <= horizon:
+            self.tongue_sum -= window.popleft()[1]
+        if window:
+            mean = self.tongue_sum / len(window)
+            self._switch("tongue_overload", mean > limits.tongue_rating_kg,
+                         mean <= limits.tongue_clear_fraction * limits.tongue_rating_kg, t, m.name, "tongue_load_kg")
+        connected = int(m.field(raws, "trailer_connected")[0])
+        moving = self.speed > limits.moving_kph
+        self._switch("trailer_disconnected_moving", connected == 0 and self.connected == 1 and moving,
+                     connected == 1, t, m.name, "trailer_connected")
+        self.connected = connected
+        self._soc_low(t)
+
+    def _vehicle(self, t: int, m: _Message, raws) -> None:
+        speed, valid = m.field(raws, "vehicle_speed_kph")
+        if valid:
+            self.speed = speed
+
+    def _pack(self, t: int, m: _Message, raws) -> None:
+        soc, valid = m.field(raws, "soc_pct")
+        if valid:
+            self.soc = soc
+            self._soc_low(t)
+
+    def _soc_low(self, t: int) -> None:
+        limits = self.limits
+        on = self.soc is not None and self.soc < limits.soc_low_pct and self.connected == 1
+        off = self.soc is None or self.soc >= limits.soc_low_clear_pct or self.connected != 1
+        self._switch("soc_low_for_tow", on, off, t, "BmsPackStatus", "soc_pct")
+
+    def _cell_stats(self, t: int, m: _Message, raws) -> None:
+        high, ok_high = m.field(raws, "cell_v_max_mv")
+        low, ok_low = m.field(raws, "cell_v_min_mv")
+        if ok_high and ok_low:
+            spread = high - low
+            self._switch("cell_spread", spread > self.limits.cell_spread_mv,
+                         spread <= self.limits.cell_spread_clear_mv, t, m.name, "cell_v_max_mv")
+
+    def _temps(self, t: int, m: _Message, raws) -> None:
+        hottest, valid = m.field(raws, "cell_t_max_c")
+        if valid:
+            self._switch("overtemperature", hottest > self.limits.overtemperature_c,
+                         hottest <= self.limits.overtemperature_clear_c, t, m.name, "cell_t_max_c")
+
+    # -- the end -------------------------------------------------------------------------------
+
+    def finish(self, bus_off: list[tuple[int, int, int]]) -> list[dict]:
+        """All alerts, times in seconds from the epoch (end None: still active when the log ends)."""
+        for key, m in enumerate(self.messages):
+            if self.duration_us - self.last_rx[key] > m.timeout_us:
+                self._add("timeout", m.name, None, self.last_rx[key] + m.timeout_us, None, self._cause(key, ()))
+        for index, start, end in bus_off:
+            self._add("bus_off", None, None, start, end if end < self.duration_us else None, [index])
+        out = []
+        for alert in self.alerts:
+            alert = dict(alert)
+            alert["start"] = _seconds(alert["start"])
+            alert["end"] = None if alert["end"] is None else _seconds(alert["end"])
+            out.append(alert)
+        out.sort(key=lambda a: (a["start"], a["kind"], a["message"] or ""))
+        return out
+
+
+def _seconds(t_us: int) -> float:
+    return round(t_us / 1e6, 6)

@@ -1,0 +1,81 @@
+"""The simulator's fast encoder against cantools: same bytes for any values the DBC allows."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from host_tools.dbc import load_dbc
+from host_tools.e2e import protection
+from host_tools.simulate.ecus import GROUPS, MUX_MESSAGE, SIGNALS, cell_group_signals
+from host_tools.simulate.encoding import Packer, not_available_raw, raw_limits, raw_range
+from mule_testing import PROJECT_DBC
+
+DBC = load_dbc(PROJECT_DBC)
+
+
+def _packers():
+    for message in DBC.messages:
+        guard = protection(message)
+        tail = (guard.counter, guard.crc) if guard else ()
+        if message.name == MUX_MESSAGE:
+            for group in (0, 1, 17, GROUPS - 1):
+                yield message, Packer(message, cell_group_signals(group) + tail)
+        else:
+            yield message, Packer(message, SIGNALS[message.name] + tail)
+
+
+PACKERS = list(_packers())
+IDS = [f"{m.name}:{p.fields[1].name}" if m.is_multiplexed() else m.name for m, p in PACKERS]
+
+
+@pytest.mark.parametrize("message,packer", PACKERS, ids=IDS)
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_packer_writes_the_bytes_cantools_writes(message, packer, data):
+    raws = []
+    for f in packer.fields:
+        signal = message.get_signal_by_name(f.name)
+        if signal.is_multiplexer:
+            first_cell = int(packer.fields[1].name[5:8])  # cell_NNN_mv
+            raws.append((first_cell - 1) // 3)  # the group this packer is for
+        else:
+            lo, hi = raw_limits(signal)
+            raws.append(data.draw(st.integers(lo, hi), label=f.name))
+    want = message.encode(dict(zip((f.name for f in packer.fields), raws)), scaling=False, strict=False)
+    assert bytes(packer.pack(raws)) == want
+
+
+@pytest.mark.parametrize("message,packer", PACKERS, ids=IDS)
+def test_encode_clamps_physics_into_the_dbc_range(message, packer):
+    guard = protection(message)
+    data_fields = packer.fields[:-2] if guard else packer.fields
+    huge = [1e9 for _ in data_fields]
+    if message.is_multiplexed():
+        huge[0] = (int(packer.fields[1].name[5:8]) - 1) // 3  # the group, not a value
+    raws, payload = packer.encode(huge, 7 if guard else None)
+    decoded = message.decode(bytes(payload), decode_choices=False)
+    for f in data_fields:
+        signal = message.get_signal_by_name(f.name)
+        if not signal.is_multiplexer:
+            assert decoded[f.name] == pytest.approx(signal.maximum), f.name
+    if guard:
+        assert decoded[guard.counter] == 7
+
+
+def test_not_available_codes_come_from_the_dbc_comments():
+    by_name = {s.name: s for m in DBC.messages for s in m.signals}
+    assert not_available_raw(by_name["soc_pct"]) == 0xFF
+    assert not_available_raw(by_name["vehicle_speed_kph"]) == 0xFFFF
+    assert not_available_raw(by_name["trailer_brake_output_pct"]) == 127
+    assert not_available_raw(by_name["cell_v_max_index"]) == 0
+    assert not_available_raw(by_name["pack_current_a"]) is None
+
+
+def test_raw_range_follows_scale_and_offset():
+    by_name = {s.name: s for m in DBC.messages for s in m.signals}
+    assert raw_range(by_name["vehicle_speed_kph"]) == (0, 25000)
+    assert raw_range(by_name["ambient_temp_c"]) == (0, 250)  # -40..85 at 0.5 degC, offset -40
+    assert raw_range(by_name["tongue_load_kg"]) == (-2000, 2000)
+    assert raw_limits(by_name["tongue_load_kg"]) == (-2048, 2047)
