@@ -14,11 +14,11 @@ from rich.table import Table
 from host_tools import DEFAULT_DBC, REPO_ROOT
 from host_tools.board_stream import stream_frames, verify
 from host_tools.dbc import load_dbc
-from host_tools.demo_drive import write_demo_log
 from host_tools.engines.cantools_engine import decode_one
 from host_tools.flash import flash
 from host_tools.link.session import BoardLink
 from host_tools.logfile import read_frames
+from host_tools.simulate import simulate
 from host_tools.vboard import VirtualBoard
 
 COLUMNS = (  # (message, signal, heading)
@@ -37,8 +37,10 @@ def _do_demo(args: argparse.Namespace) -> int:
     console = Console()
     console.width = max(console.width, 110)  # the table needs it, even in a narrow CI log
     dbc = load_dbc(args.dbc)
-    count = write_demo_log(dbc, args.log, args.seconds)
-    console.print(f"1. Wrote a {args.seconds:g} s drive (2.5 t trailer, 2 % grade): {count} frames, {args.log}")
+    drive = simulate("highway_tow", args.log, duration_s=args.seconds, seed=1, bus_load_pct=4, dbc=dbc)
+    background = drive.truth["frames"]["background"]
+    console.print(f"1. Simulated {args.seconds:g} s of highway_tow (3.2 t trailer) with other ECUs on the bus: "
+                  f"{drive.frames} frames ({background} with ids the DBC lacks), {args.log}")
     frames = [f for f in read_frames(args.log) if f.kind == "data"]
     board_dir = args.log.parent / "vboard"
     shutil.rmtree(board_dir, ignore_errors=True)
@@ -114,8 +116,8 @@ def add_subparser(subparsers) -> None:
                     "to it over the link, and show its telemetry next to cantools' values.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--dbc", type=Path, default=DEFAULT_DBC, help="DBC file")
-    parser.add_argument("--log", type=Path, default=REPO_ROOT / "build" / "demo" / "demo_drive.log",
+    parser.add_argument("--log", type=Path, default=REPO_ROOT / "build" / "demo" / "highway_tow.log",
                         help="where to write the drive's log")
-    parser.add_argument("--seconds", type=float, default=12.0, help="length of the drive")
+    parser.add_argument("--seconds", type=float, default=15.0, help="length of the drive")
     parser.add_argument("--heap", default="100K", help="the virtual board's heap (a Pyboard has ~100K)")
     parser.set_defaults(func=_do_demo)

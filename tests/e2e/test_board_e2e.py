@@ -11,12 +11,12 @@ import pytest
 
 from host_tools.board_stream import stream_frames, verify
 from host_tools.dbc import load_dbc
-from host_tools.demo_drive import write_demo_log
 from host_tools.flash import FlashError, flash, restart
 from host_tools.link import messages as m
 from host_tools.link.session import BoardLink
 from host_tools.logfile import read_frames
 from host_tools.sample_frames import random_frame
+from host_tools.simulate import simulate
 from host_tools.tools import tool
 from host_tools.vboard import VirtualBoard
 from mule_testing import FILES, PROJECT_DBC
@@ -47,8 +47,8 @@ def link(board, dbc):
 
 
 def drive_frames(dbc, tmp_path):
-    log = tmp_path / "drive.log"
-    write_demo_log(dbc, log, seconds=4.0)
+    log = tmp_path / "drive.blf"
+    simulate("highway_tow", log, duration_s=4.0, seed=3, bus_load_pct=4, dbc=dbc)
     return [f for f in read_frames(log) if f.kind == "data"]
 
 
