@@ -1,5 +1,26 @@
 # Boot entry of the mule firmware. A board runs main.py from source (compiling costs
 # heap), so it only starts app, which `mule flash` installs compiled.
-import app
+# Safe mode: with a file named SAFE_MODE beside this one, the firmware does not start and
+# the REPL stays free (remove it with `mpremote fs rm :SAFE_MODE`).
+import micropython
 
-app.main()
+try:
+    micropython.alloc_emergency_exception_buf(100)  # tracebacks from interrupts, even out of heap
+except AttributeError:
+    pass  # the unix port (virtual board) has none
+
+
+def _safe_mode():
+    try:
+        open("SAFE_MODE").close()
+        return True
+    except OSError:
+        return False
+
+
+if _safe_mode():
+    print("mule: SAFE_MODE file present, firmware not started")
+else:
+    import app
+
+    app.main()

@@ -13,7 +13,7 @@ from host_tools.board_stream import stream_frames, verify
 from host_tools.dbc import load_dbc
 from host_tools.flash import FlashError, flash, restart
 from host_tools.link import messages as m
-from host_tools.link.session import BoardLink
+from host_tools.link.session import BoardLink, LinkError
 from host_tools.logfile import read_frames
 from host_tools.sample_frames import random_frame
 from host_tools.simulate import simulate
@@ -142,3 +142,22 @@ def test_flash_reports_a_board_that_never_answers(tmp_path, dbc, monkeypatch):
         with pytest.raises(FlashError, match="no HELLO from the board"):
             flash(dbc, vb.port, {"mode": "replay"}, tmp_path / "build", log=lambda text: None,
                   hello_timeout=2)
+
+
+def test_safe_mode_file_keeps_the_firmware_from_starting(board, dbc):
+    with BoardLink(board.port, dbc) as session:
+        session.sync()
+        assert session.stop()
+    (board.directory / "SAFE_MODE").write_text("")
+    try:
+        restart(board.port)  # the soft reset runs main.py, which finds SAFE_MODE
+        with BoardLink(board.port, dbc) as session, pytest.raises(LinkError, match="no HELLO"):
+            session.sync(timeout=1.5)
+        out = subprocess.run([tool("mpremote"), "connect", board.port, "exec", "print('repl free')"],
+                             capture_output=True, text=True, timeout=60)
+        assert out.stdout.strip() == "repl free", out.stderr
+    finally:
+        (board.directory / "SAFE_MODE").unlink()
+        restart(board.port)
+    with BoardLink(board.port, dbc) as session:
+        assert session.sync().dbc_sha256.hex() == dbc.sha256
