@@ -59,6 +59,7 @@ class VirtualBoard:
         self._user_master = self._user_slave = -1
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._reset_requested = threading.Event()
         self._tail = b""
         self._sent_since_output = 0
         self._to_user = bytearray()
@@ -100,9 +101,14 @@ class VirtualBoard:
         self._user_master = self._user_slave = -1
         self._tmp.cleanup()
 
-    def soft_reset(self) -> None:
-        """What a Ctrl-D at an empty friendly prompt does: reboot and run main.py."""
-        self._reboot(run_main=True)
+    def soft_reset(self, timeout: float = 5.0) -> None:
+        """Reset the board as a button would: reboot and run main.py. Done by the relay
+        thread (it owns the board's side); returns once MicroPython has restarted."""
+        boots = self.boots
+        self._reset_requested.set()
+        deadline = time.monotonic() + timeout
+        while self.boots == boots and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     # ---- the board process -----------------------------------------------------------
     def _spawn(self, run_main: bool) -> None:
@@ -231,6 +237,9 @@ class VirtualBoard:
 
     def _relay(self) -> None:
         while not self._stop.is_set():
+            if self._reset_requested.is_set():
+                self._reset_requested.clear()
+                self._reboot(run_main=True)
             board_fd = self._board_fd
             want = [self._user_master] + ([board_fd] if len(self._to_user) < _MAX_PENDING else [])
             writers = [self._user_master] if self._to_user else []

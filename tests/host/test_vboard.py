@@ -130,3 +130,13 @@ def test_stop_kills_micropython_and_closes_the_port(tmp_path):
 def test_a_missing_folder_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such folder"):
         VirtualBoard(tmp_path / "nope").start()
+
+
+def test_soft_reset_from_the_host_side_reruns_main(board):
+    with serial.Serial(board.port, timeout=0.1) as port:
+        read_until(port, b">>> ")
+        boots = board.boots
+        board.soft_reset()
+        assert board.boots == boots + 1
+        data = read_until(port, b">>> ")
+    assert b"MPY: soft reboot" in data and b"main ran" in data
