@@ -35,6 +35,7 @@ bench: build
 	$(BIN)/python bench/bench_decode.py
 	$(BIN)/python bench/bench_board.py
 	$(BIN)/python bench/bench_simulate.py
+	$(BIN)/python bench/bench_supervise.py
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .hypothesis

@@ -1,6 +1,7 @@
 # The board's main loop: CAN frames (from the bus in live mode, over the link in replay
-# mode) → the generated decoder → TELEMETRY to the host. Allocates its buffers once; the
-# loop survives any one bad frame and reports what it could not do in STATS and LOG.
+# mode) → the generated decoder → supervision (ALERTs, docs/supervision.md) → TELEMETRY
+# to the host. Allocates its buffers once; the loop survives any one bad frame and
+# reports what it could not do in STATS and LOG.
 import gc
 import sys
 import time
@@ -22,6 +23,7 @@ _CREDIT_MS = const(1000)
 _LIVE_BURST = const(16)  # CAN frames taken per pass before serving the link again
 _LOG_INFO = const(1)
 _LOG_ERROR = const(3)
+_T_MASK = const(0x3FFFFFFF)  # supervision times: µs mod 2**30, as replay records carry them
 
 # STATS fields (docs/protocol.md), in order
 _UPTIME = const(0)
@@ -80,6 +82,16 @@ class Board:
         self.started = time.ticks_ms()
         self.last_stats = self.started
         self.last_credit = self.started
+        self.supervisor = None
+        self.sup_problem = None
+        if cfg.get("supervise", True):
+            try:
+                import supervise
+                import supervise_rules
+
+                self.supervisor = supervise.Supervisor(supervise_rules, dbc.lookup, self.alert)
+            except (ImportError, MemoryError) as exc:  # no rule tables, or no room: decode only
+                self.sup_problem = "supervision off: %r" % (exc,)
         self.caps = link.CAP_REPLAY | (link.CAP_VIPER if dbc.EMIT == "viper" else 0)
         if not self.replay:
             import can_source
@@ -92,12 +104,17 @@ class Board:
         if n:
             self.port.write(self.writer.wire, n)
 
+    def alert(self, frame_no, code, severity, mi, si, value, text):
+        self.send(self.writer.alert(frame_no, code, severity, mi, si, value, text))
+
     def log(self, level, text):
         self.send(self.writer.log(level, text))
 
     def hello(self):
         """Announce this boot; credit counts from here (the SYNC just read, or boot)."""
         self.reader.new_session()
+        if self.supervisor is not None:
+            self.supervisor.reset()
         mode = link.MODE_REPLAY if self.replay else link.MODE_LIVE
         self.send(self.writer.hello(self.boot_id, mode, self.caps, self.rx_window, self.sha,
                                     FW_VERSION, _board_name(self.cfg)))
@@ -105,11 +122,17 @@ class Board:
         self.last_credit = time.ticks_ms()
 
     # ---- one frame ------------------------------------------------------------------
-    def decode(self, frame_no, can_id, ext, data, n):
+    def decode(self, frame_no, can_id, ext, data, n, t=0):
+        # t: the frame's time, µs mod 2**30 (the log's in replay mode)
         stats = self.stats
         stats[_RECEIVED] += 1
         fn = self.decoders.get(can_id | _EXT_KEY if ext else can_id)
         result = dbc.ERR_UNKNOWN_ID if fn is None else fn(data, self.lanes, self.selected, n)
+        if self.supervisor is not None:
+            # before decimation: every frame counts for timeouts, counters and conditions.
+            # A frame that fails its checks still goes out as TELEMETRY; its ALERT marks
+            # the values invalid (docs/supervision.md).
+            self.supervisor.frame(frame_no, t, result, can_id, ext, data, n, self.lanes, self.selected)
         if result >= 0:
             stats[_DECODED] += 1
             if stats[_DECODED] % self.decimation:
@@ -133,7 +156,7 @@ class Board:
         for i in range(reader.count):
             try:
                 n = reader.can_record(i, record, data)
-                self.decode(reader.can_frame_no(i), record[1], record[2], data, n)
+                self.decode(reader.can_frame_no(i), record[1], record[2], data, n, record[0])
             except Exception as exc:  # one bad frame must not stop the board
                 self.stats[_DROPPED] += 1
                 self.log(_LOG_ERROR, "frame %d: %r" % (reader.can_frame_no(i), exc))
@@ -149,7 +172,7 @@ class Board:
             self.live_no += 1
             try:
                 data = frame[4]
-                self.decode(self.live_no, frame[0], frame[1], data, len(data))
+                self.decode(self.live_no, frame[0], frame[1], data, len(data), time.ticks_us() & _T_MASK)
             except Exception as exc:
                 self.stats[_DROPPED] += 1
                 self.log(_LOG_ERROR, "CAN frame %d: %r" % (self.live_no, exc))
@@ -180,6 +203,8 @@ class Board:
         self.hello()
         if problem:
             self.log(_LOG_ERROR, problem)
+        if self.sup_problem:
+            self.log(_LOG_ERROR, self.sup_problem)
         reader = self.reader
         port = self.port
         stats = self.stats
@@ -203,8 +228,11 @@ class Board:
                         self.send(self.writer.telemetry_flush())
                         self.log(_LOG_INFO, "stopped")
                         return
-            if self.source is not None and self.poll_can():
-                busy = True
+            if self.source is not None:
+                if self.poll_can():
+                    busy = True
+                if self.supervisor is not None:  # live: timeouts also run on the clock
+                    self.supervisor.tick(time.ticks_us() & _T_MASK, self.live_no)
             self.send(self.writer.telemetry_flush())
             now = time.ticks_ms()
             if (reader.since_credit() >= self.rx_window // 4

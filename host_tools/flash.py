@@ -61,7 +61,11 @@ def board_info(port: str) -> BoardInfo:
 
 def build_firmware(dbc: Dbc, out_dir: Path, arch: str | None, config: dict) -> list[Path]:
     """Everything the board needs, in out_dir: main.py, the other firmware modules and
-    the decoder compiled for `arch`, and the config file."""
+    the decoder and the supervision rule tables compiled for `arch`, and the config file.
+    config["supervision"], if given, overrides the rules' defaults (docs/supervision.md);
+    it goes into the tables, not onto the board's config file."""
+    from host_tools.supervise import RULES_MODULE, write_rules
+
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
@@ -70,6 +74,10 @@ def build_firmware(dbc: Dbc, out_dir: Path, arch: str | None, config: dict) -> l
     decoder = write_decoder(dbc, out_dir / f"{DECODER_MODULE}.py", "viper" if arch else "plain")
     files.append(compile_mpy(decoder, arch))
     decoder.unlink()
+    rules = write_rules(dbc, out_dir / f"{RULES_MODULE}.py", config.get("supervision"))
+    files.append(compile_mpy(rules, arch))
+    rules.unlink()
+    config = {k: v for k, v in config.items() if k != "supervision"}
     for source in sorted(FIRMWARE.glob("*.py")):
         if source.name == "main.py":  # boards run main.py from source
             files.append(Path(shutil.copy(source, out_dir / source.name)))

@@ -1,0 +1,632 @@
+# Signal supervision between decode and link: timeouts, E2E counters and CRCs, ranges,
+# and the towing/battery conditions, all driven by the rule tables that
+# host_tools/supervise.py generates from the DBC and the config (module supervise_rules).
+# Plain Python for MicroPython and CPython alike: the host's reference runs this file.
+# Works in raw integer units and preallocated arrays: nothing is allocated per frame,
+# alerts included (their text is bytes; link.Writer packs it as is).
+#
+#   import supervise, supervise_rules
+#   sup = supervise.Supervisor(supervise_rules, dbc.lookup, emit)   # once
+#   sup.frame(frame_no, t_us, result, can_id, ext, data, n, lanes, selected)  # per frame
+#   sup.tick(t_us, frame_no)                                        # live mode, on a timer
+#
+# emit(frame_no, code, severity, mi, si, value, text) sends one ALERT (docs/supervision.md);
+# text is bytes (KIND_TEXT).
+import sys
+from array import array
+
+try:
+    from micropython import const
+except ImportError:  # CPython (the host's reference)
+    def const(x):
+        return x
+
+import e2e
+
+# Alert kinds: code = index + 1 when raised, | CLEARED when it ends. The host mirrors this
+# table by loading this file.
+KINDS = (
+    "timeout", "dlc", "crc", "counter_repeated", "counter_jump", "range", "out_of_order",
+    "tongue_overload", "trailer_disconnected_moving", "cell_spread", "overtemperature",
+    "soc_low_for_tow", "sensor_fault",
+)
+SEVERITY = (2, 2, 2, 2, 1, 1, 1, 2, 3, 2, 3, 2, 2)  # 1 info, 2 warning, 3 critical
+# the ALERT's text, as bytes: link.Writer packs bytes without encoding (no allocation)
+KIND_TEXT = tuple(k.encode() for k in KINDS)
+CLEARED = const(0x100)
+
+_TIMEOUT = const(1)
+_DLC = const(2)
+_CRC = const(3)
+_REPEATED = const(4)
+_JUMP = const(5)
+_RANGE = const(6)
+_OUT_OF_ORDER = const(7)
+
+# frame-check flags of one frame, bit (kind - 1); runs of flagged frames per id
+_F_DLC = const(2)
+_F_CRC = const(4)
+_F_REPEATED = const(8)
+_F_JUMP = const(16)
+_F_OUT_OF_ORDER = const(64)
+_RUN_KINDS = const(7)  # kinds 1..7 have a run slot per message (1 and 6 unused)
+_RANGE_OPEN = const(0x80)  # in a message's _OPEN: some range run of it is open
+
+# rule types (supervise_rules.RULES rows: kind, type, mi, si, p0..p5)
+T_STATUS = const(1)  # p0 lane, p1/p2 the fine raw values: alert when neither
+T_ABOVE = const(2)  # p0 slot, on raw >= p1, off raw <= p2
+T_SPREAD = const(3)  # p0 slot a, p1 slot b, on a-b >= p2, off a-b <= p3
+T_MEAN = const(4)  # p0 slot, p1 window us, on 1000*sum > n*p2, off 1000*sum <= n*p3, p4 ring at, p5 size
+T_EDGE = const(5)  # p0 slot, p1 from, p2 to; p3 speed slot >= p4: on; off when raw == p1
+T_LOW_WHILE = const(6)  # p0 slot <= p1: on while slot p3 == p4; off when >= p2 or slot p3 != p4
+
+_MASK = const(0x3FFFFFFF)  # replay times are µs mod 2**30
+_HALF = const(0x20000000)
+_ERR_UNKNOWN_ID = const(-1)
+_ERR_LENGTH = const(-2)
+
+
+# The state and tables every frame touches live in one int32 array `st`, so the checks of
+# a decoded frame run in one viper call (_fast) with a plain twin that CPython (the host's
+# reference) runs; the e2e tests hold the board's alerts to the reference's.
+_T = const(0)  # inputs: frame time, message index, payload length
+_MI = const(1)
+_N = const(2)
+_LATEST = const(3)  # newest frame time seen
+_SCAN_AT = const(4)  # last timeout scan
+_SCAN_US = const(5)
+_MAX_DELTA = const(6)
+_OLD_RX = const(8)  # output: the message's previous frame time
+_ROWS = const(9)  # where the signal rows start
+_CRC_AT = const(16)  # 256 entries: CRC-8 J1850 table
+_MSG = const(272)  # per message, _MW ints:
+_MW = const(10)
+_RX = const(0)  # last frame's time
+_LIMIT = const(1)  # timeout, µs
+_TIMED_OUT = const(2)
+_LAST_CTR = const(3)  # -1: none yet
+_CTR_LANE = const(4)  # -1: unprotected
+_CRC_LANE = const(5)
+_CTR_MASK = const(6)
+_OPEN = const(7)  # open runs: bit (kind - 1), _RANGE_OPEN
+_SIG_START = const(8)  # first signal row
+_COND = const(9)  # 1: feeds some condition
+# _fast results beyond the frame-check flags
+_R_SCAN = const(0x100)  # a timeout scan is due
+_R_RANGE = const(0x200)  # some signal out of range
+_R_BACK = const(0x400)  # the message had timed out: it is back
+_R_LATE = const(0x800)  # its frame came later than its timeout: raise and clear at once
+# Signal rows (rules.SIG_TAB): lane, sign bits (the signal's length if signed, 0 unsigned,
+# _SKIP: not checked), raw min, max and n/a code each + _BIAS. Viper loads an int32 with
+# zero extension on 64-bit ports, so st holds no negative number and signed raw values
+# are sign-extended from their own length, as the decoder does.
+_RW = const(5)
+_BIAS = const(0x20000000)
+_SKIP = const(0xFF)
+_NO_CTR = const(0x3FFFFFFF)
+
+
+def _fast_plain(st, lanes, data, sel):
+    t = st[_T]
+    m = _MSG + _MW * st[_MI]
+    ret = 0
+    if (t - st[_LATEST]) & _MASK >= _HALF:
+        ret = _F_OUT_OF_ORDER
+    else:
+        st[_LATEST] = t
+        if (t - st[_SCAN_AT]) & _MASK >= st[_SCAN_US]:
+            ret = _R_SCAN
+    last = st[m + _RX]
+    st[_OLD_RX] = last
+    since = (t - last) & _MASK
+    if since < _HALF:
+        if st[m + _TIMED_OUT]:
+            ret |= _R_BACK
+        elif since > st[m + _LIMIT]:
+            ret |= _R_LATE
+        st[m + _RX] = t
+    lane = st[m + _CTR_LANE]
+    if lane:
+        crc = 0xFF
+        for i in range(st[_N] - 1):
+            crc = st[_CRC_AT + (crc ^ data[i])]
+        if crc ^ 0xFF != lanes[st[m + _CRC_LANE]]:
+            return ret | _F_CRC
+        counter = lanes[lane - 1]
+        last = st[m + _LAST_CTR]
+        st[m + _LAST_CTR] = counter
+        if last != _NO_CTR:
+            delta = (counter - last) & st[m + _CTR_MASK]
+            if delta == 0:
+                return ret | _F_REPEATED
+            if delta > st[_MAX_DELTA]:
+                ret |= _F_JUMP
+    rows = st[_ROWS] + _RW * st[m + _SIG_START]
+    for k in range(1, sel[0] + 1):
+        if _out_of_range(st, rows + _RW * sel[k], lanes):
+            return ret | _R_RANGE
+    return ret
+
+
+def _raw(st, row, lanes):
+    # a signal's raw value from its lane, sign-extended from its own length
+    v = lanes[st[row]]
+    bits = st[row + 1]
+    if bits and bits != _SKIP:
+        v &= (1 << bits) - 1
+        v -= (v >> (bits - 1)) << bits
+    return v
+
+
+def _in_range(st, row, v):
+    b = v + _BIAS
+    return st[row + 2] <= b <= st[row + 3]
+
+
+def _out_of_range(st, row, lanes):
+    # out of [min|max] and not the signal's n/a code
+    if st[row + 1] == _SKIP:
+        return False
+    v = _raw(st, row, lanes)
+    return not _in_range(st, row, v) and v + _BIAS != st[row + 4]
+
+
+def _due_plain(st, n, t):
+    # first message not yet timed out whose last frame is older than its limit, else -1
+    for i in range(n):
+        m = _MSG + _MW * i
+        if not st[m + _TIMED_OUT]:
+            since = (t - st[m + _RX]) & _MASK
+            if st[m + _LIMIT] < since < _HALF:
+                return i
+    return -1
+
+
+_fast = _fast_plain
+_due = _due_plain
+if sys.implementation.name == "micropython":
+    try:
+        import micropython
+
+        @micropython.viper
+        def _fast_v(st: ptr32, lanes: ptr32, data: ptr8, sel: ptr16) -> int:
+            t = st[0]
+            m = 272 + 10 * st[1]
+            ret = 0
+            if ((t - st[3]) & 0x3FFFFFFF) >= 0x20000000:
+                ret = 64
+            else:
+                st[3] = t
+                if ((t - st[4]) & 0x3FFFFFFF) >= st[5]:
+                    ret = 0x100
+            last = st[m]
+            st[8] = last
+            since = (t - last) & 0x3FFFFFFF
+            if since < 0x20000000:
+                if st[m + 2] != 0:
+                    ret |= 0x400
+                elif since > st[m + 1]:
+                    ret |= 0x800
+                st[m] = t
+            lane = st[m + 4]
+            if lane != 0:
+                crc = 0xFF
+                n = st[2] - 1
+                i = 0
+                while i < n:
+                    crc = st[16 + (crc ^ data[i])]
+                    i += 1
+                if (crc ^ 0xFF) != lanes[st[m + 5]]:
+                    return ret | 4
+                counter = lanes[lane - 1]
+                last = st[m + 3]
+                st[m + 3] = counter
+                if last != 0x3FFFFFFF:
+                    delta = (counter - last) & st[m + 6]
+                    if delta == 0:
+                        return ret | 8
+                    if delta > st[6]:
+                        ret |= 16
+            rows = st[9] + 5 * st[m + 8]
+            nsel = int(sel[0])
+            k = 1
+            while k <= nsel:
+                row = rows + 5 * int(sel[k])
+                bits = st[row + 1]
+                if bits != 0xFF:
+                    v = lanes[st[row]]
+                    if bits != 0:
+                        v = v & ((1 << bits) - 1)
+                        v = v - ((v >> (bits - 1)) << bits)
+                    b = v + 0x20000000
+                    if (b < st[row + 2] or b > st[row + 3]) and b != st[row + 4]:
+                        return ret | 0x200
+                k += 1
+            return ret
+
+        @micropython.viper
+        def _due_v(st: ptr32, n: int, t: int) -> int:
+            i = 0
+            while i < n:
+                m = 272 + 10 * i
+                if st[m + 2] == 0:
+                    since = (t - st[m]) & 0x3FFFFFFF
+                    if since > st[m + 1] and since < 0x20000000:
+                        return i
+                i += 1
+            return -1
+
+        _fast = _fast_v
+        _due = _due_v
+    except (ImportError, AttributeError):
+        pass
+
+
+class Supervisor:
+    def __init__(self, rules, lookup, emit):
+        self.r = rules
+        self.lookup = lookup  # (can_id, ext) -> message index or -1
+        self.emit = emit
+        nm = len(rules.TIMEOUT_US)
+        nrows = len(rules.SIG_TAB) // (4 * _RW)
+        ns = len(rules.SLOT_LANE)
+        nr = len(rules.RULES)
+        self.n_messages = nm
+        self.rows = _MSG + _MW * nm
+        self.st = array("i", bytes(4 * self.rows))
+        self.st.extend(array("i", rules.SIG_TAB))  # the signal rows
+        self.runs = array("i", bytes(4 * nm * _RUN_KINDS))  # flagged frames in the open run
+        self.run_last = array("I", bytes(4 * nm * _RUN_KINDS))  # frame number of the last one
+        self.range_runs = array("i", bytes(4 * nrows))
+        self.range_last = array("I", bytes(4 * nrows))
+        self.range_stamp = array("i", bytes(4 * nrows))
+        self.cur = array("i", bytes(4 * ns))  # last usable raw value of each tracked signal
+        self.prev = array("i", bytes(4 * ns))
+        self.known = bytearray(ns)  # usable values seen, capped at 2
+        self.fresh = bytearray(ns)  # set by this frame
+        self.active = bytearray(nr)
+        self.ver = array("i", bytes(4 * ns))  # bumped when a tracked value (or its known-ness) changes
+        self.memo = array("i", bytes(4 * nr))  # per rule: its inputs' versions when last evaluated
+        self.dep_a = array("h", bytes(2 * nr))  # per rule: its input slots (-1: evaluate every time)
+        self.dep_b = array("h", bytes(2 * nr))
+        for k in range(nr):
+            rule = rules.RULES[k]
+            typ = rule[1]
+            a = b = -1
+            if typ == T_ABOVE:
+                a = b = rule[4]
+            elif typ == T_SPREAD:
+                a, b = rule[4], rule[5]
+            elif typ == T_EDGE or typ == T_LOW_WHILE:
+                a, b = rule[4], rule[7]
+            self.dep_a[k] = a
+            self.dep_b[k] = b
+        ring = rules.RING_SIZE
+        self.ring_t = array("i", bytes(4 * ring))
+        self.ring_v = array("i", bytes(4 * ring))
+        self.ring_st = array("i", bytes(4 * 3 * nr))  # per rule: head, count, sum
+        self.alerts = 0
+        self.reset()
+
+    def reset(self):
+        """Forget everything seen: a new log (a new link session) starts here."""
+        for a in (self.runs, self.run_last, self.range_runs, self.range_last, self.range_stamp, self.cur,
+                  self.prev, self.known, self.fresh, self.active, self.ring_st, self.ver):
+            for i in range(len(a)):
+                a[i] = 0
+        for i in range(len(self.memo)):
+            self.memo[i] = -1
+        r = self.r
+        st = self.st
+        for i in range(_MSG):
+            st[i] = 0
+        st[_SCAN_US] = r.SCAN_US
+        st[_MAX_DELTA] = r.MAX_COUNTER_DELTA
+        st[_ROWS] = self.rows
+        table = e2e._TABLE
+        for i in range(256):
+            st[_CRC_AT + i] = table[i]
+        for mi in range(self.n_messages):
+            m = _MSG + _MW * mi
+            st[m + _RX] = 0
+            st[m + _LIMIT] = r.TIMEOUT_US[mi]
+            st[m + _TIMED_OUT] = 0
+            st[m + _LAST_CTR] = _NO_CTR
+            st[m + _CTR_LANE] = r.COUNTER_LANE[mi] + 1  # 0: unprotected
+            st[m + _CRC_LANE] = r.CRC_LANE[mi]
+            st[m + _CTR_MASK] = r.COUNTER_MASK[mi]
+            st[m + _OPEN] = 0
+            st[m + _SIG_START] = r.SIG_START[mi]
+            st[m + _COND] = 1 if r.PRE_RULES[mi] or r.SLOTS_OF[mi] or r.TRIGGERS[mi] else 0
+        self.started = False
+        self.frame_count = 0
+
+    # ---- alerts ----------------------------------------------------------------------
+    def _send(self, frame_no, kind, cleared, mi, si, value):
+        self.alerts += 1
+        self.emit(frame_no, kind | CLEARED if cleared else kind, SEVERITY[kind - 1], mi, si, value,
+                  KIND_TEXT[kind - 1])
+
+    # ---- timeouts ----------------------------------------------------------------------
+    def tick(self, t, frame_no):
+        """Raise the timeouts due at time t (µs mod 2**30)."""
+        if not self.started:
+            return
+        st = self.st
+        st[_SCAN_AT] = t
+        mi = _due(st, self.n_messages, t)
+        while mi >= 0:
+            m = _MSG + _MW * mi
+            st[m + _TIMED_OUT] = 1
+            self._send(frame_no, _TIMEOUT, 0, mi, -1, (st[m + _RX] + st[m + _LIMIT]) & _MASK)
+            mi = _due(st, self.n_messages, t)
+
+    def _start(self, t):
+        self.started = True
+        st = self.st
+        st[_LATEST] = t
+        st[_SCAN_AT] = t
+        for mi in range(self.n_messages):  # the log's start counts as a frame of every id
+            st[_MSG + _MW * mi + _RX] = t
+
+    # ---- one frame -----------------------------------------------------------------------
+    def frame(self, frame_no, t, result, can_id, ext, data, n, lanes, selected):
+        """Check one received frame (result: the decoder's message index or error code).
+        Returns True when its values are usable, False when they must not be trusted."""
+        if not self.started:
+            self._start(t)
+        self.frame_count = (self.frame_count + 1) & _MASK
+        st = self.st
+        if result >= 0:
+            st[_T] = t
+            st[_MI] = result
+            st[_N] = n
+            ret = _fast(st, lanes, data, selected)
+            if ret & _R_SCAN:
+                self.tick(t, frame_no)
+            if ret & (_R_BACK | _R_LATE):
+                self._back(frame_no, t, result, ret)
+            m = _MSG + _MW * result
+            flags = ret & (_F_CRC | _F_REPEATED | _F_JUMP | _F_OUT_OF_ORDER)
+            if flags or st[m + _OPEN] & 0x7F:
+                self._runs(frame_no, result, flags)
+            if ret & (_F_CRC | _F_REPEATED):
+                if st[m + _OPEN] & _RANGE_OPEN:
+                    self._close_ranges(frame_no, result)
+                return False
+            if ret & _R_RANGE or st[m + _OPEN] & _RANGE_OPEN:
+                self._ranges(frame_no, result, lanes, selected)
+            if st[m + _COND]:
+                self._conditions(frame_no, t, result, lanes)
+            return True
+        return self._failed(frame_no, t, result, can_id, ext)
+
+    def _back(self, frame_no, t, mi, ret):
+        # a frame of a message that was (or should have been) timed out
+        st = self.st
+        m = _MSG + _MW * mi
+        if ret & _R_BACK:
+            st[m + _TIMED_OUT] = 0
+        else:
+            self._send(frame_no, _TIMEOUT, 0, mi, -1, (st[_OLD_RX] + st[m + _LIMIT]) & _MASK)
+        self._send(frame_no, _TIMEOUT, 1, mi, -1, t)
+
+    def _failed(self, frame_no, t, result, can_id, ext):
+        # a frame the decoder refused: unknown id, wrong length, undefined multiplexer value
+        st = self.st
+        flags = 0
+        if (t - st[_LATEST]) & _MASK >= _HALF:
+            flags = _F_OUT_OF_ORDER
+        else:
+            st[_LATEST] = t
+            if (t - st[_SCAN_AT]) & _MASK >= st[_SCAN_US]:
+                self.tick(t, frame_no)
+        mi = self.lookup(can_id, ext) if result != _ERR_UNKNOWN_ID else -1
+        if mi < 0:  # another ECU's frame: no state of its own, a one-frame alert
+            if flags:
+                self._send(frame_no, _OUT_OF_ORDER, 0, -1, -1, can_id)
+                self._send(frame_no, _OUT_OF_ORDER, 1, -1, -1, 1)
+            return False
+        m = _MSG + _MW * mi
+        since = (t - st[m + _RX]) & _MASK
+        if since < _HALF:  # any frame of the id counts for its timeout, whatever its length
+            st[_OLD_RX] = st[m + _RX]
+            if st[m + _TIMED_OUT]:
+                self._back(frame_no, t, mi, _R_BACK)
+            elif since > st[m + _LIMIT]:
+                self._back(frame_no, t, mi, _R_LATE)
+            st[m + _RX] = t
+        if result == _ERR_LENGTH:
+            flags |= _F_DLC
+        if flags or st[m + _OPEN] & 0x7F:
+            self._runs(frame_no, mi, flags)
+        if st[m + _OPEN] & _RANGE_OPEN:
+            self._close_ranges(frame_no, mi)
+        return False
+
+    def _runs(self, frame_no, mi, flags):
+        # consecutive flagged frames of one id are one alert per kind: raised on the first,
+        # cleared (with the last one's number and the count) on the next frame without it
+        runs = self.runs
+        at = mi * _RUN_KINDS
+        st = self.st
+        mask = st[_MSG + _MW * mi + _OPEN]
+        for k in range(_RUN_KINDS):
+            bit = 1 << k
+            if flags & bit:
+                if runs[at + k] == 0:
+                    self._send(frame_no, k + 1, 0, mi, -1, 0)
+                    mask |= bit
+                runs[at + k] += 1
+                self.run_last[at + k] = frame_no
+            elif mask & bit:
+                self._send(self.run_last[at + k], k + 1, 1, mi, -1, runs[at + k])
+                runs[at + k] = 0
+                mask &= ~bit
+        st[_MSG + _MW * mi + _OPEN] = mask
+
+    def _ranges(self, frame_no, mi, lanes, selected):
+        base = self.r.SIG_START[mi]
+        tab = self.st
+        rows = self.rows
+        runs = self.range_runs
+        stamp = self.frame_count
+        flagged = False
+        for k in range(1, selected[0] + 1):
+            row = base + selected[k]
+            if _out_of_range(tab, rows + _RW * row, lanes):
+                raw = _raw(tab, rows + _RW * row, lanes)
+                flagged = True
+                if runs[row] == 0:
+                    self._send(frame_no, _RANGE, 0, mi, selected[k], raw)
+                runs[row] += 1
+                self.range_last[row] = frame_no
+                self.range_stamp[row] = stamp
+        m = _MSG + _MW * mi + _OPEN
+        if flagged:
+            tab[m] |= _RANGE_OPEN
+        if tab[m] & _RANGE_OPEN:
+            self._close_ranges(frame_no, mi)
+
+    def _close_ranges(self, frame_no, mi):
+        r = self.r
+        runs = self.range_runs
+        base = r.SIG_START[mi]
+        still = False
+        for row in range(base, r.SIG_START[mi + 1]):
+            if runs[row]:
+                if self.range_stamp[row] == self.frame_count:
+                    still = True
+                else:
+                    self._send(self.range_last[row], _RANGE, 1, mi, row - base, runs[row])
+                    runs[row] = 0
+        if not still:
+            self.st[_MSG + _MW * mi + _OPEN] &= ~_RANGE_OPEN
+
+    # ---- conditions --------------------------------------------------------------------------
+    def _conditions(self, frame_no, t, mi, lanes):
+        r = self.r
+        rules = r.RULES
+        memo = self.memo
+        for k in r.PRE_RULES[mi]:  # rules on the gate signal itself (sensor_fault)
+            v = lanes[rules[k][4]]
+            if v != memo[k]:  # a status rule's state changes only with the status
+                memo[k] = v
+                self._rule(frame_no, t, k, rules[k], lanes)
+        gate = r.GATE_LANE[mi]
+        if gate >= 0 and lanes[gate] != r.GATE_VALUE[mi]:
+            return
+        cur = self.cur
+        fresh = self.fresh
+        known = self.known
+        ver = self.ver
+        tab = self.st
+        for s in r.SLOTS_OF[mi]:
+            row = self.rows + _RW * r.SLOT_ROW[s]
+            raw = lanes[tab[row]]
+            bits = tab[row + 1]
+            if bits and bits != _SKIP:
+                raw &= (1 << bits) - 1
+                raw -= (raw >> (bits - 1)) << bits
+            if bits == _SKIP or tab[row + 2] <= raw + _BIAS <= tab[row + 3]:
+                if known[s] < 2 or raw != cur[s]:
+                    ver[s] += 1
+                    if known[s] < 2:
+                        known[s] += 1
+                self.prev[s] = cur[s]
+                cur[s] = raw
+                fresh[s] = 1
+            else:
+                fresh[s] = 0
+        triggers = r.TRIGGERS[mi]
+        dep_a = self.dep_a
+        dep_b = self.dep_b
+        for j in range(0, len(triggers), 2):
+            need = triggers[j + 1]
+            if need < 0 or fresh[need]:
+                k = triggers[j]
+                a = dep_a[k]
+                if a < 0:  # windowed (T_MEAN): every frame moves the window
+                    self._mean(frame_no, t, k, rules[k])
+                else:  # the others change state only when an input changes
+                    v = ver[a] + ver[dep_b[k]]
+                    if v != memo[k]:
+                        memo[k] = v
+                        self._rule(frame_no, t, k, rules[k], lanes)
+
+    def _flip(self, frame_no, k, rule, value):
+        # a condition's state changes: raised when it was off, cleared when it was on
+        was = self.active[k]
+        self.active[k] = 0 if was else 1
+        self._send(frame_no, rule[0], was, rule[2], rule[3], value)
+
+    def _rule(self, frame_no, t, k, rule, lanes):
+        typ = rule[1]
+        cur = self.cur
+        if typ == T_ABOVE:
+            v = cur[rule[4]]
+            if (v <= rule[6]) if self.active[k] else (v >= rule[5]):
+                self._flip(frame_no, k, rule, v)
+        elif typ == T_MEAN:
+            self._mean(frame_no, t, k, rule)
+        elif typ == T_STATUS:
+            v = lanes[rule[4]]
+            fine = v == rule[5] or v == rule[6]
+            if (fine) if self.active[k] else (not fine):
+                self._flip(frame_no, k, rule, v)
+        elif typ == T_SPREAD:
+            a = rule[4]
+            b = rule[5]
+            if self.fresh[a] and self.fresh[b]:
+                v = cur[a] - cur[b]
+                if (v <= rule[7]) if self.active[k] else (v >= rule[6]):
+                    self._flip(frame_no, k, rule, v)
+        elif typ == T_EDGE:
+            s = rule[4]
+            v = cur[s]
+            on = (self.fresh[s] and v == rule[6] and self.known[s] == 2 and self.prev[s] == rule[5]
+                  and cur[rule[7]] >= rule[8])
+            if (self.fresh[s] and v == rule[5]) if self.active[k] else (on):
+                self._flip(frame_no, k, rule, v)
+        elif typ == T_LOW_WHILE:
+            s = rule[4]
+            c = rule[7]
+            v = cur[s]
+            while_ = self.known[c] and cur[c] == rule[8]
+            on = self.known[s] and v <= rule[5] and while_
+            off = not self.known[s] or v >= rule[6] or not while_
+            if (off) if self.active[k] else (on):
+                self._flip(frame_no, k, rule, v)
+
+    def _mean(self, frame_no, t, k, rule):
+        # mean over the window (t - window < t' <= t) in raw units, a preallocated ring
+        st = self.ring_st
+        at = 3 * k
+        head = st[at]
+        count = st[at + 1]
+        total = st[at + 2]
+        base = rule[8]
+        size = rule[9]
+        ring_t = self.ring_t
+        ring_v = self.ring_v
+        s = rule[4]
+        if self.fresh[s]:
+            if count == size:  # full: the oldest goes
+                total -= ring_v[base + head]
+                head = (head + 1) % size
+                count -= 1
+            i = base + (head + count) % size
+            ring_t[i] = t
+            ring_v[i] = self.cur[s]
+            total += self.cur[s]
+            count += 1
+        window = rule[5]
+        while count and (t - ring_t[base + head]) & _MASK >= window:
+            total -= ring_v[base + head]
+            head = (head + 1) % size
+            count -= 1
+        st[at] = head
+        st[at + 1] = count
+        st[at + 2] = total
+        if count and ((1000 * total <= count * rule[7]) if self.active[k] else (1000 * total > count * rule[6])):
+            self._flip(frame_no, k, rule, total // count)

@@ -1,0 +1,518 @@
+"""Supervision rule tables from the DBC and a config, and the host's reference: the board's
+own firmware/supervise.py loaded in CPython and fed frames, so any log can be checked on
+a laptop and the board's alerts verified (docs/supervision.md)."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import math
+import struct
+import subprocess
+import sys
+import tempfile
+import types
+from array import array
+from dataclasses import dataclass
+from pathlib import Path
+
+from host_tools import REPO_ROOT
+from host_tools.codegen import layout
+from host_tools.dbc import Dbc
+from host_tools.e2e import _e2e, protection
+from host_tools.engines import BAD_MUX, DECODED, UNKNOWN_ID, WRONG_LENGTH
+from host_tools.engines.cantools_engine import decode_one
+
+RULES_MODULE = "supervise_rules"  # the name firmware/app.py imports
+
+
+def _load_firmware_supervise():
+    spec = importlib.util.spec_from_file_location("mule_firmware_supervise", REPO_ROOT / "firmware" / "supervise.py")
+    module = importlib.util.module_from_spec(spec)
+    saved = sys.modules.get("e2e")
+    sys.modules["e2e"] = _e2e  # the board's `import e2e`: the same file, as host_tools.e2e loads it
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        if saved is None:
+            del sys.modules["e2e"]
+        else:
+            sys.modules["e2e"] = saved
+    return module
+
+
+firmware = _load_firmware_supervise()
+KINDS: tuple = firmware.KINDS
+CLEARED: int = firmware.CLEARED
+MASK = 0x3FFFFFFF
+BIAS = firmware._BIAS  # raw bounds are stored + BIAS (docs/supervision.md)
+
+# Thresholds as the simulator's sidecar `limits` gives them (docs/simulator.md).
+DEFAULT_CONFIG = {
+    "timeout_periods": 3.0,
+    "scan_ms": 5,  # how often timeouts are checked against frames of other ids
+    "max_counter_delta": 2,
+    "mean_ring": 128,  # samples kept per windowed rule
+    "gates": {"HitchLoad": {"signal": "hitch_sensor_status", "value": "OK"}},
+    "rules": [
+        {"kind": "sensor_fault", "type": "status", "signal": "hitch_sensor_status", "fine": ["OK", "INITIALISING"]},
+        {"kind": "tongue_overload", "type": "mean", "signal": "tongue_load_kg", "window_s": 1.0,
+         "on_above": 550.0, "off_at_or_below": 522.5},
+        {"kind": "trailer_disconnected_moving", "type": "edge", "signal": "trailer_connected",
+         "from": "CONNECTED", "to": "NOT_CONNECTED", "speed_signal": "vehicle_speed_kph", "speed_above": 5.0},
+        {"kind": "soc_low_for_tow", "type": "low_while", "signal": "soc_pct", "on_below": 20.0,
+         "off_at_or_above": 21.0, "while_signal": "trailer_connected", "while_value": "CONNECTED"},
+        {"kind": "cell_spread", "type": "spread", "signal": "cell_v_max_mv", "minus": "cell_v_min_mv",
+         "on_above": 100.0, "off_at_or_below": 80.0},
+        {"kind": "overtemperature", "type": "above", "signal": "cell_t_max_c", "on_above": 55.0,
+         "off_at_or_below": 52.0},
+    ],
+}
+
+_TYPES = {"status": firmware.T_STATUS, "above": firmware.T_ABOVE, "spread": firmware.T_SPREAD,
+          "mean": firmware.T_MEAN, "edge": firmware.T_EDGE, "low_while": firmware.T_LOW_WHILE}
+
+
+class SuperviseError(Exception):
+    pass
+
+
+def merged_config(overrides: dict | None) -> dict:
+    """DEFAULT_CONFIG with the keys of `overrides` replaced (rules: by kind)."""
+    config = copy.deepcopy(DEFAULT_CONFIG)
+    for key, value in (overrides or {}).items():
+        if key == "rules":
+            by_kind = {r["kind"]: r for r in config["rules"]}
+            for rule in value:
+                by_kind.setdefault(rule["kind"], {}).update(rule)
+            config["rules"] = list(by_kind.values())
+        else:
+            config[key] = copy.deepcopy(value)
+    return config
+
+
+def _not_available_raw(signal):
+    from host_tools.simulate.encoding import not_available_raw  # the DBC comment convention
+
+    return not_available_raw(signal)
+
+
+def _raw_range(signal) -> tuple[int, int]:
+    from host_tools.simulate.encoding import raw_range
+
+    return raw_range(signal)
+
+
+def _phys(signal, raw):
+    return raw * signal.scale + signal.offset
+
+
+def _first_raw_above(signal, x: float) -> int:
+    """The smallest raw whose physical value (as cantools computes it) is > x."""
+    r = math.floor((x - signal.offset) / signal.scale) - 2
+    while not _phys(signal, r) > x:
+        r += 1
+    return r
+
+
+def _last_raw_at_or_below(signal, x: float) -> int:
+    return _first_raw_above(signal, x) - 1
+
+
+def _first_raw_at_or_above(signal, x: float) -> int:
+    r = math.floor((x - signal.offset) / signal.scale) - 2
+    while not _phys(signal, r) >= x:
+        r += 1
+    return r
+
+
+def _choice(signal, label) -> int:
+    if isinstance(label, int):
+        return label
+    for raw, name in (signal.choices or {}).items():
+        if str(name) == label:
+            return int(raw)
+    raise SuperviseError(f"signal {signal.name} has no value {label!r} (choices: "
+                         f"{', '.join(str(v) for v in (signal.choices or {}).values())})")
+
+
+def _lanes(message) -> dict[str, int]:
+    at, lanes = 0, {}
+    for s in message.signals:
+        lanes[s.name] = at
+        at += len(layout.lanes(s.start, s.length, s.byte_order))
+    return lanes
+
+
+def frame_period_us(message) -> int:
+    """Time between frames of the id; a multiplexed message sends one group per frame."""
+    period = (message.cycle_time or 1000) * 1000
+    if message.is_multiplexed():
+        groups = {v for s in message.signals for v in (s.multiplexer_ids or ())}
+        period //= max(1, len(groups))
+    return period
+
+
+def build_tables(dbc: Dbc, overrides: dict | None = None) -> dict:
+    """The rule tables the board reads, as plain ints and tuples."""
+    config = merged_config(overrides)
+    messages = list(dbc.messages)
+    by_signal = {}
+    for mi, message in enumerate(messages):
+        for si, s in enumerate(message.signals):
+            by_signal[s.name] = (mi, si, s)
+
+    def find(name):
+        try:
+            return by_signal[name]
+        except KeyError:
+            raise SuperviseError(f"{dbc.path.name}: no signal {name!r} (a supervision rule names it)") from None
+
+    t = {"TIMEOUT_US": [], "COUNTER_LANE": [], "CRC_LANE": [], "COUNTER_MASK": [], "SIG_START": [],
+         "RAW_LO": [], "RAW_HI": [], "RAW_NA": [], "SIG_LANE": [], "SIG_BITS": [], "GATE_LANE": [], "GATE_VALUE": []}
+    lanes_of = [_lanes(m) for m in messages]
+    for mi, message in enumerate(messages):
+        t["TIMEOUT_US"].append(round(config["timeout_periods"] * frame_period_us(message)))
+        prot = protection(message)
+        lanes = lanes_of[mi]
+        if prot is not None:
+            counter = message.get_signal_by_name(prot.counter)
+            t["COUNTER_LANE"].append(lanes[prot.counter])
+            t["CRC_LANE"].append(lanes[prot.crc])
+            t["COUNTER_MASK"].append((1 << counter.length) - 1)
+        else:
+            t["COUNTER_LANE"].append(-1)
+            t["CRC_LANE"].append(-1)
+            t["COUNTER_MASK"].append(0)
+        t["SIG_START"].append(len(t["RAW_LO"]))
+        for s in message.signals:
+            # raw values + BIAS must be positive int32s: wider signals are not range-checked
+            wide = s.length > 30 or s.is_float
+            lo, hi = _raw_range(s) if not wide else (0, 0)
+            na = _not_available_raw(s)
+            t["SIG_BITS"].append(0xFF if wide else s.length if s.is_signed else 0)
+            t["RAW_LO"].append(lo + BIAS)
+            t["RAW_HI"].append(hi + BIAS)
+            t["RAW_NA"].append(0 if wide or na is None else na + BIAS)  # 0: no raw is
+            t["SIG_LANE"].append(lanes[s.name])
+        gate = config["gates"].get(message.name)
+        if gate and gate["signal"] in lanes:
+            signal = message.get_signal_by_name(gate["signal"])
+            t["GATE_LANE"].append(lanes[signal.name])
+            t["GATE_VALUE"].append(_choice(signal, gate["value"]))
+        else:
+            t["GATE_LANE"].append(-1)
+            t["GATE_VALUE"].append(0)
+    t["SIG_START"].append(len(t["RAW_LO"]))
+
+    slots: list[tuple[int, int]] = []  # (mi, si)
+
+    def slot(name):
+        mi, si, _ = find(name)
+        if (mi, si) not in slots:
+            slots.append((mi, si))
+        return slots.index((mi, si))
+
+    rules, pre = [], [[] for _ in messages]
+    triggers = [[] for _ in messages]
+    ring_at = 0
+    given = {r["kind"] for r in (overrides or {}).get("rules", ())}
+    skipped = []
+    usable = []
+    for rule in config["rules"]:
+        names = [rule[key] for key in ("signal", "minus", "speed_signal", "while_signal") if key in rule]
+        if rule["kind"] not in given and any(name not in by_signal for name in names):
+            skipped.append(rule["kind"])  # a default rule for signals this DBC does not have
+        else:
+            usable.append(rule)
+    for k, rule in enumerate(usable):
+        kind = rule["kind"]
+        if kind not in KINDS:
+            raise SuperviseError(f"supervision rule {kind!r}: the board knows {', '.join(KINDS)}")
+        typ = _TYPES.get(rule.get("type"))
+        if typ is None:
+            raise SuperviseError(f"supervision rule {kind}: type {rule.get('type')!r}, choose from {', '.join(_TYPES)}")
+        mi, si, s = find(rule["signal"])
+        if s.scale <= 0:
+            raise SuperviseError(f"{s.name}: rules need a positive scale")
+        p = []
+        if typ == firmware.T_STATUS:
+            fine = [_choice(s, v) for v in rule["fine"]] + [_choice(s, rule["fine"][0])]
+            p = [lanes_of[mi][s.name], fine[0], fine[1]]
+            pre[mi].append(k)
+        elif typ == firmware.T_ABOVE:
+            p = [slot(s.name), _first_raw_above(s, rule["on_above"]), _last_raw_at_or_below(s, rule["off_at_or_below"])]
+            triggers[mi] += [k, p[0]]
+        elif typ == firmware.T_SPREAD:
+            mi_b, _, sb = find(rule["minus"])
+            if mi_b != mi or sb.scale != s.scale:
+                raise SuperviseError(f"{kind}: {s.name} and {sb.name} must share a message and a scale")
+            on = math.floor(rule["on_above"] / s.scale + 1e-9) + 1
+            off = math.floor(rule["off_at_or_below"] / s.scale + 1e-9)
+            p = [slot(s.name), slot(sb.name), on, off]
+            triggers[mi] += [k, -1]
+        elif typ == firmware.T_MEAN:
+            size = int(config["mean_ring"])
+            p = [slot(s.name), round(rule["window_s"] * 1e6), round(1000 * (rule["on_above"] - s.offset) / s.scale),
+                 round(1000 * (rule["off_at_or_below"] - s.offset) / s.scale), ring_at, size]
+            ring_at += size
+            triggers[mi] += [k, -1]
+        elif typ == firmware.T_EDGE:
+            _, _, sp = find(rule["speed_signal"])
+            p = [slot(s.name), _choice(s, rule["from"]), _choice(s, rule["to"]), slot(sp.name),
+                 _first_raw_above(sp, rule["speed_above"])]
+            triggers[mi] += [k, -1]
+        elif typ == firmware.T_LOW_WHILE:
+            mi_w, _, sw = find(rule["while_signal"])
+            p = [slot(s.name), _first_raw_at_or_above(s, rule["on_below"]) - 1,
+                 _first_raw_at_or_above(s, rule["off_at_or_above"]), slot(sw.name), _choice(sw, rule["while_value"])]
+            triggers[mi] += [k, p[0]]
+            if mi_w != mi:
+                triggers[mi_w] += [k, -1]
+        rules.append(tuple([KINDS.index(kind) + 1, typ, mi, si] + p + [0] * (6 - len(p))))
+    t["SLOT_LANE"] = [lanes_of[mi][messages[mi].signals[si].name] for mi, si in slots]
+    t["SLOT_ROW"] = [t["SIG_START"][mi] + si for mi, si in slots]
+    t["SLOTS_OF"] = [tuple(k for k, (m, _) in enumerate(slots) if m == mi) for mi in range(len(messages))]
+    t["RULES"] = rules
+    t["PRE_RULES"] = [tuple(x) for x in pre]
+    t["TRIGGERS"] = [tuple(x) for x in triggers]
+    t["RING_SIZE"] = max(1, ring_at)
+    t["SCAN_US"] = round(config["scan_ms"] * 1000)
+    t["MAX_COUNTER_DELTA"] = int(config["max_counter_delta"])
+    rows = zip(t.pop("SIG_LANE"), t.pop("SIG_BITS"), t.pop("RAW_LO"), t.pop("RAW_HI"), t.pop("RAW_NA"))
+    t["SIG_TAB"] = b"".join(struct.pack("<5i", *row) for row in rows)
+    t["SKIPPED_RULES"] = skipped
+    t["DBC_SHA256"] = dbc.sha256
+    return t
+
+
+def render(tables: dict) -> str:
+    """The tables as a MicroPython module: ints, strs and tuples only."""
+    lines = ["# Supervision rule tables, generated by host_tools/supervise.py from the DBC and the",
+             "# config (docs/supervision.md). Do not edit: run `mule flash` again."]
+    for key, value in tables.items():
+        lines.append(f"{key} = {_literal(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _literal(value) -> str:
+    if isinstance(value, (list, tuple)):
+        inner = ", ".join(_literal(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    return repr(value)
+
+
+def write_rules(dbc: Dbc, path, overrides: dict | None = None):
+    path = Path(path)
+    path.write_text(render(build_tables(dbc, overrides)))
+    return path
+
+
+def rules_module(dbc: Dbc, overrides: dict | None = None) -> types.ModuleType:
+    """The tables as the board sees them: the rendered module, executed."""
+    module = types.ModuleType(RULES_MODULE)
+    exec(compile(render(build_tables(dbc, overrides)), RULES_MODULE, "exec"), module.__dict__)
+    return module
+
+
+# ---- the reference ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AlertEvent:
+    """One ALERT as the board sends it (docs/protocol.md)."""
+
+    frame_no: int
+    code: int
+    severity: int
+    mi: int
+    si: int
+    value: int
+    text: str
+
+    @property
+    def kind(self) -> str:
+        return KINDS[(self.code & 0xFF) - 1]
+
+    @property
+    def cleared(self) -> bool:
+        return bool(self.code & CLEARED)
+
+    def key(self) -> tuple:
+        return (self.frame_no, self.code, self.severity, self.mi, self.si, self.value)
+
+
+_RESULT = {UNKNOWN_ID: -1, WRONG_LENGTH: -2, BAD_MUX: -3}
+
+
+def replay_times(frames) -> list[int]:
+    """Each frame's time as the board sees it in replay mode (board_stream.stream_frames)."""
+    if not frames:
+        return []
+    t0 = frames[0].t
+    return [int((f.t - t0) * 1e6) & 0xFFFFFFFF & MASK for f in frames]
+
+
+def check_frames(dbc: Dbc, frames, overrides: dict | None = None, rules=None) -> list[AlertEvent]:
+    """Run the board's supervision in CPython over `frames` (objects with t, can_id, ext,
+    data), numbered 0, 1, 2 ... as board_stream numbers them. The alerts, in order."""
+    rules = rules or rules_module(dbc, overrides)
+    messages = list(dbc.messages)
+    index = {m.name: mi for mi, m in enumerate(messages)}
+    lanes_of = [_lanes(m) for m in messages]
+    order = [{s.name: si for si, s in enumerate(m.signals)} for m in messages]
+    n_lanes = max([1] + [sum(len(layout.lanes(s.start, s.length, s.byte_order)) for s in m.signals)
+                         for m in messages])
+    n_sel = max([1] + [len(m.signals) for m in messages])
+    lanes = array("i", bytes(4 * n_lanes))
+    selected = array("H", bytes(2 * (n_sel + 1)))
+    out: list[AlertEvent] = []
+
+    def emit(frame_no, code, severity, mi, si, value, text):
+        out.append(AlertEvent(int(frame_no), code, severity, mi, si, int(value), bytes(text).decode()))
+
+    def lookup(can_id, ext):
+        message = dbc.lookup(can_id, ext)
+        return -1 if message is None else index[message.name]
+
+    sup = firmware.Supervisor(rules, lookup, emit)
+    for frame_no, (frame, t) in enumerate(zip(frames, replay_times(frames))):
+        data = bytearray(bytes(frame.data))
+        outcome = decode_one(dbc, frame.can_id, frame.ext, bytes(data))
+        if outcome.status == DECODED:
+            mi = index[outcome.msg]
+            selected[0] = len(outcome.raw)
+            for k, (name, raw) in enumerate(outcome.raw.items()):
+                lanes[lanes_of[mi][name]] = int(raw)
+                selected[k + 1] = order[mi][name]
+            result = mi
+        else:
+            result = _RESULT[outcome.status]
+        sup.frame(frame_no, t, result, frame.can_id, frame.ext, data, len(data), lanes, selected)
+    return out
+
+
+def board_events(alerts) -> list[AlertEvent]:
+    """The ALERT messages a board sent (StreamResult.alerts) as AlertEvents."""
+    return [AlertEvent(a.frame_no, a.code, a.severity, a.mi, a.si, a.value, a.text) for a in alerts]
+
+
+def intervals(dbc: Dbc, events: list[AlertEvent], frame_times: list[float], first_t: float) -> list[dict]:
+    """Raised/cleared pairs as the sidecar's alerts: {kind, message, signal, start, end[, frames]}.
+    frame_times: each frame's time in seconds (the sidecar's clock); first_t: frame 0's."""
+    messages = list(dbc.messages)
+    open_: dict = {}
+    done: list[dict] = []
+    base_us = round(first_t * 1e6)
+
+    def board_time(value: int, near: float) -> float:
+        # a board time (µs mod 2**30 since frame 0) back on the sidecar's clock, near `near`
+        rel = round(near * 1e6) - base_us
+        v = value + ((rel - value) // (MASK + 1)) * (MASK + 1)
+        if rel - v > (MASK + 1) // 2:
+            v += MASK + 1
+        return round((v + base_us) / 1e6, 6)
+
+    for e in events:
+        kind = e.kind
+        if e.mi >= 0:
+            message = messages[e.mi].name
+        else:
+            message = None
+        signal = None
+        if kind == "range":
+            signal = messages[e.mi].signals[e.si].name
+        elif e.si >= 0 and e.mi >= 0:
+            signal = messages[e.mi].signals[e.si].name
+        at = frame_times[e.frame_no]
+        if e.mi < 0:  # out_of_order of another ECU's frame: raised with its id, then cleared
+            if not e.cleared:
+                done.append({"kind": kind, "message": f"{e.value:#x}", "signal": None, "start": at, "end": at,
+                             "frames": 1})
+            continue
+        key = (kind, message, signal)
+        if not e.cleared:
+            start = board_time(e.value, at) if kind == "timeout" else at
+            open_[key] = {"kind": kind, "message": message, "signal": signal, "start": start, "end": None}
+        else:
+            alert = open_.pop(key, None)
+            if alert is None:
+                continue
+            alert["end"] = at
+            if kind in ("dlc", "crc", "counter_repeated", "counter_jump", "range", "out_of_order"):
+                alert["frames"] = e.value
+            done.append(alert)
+    done.extend(open_.values())
+    done.sort(key=lambda a: (a["start"], a["kind"], a["message"] or ""))
+    return done
+
+
+def expected(truth: dict) -> list[dict]:
+    """The sidecar's expected alerts in the form intervals() gives (bus_off left out: the
+    board cannot see the logger's own bus-off in a replay)."""
+    out = []
+    for a in truth["expected_alerts"]:
+        if a["kind"] == "bus_off":
+            continue
+        item = {k: a[k] for k in ("kind", "message", "signal", "start", "end")}
+        if "frames" in a:
+            item["frames"] = a["frames"]
+        out.append(item)
+    out.sort(key=lambda a: (a["start"], a["kind"], a["message"] or ""))
+    return out
+
+
+def same_alerts(got: list[dict], want: list[dict], tolerance_s: float = 2e-6) -> bool:
+    """Alert lists equal, times to `tolerance_s` (replay times are whole µs since frame 0,
+    truncated from the log's float seconds, so a timeout's start may differ by 1 µs)."""
+    if len(got) != len(want):
+        return False
+    for a, b in zip(got, want):
+        if {k: v for k, v in a.items() if k not in ("start", "end")} != \
+                {k: v for k, v in b.items() if k not in ("start", "end")}:
+            return False
+        for k in ("start", "end"):
+            if (a[k] is None) != (b[k] is None) or (a[k] is not None and abs(a[k] - b[k]) > tolerance_s):
+                return False
+    return True
+
+
+# ---- cost on the board --------------------------------------------------------------------------
+
+BENCH_SCRIPT = Path(__file__).resolve().parent / "mp" / "supervise_bench.py"
+
+
+def pack_frames(frames) -> bytes:
+    out = bytearray()
+    for frame, t in zip(frames, replay_times(frames)):
+        data = bytes(frame.data)[:8]
+        out += struct.pack("<IIBB", t, frame.can_id, int(frame.ext), len(data)) + data.ljust(8, b"\0")
+    return bytes(out)
+
+
+def measure(dbc: Dbc, frames, rounds: int = 3, heap: str | None = "100K", arch: str | None = "x64",
+            overrides: dict | None = None) -> dict:
+    """For `frames`: µs per frame of the decoder call alone and with supervision (decode_us,
+    supervised_us, added_pct), of the board's per-frame path (app.Board.decode: decode and
+    TELEMETRY) without and with it (board_path_us, board_path_supervised_us,
+    board_added_pct; only without a heap limit: the board and the frames do not fit
+    100 KB together), heap bytes over the steady frames, and alerts raised."""
+    from host_tools.flash import build_firmware  # flash imports this module
+    from host_tools.tools import tool
+
+    with tempfile.TemporaryDirectory(prefix="mule-supervise-") as tmp:
+        fw = Path(tmp) / "fw"
+        build_firmware(dbc, fw, arch, {"mode": "replay", "supervision": overrides or {}})
+        blob = Path(tmp) / "frames.bin"
+        blob.write_bytes(pack_frames(frames))
+        cmd = [tool("micropython")] + (["-X", f"heapsize={heap}"] if heap else [])
+        cmd += [str(BENCH_SCRIPT), str(fw), str(blob), str(len(frames)), str(rounds), "0" if heap else "1"]
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        raise RuntimeError(f"MicroPython supervision benchmark failed: {(result.stdout + result.stderr).strip()}")
+    decode_us, supervised_us, heap_bytes, steady, alerts, path_us, path_sup_us = result.stdout.split()[-7:]
+    decode_us, supervised_us, path_us, path_sup_us = map(float, (decode_us, supervised_us, path_us, path_sup_us))
+    return {"decode_us": decode_us, "supervised_us": supervised_us,
+            "added_pct": 100 * (supervised_us - decode_us) / decode_us,
+            "board_path_us": path_us, "board_path_supervised_us": path_sup_us,
+            "board_added_pct": 100 * (path_sup_us - path_us) / path_us if path_us else None,
+            "heap_bytes": int(heap_bytes), "steady_frames": int(steady), "alerts": int(alerts)}

@@ -1,0 +1,108 @@
+"""Supervision on the host: the rule tables generated from the DBC and the config, and the
+reference (firmware/supervise.py in CPython) against the simulator's sidecar for every
+scenario at full length and every fault kind."""
+
+from __future__ import annotations
+
+import pytest
+
+from host_tools.codegen.emit import _MessageWriter
+from host_tools.dbc import load_dbc
+from host_tools.logfile import read_frames
+from host_tools.simulate import simulate
+from host_tools.simulate.scenarios import SCENARIOS
+from host_tools.supervise import (KINDS, SuperviseError, build_tables, check_frames, expected, firmware, intervals,
+                                  rules_module, same_alerts)
+from mule_testing import FILES, PROJECT_DBC
+
+
+@pytest.fixture(scope="module")
+def dbc():
+    return load_dbc(PROJECT_DBC)
+
+
+def rule(tables, kind):
+    return next(r for r in tables["RULES"] if r[0] == KINDS.index(kind) + 1)
+
+
+def run_reference(dbc, tmp_path, scenario, seconds=None, faults=(), settings=(), seed=1):
+    log = tmp_path / f"{scenario}.log"
+    sim = simulate(scenario, log, duration_s=seconds, seed=seed, faults=list(faults), settings=list(settings), dbc=dbc)
+    frames = [f for f in read_frames(log) if f.kind == "data"]
+    epoch = sim.truth["log"]["epoch"]
+    times = [round(f.t - epoch, 6) for f in frames]
+    got = intervals(dbc, check_frames(dbc, frames), times, times[0])
+    return got, expected(sim.truth)
+
+
+def test_tables_use_the_decoders_lanes_and_the_dbc_attributes(dbc):
+    tables = build_tables(dbc)
+    module = rules_module(dbc)
+    sig_tab = memoryview(module.SIG_TAB).cast("i")  # 5 ints per signal: lane first
+    for mi, message in enumerate(dbc.messages):
+        lanes = _MessageWriter(message, "plain").lane_of
+        for si, signal in enumerate(message.signals):
+            assert sig_tab[5 * (tables["SIG_START"][mi] + si)] == lanes[signal.name]
+    names = [m.name for m in dbc.messages]
+    hitch = names.index("HitchLoad")
+    assert tables["TIMEOUT_US"][hitch] == 60_000
+    assert tables["TIMEOUT_US"][names.index("BmsCellVoltages")] == 93_750
+    assert tables["COUNTER_LANE"][names.index("VcuEnvironment")] == -1  # unprotected
+    assert tables["COUNTER_MASK"][hitch] == 15
+
+
+def test_thresholds_are_converted_to_raw_units_as_cantools_scales(dbc):
+    tables = build_tables(dbc)
+    assert rule(tables, "overtemperature")[5:7] == (96, 92)  # > 55 °C, ≤ 52 °C with offset −40
+    assert rule(tables, "soc_low_for_tow")[5:7] == (39, 42)  # < 20 %, ≥ 21 % at 0.5 %/bit
+    assert rule(tables, "trailer_disconnected_moving")[8] == 501  # > 5 km/h at 0.01 km/h/bit
+    assert rule(tables, "tongue_overload")[5:8] == (1_000_000, 550_000, 522_500)  # 1 s, mean in milli-raw
+    assert rule(tables, "cell_spread")[6:8] == (101, 80)
+
+
+def test_the_config_overrides_thresholds_and_refuses_what_the_board_lacks(dbc):
+    tables = build_tables(dbc, {"rules": [{"kind": "tongue_overload", "on_above": 600.0}], "timeout_periods": 5})
+    assert rule(tables, "tongue_overload")[6] == 600_000
+    assert tables["TIMEOUT_US"][[m.name for m in dbc.messages].index("HitchLoad")] == 100_000
+    with pytest.raises(SuperviseError, match="the board knows"):
+        build_tables(dbc, {"rules": [{"kind": "sway", "type": "above", "signal": "hitch_angle_deg"}]})
+    with pytest.raises(SuperviseError, match="no signal 'hitch_load'"):
+        build_tables(dbc, {"rules": [{"kind": "overtemperature", "signal": "hitch_load"}]})
+
+
+def test_a_dbc_without_the_trucks_signals_gets_the_frame_checks_only():
+    tables = build_tables(load_dbc(FILES / "dbc" / "signed.dbc"))
+    assert tables["RULES"] == []
+    assert "tongue_overload" in tables["SKIPPED_RULES"]
+
+
+def test_alert_codes_have_a_raised_and_a_cleared_flavour():
+    assert firmware.CLEARED == 0x100 and len(KINDS) == len(firmware.SEVERITY)
+    assert KINDS[:7] == ("timeout", "dlc", "crc", "counter_repeated", "counter_jump", "range", "out_of_order")
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_reference_raises_the_sidecars_alerts_on_every_scenario(dbc, tmp_path, scenario):
+    got, want = run_reference(dbc, tmp_path, scenario)
+    assert same_alerts(got, want), f"reference {got}\nsidecar {want}"
+
+
+FAULTS = [
+    "dropout:HitchLoad@5+0.5", "dropout:BmsCellVoltages@7+0.2", "stuck_counter:BmsPackStatus@9+0.3",
+    "counter_jump:HitchLoad=7@11", "bad_crc:VcuVehicleStatus@13+0.2", "out_of_range:drawbar_force_n@15+0.1",
+    "out_of_range:cell_t_max_c@16+0.3", "out_of_range:cell_050_mv@17+1.5", "dlc:HitchLoad=0@20+0.1",
+    "dlc:BmsCellStats@21", "out_of_order@23", "bus_off@25+0.4", "dropout:VcuEnvironment@27+4",
+]
+
+
+def test_reference_raises_the_sidecars_alerts_for_every_fault_kind(dbc, tmp_path):
+    got, want = run_reference(dbc, tmp_path, "highway_tow", 33, FAULTS)
+    assert {a["kind"] for a in want} >= {"timeout", "dlc", "crc", "counter_repeated", "counter_jump", "range",
+                                         "out_of_order"}
+    assert same_alerts(got, want), f"reference {got}\nsidecar {want}"
+
+
+def test_background_traffic_raises_nothing_by_itself(dbc, tmp_path):
+    got, want = run_reference(dbc, tmp_path, "city_drive", 10, ["background:40", "out_of_order@4"])
+    assert same_alerts(got, want)
+    assert [a["kind"] for a in want] == ["out_of_order"]
