@@ -36,6 +36,7 @@ bench: build
 	$(BIN)/python bench/bench_board.py
 	$(BIN)/python bench/bench_simulate.py
 	$(BIN)/python bench/bench_supervise.py
+	$(BIN)/python bench/bench_replay.py
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .hypothesis

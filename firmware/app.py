@@ -93,6 +93,8 @@ class Board:
             except (ImportError, MemoryError) as exc:  # no rule tables, or no room: decode only
                 self.sup_problem = "supervision off: %r" % (exc,)
         self.caps = link.CAP_REPLAY | (link.CAP_VIPER if dbc.EMIT == "viper" else 0)
+        if self.supervisor is not None:
+            self.caps |= link.CAP_SUPERVISION
         if not self.replay:
             import can_source
 

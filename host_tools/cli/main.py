@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from host_tools.cli import codegen, decode, demo, flash, simulate, stop, vboard
+from host_tools.cli import codegen, decode, demo, flash, monitor, replay, simulate, stop, vboard
 from host_tools.codegen.build import BuildError
 from host_tools.dbc import DbcError
 from host_tools.engines.firmware_engine import EngineError
@@ -15,7 +15,7 @@ from host_tools.link.session import LinkError
 from host_tools.logfile import LogError
 from host_tools.tools import ToolMissing
 
-SUBCOMMANDS = (codegen, decode, demo, flash, simulate, stop, vboard)
+SUBCOMMANDS = (codegen, decode, demo, flash, monitor, replay, simulate, stop, vboard)
 USER_ERRORS = (BuildError, DbcError, EngineError, FlashError, LinkError, LogError, ToolMissing, OSError)
 
 

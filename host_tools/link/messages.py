@@ -23,6 +23,7 @@ CAP_REPLAY = 1 << 0
 CAP_PYB_CAN = 1 << 1
 CAP_MACHINE_CAN = 1 << 2
 CAP_VIPER = 1 << 3
+CAP_SUPERVISION = 1 << 4  # the board runs supervision and sends ALERTs
 
 MODE_LIVE = 0
 MODE_REPLAY = 1

@@ -81,7 +81,7 @@ def constants():
     names = ("PROTO_VERSION", "HELLO", "SYNC", "STOP", "CAN", "TELEMETRY", "ALERT", "STATS", "LOG",
              "CREDIT", "MAX_PAYLOAD", "MAX_BODY", "MAX_ENCODED", "MAX_WIRE", "HEADER", "CRC_SIZE",
              "CAN_BATCH_HEADER", "CAN_RECORD_HEADER", "CAN_MAX_DATA", "STATS_COUNT", "MODE_LIVE",
-             "MODE_REPLAY", "CAP_REPLAY", "CAP_PYB_CAN", "CAP_MACHINE_CAN", "CAP_VIPER")
+             "MODE_REPLAY", "CAP_REPLAY", "CAP_PYB_CAN", "CAP_MACHINE_CAN", "CAP_VIPER", "CAP_SUPERVISION")
     return {name: getattr(link, name) for name in names}
 
 

@@ -91,7 +91,7 @@ def test_firmware_constants_equal_the_hosts(vectors_dir):
             "CAN_RECORD_HEADER": m.CAN_RECORD_HEADER, "CAN_MAX_DATA": m.CAN_MAX_DATA,
             "STATS_COUNT": len(m.STATS_FIELDS), "MODE_LIVE": m.MODE_LIVE, "MODE_REPLAY": m.MODE_REPLAY,
             "CAP_REPLAY": m.CAP_REPLAY, "CAP_PYB_CAN": m.CAP_PYB_CAN, "CAP_MACHINE_CAN": m.CAP_MACHINE_CAN,
-            "CAP_VIPER": m.CAP_VIPER}
+            "CAP_VIPER": m.CAP_VIPER, "CAP_SUPERVISION": m.CAP_SUPERVISION}
     host.update({name: code for code, name in wire.TYPE_NAMES.items()})
     assert c == host
     shared = json.loads((VECTORS / "constants.json").read_text())

@@ -1,0 +1,229 @@
+"""The board's ALERTs during a replay, and the check against what should have been raised:
+the simulator's sidecar (FILE.truth.json beside the log) and the host's reference (the
+board's own supervision run in CPython, host_tools/supervise.py, when it is installed).
+
+Supervision is newer than the link: a board that neither advertises it nor sends an ALERT
+gets "not available", not a failure."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from host_tools.dbc import Dbc
+from host_tools.link import messages as m
+
+try:  # the supervision stage: names the codes, and is the host's reference
+    from host_tools import supervise as _supervise
+except ImportError:  # not on this checkout: ALERTs are kept as they come
+    _supervise = None
+
+MATCH_TOLERANCE_S = 0.1  # an alert's start (and end) may differ from the expected by this much
+NOT_SEEN_IN_REPLAY = ("bus_off",)  # the logger's own controller state: not in the frames a board gets
+
+
+def sidecar_path(log: Path) -> Path:
+    return log.with_name(log.name + ".truth.json")
+
+
+def load_sidecar(log: Path) -> dict | None:
+    """The simulator's ground truth beside the log, or None."""
+    path = sidecar_path(log)
+    if not path.exists():
+        return None
+    try:
+        truth = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: not a readable sidecar: {exc}") from None
+    if not isinstance(truth, dict) or "expected_alerts" not in truth:
+        raise ValueError(f"{path}: no expected_alerts: not a `mule simulate` sidecar")
+    return truth
+
+
+def sidecar_offset(truth: dict) -> float:
+    """What to subtract from a log timestamp to get the sidecar's time: its epoch, except in
+    ASC logs, whose times already count from the start of measurement (docs/simulator.md)."""
+    log = truth.get("log", {})
+    return 0.0 if log.get("format") == "asc" else float(log.get("epoch", 0.0))
+
+
+def supervision_advertised(hello) -> bool:
+    """Does the board say it supervises? HELLO has no bit for it yet (docs/protocol.md):
+    until messages.py defines CAP_SUPERVISION, no board does."""
+    bit = getattr(m, "CAP_SUPERVISION", None)
+    return bool(bit and hello is not None and hello.caps & bit)
+
+
+@dataclass
+class BoardAlert:
+    frame: int | None  # the replay's frame number the alert names (None: not one we sent)
+    t: float | None  # seconds since the first replayed frame
+    code: int
+    severity: int
+    message: str | None
+    signal: str | None
+    value: int
+    text: str
+    kind: str
+    cleared: bool
+    mi: int = -1
+    si: int = -1
+
+    def as_dict(self) -> dict:
+        return {"source": "board", "frame": self.frame, "t": _round(self.t), "kind": self.kind,
+                "cleared": self.cleared, "code": self.code, "severity": self.severity, "message": self.message,
+                "signal": self.signal, "value": self.value, "text": self.text}
+
+
+def describe(alert: m.Alert, dbc: Dbc, frame: int | None, t: float | None) -> BoardAlert:
+    messages = dbc.messages
+    message = messages[alert.mi].name if 0 <= alert.mi < len(messages) else None
+    signal = None
+    if message is not None and 0 <= alert.si < len(messages[alert.mi].signals):
+        signal = messages[alert.mi].signals[alert.si].name
+    if _supervise is not None and 1 <= (alert.code & 0xFF) <= len(_supervise.KINDS):
+        kind, cleared = _supervise.KINDS[(alert.code & 0xFF) - 1], bool(alert.code & _supervise.CLEARED)
+    else:
+        kind, cleared = (alert.text.split() or [f"code {alert.code}"])[0], False
+    return BoardAlert(frame, t, alert.code, alert.severity, message, signal, alert.value, alert.text, kind, cleared,
+                      alert.mi, alert.si)
+
+
+def board_intervals(alerts: list[BoardAlert], dbc: Dbc | None = None, times: list[float] | None = None) -> list[dict]:
+    """Raised → cleared pairs as {kind, message, signal, start, end} on the replay's clock.
+    With the supervision stage installed and `times` (each sent frame's time on the replay's
+    clock) its own reading is used (timeout starts from the alert's value, other ECUs' ids);
+    otherwise each raise pairs with the next clear of the same kind, message and signal."""
+    if _supervise is not None and dbc is not None and times is not None:
+        events = [_supervise.AlertEvent(a.frame, a.code, a.severity, a.mi, a.si, a.value, a.text)
+                  for a in alerts if a.frame is not None]
+        try:
+            return _supervise.intervals(dbc, events, times, 0.0)
+        except Exception:  # a reading it cannot make (codes it does not know): the plain pairing
+            pass
+    open_: dict = {}
+    done = []
+    for a in alerts:
+        if a.t is None:
+            continue
+        key = (a.kind, a.message, a.signal)
+        if not a.cleared:
+            if key in open_:  # raised again without a clear: the first one ends here
+                done.append(open_.pop(key))
+            open_[key] = {"kind": a.kind, "message": a.message, "signal": a.signal, "start": a.t, "end": None}
+        elif key in open_:
+            item = open_.pop(key)
+            item["end"] = a.t
+            done.append(item)
+    done.extend(open_.values())
+    return sorted(done, key=lambda a: (a["start"], a["kind"], a["message"] or ""))
+
+
+def expected_intervals(truth: dict, t0: float) -> list[dict]:
+    """The sidecar's expected alerts on the replay's clock (t0: the first replayed frame's
+    log timestamp), without those a replayed board cannot see."""
+    shift = sidecar_offset(truth) - t0
+    out = []
+    for a in truth.get("expected_alerts", []):
+        if a.get("kind") in NOT_SEEN_IN_REPLAY:
+            continue
+        end = a.get("end")
+        out.append({"kind": a["kind"], "message": a.get("message"), "signal": a.get("signal"),
+                    "start": a["start"] + shift, "end": None if end is None else end + shift})
+    return sorted(out, key=lambda a: (a["start"], a["kind"], a["message"] or ""))
+
+
+def reference_intervals(dbc: Dbc, frames: list) -> list[dict] | None:
+    """What the board's supervision raises on these frames, computed on the host; None when
+    the supervision stage is not installed."""
+    if _supervise is None or not frames:
+        return None if _supervise is None else []
+    events = _supervise.check_frames(dbc, frames)
+    t0 = frames[0].t
+    return _supervise.intervals(dbc, events, [f.t - t0 for f in frames], 0.0)
+
+
+def match(expected: list[dict], raised: list[dict], tolerance: float = MATCH_TOLERANCE_S) -> tuple[list, list]:
+    """Pair expected and raised alerts: same kind and message, same signal where both name
+    one, start (and end, or both still open) within `tolerance`. Returns (pairs as
+    (expected index, raised index)), raised indices left over)."""
+    used: set[int] = set()
+    pairs = []
+    for i, e in enumerate(expected):
+        for k, r in enumerate(raised):
+            if k in used or r["kind"] != e["kind"] or r["message"] != e["message"]:
+                continue
+            if e["signal"] and r["signal"] and e["signal"] != r["signal"]:
+                continue
+            if abs(r["start"] - e["start"]) > tolerance:
+                continue
+            if (r["end"] is None) != (e["end"] is None):
+                continue
+            if r["end"] is not None and abs(r["end"] - e["end"]) > tolerance:
+                continue
+            used.add(k)
+            pairs.append((i, k))
+            break
+    return pairs, [k for k in range(len(raised)) if k not in used]
+
+
+@dataclass
+class AlertCheck:
+    status: str  # "passed", "failed", "not available"
+    reason: str
+    expected: list = field(default_factory=list)  # intervals, replay clock
+    raised: list = field(default_factory=list)
+    reference: list | None = None
+    matched: int = 0
+    reference_matched: int | None = None
+    counts_for_exit: bool = False  # a failure here fails the replay
+
+    def as_dict(self) -> dict:
+        return {"status": self.status, "reason": self.reason, "expected": len(self.expected),
+                "raised": len(self.raised), "matched": self.matched,
+                "reference": None if self.reference is None else len(self.reference),
+                "reference_matched": self.reference_matched}
+
+
+def check_alerts(alerts: list[BoardAlert], hello, truth: dict | None, t0: float | None,
+                 reference: list[dict] | None, dbc: Dbc | None = None, times: list[float] | None = None,
+                 restarted: bool = False) -> AlertCheck:
+    raised = board_intervals(alerts, dbc, times)
+    expected = expected_intervals(truth, t0) if truth is not None and t0 is not None else []
+    advertised = supervision_advertised(hello)
+    check = AlertCheck("not available", "", expected, raised, reference)
+    if expected:
+        pairs, _ = match(expected, raised)
+        check.matched = len(pairs)
+    if reference is not None:
+        check.reference_matched = len(match(reference, raised)[0])
+    if not advertised and not alerts:
+        check.reason = ("the board does not advertise supervision and sent no ALERT "
+                        "(no board supports it yet; HELLO has no capability bit for it)")
+        return check
+    if truth is None and reference is None:
+        check.reason = "no sidecar beside the log and no host reference to check the board's alerts against"
+        return check
+    check.counts_for_exit = advertised or bool(alerts)
+    problems = []
+    if truth is not None:
+        pairs, extra = match(expected, raised)
+        if len(pairs) < len(expected):
+            problems.append(f"{len(expected) - len(pairs)} of {len(expected)} expected alerts not raised")
+        if extra:
+            problems.append(f"{len(extra)} raised alerts the sidecar does not expect")
+    if reference is not None:
+        pairs, extra = match(reference, raised)
+        if len(pairs) < len(reference) or extra:
+            problems.append(f"the host reference raises {len(reference)}, the board {len(raised)}, "
+                            f"{len(pairs)} agree")
+    check.status = "failed" if problems else "passed"
+    check.reason = "; ".join(problems) or "every alert as expected"
+    if restarted:
+        check.reason += " (the board restarted during the replay: its supervision started again after the gap)"
+    return check
+
+
+def _round(t):
+    return None if t is None else round(t, 6)

@@ -1,0 +1,207 @@
+"""The replay's hold on the board: a BoardLink that survives the board. It opens and
+SYNCs, checks the HELLO, notices a board that reset (a HELLO with a new boot id, STATS
+uptime going backwards), went silent or went away (the port fails), re-SYNCs or reopens
+the port when it comes back, and keeps the counters of every boot and every port opened."""
+
+from __future__ import annotations
+
+import select
+import time
+from collections.abc import Callable
+
+import serial
+
+from host_tools.dbc import Dbc
+from host_tools.link import messages as m
+from host_tools.link.session import BoardLink, LinkError
+
+
+class ReplayError(Exception):
+    """The replay cannot start or go on: the message says why and what to do."""
+
+
+class Disconnected(Exception):
+    """The port failed under us (unplugged board, closed pty)."""
+
+
+BOARD_COUNTERS = ("link_crc_errors", "link_bad_frames", "link_seq_gaps", "frames_dropped")
+HOST_COUNTERS = ("crc_errors", "bad_frames", "seq_gaps", "telemetry_errors")
+
+
+class BoardSession:
+    def __init__(self, connect: Callable[[], BoardLink], dbc: Dbc, sync_timeout: float = 5.0):
+        self.connect = connect
+        self.dbc = dbc
+        self.sync_timeout = sync_timeout
+        self.link: BoardLink | None = None
+        self.hello: m.Hello | None = None
+        self.boots: list[int] = []  # every boot seen, in order
+        self.boot: int | None = None  # the boot the stream is at now
+        self.stats: m.Stats | None = None  # the latest STATS
+        self.stats_seen = 0
+        self._baseline: dict[int, m.Stats | None] = {}  # boot -> STATS before the replay (first boot only)
+        self._latest: dict[int, m.Stats] = {}
+        self._closed_counters = dict.fromkeys(HOST_COUNTERS, 0)
+        self.last_rx = time.perf_counter()  # when the board last sent anything
+
+    # ---- opening -----------------------------------------------------------------------
+    def open(self) -> m.Hello:
+        try:
+            self.link = self.connect()
+            hello = self.link.sync(timeout=self.sync_timeout)
+        except (serial.SerialException, OSError) as exc:
+            self._drop_link()
+            raise LinkError(f"cannot use the port: {exc}") from None
+        except LinkError:
+            self._drop_link()
+            raise
+        try:
+            self._accept(hello)
+        except ReplayError:
+            self._drop_link()
+            raise
+        return hello
+
+    def _accept(self, hello: m.Hello) -> None:
+        check_hello(hello, self.dbc, self.link.port if self.link else "")
+        self.hello = hello
+        self.last_rx = time.perf_counter()
+        if hello.boot_id not in self.boots:
+            self.boots.append(hello.boot_id)
+            # the first boot's counters count from the first STATS (baseline); later boots from 0
+            self._baseline.setdefault(hello.boot_id, None if len(self.boots) == 1 else m.Stats())
+        self.boot = hello.boot_id
+
+    def resync(self) -> m.Hello:
+        """SYNC again (after a reset or a stall): credit restarts at the HELLO."""
+        try:
+            hello = self.link.sync(timeout=self.sync_timeout)
+        except (serial.SerialException, OSError) as exc:
+            raise Disconnected(str(exc)) from None
+        except LinkError as exc:
+            raise Disconnected(str(exc)) from None
+        self._accept(hello)
+        return hello
+
+    def reconnect(self, deadline: float, stop: Callable[[], bool]) -> m.Hello | None:
+        """Reopen the port until it answers HELLO, or the deadline; None when it never did."""
+        self._drop_link()
+        while time.perf_counter() < deadline and not stop():
+            try:
+                return self.open()
+            except LinkError:
+                time.sleep(0.25)
+        return None
+
+    def _drop_link(self) -> None:
+        if self.link is None:
+            return
+        for name, value in self.host_counters_of(self.link).items():
+            self._closed_counters[name] += value
+        try:
+            self.link.close()
+        except (serial.SerialException, OSError):
+            pass
+        self.link = None
+
+    def close(self) -> None:
+        self._drop_link()
+
+    # ---- traffic -----------------------------------------------------------------------
+    def send(self, batch, tamper=None) -> None:
+        try:
+            self.link.send(batch, timeout=0.0, tamper=tamper)
+        except (serial.SerialException, OSError) as exc:
+            raise Disconnected(str(exc)) from None
+        except LinkError as exc:
+            if "no credit" in str(exc):  # the caller checks room first; this is a bug
+                raise
+            raise Disconnected(str(exc)) from None
+
+    def room(self) -> int:
+        return self.link.credit.room()
+
+    def poll(self, wait: float = 0.0) -> int:
+        """Read what arrived, waiting up to `wait` s for something."""
+        link = self.link
+        try:
+            if wait > 0 and not link.inbox:
+                _wait_readable(link, wait)
+            count = link.poll(0)
+        except (serial.SerialException, OSError) as exc:
+            raise Disconnected(str(exc)) from None
+        if count:
+            self.last_rx = time.perf_counter()
+        return count
+
+    def messages(self):
+        return self.link.messages()
+
+    def note_stats(self, stats: m.Stats) -> bool:
+        """Keep a STATS of the current boot; True when its uptime went backwards (a reset
+        whose HELLO never reached us)."""
+        boot = self.boot
+        previous = self._latest.get(boot)
+        # both only grow within a boot
+        reset = previous is not None and (stats.uptime_ms < previous.uptime_ms
+                                          or stats.frames_received < previous.frames_received)
+        self.stats = stats
+        self.stats_seen += 1
+        if reset:
+            return True
+        if self._baseline.get(boot, 0) is None:
+            self._baseline[boot] = stats
+        self._latest[boot] = stats
+        return False
+
+    def new_boot(self, hello: m.Hello) -> bool:
+        """A HELLO in the stream: True when it is a boot we did not sync with (a reset)."""
+        return hello.boot_id != self.boot
+
+    # ---- counters ----------------------------------------------------------------------
+    @staticmethod
+    def host_counters_of(link: BoardLink) -> dict:
+        c = link.receiver.counters()
+        return {"crc_errors": c["crc_errors"], "bad_frames": c["bad_frames"], "seq_gaps": c["seq_gaps"],
+                "telemetry_errors": link.telemetry_errors}
+
+    def host_counters(self) -> dict:
+        out = dict(self._closed_counters)
+        if self.link is not None:
+            for name, value in self.host_counters_of(self.link).items():
+                out[name] += value
+        return out
+
+    def board_counters(self) -> dict:
+        """The board's link counters over the replay: for each boot, last STATS − baseline."""
+        out = dict.fromkeys(BOARD_COUNTERS, 0)
+        for boot, last in self._latest.items():
+            base = self._baseline.get(boot) or m.Stats()
+            for name in BOARD_COUNTERS:
+                out[name] += max(0, getattr(last, name) - getattr(base, name))
+        return out
+
+
+def check_hello(hello: m.Hello, dbc: Dbc, port: str) -> None:
+    if hello.dbc_sha256.hex() != dbc.sha256:
+        raise ReplayError(f"{port}: the board decodes with DBC sha256 {hello.dbc_sha256.hex()[:12]}…, not "
+                          f"{dbc.path.name} ({dbc.sha256[:12]}…): `mule flash --port {port} --dbc {dbc.path}` "
+                          "installs the matching decoder")
+    if hello.mode != m.MODE_REPLAY or not hello.caps & m.CAP_REPLAY:
+        raise ReplayError(f"{port}: the board is in live mode (it decodes its own CAN bus): "
+                          f"`mule flash --port {port} --mode replay` puts it in replay mode; "
+                          "`mule monitor` shows a live board")
+
+
+def _wait_readable(link: BoardLink, timeout: float) -> None:
+    """Sleep until the port has bytes or `timeout` passes."""
+    if link.serial.in_waiting:
+        return
+    try:
+        fd = link.serial.fileno()
+    except (AttributeError, serial.SerialException, OSError, ValueError):
+        fd = None
+    if fd is None or not isinstance(fd, int):
+        time.sleep(min(timeout, 0.001))
+        return
+    select.select([fd], [], [], timeout)

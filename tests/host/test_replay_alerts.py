@@ -1,0 +1,132 @@
+"""The board's ALERTs against the simulator's sidecar: matched by kind, message, signal
+and time; "not available" (not a failure) for a board without supervision, as every
+board is until HELLO advertises it."""
+
+from __future__ import annotations
+
+import pytest
+
+from host_tools.dbc import load_dbc
+from host_tools.link import messages as m
+from host_tools.logfile import read_frames
+from host_tools.replay import Replay
+from host_tools.replay import alerts as alerting
+from host_tools.replay.loopback import LoopbackBoard
+from host_tools.simulate import simulate
+from mule_testing import PROJECT_DBC
+
+
+@pytest.fixture(scope="module")
+def dbc():
+    return load_dbc(PROJECT_DBC)
+
+
+@pytest.fixture(scope="module")
+def overload(tmp_path_factory, dbc):
+    """hitch_overload for 70 s: the sidecar expects tongue_overload from ~63 s to the end."""
+    path = tmp_path_factory.mktemp("logs") / "hitch_overload.log"
+    result = simulate("hitch_overload", path, duration_s=70, seed=2, dbc=dbc)
+    assert [a["kind"] for a in result.truth["expected_alerts"]] == ["tongue_overload"]
+    return path, result.truth
+
+
+@pytest.fixture(autouse=True)
+def generic_alerts(monkeypatch):
+    """Supervision is still being built: name alerts by their text, as a board without it
+    would be checked, so these tests do not depend on its code tables."""
+    monkeypatch.setattr(alerting, "_supervise", None)
+
+
+def interval(kind="tongue_overload", start=10.0, end=None, message="HitchLoad", signal="tongue_load_kg"):
+    return {"kind": kind, "message": message, "signal": signal, "start": start, "end": end}
+
+
+def test_match_pairs_by_kind_message_signal_and_time():
+    expected = [interval(start=10.0), interval("cell_spread", 20.0, 25.0, "BmsCellStats", "cell_v_max_mv")]
+    raised = [interval("cell_spread", 20.05, 25.08, "BmsCellStats", None), interval(start=10.09)]
+    pairs, extra = alerting.match(expected, raised)
+    assert sorted(pairs) == [(0, 1), (1, 0)] and extra == []
+    assert alerting.match([interval(start=10.0)], [interval(start=10.2)])[0] == []  # too late
+    assert alerting.match([interval()], [interval(end=12.0)])[0] == []  # cleared, but should hold
+    assert alerting.match([interval()], [interval(signal="drawbar_force_n")])[0] == []
+    assert alerting.match([interval()], [interval(kind="sensor_fault")])[1] == [0]
+
+
+def test_sidecar_times_move_to_the_replays_clock_and_bus_off_is_left_out():
+    truth = {"log": {"format": "log", "epoch": 1_700_000_000.0},
+             "expected_alerts": [dict(interval(start=30.0, end=31.0), cause=[]),
+                                 {"kind": "bus_off", "message": None, "signal": None, "start": 5.0, "end": 6.0}]}
+    got = alerting.expected_intervals(truth, t0=1_700_000_000.5)
+    assert got == [interval(start=29.5, end=30.5)]
+    truth["log"]["format"] = "asc"  # ASC times already count from the start of measurement
+    assert alerting.expected_intervals(truth, t0=0.5)[0]["start"] == pytest.approx(29.5)
+
+
+def test_a_board_without_supervision_is_not_available_not_failed(overload, dbc):
+    log, truth = overload
+    result = Replay(log, dbc, LoopbackBoard(dbc).link, speed=None, settle_s=0.5).run()
+    d = result.as_dict()
+    assert d["alerts_expected"] == 1 and d["alerts_raised"] == 0 and d["alerts_matched"] == 0
+    assert d["alert_check"]["status"] == "not available"
+    assert "does not advertise supervision" in d["alert_check"]["reason"]
+    assert result.ok
+
+
+def test_a_board_that_advertises_supervision_but_raises_nothing_fails(overload, dbc, monkeypatch):
+    log, _ = overload
+    monkeypatch.setattr(m, "CAP_SUPERVISION", 1 << 4, raising=False)
+    board = LoopbackBoard(dbc)
+    original = board._hello
+
+    def hello_with_supervision():
+        original()
+        board._out.clear()  # re-announce with the bit set
+        sha = bytes.fromhex(dbc.sha256)
+        board._emit(m.Hello(board.boot_id, m.MODE_REPLAY, m.CAP_REPLAY | 1 << 4, board.rx_window, sha, "fw", "b"))
+        board._emit(m.Credit(board.rx_window))
+
+    board._hello = hello_with_supervision
+    board.boot()
+    result = Replay(log, dbc, board.link, speed=None, settle_s=0.5).run()
+    check = result.alert_check
+    assert check.status == "failed" and check.counts_for_exit
+    assert "1 of 1 expected alerts not raised" in check.reason
+    assert not result.ok
+
+
+def board_raising(dbc, log, kind: str, at_s: float) -> LoopbackBoard:
+    """A loopback board that raises one ALERT on the first frame at or after `at_s` (log time)."""
+    first = next(iter(read_frames(log)))
+    mi = next(i for i, msg in enumerate(dbc.messages) if msg.name == "HitchLoad")
+    si = next(i for i, s in enumerate(dbc.messages[mi].signals) if s.name == "tongue_load_kg")
+    raised = []
+
+    def alerts(frame_no, record):
+        if not raised and record.t_us >= (at_s - (first.t - 1_700_000_000.0)) * 1e6:
+            raised.append(frame_no)
+            return [m.Alert(frame_no, 8, 2, mi, si, 630, kind)]
+        return []
+
+    return LoopbackBoard(dbc, alerts=alerts)
+
+
+def test_an_alert_raised_when_the_sidecar_expects_it_matches(overload, dbc):
+    log, truth = overload
+    start = truth["expected_alerts"][0]["start"]
+    result = Replay(log, dbc, board_raising(dbc, log, "tongue_overload", start).link, speed=None,
+                    settle_s=0.5).run()
+    d = result.as_dict()
+    assert (d["alerts_expected"], d["alerts_raised"], d["alerts_matched"]) == (1, 1, 1)
+    assert d["alert_check"]["status"] == "passed" and result.ok
+    alert = result.alerts[0]
+    assert (alert.kind, alert.message, alert.signal) == ("tongue_overload", "HitchLoad", "tongue_load_kg")
+    assert alert.t == pytest.approx(start - (result.t0 - 1_700_000_000.0), abs=0.03)
+
+
+def test_an_alert_the_sidecar_does_not_expect_fails_the_replay(overload, dbc):
+    log, _ = overload
+    result = Replay(log, dbc, board_raising(dbc, log, "sensor_fault", 20.0).link, speed=None, settle_s=0.5).run()
+    check = result.alert_check
+    assert check.status == "failed" and check.matched == 0
+    assert "not raised" in check.reason and "does not expect" in check.reason
+    assert not result.ok
