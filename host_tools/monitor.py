@@ -386,7 +386,7 @@ def run_monitor(connect: Callable[[], BoardLink], dbc: Dbc, dashboard: Dashboard
         while not stop() and (end is None or clock() < end):
             try:
                 if not link.inbox:
-                    _wait(link, 0.05)
+                    link.wait_readable(0.05)
                 link.poll(0)
             except (serial.SerialException, OSError) as exc:
                 dashboard.note(f"port lost ({exc}); waiting for it to come back")
@@ -434,18 +434,3 @@ def _reconnect(connect, dbc, dashboard, deadline, stop):
         dashboard.on_message(hello)
         return link
     return None
-
-
-def _wait(link: BoardLink, timeout: float) -> None:
-    import select
-
-    if link.serial.in_waiting:
-        return
-    try:
-        fd = link.serial.fileno()
-    except (AttributeError, serial.SerialException, OSError, ValueError):
-        fd = None
-    if isinstance(fd, int):
-        select.select([fd], [], [], timeout)
-    else:
-        time.sleep(min(timeout, 0.002))

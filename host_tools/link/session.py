@@ -3,6 +3,7 @@ URL such as socket:// or loop://): sync, credit-limited sending, and the message
 
 from __future__ import annotations
 
+import select
 import time
 from collections import deque
 
@@ -106,6 +107,20 @@ class BoardLink:
             self.inbox.append(message)
             count += 1
         return count
+
+    def wait_readable(self, timeout: float) -> None:
+        """Sleep until the port has bytes or `timeout` passes (select on its fd when it
+        has one, as a device or pty does; a short sleep for URL ports without)."""
+        if self.serial.in_waiting:
+            return
+        try:
+            fd = self.serial.fileno()
+        except (AttributeError, serial.SerialException, OSError, ValueError):
+            fd = None
+        if isinstance(fd, int):
+            select.select([fd], [], [], timeout)
+        else:
+            time.sleep(min(timeout, 0.001))
 
     def messages(self):
         """Take everything received so far."""

@@ -5,7 +5,6 @@ the port when it comes back, and keeps the counters of every boot and every port
 
 from __future__ import annotations
 
-import select
 import time
 from collections.abc import Callable
 
@@ -126,7 +125,7 @@ class BoardSession:
         link = self.link
         try:
             if wait > 0 and not link.inbox:
-                _wait_readable(link, wait)
+                link.wait_readable(wait)
             count = link.poll(0)
         except (serial.SerialException, OSError) as exc:
             raise Disconnected(str(exc)) from None
@@ -191,17 +190,3 @@ def check_hello(hello: m.Hello, dbc: Dbc, port: str) -> None:
         raise ReplayError(f"{port}: the board is in live mode (it decodes its own CAN bus): "
                           f"`mule flash --port {port} --mode replay` puts it in replay mode; "
                           "`mule monitor` shows a live board")
-
-
-def _wait_readable(link: BoardLink, timeout: float) -> None:
-    """Sleep until the port has bytes or `timeout` passes."""
-    if link.serial.in_waiting:
-        return
-    try:
-        fd = link.serial.fileno()
-    except (AttributeError, serial.SerialException, OSError, ValueError):
-        fd = None
-    if fd is None or not isinstance(fd, int):
-        time.sleep(min(timeout, 0.001))
-        return
-    select.select([fd], [], [], timeout)

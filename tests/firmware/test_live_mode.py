@@ -8,7 +8,6 @@ import random
 import subprocess
 from pathlib import Path
 
-import pytest
 
 from host_tools.board_stream import board_outcome
 from host_tools.dbc import load_dbc
