@@ -28,9 +28,9 @@ import e2e
 KINDS = (
     "timeout", "dlc", "crc", "counter_repeated", "counter_jump", "range", "out_of_order",
     "tongue_overload", "trailer_disconnected_moving", "cell_spread", "overtemperature",
-    "soc_low_for_tow", "sensor_fault",
+    "soc_low_for_tow", "sensor_fault", "drawbar_overload", "pack_current_beyond_limits",
 )
-SEVERITY = (2, 2, 2, 2, 1, 1, 1, 2, 3, 2, 3, 2, 2)  # 1 info, 2 warning, 3 critical
+SEVERITY = (2, 2, 2, 2, 1, 1, 1, 2, 3, 2, 3, 2, 2, 3, 2)  # 1 info, 2 warning, 3 critical
 # the ALERT's text, as bytes: link.Writer packs bytes without encoding (no allocation)
 KIND_TEXT = tuple(k.encode() for k in KINDS)
 CLEARED = const(0x100)
@@ -59,6 +59,9 @@ T_SPREAD = const(3)  # p0 slot a, p1 slot b, on a-b >= p2, off a-b <= p3
 T_MEAN = const(4)  # p0 slot, p1 window us, on 1000*sum > n*p2, off 1000*sum <= n*p3, p4 ring at, p5 size
 T_EDGE = const(5)  # p0 slot, p1 from, p2 to; p3 speed slot >= p4: on; off when raw == p1
 T_LOW_WHILE = const(6)  # p0 slot <= p1: on while slot p3 == p4; off when >= p2 or slot p3 != p4
+T_OUTSIDE = const(7)  # p0 slot, on raw >= p1 or raw <= p2, off p3 <= raw <= p4
+T_LIMITS = const(8)  # p0 slot, limits: p1 slot (upper), p2 slot (lower, a magnitude), both
+# times p3 in p0's raw units; on raw > p3*up + p4 or raw < -(p3*lo + p4), off within p5
 
 _MASK = const(0x3FFFFFFF)  # replay times are µs mod 2**30
 _HALF = const(0x20000000)
@@ -76,6 +79,7 @@ _LATEST = const(3)  # newest frame time seen
 _SCAN_AT = const(4)  # last timeout scan
 _SCAN_US = const(5)
 _MAX_DELTA = const(6)
+_NM = const(7)  # how many messages
 _OLD_RX = const(8)  # output: the message's previous frame time
 _ROWS = const(9)  # where the signal rows start
 _CRC_AT = const(16)  # 256 entries: CRC-8 J1850 table
@@ -115,7 +119,15 @@ def _fast_plain(st, lanes, data, sel):
     else:
         st[_LATEST] = t
         if (t - st[_SCAN_AT]) & _MASK >= st[_SCAN_US]:
-            ret = _R_SCAN
+            # the scan: Supervisor.tick only when some other message is due (this one's
+            # frame is here: it is not)
+            st[_SCAN_AT] = t
+            mi = st[_MI]
+            for i in range(st[_NM]):
+                o = _MSG + _MW * i
+                if i != mi and not st[o + _TIMED_OUT] and st[o + _LIMIT] < (t - st[o + _RX]) & _MASK < _HALF:
+                    ret = _R_SCAN
+                    break
     last = st[m + _RX]
     st[_OLD_RX] = last
     since = (t - last) & _MASK
@@ -182,6 +194,7 @@ def _due_plain(st, n, t):
     return -1
 
 
+_MP = sys.implementation.name == "micropython"
 _fast = _fast_plain
 _due = _due_plain
 if sys.implementation.name == "micropython":
@@ -198,7 +211,18 @@ if sys.implementation.name == "micropython":
             else:
                 st[3] = t
                 if ((t - st[4]) & 0x3FFFFFFF) >= st[5]:
-                    ret = 0x100
+                    st[4] = t
+                    mi = st[1]
+                    nm = st[7]
+                    i = 0
+                    while i < nm:
+                        o = 272 + 10 * i
+                        if i != mi and st[o + 2] == 0:
+                            since = (t - st[o]) & 0x3FFFFFFF
+                            if since > st[o + 1] and since < 0x20000000:
+                                ret = 0x100
+                                break
+                        i += 1
             last = st[m]
             st[8] = last
             since = (t - last) & 0x3FFFFFFF
@@ -258,6 +282,306 @@ if sys.implementation.name == "micropython":
 
         _fast = _fast_v
         _due = _due_v
+        del _fast_plain, _due_plain  # only the host runs them
+    except (ImportError, AttributeError):
+        pass
+
+
+# The conditions' int32 array (Supervisor.cx): a header, then per message its slots and
+# trigger pairs, then per tracked signal (slot) its row in st, last usable value, the one
+# before, how many usable values were seen (capped at 2), whether this frame set it, its
+# version (bumped when the value or its known-ness changes); per rule its inputs' versions
+# when last evaluated and its input slots + 1 (0: evaluate on every trigger).
+_CX_CUR = const(0)  # header: where each part starts
+_CX_PREV = const(1)
+_CX_KNOWN = const(2)
+_CX_FRESH = const(3)
+_CX_VER = const(4)
+_CX_ROW = const(5)
+_CX_MEMO = const(6)
+_CX_DEP = const(7)
+_CX_CURB = const(8)  # the last usable value + _BIAS (what viper reads)
+_CX_MEAN = const(9)  # per rule, _MNW ints: the windowed mean's state
+_CX_ACTIVE = const(10)  # per rule: raised
+_CX_MSG = const(11)  # per message, _CXW ints: slots at, how many, trigger pairs at, how many,
+_CXW = const(8)  # gate-rule pairs (rule, lane) at, how many, gate lane + 1 (0: none), gate value
+_MAX_TODO = const(29)  # gate rules + trigger pairs per message: _slots returns one bit each
+# A windowed mean (T_MEAN) runs in _slots when its sums cannot overflow a small int (the
+# host decides: fast flag): ring values and the total are stored + _BIAS, and
+# `1000 * total > count * p` is tested as `1000 * (total - count * q) > count * r` with
+# p = 1000 q + r (q stored + _BIAS). Per rule, _MNW ints: fast (0: Supervisor._mean runs
+# it in bytecode), slot, window us, q on, r on, q off, r off, ring at, size, head, count,
+# total + _BIAS.
+_MNW = const(12)
+_MN_HEAD = const(9)
+_MN_COUNT = const(10)
+_MN_TOTAL = const(11)
+# A level rule (T_ABOVE, T_OUTSIDE) uses the same entry: _MN_LEVEL, slot, raised at
+# value + _BIAS >= [2] or < [3], cleared within [4] .. [5]; _slots sets its bit only when
+# its state flips
+_MN_LEVEL = const(2)
+
+
+def _slots_plain(cx, lanes, st, mi, t, ring_t, ring_v):
+    # returns bit j set when rule j of the message (its gate rules, then its trigger
+    # pairs: Supervisor.todo_of) must be evaluated: a gate rule when its status changed;
+    # then, if the gate is open, takes the frame's tracked values (those in range) and
+    # sets the bit of a windowed rule on every trigger, of the others when an input's
+    # version moved since they were last evaluated
+    h = _CX_MSG + _CXW * mi
+    memo = cx[_CX_MEMO]
+    out = 0
+    at = cx[h + 4]
+    npre = cx[h + 5]
+    for j in range(npre):
+        k = cx[at + 2 * j]
+        v = lanes[cx[at + 2 * j + 1]]
+        if v != cx[memo + k]:
+            cx[memo + k] = v
+            out |= 1 << j
+    gate = cx[h + 6]
+    if gate and lanes[gate - 1] != cx[h + 7]:
+        return out
+    cur = cx[_CX_CUR]
+    known = cx[_CX_KNOWN]
+    fresh = cx[_CX_FRESH]
+    ver = cx[_CX_VER]
+    at = cx[h]
+    for j in range(cx[h + 1]):
+        s = cx[at + j]
+        row = cx[cx[_CX_ROW] + s]
+        raw = lanes[st[row]]
+        bits = st[row + 1]
+        if bits and bits != _SKIP:
+            raw &= (1 << bits) - 1
+            raw -= (raw >> (bits - 1)) << bits
+        if bits == _SKIP or st[row + 2] <= raw + _BIAS <= st[row + 3]:
+            if cx[known + s] < 2 or raw != cx[cur + s]:
+                cx[ver + s] += 1
+                if cx[known + s] < 2:
+                    cx[known + s] += 1
+            cx[cx[_CX_PREV] + s] = cx[cur + s]
+            cx[cur + s] = raw
+            cx[cx[_CX_CURB] + s] = raw + _BIAS
+            cx[fresh + s] = 1
+        else:
+            cx[fresh + s] = 0
+    dep = cx[_CX_DEP]
+    at = cx[h + 2]
+    for j in range(cx[h + 3]):
+        k = cx[at + 2 * j]
+        need = cx[at + 2 * j + 1]
+        if need == 0 or cx[fresh + need - 1]:
+            a = cx[dep + 2 * k]
+            if a == 0:
+                if _mean_plain(cx, k, t, ring_t, ring_v):
+                    out |= 1 << (npre + j)
+            else:
+                v = cx[ver + a - 1] + cx[ver + cx[dep + 2 * k + 1] - 1]
+                if v != cx[memo + k]:
+                    cx[memo + k] = v
+                    m = cx[_CX_MEAN] + _MNW * k
+                    if cx[m] != _MN_LEVEL or _flips(cx, k, m):
+                        out |= 1 << (npre + j)
+    return out
+
+
+def _flips(cx, k, m):
+    # a level rule (T_ABOVE, T_OUTSIDE) changes state at the slot's last usable value
+    b = cx[cx[_CX_CURB] + cx[m + 1]]
+    if cx[cx[_CX_ACTIVE] + k]:
+        return cx[m + 4] <= b <= cx[m + 5]
+    return b >= cx[m + 2] or b < cx[m + 3]
+
+
+def _mean_plain(cx, k, t, ring_t, ring_v):
+    # a windowed mean's step: True when Supervisor must evaluate the rule (in bytecode: not
+    # fast), or its state flips
+    m = cx[_CX_MEAN] + _MNW * k
+    if not cx[m]:
+        return True
+    size = cx[m + 8]
+    at = cx[m + 7]
+    head = cx[m + _MN_HEAD]
+    count = cx[m + _MN_COUNT]
+    total = cx[m + _MN_TOTAL] - _BIAS
+    s = cx[m + 1]
+    if cx[cx[_CX_FRESH] + s]:
+        if count == size:  # full: the oldest goes
+            total -= ring_v[at + head] - _BIAS
+            head += 1
+            if head == size:
+                head = 0
+            count -= 1
+        i = head + count
+        if i >= size:
+            i -= size
+        ring_t[at + i] = t
+        v = cx[cx[_CX_CURB] + s]
+        ring_v[at + i] = v
+        total += v - _BIAS
+        count += 1
+    window = cx[m + 2]
+    while count and (t - ring_t[at + head]) & _MASK >= window:
+        total -= ring_v[at + head] - _BIAS
+        head += 1
+        if head == size:
+            head = 0
+        count -= 1
+    cx[m + _MN_HEAD] = head
+    cx[m + _MN_COUNT] = count
+    cx[m + _MN_TOTAL] = total + _BIAS
+    if not count:
+        return False
+    active = cx[cx[_CX_ACTIVE] + k]
+    q = cx[m + 5 if active else m + 3] - _BIAS
+    d = total - count * q
+    above = d >= size or (d >= 0 and 1000 * d > count * cx[m + 6 if active else m + 4])
+    return not above if active else above
+
+
+_slots = _slots_plain
+if sys.implementation.name == "micropython":
+    try:
+        import micropython
+
+        @micropython.viper
+        def _slots_v(cx: ptr32, lanes: ptr32, st: ptr32, mi: int, t: int, ring_t: ptr32, ring_v: ptr32) -> int:
+            # _slots_plain; loads are zero-extended on 64-bit ports: a stored value is
+            # sign-extended from its signal's length before it is compared
+            h = 11 + 8 * mi
+            memo = cx[6]
+            out = 0
+            at = cx[h + 4]
+            npre = cx[h + 5]
+            j = 0
+            while j < npre:
+                k = cx[at + 2 * j]
+                v = lanes[cx[at + 2 * j + 1]]
+                if v != cx[memo + k]:
+                    cx[memo + k] = v
+                    out |= 1 << j
+                j += 1
+            gate = cx[h + 6]
+            if gate != 0 and lanes[gate - 1] != cx[h + 7]:
+                return out
+            cur = cx[0]
+            known = cx[2]
+            fresh = cx[3]
+            ver = cx[4]
+            at = cx[h]
+            n = cx[h + 1]
+            j = 0
+            while j < n:
+                s = cx[at + j]
+                row = cx[cx[5] + s]
+                raw = lanes[st[row]]
+                c = cx[cur + s]
+                bits = st[row + 1]
+                ok = 1
+                if bits != 0xFF:
+                    if bits != 0:
+                        raw = raw & ((1 << bits) - 1)
+                        raw = raw - ((raw >> (bits - 1)) << bits)
+                        c = c & ((1 << bits) - 1)
+                        c = c - ((c >> (bits - 1)) << bits)
+                    b = raw + 0x20000000
+                    if b < st[row + 2] or b > st[row + 3]:
+                        ok = 0
+                if ok:
+                    if cx[known + s] < 2 or raw != c:
+                        cx[ver + s] = cx[ver + s] + 1
+                        if cx[known + s] < 2:
+                            cx[known + s] = cx[known + s] + 1
+                    cx[cx[1] + s] = cx[cur + s]
+                    cx[cur + s] = raw
+                    cx[cx[8] + s] = raw + 0x20000000
+                    cx[fresh + s] = 1
+                else:
+                    cx[fresh + s] = 0
+                j += 1
+            dep = cx[7]
+            at = cx[h + 2]
+            n = cx[h + 3]
+            j = 0
+            while j < n:
+                k = cx[at + 2 * j]
+                need = cx[at + 2 * j + 1]
+                if need == 0 or cx[fresh + need - 1] != 0:
+                    a = cx[dep + 2 * k]
+                    if a == 0:
+                        m = cx[9] + 12 * k
+                        if cx[m] == 0:
+                            out |= 1 << (npre + j)
+                        else:  # _mean_plain
+                            size = cx[m + 8]
+                            rb = cx[m + 7]  # the ring's start
+                            head = cx[m + 9]
+                            count = cx[m + 10]
+                            total = cx[m + 11] - 0x20000000
+                            s = cx[m + 1]
+                            if cx[fresh + s] != 0:
+                                if count == size:
+                                    total -= ring_v[rb + head] - 0x20000000
+                                    head += 1
+                                    if head == size:
+                                        head = 0
+                                    count -= 1
+                                i = head + count
+                                if i >= size:
+                                    i -= size
+                                ring_t[rb + i] = t
+                                v = cx[cx[8] + s]
+                                ring_v[rb + i] = v
+                                total += v - 0x20000000
+                                count += 1
+                            window = cx[m + 2]
+                            while count != 0 and ((t - ring_t[rb + head]) & 0x3FFFFFFF) >= window:
+                                total -= ring_v[rb + head] - 0x20000000
+                                head += 1
+                                if head == size:
+                                    head = 0
+                                count -= 1
+                            cx[m + 9] = head
+                            cx[m + 10] = count
+                            cx[m + 11] = total + 0x20000000
+                            if count != 0:
+                                active = cx[cx[10] + k]
+                                if active != 0:
+                                    q = cx[m + 5] - 0x20000000
+                                    r = cx[m + 6]
+                                else:
+                                    q = cx[m + 3] - 0x20000000
+                                    r = cx[m + 4]
+                                d = total - count * q
+                                above = 0
+                                if d >= size:
+                                    above = 1
+                                elif d >= 0 and 1000 * d > count * r:
+                                    above = 1
+                                if (active != 0 and above == 0) or (active == 0 and above != 0):
+                                    out |= 1 << (npre + j)
+                    else:
+                        v = cx[ver + a - 1] + cx[ver + cx[dep + 2 * k + 1] - 1]
+                        if v != cx[memo + k]:
+                            cx[memo + k] = v
+                            m = cx[9] + 12 * k
+                            if cx[m] != 2:
+                                out |= 1 << (npre + j)
+                            else:  # _flips
+                                b = cx[cx[8] + cx[m + 1]]
+                                if cx[cx[10] + k] != 0:
+                                    if b >= cx[m + 4] and b <= cx[m + 5]:
+                                        out |= 1 << (npre + j)
+                                elif b >= cx[m + 2] or b < cx[m + 3]:
+                                    out |= 1 << (npre + j)
+                j += 1
+            return out
+
+        _slots = _slots_v
+        # the board runs the viper twins: the plain ones (the host's reference, held to
+        # the board by the e2e tests) would only take RAM
+        del _slots_plain, _mean_plain
     except (ImportError, AttributeError):
         pass
 
@@ -274,33 +598,25 @@ class Supervisor:
         self.n_messages = nm
         self.rows = _MSG + _MW * nm
         self.st = array("i", bytes(4 * self.rows))
-        self.st.extend(array("i", rules.SIG_TAB))  # the signal rows
+        # the signal rows: MicroPython extends an array from a buffer's bytes, without the
+        # temporary array CPython needs (RAM is short on the board)
+        self.st.extend(rules.SIG_TAB if _MP else array("i", rules.SIG_TAB))
         self.runs = array("i", bytes(4 * nm * _RUN_KINDS))  # flagged frames in the open run
         self.run_last = array("I", bytes(4 * nm * _RUN_KINDS))  # frame number of the last one
         self.range_runs = array("i", bytes(4 * nrows))
         self.range_last = array("I", bytes(4 * nrows))
         self.range_stamp = array("i", bytes(4 * nrows))
-        self.cur = array("i", bytes(4 * ns))  # last usable raw value of each tracked signal
-        self.prev = array("i", bytes(4 * ns))
-        self.known = bytearray(ns)  # usable values seen, capped at 2
-        self.fresh = bytearray(ns)  # set by this frame
-        self.active = bytearray(nr)
-        self.ver = array("i", bytes(4 * ns))  # bumped when a tracked value (or its known-ness) changes
-        self.memo = array("i", bytes(4 * nr))  # per rule: its inputs' versions when last evaluated
-        self.dep_a = array("h", bytes(2 * nr))  # per rule: its input slots (-1: evaluate every time)
-        self.dep_b = array("h", bytes(2 * nr))
-        for k in range(nr):
-            rule = rules.RULES[k]
-            typ = rule[1]
-            a = b = -1
-            if typ == T_ABOVE:
-                a = b = rule[4]
-            elif typ == T_SPREAD:
-                a, b = rule[4], rule[5]
-            elif typ == T_EDGE or typ == T_LOW_WHILE:
-                a, b = rule[4], rule[7]
-            self.dep_a[k] = a
-            self.dep_b[k] = b
+        # the conditions' state lives in one int32 array too (_cx), so the update of a
+        # frame's tracked values and the choice of the rules to evaluate run in one viper
+        # call (_slots); the names below are views of its parts
+        self.cx = cx = array("i", rules.CX)  # built by host_tools.supervise.build_tables
+        mv = memoryview(cx)
+        self.cur, self.prev, self.known, self.fresh, self.ver = (mv[cx[p]:cx[p] + ns] for p in range(_CX_VER + 1))
+        self.memo = mv[cx[_CX_MEMO]:cx[_CX_MEMO] + nr]
+        self.active = mv[cx[_CX_ACTIVE]:cx[_CX_ACTIVE] + nr]
+        # per message: the rules _slots's bits stand for
+        self.todo_of = tuple(tuple(rules.PRE_RULES[mi]) + tuple(rules.TRIGGERS[mi][j] for j in range(
+            0, len(rules.TRIGGERS[mi]), 2)) for mi in range(nm))
         ring = rules.RING_SIZE
         self.ring_t = array("i", bytes(4 * ring))
         self.ring_v = array("i", bytes(4 * ring))
@@ -316,6 +632,12 @@ class Supervisor:
                 a[i] = 0
         for i in range(len(self.memo)):
             self.memo[i] = -1
+        cx = self.cx
+        for k in range(len(self.memo)):  # the windowed means in _slots: empty
+            m = cx[_CX_MEAN] + _MNW * k
+            cx[m + _MN_HEAD] = 0
+            cx[m + _MN_COUNT] = 0
+            cx[m + _MN_TOTAL] = _BIAS
         r = self.r
         st = self.st
         for i in range(_MSG):
@@ -323,6 +645,7 @@ class Supervisor:
         st[_SCAN_US] = r.SCAN_US
         st[_MAX_DELTA] = r.MAX_COUNTER_DELTA
         st[_ROWS] = self.rows
+        st[_NM] = self.n_messages
         table = e2e._TABLE
         for i in range(256):
             st[_CRC_AT + i] = table[i]
@@ -397,7 +720,9 @@ class Supervisor:
             if ret & _R_RANGE or st[m + _OPEN] & _RANGE_OPEN:
                 self._ranges(frame_no, result, lanes, selected)
             if st[m + _COND]:
-                self._conditions(frame_no, t, result, lanes)
+                todo = _slots(self.cx, lanes, st, result, t, self.ring_t, self.ring_v)
+                if todo:
+                    self._conditions(frame_no, t, result, lanes, todo)
             return True
         return self._failed(frame_no, t, result, can_id, ext)
 
@@ -504,55 +829,17 @@ class Supervisor:
             self.st[_MSG + _MW * mi + _OPEN] &= ~_RANGE_OPEN
 
     # ---- conditions --------------------------------------------------------------------------
-    def _conditions(self, frame_no, t, mi, lanes):
-        r = self.r
-        rules = r.RULES
-        memo = self.memo
-        for k in r.PRE_RULES[mi]:  # rules on the gate signal itself (sensor_fault)
-            v = lanes[rules[k][4]]
-            if v != memo[k]:  # a status rule's state changes only with the status
-                memo[k] = v
+    def _conditions(self, frame_no, t, mi, lanes, todo):
+        # the rules _slots chose, in order: the gate rules, then the triggered ones
+        rules = self.r.RULES
+        todo_of = self.todo_of[mi]
+        j = 0
+        while todo:
+            if todo & 1:
+                k = todo_of[j]
                 self._rule(frame_no, t, k, rules[k], lanes)
-        gate = r.GATE_LANE[mi]
-        if gate >= 0 and lanes[gate] != r.GATE_VALUE[mi]:
-            return
-        cur = self.cur
-        fresh = self.fresh
-        known = self.known
-        ver = self.ver
-        tab = self.st
-        for s in r.SLOTS_OF[mi]:
-            row = self.rows + _RW * r.SLOT_ROW[s]
-            raw = lanes[tab[row]]
-            bits = tab[row + 1]
-            if bits and bits != _SKIP:
-                raw &= (1 << bits) - 1
-                raw -= (raw >> (bits - 1)) << bits
-            if bits == _SKIP or tab[row + 2] <= raw + _BIAS <= tab[row + 3]:
-                if known[s] < 2 or raw != cur[s]:
-                    ver[s] += 1
-                    if known[s] < 2:
-                        known[s] += 1
-                self.prev[s] = cur[s]
-                cur[s] = raw
-                fresh[s] = 1
-            else:
-                fresh[s] = 0
-        triggers = r.TRIGGERS[mi]
-        dep_a = self.dep_a
-        dep_b = self.dep_b
-        for j in range(0, len(triggers), 2):
-            need = triggers[j + 1]
-            if need < 0 or fresh[need]:
-                k = triggers[j]
-                a = dep_a[k]
-                if a < 0:  # windowed (T_MEAN): every frame moves the window
-                    self._mean(frame_no, t, k, rules[k])
-                else:  # the others change state only when an input changes
-                    v = ver[a] + ver[dep_b[k]]
-                    if v != memo[k]:
-                        memo[k] = v
-                        self._rule(frame_no, t, k, rules[k], lanes)
+            todo >>= 1
+            j += 1
 
     def _flip(self, frame_no, k, rule, value):
         # a condition's state changes: raised when it was off, cleared when it was on
@@ -568,7 +855,12 @@ class Supervisor:
             if (v <= rule[6]) if self.active[k] else (v >= rule[5]):
                 self._flip(frame_no, k, rule, v)
         elif typ == T_MEAN:
-            self._mean(frame_no, t, k, rule)
+            cx = self.cx
+            m = cx[_CX_MEAN] + _MNW * k
+            if cx[m]:  # _slots ran the window: its state flips
+                self._flip(frame_no, k, rule, (cx[m + _MN_TOTAL] - _BIAS) // cx[m + _MN_COUNT])
+            else:
+                self._mean(frame_no, t, k, rule)
         elif typ == T_STATUS:
             v = lanes[rule[4]]
             fine = v == rule[5] or v == rule[6]
@@ -597,6 +889,22 @@ class Supervisor:
             off = not self.known[s] or v >= rule[6] or not while_
             if (off) if self.active[k] else (on):
                 self._flip(frame_no, k, rule, v)
+        elif typ == T_OUTSIDE:  # _flips holds the same test
+            v = cur[rule[4]]
+            if (rule[7] <= v <= rule[8]) if self.active[k] else (v >= rule[5] or v <= rule[6]):
+                self._flip(frame_no, k, rule, v)
+        elif typ == T_LIMITS:
+            known = self.known
+            s = rule[4]
+            if known[s] and known[rule[5]] and known[rule[6]]:
+                v = cur[s]
+                up = rule[7] * cur[rule[5]]
+                lo = -rule[7] * cur[rule[6]]
+                if self.active[k]:
+                    if lo - rule[9] <= v <= up + rule[9]:
+                        self._flip(frame_no, k, rule, v)
+                elif v > up + rule[8] or v < lo - rule[8]:
+                    self._flip(frame_no, k, rule, v)
 
     def _mean(self, frame_no, t, k, rule):
         # mean over the window (t - window < t' <= t) in raw units, a preallocated ring

@@ -5,6 +5,7 @@ a laptop and the board's alerts verified (docs/supervision.md)."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import importlib.util
 import math
 import struct
@@ -66,11 +67,21 @@ DEFAULT_CONFIG = {
          "on_above": 100.0, "off_at_or_below": 80.0},
         {"kind": "overtemperature", "type": "above", "signal": "cell_t_max_c", "on_above": 55.0,
          "off_at_or_below": 52.0},
+        # |force| beyond the hitch's rating (tension or compression)
+        {"kind": "drawbar_overload", "type": "outside", "signal": "drawbar_force_n", "on_beyond": 40000.0,
+         "off_within": 36000.0},
+        # the pack's current beyond what the BMS allows now (BmsPowerLimits), in amperes. Off
+        # by default: the simulator's cold_soak draws up to 52 A past the discharge limit
+        # with no alert in its sidecar; turn it on with {"kind": ..., "enabled": true}
+        {"kind": "pack_current_beyond_limits", "type": "limits", "signal": "pack_current_a",
+         "upper_signal": "max_discharge_current_a", "lower_signal": "max_charge_current_a",
+         "margin": 10.0, "clear_margin": 0.0, "enabled": False},
     ],
 }
 
 _TYPES = {"status": firmware.T_STATUS, "above": firmware.T_ABOVE, "spread": firmware.T_SPREAD,
-          "mean": firmware.T_MEAN, "edge": firmware.T_EDGE, "low_while": firmware.T_LOW_WHILE}
+          "mean": firmware.T_MEAN, "edge": firmware.T_EDGE, "low_while": firmware.T_LOW_WHILE,
+          "outside": firmware.T_OUTSIDE, "limits": firmware.T_LIMITS}
 
 
 class SuperviseError(Exception):
@@ -153,6 +164,98 @@ def frame_period_us(message) -> int:
     return period
 
 
+def _deps(rule):
+    # a rule's input slots (-1: evaluated on every trigger: the window moves)
+    typ = rule[1]
+    if typ == firmware.T_ABOVE:
+        return rule[4], rule[4]
+    if typ == firmware.T_SPREAD:
+        return rule[4], rule[5]
+    if typ == firmware.T_EDGE or typ == firmware.T_LOW_WHILE:
+        return rule[4], rule[7]
+    if typ == firmware.T_OUTSIDE:
+        return rule[4], rule[4]
+    return -1, -1  # T_MEAN, T_LIMITS (three inputs), T_STATUS (a gate rule)
+
+
+def _cond_table(rules: dict, rows: int) -> bytes:
+    """Supervisor.cx, the conditions' int32 array (firmware/supervise.py, _CX_*): where each
+    message's tracked signals, triggers and gate rules are, the windowed means' constants,
+    and zeroed state. Built here so the board needs no code for it."""
+    st = [0] * rows + list(struct.unpack(f"<{len(rules['SIG_TAB']) // 4}i", rules["SIG_TAB"]))
+    nm = len(rules["TIMEOUT_US"])
+    ns = len(rules["SLOT_LANE"])
+    nr = len(rules["RULES"])
+    at = size = firmware._CX_MSG + firmware._CXW * nm  # the per-message lists start after the header
+    for mi in range(nm):
+        if len(rules["PRE_RULES"][mi]) + len(rules["TRIGGERS"][mi]) // 2 > firmware._MAX_TODO:
+            raise SuperviseError(f"message {mi}: more than {firmware._MAX_TODO} condition rules")
+        size += len(rules["SLOTS_OF"][mi]) + len(rules["TRIGGERS"][mi]) + 2 * len(rules["PRE_RULES"][mi])
+    size += 7 * ns + (3 + firmware._MNW + 1) * nr
+    cx = [0] * size
+    for mi in range(nm):
+        h = firmware._CX_MSG + firmware._CXW * mi
+        cx[h] = at
+        cx[h + 1] = len(rules["SLOTS_OF"][mi])
+        for s in rules["SLOTS_OF"][mi]:
+            cx[at] = s
+            at += 1
+        cx[h + 2] = at
+        triggers = rules["TRIGGERS"][mi]
+        cx[h + 3] = len(triggers) // 2
+        for j in range(0, len(triggers), 2):
+            cx[at] = triggers[j]
+            cx[at + 1] = triggers[j + 1] + 1  # 0: no slot must be fresh
+            at += 2
+        cx[h + 4] = at
+        cx[h + 5] = len(rules["PRE_RULES"][mi])
+        for k in rules["PRE_RULES"][mi]:  # status rules on the gate signal: before the gate
+            cx[at] = k
+            cx[at + 1] = rules["RULES"][k][4]
+            at += 2
+        cx[h + 6] = rules["GATE_LANE"][mi] + 1
+        cx[h + 7] = rules["GATE_VALUE"][mi]
+    for part in (firmware._CX_CUR, firmware._CX_PREV, firmware._CX_KNOWN, firmware._CX_FRESH, firmware._CX_VER,
+                 firmware._CX_ROW, firmware._CX_CURB):
+        cx[part] = at
+        at += ns
+    cx[firmware._CX_MEMO] = at
+    at += nr
+    cx[firmware._CX_ACTIVE] = at
+    at += nr
+    cx[firmware._CX_MEAN] = at
+    at += firmware._MNW * nr
+    cx[firmware._CX_DEP] = at
+    for s in range(ns):
+        cx[cx[firmware._CX_ROW] + s] = rows + firmware._RW * rules["SLOT_ROW"][s]
+    for k in range(nr):
+        a, b = _deps(rules["RULES"][k])
+        cx[at + 2 * k] = a + 1
+        cx[at + 2 * k + 1] = b + 1
+    for k in range(nr):
+        rule = rules["RULES"][k]
+        at = cx[firmware._CX_MEAN] + firmware._MNW * k
+        B = firmware._BIAS
+        if rule[1] == firmware.T_ABOVE:  # raised at >= p1, cleared at <= p2
+            cx[at:at + 6] = [firmware._MN_LEVEL, rule[4], rule[5] + B, 0, 0, rule[6] + B]
+        elif rule[1] == firmware.T_OUTSIDE:  # raised at >= p1 or <= p2, cleared within p3 .. p4
+            cx[at:at + 6] = [firmware._MN_LEVEL, rule[4], rule[5] + B, rule[6] + B + 1, rule[7] + B, rule[8] + B]
+        if rule[1] != firmware.T_MEAN:
+            continue
+        row = rows + firmware._RW * rules["SLOT_ROW"][rule[4]]
+        at = cx[firmware._CX_MEAN] + firmware._MNW * k
+        q_on, r_on = rule[6] // 1000, rule[6] % 1000
+        q_off, r_off = rule[7] // 1000, rule[7] % 1000
+        ring = rule[9]
+        # the ring's sums must stay small ints on a 32-bit board, else Supervisor._mean runs it
+        big = max(abs(st[row + 2] - firmware._BIAS), abs(st[row + 3] - firmware._BIAS), abs(q_on), abs(q_off))
+        fast = st[row + 1] != firmware._SKIP and big < (1 << 28) // ring and rule[5] < firmware._HALF
+        values = (1 if fast else 0, rule[4], rule[5], q_on + firmware._BIAS, r_on, q_off + firmware._BIAS, r_off,
+                  rule[8], ring)
+        cx[at:at + len(values)] = values
+    return struct.pack(f"<{len(cx)}i", *cx)
+
+
 def build_tables(dbc: Dbc, overrides: dict | None = None) -> dict:
     """The rule tables the board reads, as plain ints and tuples."""
     config = merged_config(overrides)
@@ -220,7 +323,10 @@ def build_tables(dbc: Dbc, overrides: dict | None = None) -> dict:
     skipped = []
     usable = []
     for rule in config["rules"]:
-        names = [rule[key] for key in ("signal", "minus", "speed_signal", "while_signal") if key in rule]
+        if not rule.get("enabled", True):
+            continue
+        names = [rule[key] for key in ("signal", "minus", "speed_signal", "while_signal", "upper_signal",
+                                       "lower_signal") if key in rule]
         if rule["kind"] not in given and any(name not in by_signal for name in names):
             skipped.append(rule["kind"])  # a default rule for signals this DBC does not have
         else:
@@ -269,6 +375,23 @@ def build_tables(dbc: Dbc, overrides: dict | None = None) -> dict:
             triggers[mi] += [k, p[0]]
             if mi_w != mi:
                 triggers[mi_w] += [k, -1]
+        elif typ == firmware.T_OUTSIDE:
+            p = [slot(s.name), _first_raw_above(s, rule["on_beyond"]),
+                 _first_raw_at_or_above(s, -rule["on_beyond"]) - 1,
+                 _first_raw_at_or_above(s, -rule["off_within"]), _last_raw_at_or_below(s, rule["off_within"])]
+            triggers[mi] += [k, p[0]]
+        elif typ == firmware.T_LIMITS:
+            mi_u, _, su = find(rule["upper_signal"])
+            mi_l, _, sl = find(rule["lower_signal"])
+            mul = su.scale / s.scale
+            whole = abs(mul - round(mul)) < 1e-9 and round(mul) >= 1
+            if mi_u != mi_l or sl.scale != su.scale or s.offset or su.offset or sl.offset or not whole:
+                raise SuperviseError(f"{kind}: {su.name} and {sl.name} must share a message and a scale that is a "
+                                     f"whole multiple of {s.name}'s, all without offset")
+            p = [slot(s.name), slot(su.name), slot(sl.name), round(mul), round(rule["margin"] / s.scale),
+                 round(rule["clear_margin"] / s.scale)]
+            triggers[mi] += [k, p[0]]
+            triggers[mi_u] += [k, p[1]]
         rules.append(tuple([KINDS.index(kind) + 1, typ, mi, si] + p + [0] * (6 - len(p))))
     t["SLOT_LANE"] = [lanes_of[mi][messages[mi].signals[si].name] for mi, si in slots]
     t["SLOT_ROW"] = [t["SIG_START"][mi] + si for mi, si in slots]
@@ -281,6 +404,7 @@ def build_tables(dbc: Dbc, overrides: dict | None = None) -> dict:
     t["MAX_COUNTER_DELTA"] = int(config["max_counter_delta"])
     rows = zip(t.pop("SIG_LANE"), t.pop("SIG_BITS"), t.pop("RAW_LO"), t.pop("RAW_HI"), t.pop("RAW_NA"))
     t["SIG_TAB"] = b"".join(struct.pack("<5i", *row) for row in rows)
+    t["CX"] = _cond_table(t, firmware._MSG + firmware._MW * len(messages))
     t["SKIPPED_RULES"] = skipped
     t["DBC_SHA256"] = dbc.sha256
     return t
@@ -342,6 +466,21 @@ class AlertEvent:
 
 
 _RESULT = {UNKNOWN_ID: -1, WRONG_LENGTH: -2, BAD_MUX: -3}
+
+
+def with_values(dbc: Dbc, frame, values: dict):
+    """`frame` with some of its signals set to physical `values` and, for a protected
+    message, its CRC recomputed: faults the simulator does not make, for tests."""
+    message = dbc.lookup(frame.can_id, frame.ext)
+    decoded = message.decode(bytes(frame.data), decode_choices=False, scaling=True)
+    decoded.update(values)
+    data = bytearray(message.encode(decoded, scaling=True, strict=False))
+    prot = protection(message)
+    if prot is not None:
+        decoded = message.decode(bytes(data), decode_choices=False, scaling=True)
+        decoded[prot.crc] = _e2e.payload_crc(data)
+        data = bytearray(message.encode(decoded, scaling=True, strict=False))
+    return dataclasses.replace(frame, data=bytes(data))
 
 
 def replay_times(frames) -> list[int]:

@@ -12,7 +12,7 @@ from host_tools.flash import build_firmware
 from host_tools.link.session import BoardLink
 from host_tools.logfile import read_frames
 from host_tools.simulate import simulate
-from host_tools.supervise import board_events, check_frames, expected, intervals, same_alerts
+from host_tools.supervise import board_events, check_frames, expected, intervals, same_alerts, with_values
 from host_tools.vboard import VirtualBoard
 from mule_testing import PROJECT_DBC
 
@@ -113,3 +113,38 @@ def test_timeouts_are_raised_within_one_cycle_of_their_start(runs, dbc, case):
     assert want
     for a in want:
         assert 0 <= raised[a["message"]] - a["start"] <= periods[a["message"]], a
+
+
+def crafted(dbc, directory, message, values, start_s, end_s):
+    """A clean highway_tow with `values` written into `message`'s frames from start_s to
+    end_s (CRCs recomputed): faults of rules the simulator never breaks."""
+    log = directory / f"crafted-{message}.log"
+    simulate("highway_tow", log, duration_s=6, seed=2, dbc=dbc)
+    frames = [f for f in read_frames(log) if f.kind == "data"]
+    t0 = frames[0].t
+    return [with_values(dbc, f, values) if start_s <= f.t - t0 < end_s and dbc.lookup(f.can_id, f.ext)
+            and dbc.lookup(f.can_id, f.ext).name == message else f for f in frames]
+
+
+def stream(board_, dbc, frames):
+    with BoardLink(board_.port, dbc) as link:
+        link.sync()
+        return board_events(stream_frames(link, frames).alerts)
+
+
+def test_drawbar_overload_on_the_board_matches_the_reference(board, dbc, tmp_path):
+    frames = crafted(dbc, tmp_path, "HitchLoad", {"drawbar_force_n": -45_000.0}, 2.0, 3.0)
+    events = stream(board, dbc, frames)
+    assert [(e.kind, e.cleared) for e in events] == [("drawbar_overload", False), ("drawbar_overload", True)]
+    assert [e.key() for e in events] == [e.key() for e in check_frames(dbc, frames)]
+
+
+def test_pack_current_beyond_limits_on_the_board_when_enabled(dbc, tmp_path):
+    config = {"rules": [{"kind": "pack_current_beyond_limits", "enabled": True}]}
+    build_firmware(dbc, tmp_path / "fw", "x64", {"mode": "replay", "supervision": config})
+    frames = crafted(dbc, tmp_path, "BmsPackStatus", {"pack_current_a": 1400.0}, 2.0, 3.0)
+    with VirtualBoard(tmp_path / "fw", heap="100K") as vb:
+        events = stream(vb, dbc, frames)
+    assert [(e.kind, e.cleared) for e in events] == [("pack_current_beyond_limits", False),
+                                                      ("pack_current_beyond_limits", True)]
+    assert [e.key() for e in events] == [e.key() for e in check_frames(dbc, frames, config)]

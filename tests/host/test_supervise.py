@@ -12,7 +12,7 @@ from host_tools.logfile import read_frames
 from host_tools.simulate import simulate
 from host_tools.simulate.scenarios import SCENARIOS
 from host_tools.supervise import (KINDS, SuperviseError, build_tables, check_frames, expected, firmware, intervals,
-                                  rules_module, same_alerts)
+                                  rules_module, same_alerts, with_values)
 from mule_testing import FILES, PROJECT_DBC
 
 
@@ -106,3 +106,65 @@ def test_background_traffic_raises_nothing_by_itself(dbc, tmp_path):
     got, want = run_reference(dbc, tmp_path, "city_drive", 10, ["background:40", "out_of_order@4"])
     assert same_alerts(got, want)
     assert [a["kind"] for a in want] == ["out_of_order"]
+
+
+def test_the_windowed_mean_in_slots_agrees_with_its_bytecode_fallback(dbc, tmp_path):
+    # _slots runs a mean whose sums fit a small int; the host marks others not fast and
+    # Supervisor._mean runs them: both must raise and clear on the same frames
+    log = tmp_path / "overload.log"
+    simulate("hitch_overload", log, seed=3, dbc=dbc)
+    frames = [f for f in read_frames(log) if f.kind == "data"]
+    fast = rules_module(dbc)
+    slow = rules_module(dbc)
+    cx = memoryview(bytearray(slow.CX)).cast("i")
+    k = next(k for k, r in enumerate(slow.RULES) if r[1] == firmware.T_MEAN)
+    at = cx[firmware._CX_MEAN] + firmware._MNW * k
+    assert cx[at] == 1  # tongue_load_kg's mean is fast by default
+    cx[at] = 0
+    slow.CX = bytes(cx)
+    got = check_frames(dbc, frames, rules=fast)
+    assert [e for e in got if e.kind == "tongue_overload"]
+    assert got == check_frames(dbc, frames, rules=slow)
+
+
+def crafted(dbc, tmp_path, message, values, start_s, end_s, seconds=8):
+    """A clean highway_tow with `values` written into `message`'s frames from start_s to end_s."""
+    log = tmp_path / "crafted.log"
+    simulate("highway_tow", log, duration_s=seconds, seed=2, dbc=dbc)
+    frames = [f for f in read_frames(log) if f.kind == "data"]
+    t0 = frames[0].t
+    name_of = {(m.frame_id, m.is_extended_frame): m.name for m in dbc.messages}
+    return [with_values(dbc, f, values) if name_of.get((f.can_id, f.ext)) == message and start_s <= f.t - t0 < end_s
+            else f for f in frames]
+
+
+def raised(events, kind):
+    return [(e.frame_no, e.cleared) for e in events if e.kind == kind]
+
+
+def test_drawbar_force_beyond_its_rating_either_way_raises_and_clears(dbc, tmp_path):
+    rule_ = rule(build_tables(dbc), "drawbar_overload")
+    assert rule_[5:9] == (20_001, -20_001, -18_000, 18_000)  # > 40 kN, < −40 kN; clear within 36 kN at 2 N/bit
+    for force in (45_000.0, -45_000.0):
+        frames = crafted(dbc, tmp_path, "HitchLoad", {"drawbar_force_n": force}, 3.0, 4.0)
+        events = check_frames(dbc, frames)
+        got = raised(events, "drawbar_overload")
+        assert [c for _, c in got] == [False, True], got
+        first = next(i for i, f in enumerate(frames)
+                     if f.t - frames[0].t >= 3.0 and dbc.lookup(f.can_id, f.ext).name == "HitchLoad")
+        assert got[0][0] == first  # on the first frame beyond the rating: no debounce
+        assert {e.kind for e in events} == {"drawbar_overload"}  # the crafted frames pass their E2E checks
+    below = crafted(dbc, tmp_path, "HitchLoad", {"drawbar_force_n": 39_000.0}, 3.0, 4.0)
+    assert check_frames(dbc, below) == []
+
+
+def test_pack_current_beyond_the_bms_limits_is_off_by_default_and_works_when_enabled(dbc, tmp_path):
+    assert "pack_current_beyond_limits" not in {KINDS[r[0] - 1] for r in build_tables(dbc)["RULES"]}
+    on = {"rules": [{"kind": "pack_current_beyond_limits", "enabled": True}]}
+    assert rule(build_tables(dbc, on), "pack_current_beyond_limits")[7:10] == (5, 100, 0)  # 0.5 A vs 0.1 A/bit
+    frames = crafted(dbc, tmp_path, "BmsPackStatus", {"pack_current_a": 1400.0}, 3.0, 4.0)
+    assert check_frames(dbc, frames) == []
+    events = check_frames(dbc, frames, on)
+    assert [c for _, c in raised(events, "pack_current_beyond_limits")] == [False, True]
+    charging = crafted(dbc, tmp_path, "BmsPackStatus", {"pack_current_a": -1400.0}, 3.0, 4.0)
+    assert [c for _, c in raised(check_frames(dbc, charging, on), "pack_current_beyond_limits")] == [False, True]
