@@ -214,9 +214,11 @@ class Replay:
             elif isinstance(message, m.Stats):
                 if session.note_stats(message):
                     self._reset = "STATS uptime went backwards: the board restarted"
+                    break  # mark the gap before anything the new boot says settles a frame
             elif isinstance(message, m.Hello):
                 if session.new_boot(message):
                     self._reset = f"HELLO with a new boot id {message.boot_id:#010x}"
+                    break  # mark the gap before anything the new boot says settles a frame
             elif isinstance(message, m.Log):
                 self.logs.append((message.level, message.text))
             if time.perf_counter() > budget:
