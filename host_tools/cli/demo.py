@@ -16,6 +16,7 @@ from host_tools.board_stream import stream_frames, verify
 from host_tools.dbc import load_dbc
 from host_tools.engines.cantools_engine import decode_one
 from host_tools.flash import flash
+from host_tools.link.messages import Stats
 from host_tools.link.session import BoardLink
 from host_tools.logfile import read_frames
 from host_tools.simulate import simulate
@@ -53,8 +54,7 @@ def _do_demo(args: argparse.Namespace) -> int:
             link.sync()
             result = stream_frames(link, frames)
             report = verify(dbc, frames, result)
-            link.poll(1.2)
-            stats = [s for s in link.messages() if type(s).__name__ == "Stats"]
+            stats = [s for s in (link.wait_for(Stats, timeout=3.0),) if s is not None]
             console.print(f"3. Streamed {result.sent} frames over the link in {result.seconds:.2f} s "
                           f"({result.frames_per_second:,.0f} frames/s, "
                           f"{result.wire_bytes / max(result.sent, 1):.1f} wire bytes per frame)")

@@ -122,6 +122,20 @@ class BoardLink:
         else:
             time.sleep(min(timeout, 0.001))
 
+    def wait_for(self, kind: type, timeout: float):
+        """The next message of type `kind` to arrive within `timeout` s, or None; the
+        messages before it stay in the inbox."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for k, message in enumerate(self.inbox):
+                if isinstance(message, kind):
+                    del self.inbox[k]
+                    return message
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self.poll(min(left, 0.05))
+
     def messages(self):
         """Take everything received so far."""
         while self.inbox:

@@ -68,10 +68,7 @@ def test_every_frame_of_a_log_is_accounted_for(link, dbc, tmp_path):
     assert report.verified == len(frames)
     statuses = [o.status for o in report.outcomes.values()]
     assert {"decoded", "unknown_id", "wrong_length", "bad_multiplexer"} <= set(statuses)
-    link.poll(1.2)  # a STATS arrives every second
-    stats = [s for s in link.messages() if isinstance(s, m.Stats)]
-    assert stats, "no STATS from the board"
-    last = stats[-1]
+    last = stats_now(link)
     assert last.frames_received >= len(frames)
     assert last.unknown_ids >= statuses.count("unknown_id")
     assert last.link_crc_errors == last.link_bad_frames == last.link_seq_gaps == 0
@@ -101,10 +98,11 @@ def test_garbage_on_the_link_loses_only_the_frames_it_hit(link, dbc):
 
 
 def stats_now(link) -> m.Stats:
-    link.poll(1.2)
-    stats = [s for s in link.messages() if isinstance(s, m.Stats)]
-    assert stats, "no STATS from the board"
-    return stats[-1]
+    """The board's next STATS (it sends one a second): counters as of now."""
+    link.inbox.clear()
+    stats = link.wait_for(m.Stats, timeout=3.0)
+    assert stats is not None, "no STATS from the board"
+    return stats
 
 
 def test_stop_returns_the_board_to_its_repl_and_a_soft_reset_restarts_it(board, dbc):
