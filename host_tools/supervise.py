@@ -23,6 +23,7 @@ from host_tools.dbc import Dbc
 from host_tools.e2e import _e2e, protection
 from host_tools.engines import BAD_MUX, DECODED, UNKNOWN_ID, WRONG_LENGTH
 from host_tools.engines.cantools_engine import decode_one
+from host_tools.link.messages import Alert
 
 RULES_MODULE = "supervise_rules"  # the name firmware/app.py imports
 
@@ -442,16 +443,8 @@ def rules_module(dbc: Dbc, overrides: dict | None = None) -> types.ModuleType:
 # ---- the reference ----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class AlertEvent:
-    """One ALERT as the board sends it (docs/protocol.md)."""
-
-    frame_no: int
-    code: int
-    severity: int
-    mi: int
-    si: int
-    value: int
-    text: str
+class AlertEvent(Alert):
+    """One ALERT as the board sends it (the link's message), read with the rule table."""
 
     @property
     def kind(self) -> str:
