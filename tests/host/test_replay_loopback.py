@@ -231,9 +231,10 @@ def test_the_log_timing_is_kept_at_speed_1_and_scaled_at_speed_n(tmp_path, dbc):
     assert d["timing_error"]["frames"] == 3000 and d["timing_error"]["p50_ms"] < 1.0, d["timing_error"]
     fast = run(path, dbc, lb.LoopbackBoard(dbc), speed=5.0, board_stats=False).as_dict()
     assert fast["duration"]["expected_s"] == pytest.approx(1.4995 / 5, rel=1e-3)
-    # never ahead of the scaled schedule, and clearly faster than real time; how close it
-    # stays to 0.3 s under load is the bench's business (bench/bench_replay.py), not a test's
-    assert fast["duration"]["wall_s"] >= 0.99 * fast["duration"]["expected_s"], fast["duration"]
+    # paced by the scaled schedule (not sent ahead of it by more than jitter) yet clearly
+    # faster than real time; how close it stays to 0.3 s under load is the bench's business
+    # (bench/bench_replay.py), not a test's
+    assert fast["duration"]["wall_s"] >= 0.9 * fast["duration"]["expected_s"], fast["duration"]
     assert fast["duration"]["wall_s"] < 0.6 * d["duration"]["wall_s"], (fast["duration"], d["duration"])
 
 
