@@ -19,12 +19,7 @@ from host_tools.sample_frames import random_frame
 from host_tools.simulate import simulate
 from host_tools.tools import tool
 from host_tools.vboard import VirtualBoard
-from mule_testing import FILES, PROJECT_DBC
-
-
-@pytest.fixture(scope="module")
-def dbc():
-    return load_dbc(PROJECT_DBC)
+from mule_testing import FILES
 
 
 @pytest.fixture(scope="module")

@@ -14,13 +14,10 @@ import time
 
 import pytest
 
-from host_tools.dbc import load_dbc
-from host_tools.flash import build_firmware
 from host_tools.link.session import BoardLink
 from host_tools.replay import Replay, replay
 from host_tools.simulate import SCENARIOS, simulate
-from host_tools.vboard import VirtualBoard
-from mule_testing import PROJECT_DBC, REPO
+from mule_testing import REPO
 
 # the subcommands as `mule` will run them, whether or not cli/main.py lists them yet
 RUNNER = ("import argparse, sys\n"
@@ -42,17 +39,8 @@ def mule(*args, timeout=120, **kwargs):
 
 
 @pytest.fixture(scope="module")
-def dbc():
-    return load_dbc(PROJECT_DBC)
-
-
-@pytest.fixture(scope="module")
-def board(tmp_path_factory, dbc):
-    """A virtual board with a Pyboard's heap, running the firmware `mule flash` builds."""
-    directory = tmp_path_factory.mktemp("replay-board")
-    build_firmware(dbc, directory, "x64", {"mode": "replay"})
-    with VirtualBoard(directory, heap="100K") as vb:
-        yield vb
+def board(pyboard_sized_board):
+    return pyboard_sized_board
 
 
 @pytest.fixture(scope="module")

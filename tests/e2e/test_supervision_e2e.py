@@ -7,14 +7,12 @@ from __future__ import annotations
 import pytest
 
 from host_tools.board_stream import stream_frames, verify
-from host_tools.dbc import load_dbc
 from host_tools.flash import build_firmware
 from host_tools.link.session import BoardLink
 from host_tools.logfile import read_frames
 from host_tools.simulate import simulate
 from host_tools.supervise import board_events, check_frames, expected, intervals, same_alerts, with_values
 from host_tools.vboard import VirtualBoard
-from mule_testing import PROJECT_DBC
 
 # (scenario, seconds, faults, settings): every fault kind the board can see, and every
 # condition of the sidecar's rules, in a few seconds of traffic each
@@ -40,16 +38,8 @@ CASES = {
 
 
 @pytest.fixture(scope="module")
-def dbc():
-    return load_dbc(PROJECT_DBC)
-
-
-@pytest.fixture(scope="module")
-def board(tmp_path_factory, dbc):
-    directory = tmp_path_factory.mktemp("supervised-board")
-    build_firmware(dbc, directory, "x64", {"mode": "replay"})
-    with VirtualBoard(directory, heap="100K") as vb:
-        yield vb
+def board(pyboard_sized_board):
+    return pyboard_sized_board
 
 
 @pytest.fixture(scope="module")
