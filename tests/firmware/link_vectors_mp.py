@@ -259,6 +259,13 @@ def streams(path):
 
 
 def pipeline(directory, module, path):
+    import os
+
+    # The stream is one contiguous buffer: take it before the decoder's import fragments a 100 KB heap.
+    gc.collect()
+    src = bytearray(os.stat(path)[6])
+    with open(path, "rb") as f:
+        f.readinto(src)
     sys.path.insert(0, directory)
     dbc = __import__(module)
     lanes, selected = dbc.new_buffers()
@@ -267,11 +274,6 @@ def pipeline(directory, module, path):
     writer = link.Writer(dbc, VIPER)
     rec = array("i", bytes(16))
     data = bytearray(64)
-    import os
-
-    src = bytearray(os.stat(path)[6])
-    with open(path, "rb") as f:
-        f.readinto(src)
 
     def emit(n, keep):
         if n and keep:
