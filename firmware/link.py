@@ -60,7 +60,7 @@ CRC_SIZE = const(4)
 CAN_BATCH_HEADER = const(5)
 CAN_RECORD_HEADER = const(9)
 CAN_MAX_DATA = const(64)
-STATS_COUNT = const(16)  # u32 fields of STATS before can_state, in docs/protocol.md's order
+STATS_COUNT = const(18)  # u32 fields of STATS before can_state, in docs/protocol.md's order
 
 # HELLO
 MODE_LIVE = const(0)

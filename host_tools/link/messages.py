@@ -31,7 +31,7 @@ MODE_REPLAY = 1
 STATS_FIELDS = ("uptime_ms", "frames_received", "frames_decoded", "unknown_ids", "wrong_length",
                 "bad_mux", "link_crc_errors", "link_bad_frames", "link_seq_gaps", "frames_dropped",
                 "can_fifo_overflows", "can_errors", "heap_free", "heap_min_free", "loop_us_max",
-                "loop_us_avg")
+                "loop_us_avg", "gc_count", "gc_max_us")
 STATS_SIZE = 4 * len(STATS_FIELDS) + 1
 CAN_STATE_NONE = 255
 
@@ -316,16 +316,18 @@ class Stats:
     heap_min_free: int = 0
     loop_us_max: int = 0
     loop_us_avg: int = 0
+    gc_count: int = 0
+    gc_max_us: int = 0
     can_state: int = CAN_STATE_NONE
 
     def encode(self) -> bytes:
         values = [getattr(self, name) & 0xFFFFFFFF for name in STATS_FIELDS]
-        return struct.pack("<16IB", *values, self.can_state)
+        return struct.pack(f"<{len(STATS_FIELDS)}IB", *values, self.can_state)
 
     @classmethod
     def decode(cls, body: bytes) -> Stats:
         b = _Body(body)
-        values = b.take("<16IB")
+        values = b.take(f"<{len(STATS_FIELDS)}IB")
         b.end()
         return cls(*values)
 

@@ -67,6 +67,9 @@ def test_every_frame_of_a_log_is_accounted_for(link, dbc, tmp_path):
     assert last.frames_received >= len(frames)
     assert last.unknown_ids >= statuses.count("unknown_id")
     assert last.link_crc_errors == last.link_bad_frames == last.link_seq_gaps == 0
+    # the board collects once a second before STATS: the high-water mark is below what stays live
+    assert last.gc_count >= 1 and 0 < last.gc_max_us < 1_000_000
+    assert 0 < last.heap_min_free <= last.heap_free
 
 
 def test_garbage_on_the_link_loses_only_the_frames_it_hit(link, dbc):

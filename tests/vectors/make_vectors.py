@@ -57,7 +57,7 @@ def s8(text):
 # ---------------- constants
 constants = {"types": T, "MAX_PAYLOAD": 512, "MAX_BODY": 505, "MAX_ENCODED": 515, "MAX_WIRE": 517,
              "HEADER": 3, "CRC_SIZE": 4, "PROTO_VERSION": 1, "CAN_BATCH_HEADER": 5, "CAN_RECORD_HEADER": 9,
-             "CAN_MAX_DATA": 64, "STATS_SIZE": 65, "CAN_EXT_FLAG": 0x80000000,
+             "CAN_MAX_DATA": 64, "STATS_SIZE": 73, "CAN_EXT_FLAG": 0x80000000,
              "note": "docs/protocol.md; firmware/link.py and host_tools/link must define the same values"}
 
 # ---------------- crc
@@ -143,9 +143,9 @@ def alert(f):
 
 STATS_FIELDS = ["uptime_ms", "frames_received", "frames_decoded", "unknown_ids", "wrong_length", "bad_mux",
                 "link_crc_errors", "link_bad_frames", "link_seq_gaps", "frames_dropped", "can_fifo_overflows",
-                "can_errors", "heap_free", "heap_min_free", "loop_us_max", "loop_us_avg"]
+                "can_errors", "heap_free", "heap_min_free", "loop_us_max", "loop_us_avg", "gc_count", "gc_max_us"]
 def stats(f):
-    return struct.pack("<16IB", *[f[k] for k in STATS_FIELDS], f["can_state"])
+    return struct.pack("<%dIB" % len(STATS_FIELDS), *[f[k] for k in STATS_FIELDS], f["can_state"])
 
 def log(f):
     return bytes([f["level"]]) + s8(f["text"])
@@ -229,7 +229,7 @@ def body_ok(t, b):
         j = str_end(b, 42); j = str_end(b, j) if j is not None else None
         return j == len(b)
     if t == T["ALERT"]: return str_end(b, 15) == len(b)
-    if t == T["STATS"]: return len(b) == 65
+    if t == T["STATS"]: return len(b) == 73
     if t == T["LOG"]: return str_end(b, 1) == len(b)
     if t == T["CREDIT"]: return len(b) == 4
     return True  # TELEMETRY: needs the DBC
@@ -362,7 +362,7 @@ stream("host_clean", "host", [F(T["HELLO"], 0, hello(h)), F(T["CREDIT"], 1, cred
        F(T["LOG"], 2, log(dict(level=1, text="hi")))], [(1, 0), (0x15, 1), (0x14, 2)])
 stream("host_hello_restarts_tracking", "host", [F(T["LOG"], 500, log(dict(level=1, text="a"))), F(T["HELLO"], 0, hello(h)),
        F(T["CREDIT"], 2, credit(dict(granted=1024)))], [(0x14, 500), (1, 0), (0x15, 2)], seq_gaps=1)
-stream("host_bad_bodies", "host", [F(T["HELLO"], 0, hello(h) + b"\x00"), F(T["STATS"], 1, bytes(64)),
+stream("host_bad_bodies", "host", [F(T["HELLO"], 0, hello(h) + b"\x00"), F(T["STATS"], 1, bytes(72)),
        F(T["CREDIT"], 2, b"\x00\x04\x00"), F(T["LOG"], 3, b"\x01\x05abc"), F(T["ALERT"], 4, alert(a)),
        F(SYNC, 5)], [(0x12, 4)], bad_frames=5)
 stream("host_repl_text_after_stop", "host", [F(T["LOG"], 7, log(dict(level=1, text="stopped"))),
