@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DBC := dbc/kia_ev_pickup.dbc
 BUILD := build
 
-.PHONY: setup build test demo bench clean
+.PHONY: setup build test demo bench soak clean
 
 setup: $(STAMP)
 
@@ -37,6 +37,11 @@ bench: build
 	$(BIN)/python bench/bench_simulate.py
 	$(BIN)/python bench/bench_supervise.py
 	$(BIN)/python bench/bench_replay.py
+
+# A 30-minute drive in real time on a 100 KB virtual board: heap high-water mark and trend,
+# GC pauses, no MemoryError (bench/results/soak.json). Too long for `make test`.
+soak: setup
+	$(BIN)/python bench/soak.py
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .hypothesis
