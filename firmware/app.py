@@ -24,6 +24,13 @@ _LIVE_BURST = const(16)  # CAN frames taken per pass before serving the link aga
 _LOG_INFO = const(1)
 _LOG_ERROR = const(3)
 _T_MASK = const(0x3FFFFFFF)  # supervision times: µs mod 2**30, as replay records carry them
+# ALERT codes 32.. are the board's own (1..31 supervision's): 32 can_bus_state, value the
+# new can_state (can_source.STATE_*), cleared (| 0x100) back at error-active
+_ALERT_BUS_STATE = const(32)
+_CLEARED = const(0x100)
+_STATE_ACTIVE = const(0)
+_STATE_BUS_OFF = const(3)
+_STATE_NONE = const(255)
 
 # STATS fields (docs/protocol.md), in order
 _UPTIME = const(0)
@@ -65,6 +72,19 @@ class Board:
     def __init__(self, cfg, port):
         self.cfg = cfg
         self.port = port
+        # supervision first: its code and tables are the largest blocks, best taken from an
+        # unfragmented heap
+        self.supervisor = None
+        self.sup_problem = None
+        if cfg.get("supervise", True):
+            gc.collect()
+            try:
+                import supervise
+                import supervise_rules
+
+                self.supervisor = supervise.Supervisor(supervise_rules, dbc.lookup, self.alert)
+            except (ImportError, MemoryError) as exc:  # no rule tables, or no room: decode only
+                self.sup_problem = "supervision off: %r" % (exc,)
         self.replay = cfg["mode"] != "live"
         self.decimation = max(1, int(cfg["decimation"]))
         self.rx_window = int(cfg.get("rx_window", 1024))
@@ -84,25 +104,29 @@ class Board:
         self.started = time.ticks_ms()
         self.last_stats = self.started
         self.last_credit = self.started
-        self.supervisor = None
-        self.sup_problem = None
-        if cfg.get("supervise", True):
-            try:
-                import supervise
-                import supervise_rules
-
-                self.supervisor = supervise.Supervisor(supervise_rules, dbc.lookup, self.alert)
-            except (ImportError, MemoryError) as exc:  # no rule tables, or no room: decode only
-                self.sup_problem = "supervision off: %r" % (exc,)
         self.caps = link.CAP_REPLAY | (link.CAP_VIPER if dbc.EMIT == "viper" else 0)
         if self.supervisor is not None:
             self.caps |= link.CAP_SUPERVISION
-        if not self.replay:
+        # live: frames from the CAN controller. Replay with "replay_path": "loopback": the
+        # link's frames go through the controller (silent loopback) and back, so replay
+        # tests its filters and FIFO too. can_source.BusGuard watches the error state.
+        self.can_problem = None
+        self.bus_guard = None
+        loopback = self.replay and cfg.get("replay_path", "link") == "loopback"
+        if not self.replay or loopback:
             import can_source
 
-            keys = list(self.decoders.keys())
-            self.source = can_source.PybCanSource(cfg["bus"], cfg["bitrate"], keys)
-            self.caps |= link.CAP_PYB_CAN
+            try:
+                self.source = can_source.open_source(cfg, list(self.decoders.keys()), loopback)
+            except (ImportError, AttributeError, ValueError, OSError) as exc:
+                if not loopback:
+                    raise
+                # no controller here: replay over the link only, and say so in HELLO's LOG
+                self.can_problem = "replay_path loopback unavailable, replaying from the link: %r" % (exc,)
+            if self.source is not None:
+                self.caps |= {"pyb": link.CAP_PYB_CAN, "machine": link.CAP_MACHINE_CAN}.get(self.source.kind, 0)
+                self.bus_guard = can_source.BusGuard(time.ticks_ms())
+                self.bus_no = 0  # the frame number ALERTs about the bus carry: the last frame seen
 
     def send(self, n):
         if n:
@@ -154,6 +178,9 @@ class Board:
             k = writer.telemetry(frame_no, result, self.lanes, self.selected, k)
 
     def replay_batch(self):
+        if self.source is not None:  # "replay_path": "loopback"
+            self.replay_loopback()
+            return
         reader = self.reader
         record = self.record
         data = self.data
@@ -165,9 +192,42 @@ class Board:
                 self.stats[_DROPPED] += 1
                 self.log(_LOG_ERROR, "frame %d: %r" % (reader.can_frame_no(i), exc))
 
+    def replay_loopback(self):
+        """Each link frame into the controller (silent loopback) and back through its
+        filters and FIFO, decoded with the record's number and time. One record per frame
+        still: a frame the filters reject is an unknown id, as the decoder would say."""
+        reader = self.reader
+        record = self.record
+        data = self.data
+        source = self.source
+        if source is None:
+            return
+        for i in range(reader.count):
+            try:
+                frame_no = reader.can_frame_no(i)
+                self.bus_no = frame_no
+                n = reader.can_record(i, record, data)
+                can_id = record[1]
+                ext = record[2] != 0
+                frame = source.loop(can_id, ext, data, n) if n <= 8 else None  # classic CAN: 8 bytes
+                if frame is not None and frame[0] == can_id and frame[1] == ext:
+                    got = frame[4]
+                    self.decode(frame_no, can_id, ext, got, len(got), record[0])
+                    continue
+                if frame is not None or (n <= 8 and (can_id | _EXT_KEY if ext else can_id) in self.decoders):
+                    # the controller lost or changed a frame it should carry: say so, and
+                    # decode the link's copy so the host still gets its record
+                    self.log(_LOG_ERROR, "frame %d: loopback gave %r for id 0x%x" % (frame_no, frame, can_id))
+                self.decode(frame_no, can_id, ext, data, n, record[0])
+            except Exception as exc:  # one bad frame must not stop the board
+                self.stats[_DROPPED] += 1
+                self.log(_LOG_ERROR, "frame %d: %r" % (reader.can_frame_no(i), exc))
+
     def poll_can(self):
         source = self.source
         got = False
+        if source is None:
+            return got
         for _ in range(_LIVE_BURST):
             frame = source.recv()
             if frame is None:
@@ -183,6 +243,28 @@ class Board:
         return got
 
     # ---- housekeeping ---------------------------------------------------------------
+    def watch_bus(self, now):
+        """ALERT can_bus_state on each error-state change (cleared back at error-active);
+        restart a bus-off controller after BusGuard's backoff, with a LOG line."""
+        guard = self.bus_guard
+        source = self.source
+        if guard is None or source is None:
+            return
+        action = guard.update(source.state(), now)
+        if action == guard.CHANGED:
+            state = guard.state
+            frame_no = self.live_no if not self.replay else self.bus_no
+            if state == _STATE_ACTIVE:
+                self.alert(frame_no, _ALERT_BUS_STATE | _CLEARED, 2, -1, -1, state, b"can_bus_state")
+            elif state != _STATE_NONE:
+                self.alert(frame_no, _ALERT_BUS_STATE, 3 if state == _STATE_BUS_OFF else 2, -1, -1, state,
+                           b"can_bus_state")
+        elif action == guard.RESTART:
+            source.restart()
+            waited = guard.restarted(now)
+            self.log(_LOG_ERROR, "CAN bus-off: restart %d after %d ms (next after %d ms)"
+                     % (guard.restarts, waited, guard.backoff_ms))
+
     def send_stats(self, now):
         stats = self.stats
         reader = self.reader
@@ -219,6 +301,8 @@ class Board:
             self.log(_LOG_ERROR, problem)
         if self.sup_problem:
             self.log(_LOG_ERROR, self.sup_problem)
+        if self.can_problem:
+            self.log(_LOG_ERROR, self.can_problem)
         reader = self.reader
         port = self.port
         stats = self.stats
@@ -243,10 +327,12 @@ class Board:
                         self.log(_LOG_INFO, "stopped")
                         return
             if self.source is not None:
-                if self.poll_can():
-                    busy = True
-                if self.supervisor is not None:  # live: timeouts also run on the clock
-                    self.supervisor.tick(time.ticks_us() & _T_MASK, self.live_no)
+                if not self.replay:
+                    if self.poll_can():
+                        busy = True
+                    if self.supervisor is not None:  # live: timeouts also run on the clock
+                        self.supervisor.tick(time.ticks_us() & _T_MASK, self.live_no)
+                self.watch_bus(time.ticks_ms())
             self.send(self.writer.telemetry_flush())
             now = time.ticks_ms()
             if (reader.since_credit() >= self.rx_window // 4

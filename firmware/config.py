@@ -5,7 +5,9 @@ import json
 DEFAULTS = {
     "mode": "replay",  # "replay": CAN frames arrive over the link; "live": from the CAN bus
     "bus": 1,  # CAN controller number (live mode)
-    "bitrate": 500000,
+    "bitrate": 500000,  # bit/s: 125000, 250000, 500000 or 1000000 (exact timing, 87.5 % sample point)
+    "can": "auto",  # CAN controller: "auto" (machine.CAN if the firmware has it, else pyb.CAN), "pyb", "machine", "mcp2515"
+    "replay_path": "link",  # replay: "link" decodes the link's frames; "loopback" sends them through the controller's filters and FIFO (silent loopback) first
     "decimation": 1,  # send telemetry for 1 frame in N
     "port": "auto",  # "auto", "usb", "stdio", "uart:ID:BAUD"
     "board": "",  # a name for HELLO; "" = sys.platform

@@ -1,27 +1,60 @@
-# Runs inside MicroPython: the firmware's live mode (app.Board with pyb.CAN) on the fake
-# pyb. Usage: micropython live_mode_mp.py FIRMWARE_DIR FAKES_DIR < frames
-# stdin: one bus event per line: "<id> <ext 0|1> <hex>" injects a frame, "poll" runs the
-# board's CAN poll, "errors <tec> <rec>" sets the controller's error counters.
-# stdout: the filters set, the CAN settings, the hex of everything the board wrote to
-# its port, and how many frames the fake controller accepted.
+# Runs inside MicroPython: the firmware's live mode (app.Board with a CAN source) on the
+# fake controllers. Usage: micropython live_mode_mp.py FIRMWARE_DIR FAKES_DIR [CONFIG_JSON]
+# CONFIG_JSON: the board's config; its "_fake": "machine" installs the fake machine.CAN
+# (sys.modules["machine"], before the firmware imports it), else only the fake pyb is there.
+# stdin: one event per line:
+#   "<id> <ext 0|1> <hex>"  a frame on the bus
+#   "poll"                  the board's CAN poll
+#   "errors <tec> <rec>"    the controller's error counters
+#   "watch <ms>"            the board's bus watch at time <ms> (BusGuard: ALERTs, restarts)
+#   "heap"                  a poll with the GC off: heap bytes it allocated, frames it took
+# stdout, "key value" lines: setup, filters, wire (hex of what the board wrote; several lines,
+# in order), accepted (frames the fake controller took), heap (bytes frames, per "heap" event), restarts.
+import gc
+import json
 import sys
 import time
 from binascii import hexlify, unhexlify
 
 sys.path.insert(0, sys.argv[1])
 sys.path.insert(0, sys.argv[2])
+
+config = {"mode": "live", "bus": 1, "bitrate": 500000, "decimation": 1, "port": "capture", "board": "fake"}
+if len(sys.argv) > 3:
+    config.update(json.loads(sys.argv[3]))
+if config.get("_fake") == "machine":
+    import machine_can  # noqa: E402
+
+    sys.modules["machine"] = machine_can
+
 import app  # noqa: E402
-import pyb  # noqa: E402
 
 
 class CapturePort:
-    """What the board writes goes to stdout as hex, on one line."""
+    """What the board writes: staged in a buffer made once (writing allocates nothing),
+    printed as "wire <hex>" lines when it fills and at flush()."""
+
+    def __init__(self, size):
+        self.buf = bytearray(size)
+        self.n = 0
+
+    def flush(self):
+        view = memoryview(self.buf)
+        for at in range(0, self.n, 256):  # small pieces: the heap is Pyboard-sized
+            print("wire", hexlify(view[at:min(self.n, at + 256)]).decode())
+        self.n = 0
 
     def readinto(self, buf):
         return 0
 
-    def write(self, buf, n):
-        sys.stdout.write(hexlify(memoryview(buf)[:n]))
+    def write(self, src, n):
+        if self.n + n > len(self.buf):
+            self.flush()
+        buf = self.buf
+        at = self.n
+        for i in range(n):
+            buf[at + i] = src[i]
+        self.n = at + n
 
     def wait(self, ms):
         pass
@@ -30,14 +63,17 @@ class CapturePort:
         pass
 
 
-config = {"mode": "live", "bus": 1, "bitrate": 500000, "decimation": 1, "port": "capture", "board": "fake"}
-port = CapturePort()
+port = CapturePort(2048)
 board = app.Board(config, port)
-can = pyb.CAN.instances[1]
-print(sorted(can.filters.items()))
-print(can.baudrate, can.mode)
+can = board.source._can  # the fake controller behind the source
+print("setup", repr((board.source.kind, getattr(can, "bitrate", None), can.mode,
+                     getattr(can, "timing", None), getattr(can, "sample_point", None))))
+print("filters", repr(sorted(can.filters.items()) if isinstance(can.filters, dict) else can.filters))
+gc.collect()
+print("free", gc.mem_free())
 board.hello()
 accepted = 0
+heaps = []
 for line in sys.stdin:
     fields = line.split()
     if not fields:
@@ -46,11 +82,26 @@ for line in sys.stdin:
         board.poll_can()
     elif fields[0] == "errors":
         can.set_error_counters(int(fields[1]), int(fields[2]))
+    elif fields[0] == "watch":
+        board.watch_bus(int(fields[1]))
+    elif fields[0] == "heap":
+        before_frames = board.live_no
+        port.flush()
+        gc.collect()
+        gc.disable()
+        before = gc.mem_alloc()
+        board.poll_can()
+        used = gc.mem_alloc() - before
+        gc.enable()
+        heaps.append((used, board.live_no - before_frames))
     else:
         data = unhexlify(fields[2]) if len(fields) > 2 else b""
         if can.inject(int(fields[0]), data, ext=fields[1] == "1"):
             accepted += 1
 board.send(board.writer.telemetry_flush())
 board.send_stats(time.ticks_ms())
-print()
-print(accepted)
+port.flush()
+print("accepted", accepted)
+for used, frames in heaps:
+    print("heap", used, frames)
+print("restarts", can.restarts, board.bus_guard.restarts)

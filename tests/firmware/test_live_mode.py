@@ -1,15 +1,20 @@
-"""Live mode on the fake pyb.CAN (tested only on the fake, see docs/hardware notes):
-hardware filters built from the DBC pass exactly its ids, every frame that reaches the
-FIFO is decoded as cantools does, FIFO overflows and error states reach STATS."""
+"""Live mode on the fake CAN controllers (tested only on fakes: tests/firmware/fakes/pyb.py
+and machine_can.py): hardware filters built from the DBC pass exactly its ids, every frame
+that reaches the FIFO is decoded as cantools does, both backends receive the same frames,
+FIFO overflows and error states reach STATS and ALERT, bus-off is restarted with backoff,
+and receiving allocates nothing per frame."""
 
 from __future__ import annotations
 
+import json
 import random
 import subprocess
 from pathlib import Path
 
+import pytest
 
 from host_tools.board_stream import board_outcome
+from host_tools.codegen.build import compile_mpy
 from host_tools.dbc import load_dbc
 from host_tools.engines.cantools_engine import decode_one
 from host_tools.flash import build_firmware
@@ -23,75 +28,189 @@ from mule_testing import FILES, PROJECT_DBC
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "live_mode_mp.py"
 FAKES = HERE / "fakes"
+# A Pyboard-sized heap for the board, plus what the fake controllers take: on a board
+# pyb and machine are built in (flash), here they are .mpy modules on the heap (~10 KB
+# each on the 64-bit unix port).
+HEAP = "116K"
+CAN_BUS_STATE = 32
+CLEARED = 0x100
 
 
-def run_live(dbc, tmp_path, events: list[str], heap: str = "100K"):
-    build_firmware(dbc, tmp_path, "x64", {"mode": "live"})
-    result = subprocess.run([tool("micropython"), "-X", f"heapsize={heap}", str(SCRIPT), str(tmp_path), str(FAKES)],
+def compiled_fakes(tmp_path: Path) -> Path:
+    out = tmp_path / "fakes"
+    out.mkdir(exist_ok=True)
+    for name in ("pyb", "machine_can"):
+        compile_mpy(FAKES / f"{name}.py", "x64", out / f"{name}.mpy")
+    return out
+
+
+def run_live(dbc, tmp_path, events: list[str], heap: str = HEAP, fake: str = "pyb", **config):
+    fw = tmp_path / f"fw_{fake}"
+    build_firmware(dbc, fw, "x64", {"mode": "live"})
+    config["_fake"] = fake
+    result = subprocess.run([tool("micropython"), "-X", f"heapsize={heap}", str(SCRIPT), str(fw),
+                             str(compiled_fakes(tmp_path)), json.dumps(config)],
                             input="\n".join(events) + "\n", capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
-    filters, setup, wire, accepted = result.stdout.splitlines()[-4:]
+    out: dict[str, list[str]] = {}
+    for line in result.stdout.splitlines():
+        key, _, value = line.partition(" ")
+        out.setdefault(key, []).append(value)
     receiver = m.host_receiver()
-    messages = [m.decode_frame(f, m.wide_signals(dbc)) for f in receiver.feed(bytes.fromhex(wire))]
+    wire = bytes.fromhex("".join(out["wire"]))
+    messages = [m.decode_frame(f, m.wide_signals(dbc)) for f in receiver.feed(wire)]
     assert receiver.counters()["crc_errors"] == receiver.counters()["bad_frames"] == 0
-    return filters, setup, int(accepted), messages
+    out["messages"] = messages
+    return out
 
 
 def telemetry(messages):
     return [r for msg in messages if isinstance(msg, m.Telemetry) for r in msg.records]
 
 
-def test_filters_pass_the_dbc_ids_and_frames_decode_like_cantools(tmp_path):
-    dbc = load_dbc(PROJECT_DBC)
-    rnd = random.Random(5)
-    frames = [random_frame(dbc, rnd, faults=False) for _ in range(120)]
+def of_type(messages, kind):
+    return [x for x in messages if isinstance(x, kind)]
+
+
+def traffic(dbc, n=120, seed=5):
+    """Frames of the DBC with strangers between them (ids the DBC lacks), a poll after each."""
+    rnd = random.Random(seed)
+    frames = [random_frame(dbc, rnd, faults=False) for _ in range(n)]
     strangers = [(0x7DF, False), (0x18DAF110, True), (0x110, True)]  # not in the DBC (0x110 is std there)
-    events, sent = [], []
+    events = []
     for i, f in enumerate(frames):
         events.append(f"{f.can_id} {int(f.ext)} {f.data.hex()}")
-        sent.append(f)
         if i % 2:
             can_id, ext = strangers[i % 3]
             events.append(f"{can_id} {int(ext)} 0011223344556677")
         events.append("poll")  # the board keeps up: FIFO never overflows
-    filters, setup, accepted, messages = run_live(dbc, tmp_path, events)
-    assert "500000" in setup
-    assert accepted == len(frames)  # strangers never reach the FIFO
-    records = telemetry(messages)
+    return frames, events
+
+
+@pytest.mark.parametrize("fake", ["pyb", "machine"])
+def test_filters_pass_the_dbc_ids_and_frames_decode_like_cantools(tmp_path, fake):
+    dbc = load_dbc(PROJECT_DBC)
+    frames, events = traffic(dbc)
+    out = run_live(dbc, tmp_path, events, fake=fake, can="auto")
+    assert int(out["accepted"][0]) == len(frames)  # strangers never reach the FIFO
+    records = telemetry(out["messages"])
     assert [r.frame_no for r in records] == list(range(1, len(frames) + 1))
     decoder = TelemetryDecoder(dbc)
-    for frame, record in zip(sent, records):
+    for frame, record in zip(frames, records):
         want = decode_one(dbc, frame.can_id, frame.ext, frame.data)
         got = board_outcome(decoder, [record])
         assert got.msg == want.msg
         assert not mismatches(dbc.lookup(frame.can_id, frame.ext), want.raw, want.phys, got.raw, got.phys)
-    stats = [x for x in messages if isinstance(x, m.Stats)][-1]
+    stats = of_type(out["messages"], m.Stats)[-1]
     assert stats.frames_received == stats.frames_decoded == len(frames)
     assert stats.unknown_ids == 0 and stats.can_fifo_overflows == 0 and stats.can_state == 0
-    hello = [x for x in messages if isinstance(x, m.Hello)][0]
-    assert hello.mode == m.MODE_LIVE and hello.caps & m.CAP_PYB_CAN
+    hello = of_type(out["messages"], m.Hello)[0]
+    assert hello.mode == m.MODE_LIVE
+    # "auto" takes machine.CAN when the firmware has it (the fake machine is installed), else pyb.CAN
+    want_cap, other_cap = (m.CAP_MACHINE_CAN, m.CAP_PYB_CAN) if fake == "machine" else (m.CAP_PYB_CAN, m.CAP_MACHINE_CAN)
+    assert hello.caps & want_cap and not hello.caps & other_cap
+    assert eval(out["setup"][0])[0] == fake
 
 
-def test_fifo_overflow_and_bus_off_are_reported(tmp_path):
+def test_pyb_gets_explicit_bit_timing_and_filter_banks_for_std_and_ext_ids(tmp_path):
+    dbc = load_dbc(PROJECT_DBC)
+    out = run_live(dbc, tmp_path, [], can="pyb", bitrate=250_000)
+    kind, bitrate, mode, timing, sample_point = eval(out["setup"][0])
+    assert (kind, mode) == ("pyb", 0)  # NORMAL
+    assert timing == (21, 1, 6, 1) and bitrate == 250_000 and sample_point == 0.875
+    banks = eval(out["filters"][0])
+    modes = [mode for _, (mode, _, _, _) in banks]
+    std = sum(1 for msg in dbc.database.messages if not msg.is_extended_frame)
+    ext = len(dbc.database.messages) - std
+    assert modes == [1] * -(-std // 4) + [3] * -(-ext // 2)  # LIST16 banks, then LIST32 (extframe=True)
+
+
+def test_the_two_backends_receive_the_same_frames_for_the_same_traffic(tmp_path):
+    dbc = load_dbc(PROJECT_DBC)
+    frames, events = traffic(dbc, n=60, seed=9)
+    pack = dbc.database.get_message_by_name("BmsPackStatus")
+    events += [f"{pack.frame_id} 0 {bytes(8).hex()}"] * 5 + ["poll"]  # one overflow
+    pyb = run_live(dbc, tmp_path, events, fake="pyb", can="pyb")
+    machine = run_live(dbc, tmp_path, events, fake="machine", can="machine")
+    assert pyb["accepted"] == machine["accepted"]
+    assert telemetry(pyb["messages"]) == telemetry(machine["messages"])
+    s1, s2 = of_type(pyb["messages"], m.Stats)[-1], of_type(machine["messages"], m.Stats)[-1]
+    for field in ("frames_received", "frames_decoded", "unknown_ids", "can_fifo_overflows", "can_state"):
+        assert getattr(s1, field) == getattr(s2, field), field
+    assert s1.can_fifo_overflows == 1
+
+
+@pytest.mark.parametrize("fake", ["pyb", "machine"])
+def test_fifo_overflow_is_counted_once_per_episode(tmp_path, fake):
     dbc = load_dbc(PROJECT_DBC)
     pack = dbc.database.get_message_by_name("BmsPackStatus")
-    burst = [f"{pack.frame_id} 0 {bytes(8).hex()}"] * 5  # 3-deep FIFO: 2 lost
-    events = burst + ["poll", "errors 300 0"]
-    _, _, accepted, messages = run_live(dbc, tmp_path, events)
-    assert accepted == 3
-    stats = [x for x in messages if isinstance(x, m.Stats)][-1]
+    burst = [f"{pack.frame_id} 0 {bytes(8).hex()}"] * 5  # 3-deep FIFO: 2 lost, one overflow event
+    out = run_live(dbc, tmp_path, burst + ["poll"] + burst + ["poll"], fake=fake, can=fake)
+    assert int(out["accepted"][0]) == 6
+    stats = of_type(out["messages"], m.Stats)[-1]
+    # the controllers report an overflow once until the FIFO is read, not each lost frame
     assert stats.can_fifo_overflows == 2
-    assert stats.frames_received == 3
-    assert stats.can_state == 3  # bus-off
-    assert stats.can_errors == 1
+    assert stats.frames_received == 6
+
+
+@pytest.mark.parametrize("fake", ["pyb", "machine"])
+def test_error_states_raise_and_clear_alerts_and_bus_off_is_restarted_with_backoff(tmp_path, fake):
+    dbc = load_dbc(PROJECT_DBC)
+    pack = dbc.database.get_message_by_name("BmsPackStatus")
+    frame = f"{pack.frame_id} 0 {bytes(8).hex()}"
+    events = [frame, "poll", "watch 0",
+              "errors 100 0", "watch 10",  # warning
+              "errors 130 0", "watch 20",  # passive
+              "errors 0 0", "watch 30",  # back to error-active
+              "errors 300 0", "watch 1000",  # bus-off
+              frame,  # a bus-off controller receives nothing
+              "watch 1099", "watch 1100",  # restart due 100 ms after bus-off
+              "watch 1101",  # error-active again
+              "errors 300 0", "watch 1200", "watch 1399", "watch 1400", "watch 1401"]  # again: 200 ms
+    out = run_live(dbc, tmp_path, events, fake=fake, can=fake)
+    alerts = [(a.code, a.severity, a.value, a.mi, a.si, a.text) for a in of_type(out["messages"], m.Alert)
+              if a.code & 0xFF == CAN_BUS_STATE]
+    raised, cleared = CAN_BUS_STATE, CAN_BUS_STATE | CLEARED
+    assert alerts == [(raised, 2, 1, -1, -1, "can_bus_state"), (raised, 2, 2, -1, -1, "can_bus_state"),
+                      (cleared, 2, 0, -1, -1, "can_bus_state"),
+                      (raised, 3, 3, -1, -1, "can_bus_state"), (cleared, 2, 0, -1, -1, "can_bus_state"),
+                      (raised, 3, 3, -1, -1, "can_bus_state"), (cleared, 2, 0, -1, -1, "can_bus_state")]
+    assert all(a.frame_no == 1 for a in of_type(out["messages"], m.Alert))  # the last frame seen
+    logs = [x.text for x in of_type(out["messages"], m.Log) if "bus-off" in x.text]
+    assert logs == ["CAN bus-off: restart 1 after 100 ms (next after 200 ms)",
+                    "CAN bus-off: restart 2 after 200 ms (next after 400 ms)"]
+    assert out["restarts"] == ["2 2"]  # the controller's restart() ran twice, the guard counted 2
+    assert int(out["accepted"][0]) == 1
+    stats = of_type(out["messages"], m.Stats)[-1]
+    assert stats.can_state == 0 and stats.frames_received == 1
+    assert stats.can_errors == 4  # entries: warning, passive, bus-off twice (kept across restarts)
+
+
+@pytest.mark.parametrize("fake", ["pyb", "machine"])
+def test_receiving_allocates_nothing_per_frame(tmp_path, fake):
+    dbc = load_dbc(PROJECT_DBC)
+    rnd = random.Random(2)
+    events = []
+    for round_no in range(8):
+        frames = [random_frame(dbc, rnd, faults=False) for _ in range(3)]  # 3 fill the FIFO
+        events += [f"{f.can_id} {int(f.ext)} {f.data.hex()}" for f in frames]
+        events.append("poll" if round_no < 2 else "heap")  # warm up first: views, buffers
+    out = run_live(dbc, tmp_path, events, fake=fake, can=fake)
+    heaps = [tuple(map(int, h.split())) for h in out["heap"]]
+    assert sum(frames for _, frames in heaps) == 18
+    assert heaps == [(0, 3)] * 6, heaps
 
 
 def test_too_many_ids_for_the_filter_banks_fall_back_to_accept_all(tmp_path):
     dbc = load_dbc(FILES / "dbc" / "many_messages.dbc")
     stranger = "2047 0 00"
     # 400 messages' decoder needs more than a Pyboard's heap on the 64-bit unix port
-    filters, _, accepted, messages = run_live(dbc, tmp_path, [stranger, "poll"], heap="2M")
-    assert "(0, 0, (0, 0, 0, 0))" in filters and "(2, 0, (0, 0))" in filters  # MASK16 + MASK32 accept all
-    assert accepted == 1
-    stats = [x for x in messages if isinstance(x, m.Stats)][-1]
+    out = run_live(dbc, tmp_path, [stranger, "poll"], heap="2M", can="pyb")
+    filters = out["filters"][0]
+    assert "(0, (0, 0, (0, 0, 0, 0), 4))" in filters and "(1, (2, 0, (4, 4), 2))" in filters  # MASK16 + MASK32 accept all
+    assert int(out["accepted"][0]) == 1
+    stats = of_type(out["messages"], m.Stats)[-1]
     assert stats.unknown_ids == 1  # counted in software instead
+    machine = run_live(dbc, tmp_path, [stranger, "poll"], heap="2M", fake="machine", can="machine")
+    assert machine["filters"] == ["None"]  # set_filters(None): accept all
+    assert of_type(machine["messages"], m.Stats)[-1].unknown_ids == 1

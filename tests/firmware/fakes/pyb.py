@@ -1,9 +1,56 @@
-# A fake `pyb` for the unix port: enough of pyb.CAN (STM32 bxCAN) to run the firmware's
-# live source off a board. It enforces what the real one does: frames reach a FIFO only
-# through a matching filter bank (LIST16 = standard ids, LIST32 = extended ids, masks),
-# each FIFO holds 3 frames and loses the newest when full (rxcallback reason 2),
-# recv() fills the caller's 5-item list, and error states follow the counters.
-# Tests feed the "bus" with CAN.inject(). Tested only on this fake: real bit timing.
+# A fake `pyb` for the unix port: enough of pyb.CAN (STM32 bxCAN, MicroPython 1.29) to run
+# the firmware's CAN source off a board. It enforces what the real one does:
+# - bit timing: prescaler 1..1024, sjw 1..4, bs1 1..16, bs2 1..8; the bitrate is
+#   pclk1 / (prescaler * (1 + bs1 + bs2)) with pclk1 from freq() (42 MHz, a Pyboard F405);
+# - filters: frames reach a FIFO only through a matching bank, compared as the hardware
+#   does on the 16-bit (STID, RTR, IDE, EXID[17:15]) or 32-bit (ID, IDE, RTR) images; 32-bit
+#   banks take extended ids with extframe=True, standard ids without;
+# - each FIFO holds 3 frames and drops new ones when full; rxcallback follows pyb's IRQ
+#   state machine (reason 0 first frame, 1 full, 2 overflow, each once until recv() runs)
+#   and runs with the heap locked, as the real one runs with gc locked;
+# - recv() fills the caller's 5-item list and resizes its memoryview (here: one of the
+#   views made at the first call) without allocating;
+# - send() uses one of 3 TX mailboxes; the frame leaves at the next bus tick (any/info/
+#   recv/state); NORMAL puts it on the bus, LOOPBACK on the bus and into its own receive
+#   path, SILENT_LOOPBACK only into its own receive path (the bus sees nothing, and bus
+#   frames do not reach it);
+# - error states follow TEC/REC; bus-off stays until restart() when auto_restart=False,
+#   then error-active with counters 0.
+# Tests feed the "bus" with CAN.inject() and CAN.set_error_counters().
+
+try:
+    from micropython import heap_lock, heap_unlock
+except ImportError:  # CPython
+    def heap_lock():
+        pass
+
+    def heap_unlock():
+        pass
+
+
+PCLK1 = 42000000
+_FREQ = (168000000, 168000000, PCLK1, 84000000)
+
+
+def freq():
+    return _FREQ
+
+
+def _image16(can_id, ext, rtr):
+    if ext:
+        return ((can_id >> 18) << 5) | (rtr << 4) | 8 | ((can_id >> 15) & 7)
+    return (can_id << 5) | (rtr << 4)
+
+
+def _image32(can_id, ext, rtr):
+    if ext:
+        return (can_id << 3) | 4 | (rtr << 1)
+    return (can_id << 21) | (rtr << 1)
+
+
+def _slices(view):
+    # a comprehension in recv() itself would make `view` a cell, allocated at every call
+    return [view[:n] for n in range(9)]
 
 
 class CAN:
@@ -22,83 +69,138 @@ class CAN:
     BUS_OFF = 4
     FIFO_DEPTH = 3
     BANKS = 14
+    MAILBOXES = 3
 
     instances = {}
 
     def __init__(self, bus, mode=None, extframe=False, prescaler=100, *, sjw=1, bs1=6, bs2=8,
-                 auto_restart=False, baudrate=0, sample_point=75):
+                 auto_restart=False, baudrate=0, sample_point=75, num_filter_banks=14):
         if bus not in (1, 2):
             raise ValueError("CAN(%d) doesn't exist" % bus)
+        if mode not in (CAN.NORMAL, CAN.LOOPBACK, CAN.SILENT, CAN.SILENT_LOOPBACK):
+            raise ValueError("CAN mode %r" % (mode,))
+        if not (1 <= prescaler <= 1024 and 1 <= sjw <= 4 and 1 <= bs1 <= 16 and 1 <= bs2 <= 8):
+            raise ValueError("CAN timing out of range")
         self.bus = bus
         self.mode = mode
         self.baudrate = baudrate
+        self.timing = (prescaler, sjw, bs1, bs2)
+        tq = 1 + bs1 + bs2
+        # what the controller really runs at (the real one ignores timing args when
+        # baudrate is given; the firmware never gives it)
+        self.bitrate = PCLK1 / (prescaler * tq) if not baudrate else baudrate
+        self.sample_point = (1 + bs1) / tq
         self.auto_restart = auto_restart
         self.filters = {}
         self.fifos = ([], [])
         self.callbacks = [None, None]
+        self.rx_state = [0, 0]  # 0 empty, 1 pending, 2 full, 3 overflow (pyb's IRQ states)
+        self.tx = []
+        self.on_bus = []  # frames this controller put on the bus: (id, ext, rtr, data)
+        self.transmitted = 0  # frames that left the TX mailboxes
         self.tec = 0
         self.rec = 0
+        self.bus_off = False
+        self.restarts = 0
         self.entries = [0, 0, 0]  # warning, passive, bus-off
+        self._views = None
         CAN.instances[bus] = self
 
-    def setfilter(self, bank, mode, fifo, params, *, rtr=None):
+    def setfilter(self, bank, mode, fifo, params, *, rtr=None, extframe=False):
         if not 0 <= bank < CAN.BANKS or fifo not in (0, 1):
             raise ValueError("CAN filter parameter error")
         size = 4 if mode in (CAN.MASK16, CAN.LIST16) else 2
         if mode not in (CAN.MASK16, CAN.LIST16, CAN.MASK32, CAN.LIST32) or len(params) != size:
             raise ValueError("CAN filter parameter error")
-        self.filters[bank] = (mode, fifo, tuple(params))
+        if extframe and size == 4:
+            raise ValueError("fake pyb: 16-bit banks for extended ids are not modelled")
+        if size == 4:
+            values = [p << 5 for p in params]  # RTR 0, IDE 0: standard data frames
+        elif extframe:
+            values = [(p << 3) | 4 for p in params]
+        else:
+            values = [p << 21 for p in params]
+        if mode in (CAN.MASK16, CAN.MASK32):
+            values[1] |= 4 if size == 2 else 0  # 32-bit masks always compare IDE
+        self.filters[bank] = (mode, fifo, tuple(values), size)
 
-    def _match(self, can_id, ext):
-        """(fifo, fmi) of the first matching filter, or None. FMI numbers filter entries."""
+    def _match(self, can_id, ext, rtr):
+        """(fifo, fmi) of the first matching filter, or None. FMI numbers filter entries
+        (bxCAN numbers list entries one by one and masks as one entry per id/mask pair)."""
         fmi = 0
+        im16 = _image16(can_id, ext, rtr)
+        im32 = _image32(can_id, ext, rtr)
         for bank in sorted(self.filters):
-            mode, fifo, params = self.filters[bank]
-            if mode == CAN.LIST16 and not ext:
-                for p in params:
-                    if p == can_id:
+            mode, fifo, values, size = self.filters[bank]
+            image = im16 if size == 4 else im32
+            if mode in (CAN.LIST16, CAN.LIST32):
+                for v in values:
+                    if image == v:
                         return fifo, fmi
                     fmi += 1
-            elif mode == CAN.MASK16 and not ext:
-                for i in (0, 2):
-                    if can_id & params[i + 1] == params[i] & params[i + 1]:
-                        return fifo, fmi
-                    fmi += 1
-            elif mode == CAN.LIST32 and ext:
-                for p in params:
-                    if p == can_id:
-                        return fifo, fmi
-                    fmi += 1
-            elif mode == CAN.MASK32 and ext:
-                if can_id & params[1] == params[0] & params[1]:
-                    return fifo, fmi
-                fmi += 1
             else:
-                fmi += len(params) if mode in (CAN.LIST16, CAN.LIST32) else len(params) // 2
+                for i in range(0, size, 2):
+                    if image & values[i + 1] == values[i] & values[i + 1]:
+                        return fifo, fmi
+                    fmi += 1
         return None
 
-    # --- test hooks: the bus -----------------------------------------------------------
-    def inject(self, can_id, data, ext=False, rtr=False):
-        """A frame on the bus. Returns True when a FIFO took it."""
-        if self.state() == CAN.BUS_OFF:
-            return False
-        hit = self._match(can_id, ext)
+    def _irq(self, fifo, reason):
+        heap_lock()  # the real callback runs with the GC locked: it must not allocate
+        try:
+            self.callbacks[fifo](self, reason)
+        finally:
+            heap_unlock()
+
+    def _receive(self, can_id, ext, rtr, data):
+        """The controller's receive path: filters, FIFO, IRQ state machine."""
+        hit = self._match(can_id, ext, rtr)
         if hit is None:
             return False
         fifo, fmi = hit
         queue = self.fifos[fifo]
+        state = self.rx_state
+        cb = self.callbacks[fifo]
         if len(queue) >= CAN.FIFO_DEPTH:
-            if self.callbacks[fifo]:
-                self.callbacks[fifo](self, 2)
+            if cb and state[fifo] == 2:
+                state[fifo] = 3
+                self._irq(fifo, 2)
             return False
         queue.append((can_id, ext, rtr, fmi, bytes(data)))
-        if self.callbacks[fifo]:
-            self.callbacks[fifo](self, 1 if len(queue) == CAN.FIFO_DEPTH else 0)
+        if cb:
+            if state[fifo] == 0:
+                state[fifo] = 1
+                self._irq(fifo, 0)
+            if state[fifo] == 1 and len(queue) == CAN.FIFO_DEPTH:
+                state[fifo] = 2
+                self._irq(fifo, 1)
         return True
+
+    def _run_bus(self):
+        """The frames in the TX mailboxes go out (nothing leaves while bus-off)."""
+        if not self.tx or self.bus_off:
+            return
+        tx = self.tx
+        while tx:
+            can_id, ext, rtr, data = tx.pop(0)
+            self.transmitted += 1
+            if self.mode in (CAN.NORMAL, CAN.LOOPBACK):
+                self.on_bus.append((can_id, ext, rtr, data))
+            if self.mode in (CAN.LOOPBACK, CAN.SILENT_LOOPBACK):
+                self._receive(can_id, ext, rtr, data)
+
+    # --- test hooks: the bus -----------------------------------------------------------
+    def inject(self, can_id, data, ext=False, rtr=False):
+        """A frame on the bus. Returns True when a FIFO took it."""
+        if self.state() == CAN.BUS_OFF or self.mode == CAN.SILENT_LOOPBACK:
+            return False
+        return self._receive(can_id, ext, rtr, data)
 
     def set_error_counters(self, tec, rec):
         before = self.state()
         self.tec, self.rec = tec, rec
+        if tec > 255:
+            self.bus_off = True
         after = self.state()
         if after != before:
             if after == CAN.ERROR_WARNING:
@@ -110,34 +212,69 @@ class CAN:
 
     # --- the pyb.CAN API ---------------------------------------------------------------
     def any(self, fifo):
+        self._run_bus()
         return bool(self.fifos[fifo])
 
+    def send(self, data, id, *, timeout=0, rtr=False, extframe=False, fdf=False, brs=False):
+        if isinstance(data, int):
+            data = bytes([data & 0xFF])
+        if len(data) > 8:
+            raise ValueError("CAN data field too long")
+        if len(self.tx) >= CAN.MAILBOXES:
+            raise OSError(110)  # no free mailbox within `timeout` (ETIMEDOUT)
+        can_id = id & (0x1FFFFFFF if extframe else 0x7FF)
+        self.tx.append((can_id, bool(extframe), bool(rtr), bytes(data)))
+
     def recv(self, fifo, lst=None, *, timeout=5000):
+        self._run_bus()
         queue = self.fifos[fifo]
         if not queue:
             raise OSError(110)  # ETIMEDOUT, as the real one after `timeout`
         can_id, ext, rtr, fmi, data = queue.pop(0)
+        if self.callbacks[fifo]:  # recv re-arms the interrupts, as pyb_can_recv does
+            state = self.rx_state[fifo]
+            if state == 1 and not queue:
+                self.rx_state[fifo] = 0
+            elif state in (2, 3):
+                self.rx_state[fifo] = 1
         if lst is None:
             return [can_id, ext, rtr, fmi, data]
-        # The real recv resizes the caller's memoryview in place (no allocation); a
-        # Python fake cannot, so it writes into the same buffer and slices it.
+        if len(lst) < 5:
+            raise ValueError("recv list needs 5 items")
+        views = self._views
         view = lst[4]
-        backing = getattr(self, "_backing", None)
-        if backing is None or len(backing) < 8:
-            backing = self._backing = bytearray(8)
-        if len(view) < len(data) and len(view) < 8 and view is not getattr(self, "_view", None):
-            raise ValueError("recv list item 4 must be a memoryview of at least 8 bytes")
-        backing[: len(data)] = data
-        lst[0], lst[1], lst[2], lst[3] = can_id, ext, rtr, fmi
-        self._view = lst[4] = memoryview(backing)[: len(data)]
+        known = False
+        if views is not None:
+            for v in views:
+                known = known or v is view
+        if not known:
+            if not isinstance(view, memoryview) or len(view) < 8:
+                raise ValueError("recv list item 4 must be a memoryview of at least 8 bytes")
+            # the real recv resizes the caller's memoryview in place; the fake keeps one
+            # view per length over the same bytes, made once
+            views = self._views = _slices(view)
+        full = views[8]
+        for i in range(len(data)):
+            full[i] = data[i]
+        lst[0] = can_id
+        lst[1] = ext
+        lst[2] = rtr
+        lst[3] = fmi
+        lst[4] = views[len(data)]
         return lst
 
     def rxcallback(self, fifo, fun):
         self.callbacks[fifo] = fun
+        self.rx_state[fifo] = 1 if self.fifos[fifo] else 0
 
     def state(self):
-        if self.tec > 255:
-            return CAN.BUS_OFF
+        self._run_bus()
+        if self.bus_off:
+            if self.auto_restart:  # recovers by itself after 128 x 11 recessive bits
+                self.bus_off = False
+                self.tec = self.rec = 0
+            else:
+                return CAN.BUS_OFF
         if self.tec > 127 or self.rec > 127:
             return CAN.ERROR_PASSIVE
         if self.tec > 95 or self.rec > 95:
@@ -145,15 +282,22 @@ class CAN:
         return CAN.ERROR_ACTIVE
 
     def info(self, lst=None):
+        self._run_bus()
         lst = lst if lst is not None else [0] * 8
-        lst[0], lst[1] = self.tec, self.rec
-        lst[2], lst[3], lst[4] = self.entries
-        lst[5] = 0
-        lst[6], lst[7] = len(self.fifos[0]), len(self.fifos[1])
+        lst[0] = min(self.tec, 255)
+        lst[1] = self.rec
+        lst[2] = self.entries[0]
+        lst[3] = self.entries[1]
+        lst[4] = self.entries[2]
+        lst[5] = len(self.tx)
+        lst[6] = len(self.fifos[0])
+        lst[7] = len(self.fifos[1])
         return lst
 
     def restart(self):
+        self.restarts += 1
         self.tec = self.rec = 0
+        self.bus_off = False
 
 
 def wfi():
