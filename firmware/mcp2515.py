@@ -1,6 +1,7 @@
 # MCP2515 stand-alone CAN controller over SPI, for boards without a CAN peripheral
 # (Raspberry Pi Pico, ESP32). Same interface as can_source's pyb.CAN source:
-# recv / state / errors / overflows / restart / send. Datasheet: Microchip DS20001801.
+# recv / state / errors / overflows / restart / send (and tx_pending / loop / kind for
+# replay through the receive path in loopback mode). Datasheet: Microchip DS20001801.
 #
 #   from machine import SPI, Pin
 #   spi = SPI(0, baudrate=8_000_000, sck=Pin(18), mosi=Pin(19), miso=Pin(16))  # Pico
@@ -13,11 +14,7 @@
 import time
 from binascii import hexlify
 
-try:
-    from micropython import const
-except ImportError:  # CPython: the tests import the pure planning functions
-    def const(x):
-        return x
+from micropython import const
 
 # SPI instructions
 _RESET = const(0xC0)
@@ -66,6 +63,7 @@ _SIDL_IDE = const(0x08)  # RXBnSIDL: extended frame (EXIDE in filters and TX buf
 _SIDL_SRR = const(0x10)  # RXBnSIDL: standard remote frame
 _DLC_RTR = const(0x40)  # RXBnDLC / TXBnDLC: extended remote frame (TX: any remote frame)
 
+_LOOP_TIMEOUT_US = const(20000)  # a looped frame takes < 300 us even at 125 kbit/s
 _EXT_KEY = const(0x20000000)  # the decoder's key flag for extended ids
 _STD_MASK = const(0x7FF)
 _EXT_MASK = const(0x1FFFFFFF)
@@ -160,6 +158,8 @@ class Mcp2515:
     """One MCP2515 on a caller's SPI bus. recv() returns [can_id, ext, rtr, fmi, data]
     (one reused list; data a memoryview into the SPI buffer, valid until the next recv),
     fmi the acceptance filter 0..5 that took the frame."""
+
+    kind = "mcp2515"  # can_source's name for this backend
 
     def __init__(self, spi, cs, bitrate=500000, crystal_hz=16000000, keys=None, mode="normal"):
         if mode not in _MODES:
@@ -368,6 +368,24 @@ class Mcp2515:
         dip, an SPI glitch). overflows and errors() keep counting across restarts."""
         self._init_chip()
         self._state = STATE_ACTIVE
+
+    def tx_pending(self):
+        """True while TXB0 waits to go out (TXREQ set)."""
+        return bool(self._status(_READ_STATUS) & _TXREQ_TXB0)
+
+    def loop(self, can_id, ext, data, n):
+        """Loopback mode: send a frame and read it back through the filters (replay through
+        the receive path); None when the filters rejected it."""
+        if self._mode != _MODE_LOOPBACK:
+            raise OSError("mcp2515: loop() needs mode 'loopback', not '%s'" % self.mode)
+        if not self.send(can_id, ext, data, n):
+            raise OSError("mcp2515 loopback: TXB0 busy for id 0x%x" % can_id)
+        start = time.ticks_us()
+        while self.tx_pending():
+            if time.ticks_diff(time.ticks_us(), start) > _LOOP_TIMEOUT_US:
+                raise OSError("mcp2515 loopback: id 0x%x not sent within %d us" % (can_id, _LOOP_TIMEOUT_US))
+        # TXREQ clears at the end of the frame, when the receive path has taken it or not
+        return self.recv()
 
     def send(self, can_id, ext, data, n):
         """Queue a data frame in TXB0: True when queued, False while TXB0 is pending."""

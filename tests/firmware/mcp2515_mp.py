@@ -8,6 +8,7 @@
 #   recv                                      "frame ID_HEX EXT RTR FMI DATA_HEX" or "none"
 #   drain                                     every waiting frame, ";"-separated
 #   send ID_HEX EXT DATA_HEX|-                True/False
+#   loop ID_HEX EXT DATA_HEX|-                can.loop(): the frame back, "none" or "error ..."
 #   noack | ack                               no node acknowledges / one acknowledges now
 #   recover | restart                         chip.recover_from_bus_off / driver.restart
 #   errors TEC REC                            chip.set_error_counters
@@ -16,6 +17,7 @@
 #   sent                                      frames the chip put on the bus
 #   nowire IDLE_HEX                           Mcp2515 with nothing on the SPI bus
 #   alloc N                                   bytes allocated by N frames' recv(), ns per recv
+#   sendalloc N                               bytes allocated by N send() calls, frames sent
 import gc
 import sys
 import time
@@ -74,6 +76,25 @@ def measure(n):
     return "alloc %d %d %d" % (total, frames, spent * 1000 // (frames * 3 // 2))
 
 
+def measure_send(n):
+    """send() of n frames with the GC off (no node ACKs: the chip's side allocates
+    nothing; the ACK that frees TXB0 is outside the measured span)."""
+    chip.auto_ack = False
+    payload = bytearray(range(8))
+    total = 0
+    for i in range(n):
+        gc.collect()
+        gc.disable()
+        before = gc.mem_alloc()
+        queued = can.send(0x18FF0000 | i if i & 1 else i & 0x7FF, i & 1 == 1, payload, i % 9)
+        total += gc.mem_alloc() - before
+        gc.enable()
+        if not queued:
+            return "sendalloc error: TXB0 still pending"
+        chip.ack_tx()
+    return "sendalloc %d %d" % (total, len(chip.sent))
+
+
 def run(fields):
     global chip, can
     cmd = fields[0]
@@ -107,6 +128,12 @@ def run(fields):
     if cmd == "send":
         data = hexdata(fields[3])
         return str(can.send(int(fields[1], 16), fields[2] == "1", data, len(data)))
+    if cmd == "loop":
+        data = hexdata(fields[3])
+        try:
+            return show(can.loop(int(fields[1], 16), fields[2] == "1", data, len(data)))
+        except OSError as exc:
+            return error(exc)
     if cmd == "noack":
         chip.auto_ack = False
         return "ok"
@@ -137,6 +164,8 @@ def run(fields):
         return "ok"
     if cmd == "alloc":
         return measure(int(fields[1]))
+    if cmd == "sendalloc":
+        return measure_send(int(fields[1]))
     return "unknown command " + cmd
 
 

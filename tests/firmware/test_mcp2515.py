@@ -8,8 +8,11 @@ from __future__ import annotations
 import importlib.util
 import random
 import subprocess
+import sys
 import time
+import types
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
@@ -27,9 +30,11 @@ EXT = 0x20000000  # the decoder's key flag for extended ids
 
 
 def load(name: str, path: Path):
+    """A firmware or fake module under CPython; `micropython.const` exists only while it loads."""
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    with mock.patch.dict(sys.modules, {"micropython": types.SimpleNamespace(const=lambda value: value)}):
+        spec.loader.exec_module(module)
     return module
 
 
@@ -47,6 +52,10 @@ class MicroPythonTime:
     @staticmethod
     def ticks_ms():
         return int(time.monotonic() * 1000)
+
+    @staticmethod
+    def ticks_us():
+        return int(time.monotonic() * 1_000_000)
 
     @staticmethod
     def ticks_diff(a, b):
@@ -340,6 +349,18 @@ def test_loopback_sends_frames_back_through_the_filters():
     assert out[-2] == "None" and out[-1] == "none"  # and ignores the bus
 
 
+def test_loop_returns_the_frame_through_the_filters_or_none():
+    out = mp(["init 16000000 500000 loopback 321 38ff0001", "loop 321 0 0102", "loop 322 0 0102",
+              "loop 18ff0001 1 -", "loop 123 1 ff", "recv",
+              "init 16000000 500000 normal 321", "loop 321 0 01"])
+    assert out[1] == frame_line(0x321, False, False, 0, b"\x01\x02")
+    assert out[2] == "none"
+    assert out[3] == frame_line(0x18FF0001, True, False, 2, b"")
+    assert out[4] == "none"  # 0x123 listed as standard only
+    assert out[5] == "none"
+    assert out[7] == "error OSError: mcp2515: loop() needs mode 'loopback', not 'normal'"
+
+
 def test_send_returns_false_while_txb0_is_pending():
     out = mp(["init 16000000 500000 normal", "noack", "send 123 0 0102", "send 124 0 -", "sent", "ack", "sent",
               "send 1abcdef 1 ff", "sent",
@@ -425,6 +446,13 @@ def test_recv_allocates_nothing_per_frame():
     assert int(frames) == 1000
     assert int(allocated) == 0, f"{allocated} bytes for {frames} frames"
     print(f"recv: 0 B/frame, {int(ns_per_recv) / 1000:.1f} µs per recv() on the unix port with the fake SPI")
+
+
+def test_send_allocates_nothing():
+    out = mp(["init 16000000 500000 normal", "sendalloc 300", "init 16000000 500000 normal", "sendalloc 9", "sent"])
+    assert out[1] == "sendalloc 0 300" and out[3] == "sendalloc 0 9"
+    sent = out[4].split(";")
+    assert sent[0] == "0 0 0 -" and sent[1] == "18ff0001 1 0 00" and sent[8] == "8 0 0 0001020304050607"
 
 
 @pytest.mark.parametrize("march", [HOST_MARCH, PYBOARD_MARCH])
