@@ -214,3 +214,78 @@ def test_too_many_ids_for_the_filter_banks_fall_back_to_accept_all(tmp_path):
     machine = run_live(dbc, tmp_path, [stranger, "poll"], heap="2M", fake="machine", can="machine")
     assert machine["filters"] == ["None"]  # set_filters(None): accept all
     assert of_type(machine["messages"], m.Stats)[-1].unknown_ids == 1
+
+
+# ---- replay through the controller (replay_path loopback) ---------------------------------
+REPLAY_SCRIPT = HERE / "replay_mp.py"
+
+
+def replay_wire(frames) -> bytes:
+    from host_tools.link import wire
+
+    encoder = wire.FrameEncoder()
+    records = [m.CanRecord(i * 100, f.can_id, f.ext, f.data) for i, f in enumerate(frames)]
+    out = b"".join(encoder.encode(*m.encode(batch)) for batch in m.split_batches(records))
+    return out + encoder.encode(wire.STOP)
+
+
+def run_replay(dbc, tmp_path, frames, fake: str, **config):
+    fw = tmp_path / "fw_replay"
+    if not fw.exists():
+        build_firmware(dbc, fw, "x64", {"mode": "replay"})
+    wire_file = tmp_path / "wire.bin"
+    wire_file.write_bytes(replay_wire(frames))
+    config["_fake"] = fake
+    result = subprocess.run([tool("micropython"), "-X", f"heapsize={HEAP}", str(REPLAY_SCRIPT), str(fw),
+                             str(compiled_fakes(tmp_path)), json.dumps(config), str(wire_file)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out: dict[str, list[str]] = {}
+    for line in result.stdout.splitlines():
+        key, _, value = line.partition(" ")
+        out.setdefault(key, []).append(value)
+    receiver = m.host_receiver()
+    messages = [m.decode_frame(f, m.wide_signals(dbc)) for f in receiver.feed(bytes.fromhex("".join(out["wire"])))]
+    assert receiver.counters()["crc_errors"] == receiver.counters()["bad_frames"] == 0
+    out["messages"] = messages
+    return out
+
+
+@pytest.mark.parametrize("fake", ["pyb", "machine"])
+def test_loopback_replay_gives_the_same_telemetry_as_plain_replay(tmp_path, fake):
+    dbc = load_dbc(PROJECT_DBC)
+    rnd = random.Random(11)
+    frames = [random_frame(dbc, rnd) for _ in range(300)]  # with faults: unknown ids, wrong lengths
+    strangers = [(0x7DF, False), (0x18DAF110, True), (0x110, True)]
+    for i, (can_id, ext) in enumerate(strangers * 5):  # ids the filters reject
+        frames.insert(17 * i + 3, type(frames[0])(can_id=can_id, ext=ext, data=bytes(range(i % 9))))
+    plain = run_replay(dbc, tmp_path, frames, fake, can=fake)
+    looped = run_replay(dbc, tmp_path, frames, fake, can=fake, replay_path="loopback")
+    assert plain["kind"] == ["None"] and looped["kind"] == [fake]
+    want = telemetry(plain["messages"])
+    assert len(want) == len(frames)  # one record per frame
+    assert telemetry(looped["messages"]) == want
+    classic = sum(1 for f in frames if len(f.data) <= 8)
+    assert looped["sent"] == [str(classic)]  # every classic frame went through the controller
+    assert looped["on_bus"] == ["0"]  # silent loopback: nothing reached the bus
+    s_plain, s_loop = of_type(plain["messages"], m.Stats), of_type(looped["messages"], m.Stats)
+    unknown = sum(1 for r in want if r.result == -1)
+    assert unknown >= 15
+    assert s_loop[-1].unknown_ids == s_plain[-1].unknown_ids == unknown
+    assert s_loop[-1].frames_received == s_plain[-1].frames_received == len(frames)
+    assert s_loop[-1].frames_dropped == 0 and s_loop[-1].can_state == 0 and s_plain[-1].can_state == 255
+    assert not [x.text for x in of_type(looped["messages"], m.Log) if "loopback" in x.text]
+    hello = of_type(looped["messages"], m.Hello)[0]
+    cap = m.CAP_MACHINE_CAN if fake == "machine" else m.CAP_PYB_CAN
+    assert hello.mode == m.MODE_REPLAY and hello.caps & cap
+    assert not of_type(plain["messages"], m.Hello)[0].caps & (m.CAP_PYB_CAN | m.CAP_MACHINE_CAN)
+
+
+def test_loopback_without_a_controller_replays_from_the_link_and_says_so(tmp_path):
+    dbc = load_dbc(PROJECT_DBC)
+    frames = [random_frame(dbc, random.Random(4)) for _ in range(20)]
+    # "machine" asked for, but the unix port's machine has no CAN
+    out = run_replay(dbc, tmp_path, frames, "pyb", can="machine", replay_path="loopback")
+    assert out["kind"] == ["None"]
+    assert len(telemetry(out["messages"])) == len(frames)
+    assert [x for x in of_type(out["messages"], m.Log) if "loopback unavailable" in x.text]
