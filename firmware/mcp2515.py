@@ -10,7 +10,8 @@
 #   frame = can.recv()   # [can_id, ext, rtr, fmi, data] (the same list every call) or None
 #
 # The caller owns the SPI bus (mode 0 or 3, <= 10 MHz) and the chip-select pin; only
-# write, readinto, write_readinto and Pin.value are used, so tests pass fakes.
+# SPI.write, SPI.write_readinto and Pin.value are used, so tests pass fakes
+# (tests/firmware/fakes/mcp2515_chip.py). Tested only on that fake so far.
 import time
 from binascii import hexlify
 
