@@ -27,6 +27,7 @@ _T_MASK = const(0x3FFFFFFF)  # supervision times: µs mod 2**30, as replay recor
 # ALERT codes 32.. are the board's own (1..31 supervision's): 32 can_bus_state, value the
 # new can_state (can_source.STATE_*), cleared (| 0x100) back at error-active
 _ALERT_BUS_STATE = const(32)
+_BUS_WATCH_MS = const(10)  # how often the loop reads the controller's error state
 _CLEARED = const(0x100)
 _STATE_ACTIVE = const(0)
 _STATE_BUS_OFF = const(3)
@@ -127,6 +128,7 @@ class Board:
                 self.caps |= {"pyb": link.CAP_PYB_CAN, "machine": link.CAP_MACHINE_CAN}.get(self.source.kind, 0)
                 self.bus_guard = can_source.BusGuard(time.ticks_ms())
                 self.bus_no = 0  # the frame number ALERTs about the bus carry: the last frame seen
+                self.bus_checked = time.ticks_ms()
 
     def send(self, n):
         if n:
@@ -332,7 +334,10 @@ class Board:
                         busy = True
                     if self.supervisor is not None:  # live: timeouts also run on the clock
                         self.supervisor.tick(time.ticks_us() & _T_MASK, self.live_no)
-                self.watch_bus(time.ticks_ms())
+                now = time.ticks_ms()
+                if time.ticks_diff(now, self.bus_checked) >= _BUS_WATCH_MS:
+                    self.watch_bus(now)
+                    self.bus_checked = now
             self.send(self.writer.telemetry_flush())
             now = time.ticks_ms()
             if (reader.since_credit() >= self.rx_window // 4
