@@ -3,20 +3,31 @@ log order, exactly as the board will see them, and applies the rules of docs/sim
 
 Frame checks: dlc, crc, counter_repeated, counter_jump, range, out_of_order, timeout.
 Conditions, from usable values only: tongue_overload, trailer_disconnected_moving,
-cell_spread, overtemperature, soc_low_for_tow, sensor_fault. bus_off comes from its fault.
+cell_spread, overtemperature, soc_low_for_tow, sensor_fault, and the plausibility rules
+trailer_sway, pack_voltage_vs_cells, hitch_status_vs_load, soc_vs_bms_state (with debounce).
+bus_off comes from its fault.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from host_tools.simulate.faults import MAX_COUNTER_DELTA
-from host_tools.simulate.physics import HITCH_STATUS
+from host_tools.simulate.physics import BMS_STATE, HITCH_STATUS
+from host_tools.simulate.sway import CLEAR, RAISE, SwayDetector
 from host_tools.simulate.traffic import FLAG_CRC, FLAG_DLC, FLAG_MISSING, FLAG_RANGE, KEY_ERROR
 
 _STATUS_NAME = {v: k for k, v in HITCH_STATUS.items()}
 _STATUS_FINE = (HITCH_STATUS["OK"], HITCH_STATUS["INITIALISING"])
+_STATUS_OK = HITCH_STATUS["OK"]
+_BMS_NAME = {v: k for k, v in BMS_STATE.items()}
+GROUPS = 32  # cell groups of BmsCellVoltages (the multiplexer's values)
+
+
+def _default_soc_bands() -> dict:
+    return {"CHARGE_AC": [0.0, 99.5], "CHARGE_DC": [0.0, 99.5], "DRIVE": [0.5, 100.0]}
 
 
 @dataclass(frozen=True)
@@ -35,6 +46,24 @@ class Limits:
     overtemperature_clear_c: float = 52.0
     soc_low_pct: float = 20.0
     soc_low_clear_pct: float = 21.0
+    # plausibility rules (docs/simulator.md, "Alert rules")
+    trailer_sway_band_deg: float = 1.0  # a turning point: the angle comes back this far from an extreme
+    trailer_sway_on_amplitude_deg: float = 2.0  # swing half peak-to-peak to count a half cycle
+    trailer_sway_off_amplitude_deg: float = 1.0
+    trailer_sway_min_hz: float = 0.5
+    trailer_sway_max_hz: float = 1.5
+    trailer_sway_half_cycles: int = 3
+    # |pack voltage - sum of the 96 cells|. Not the 20 V first proposed: the cells come in 32 groups
+    # over 1 s, so while the current changes the sum lags the pack voltage; a cold pack's load
+    # steps made up to 20.6 V over 5 frames in cold_soak (60 seeds)
+    pack_cells_on_above_v: float = 30.0
+    pack_cells_off_at_or_below_v: float = 15.0
+    pack_cells_debounce: int = 5
+    hitch_sensor_overload_kg: float = 1000.0  # the sensor's own OVERLOAD threshold
+    hitch_sensor_overload_clear_kg: float = 900.0
+    hitch_status_debounce: int = 5
+    soc_state_bands: dict = field(default_factory=_default_soc_bands)  # bms_state -> [lo, hi] SOC %
+    soc_state_debounce: int = 3
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -51,6 +80,16 @@ class _Message:
         self.counter_at = len(sender.packers[0].fields) - 2 if sender.protected else None
         packer = sender.packers[0]  # the conditions read no multiplexed signal
         self._where = {f.name: (k, f.scale, f.offset, f.lo, f.hi) for k, f in enumerate(packer.fields)}
+        self._raw = {f.name: (k, f.lo, f.hi, f.na) for k, f in enumerate(packer.fields)}
+
+    def raw(self, raws, name):
+        """(raw value, usable: inside [min|max] and not the n/a code) of signal `name`."""
+        k, lo, hi, na = self._raw[name]
+        raw = raws[k]
+        return raw, lo <= raw <= hi and raw != na
+
+    def scale(self, name: str) -> float:
+        return self._where[name][1]
 
     def field(self, raws, name):
         """(physical value, in range) of signal `name` in a frame's raws."""
@@ -64,7 +103,7 @@ class _Message:
 
 
 class Receiver:
-    def __init__(self, senders, limits: Limits, duration_us: int):
+    def __init__(self, senders, limits: Limits, duration_us: int, value_faults=frozenset()):
         self.limits = limits
         self.duration_us = duration_us
         self.messages = [_Message(s, limits) for s in senders]
@@ -84,7 +123,18 @@ class Receiver:
         self._by_name = {m.name: k for k, m in enumerate(self.messages)}
         self._conditions = {
             "HitchLoad": self._hitch, "VcuVehicleStatus": self._vehicle, "BmsPackStatus": self._pack,
-            "BmsCellStats": self._cell_stats, "BmsTempStats": self._temps}
+            "BmsCellStats": self._cell_stats, "BmsTempStats": self._temps, "BmsCellVoltages": self._cell_voltages}
+        # the plausibility rules
+        self.value_faults = frozenset(value_faults)  # `value` faults: they cause the conditions they trip
+        self._frame_causes: list[int] = []
+        self.debounce: dict[str, int] = {}  # kind -> consecutive evaluations with the on-condition
+        self.group_mv: list[int | None] = [None] * GROUPS  # sum of each cell group's 3 cells, mV
+        self.groups_unknown = GROUPS
+        self.sway = sway_detector(limits, self._scale("HitchLoad", "hitch_angle_deg", 0.1))
+
+    def _scale(self, message: str, signal: str, default: float) -> float:
+        k = self._by_name.get(message)
+        return self.messages[k].scale(signal) if k is not None else default
 
     # -- frames ------------------------------------------------------------------------------
 
@@ -136,6 +186,7 @@ class Receiver:
         if usable:
             condition = self._conditions.get(m.name)
             if condition is not None:
+                self._frame_causes = [i for i in faults if i in self.value_faults] if faults else []
                 condition(t, m, raws)
 
     def _runs(self, prio: int, name: str, t: int, flagged: list, faults: tuple, key) -> None:
@@ -175,10 +226,20 @@ class Receiver:
 
     # -- conditions ----------------------------------------------------------------------------
 
-    def _switch(self, kind: str, on: bool, off: bool, t: int, message: str, signal: str, detail=None) -> None:
+    def _switch(self, kind: str, on: bool, off: bool, t: int, message: str, signal: str, detail=None,
+                debounce: int = 1, value=None) -> None:
+        """Raise on the `debounce`-th consecutive evaluation with `on` (any other evaluation
+        resets the count); clear, without debounce, when `off` holds. A `value` fault on the
+        frame that raises it is its cause."""
+        if debounce > 1:
+            count = self.debounce.get(kind, 0) + 1 if on else 0
+            self.debounce[kind] = count
+            on = count >= debounce
         alert = self.open.get(kind)
         if alert is None and on:
-            self.open[kind] = self._add(kind, message, signal, t, None, [], detail)
+            alert = self.open[kind] = self._add(kind, message, signal, t, None, list(self._frame_causes), detail)
+            if value is not None:
+                alert["value"] = value
         elif alert is not None and off:
             alert["end"] = t
             del self.open[kind]
@@ -188,8 +249,20 @@ class Receiver:
         status = int(m.field(raws, "hitch_sensor_status")[0])
         self._switch("sensor_fault", status not in _STATUS_FINE, status in _STATUS_FINE, t, m.name,
                      "hitch_sensor_status", _STATUS_NAME.get(status, str(status)))
-        if status != HITCH_STATUS["OK"]:
+        load_raw, usable = m.raw(raws, "tongue_load_kg")
+        if usable:  # no gate: the status is what is checked
+            load = load_raw * m.scale("tongue_load_kg")
+            self._switch("hitch_status_vs_load", status == _STATUS_OK and abs(load) >= limits.hitch_sensor_overload_kg,
+                         status != _STATUS_OK or abs(load) <= limits.hitch_sensor_overload_clear_kg, t, m.name,
+                         "hitch_sensor_status", debounce=limits.hitch_status_debounce)
+        if status != _STATUS_OK:
             return
+        angle, usable = m.raw(raws, "hitch_angle_deg")
+        if usable:
+            event = self.sway.update(angle, t)
+            if event is not None:
+                self._switch("trailer_sway", event == RAISE, event == CLEAR, t, m.name, "hitch_angle_deg",
+                             value=self.sway.p2p)
         tongue, valid = m.field(raws, "tongue_load_kg")
         window = self.tongue
         if valid:
@@ -219,6 +292,35 @@ class Receiver:
         if valid:
             self.soc = soc
             self._soc_low(t)
+        limits = self.limits
+        soc_raw, soc_usable = m.raw(raws, "soc_pct")
+        state, state_usable = m.raw(raws, "bms_state")
+        if soc_usable and state_usable:
+            band = limits.soc_state_bands.get(_BMS_NAME.get(state, str(state)))
+            outside = band is not None and not band[0] <= soc <= band[1]
+            self._switch("soc_vs_bms_state", outside, not outside, t, m.name, "soc_pct",
+                         _BMS_NAME.get(state, str(state)), debounce=limits.soc_state_debounce, value=soc_raw)
+        pack_raw, usable = m.raw(raws, "pack_voltage_v")
+        if usable and not self.groups_unknown:
+            diff_mv = abs(round(pack_raw * m.scale("pack_voltage_v") * 1000) - sum(self.group_mv))
+            self._switch("pack_voltage_vs_cells", diff_mv > round(limits.pack_cells_on_above_v * 1000),
+                         diff_mv <= round(limits.pack_cells_off_at_or_below_v * 1000), t, m.name, "pack_voltage_v",
+                         debounce=limits.pack_cells_debounce, value=diff_mv)
+
+    def _cell_voltages(self, t: int, m: _Message, raws) -> None:
+        """The latest sum of each group's cells; a group with a bad cell is unknown until a good frame."""
+        group = raws[0]
+        if not 0 <= group < len(m.packers):
+            return
+        total = 0
+        for f, raw in zip(m.packers[group].fields[1:4], raws[1:4]):
+            if not f.lo <= raw <= f.hi or raw == f.na:
+                total = None
+                break
+            total += round(raw * f.scale + f.offset)
+        was_unknown = self.group_mv[group] is None
+        self.group_mv[group] = total
+        self.groups_unknown += (total is None) - was_unknown
 
     def _soc_low(self, t: int) -> None:
         limits = self.limits
@@ -257,6 +359,17 @@ class Receiver:
             out.append(alert)
         out.sort(key=lambda a: (a["start"], a["kind"], a["message"] or ""))
         return out
+
+
+def sway_detector(limits: Limits, angle_scale_deg: float) -> SwayDetector:
+    """The trailer_sway rule's detector in raw angle units (0.1 ° in the project's DBC)."""
+    amplitude = lambda deg: round(deg / angle_scale_deg)  # noqa: E731
+    return SwayDetector(band=amplitude(limits.trailer_sway_band_deg),
+                        on_p2p=2 * amplitude(limits.trailer_sway_on_amplitude_deg),
+                        off_p2p=2 * amplitude(limits.trailer_sway_off_amplitude_deg),
+                        lo_half_us=math.floor(1e6 / (2 * limits.trailer_sway_max_hz)),
+                        hi_half_us=math.floor(1e6 / (2 * limits.trailer_sway_min_hz)),
+                        half_cycles=limits.trailer_sway_half_cycles)
 
 
 def _seconds(t_us: int) -> float:

@@ -5,6 +5,7 @@
     counter_jump:HitchLoad=5@12     one frame's counter advances by 5 instead of 1
     bad_crc:BmsPackStatus@15        CRC byte inverted (one frame; +D for a window)
     out_of_range:tongue_load_kg=2040@20+0.5  a raw value beyond [min|max], valid CRC
+    value:BmsPackStatus.soc_pct=100@40+2     a plausible-looking value inside [min|max], valid CRC
     dlc:HitchLoad=6@25              frames cut to 6 bytes
     background:30@10+20             other ECUs' frames with unknown ids, bus load 30 %
     bus_off@50+0.3                  the logger's controller is bus-off: an error frame, then nothing
@@ -29,10 +30,11 @@ MAX_COUNTER_DELTA = 2  # receivers accept a counter step of 1..2 (one lost frame
 
 @dataclass(frozen=True)
 class Kind:
-    target: str | None  # "message", "protected", "signal", "percent" or None
+    target: str | None  # "message", "protected", "signal", "field" (MESSAGE.SIGNAL), "percent" or None
     value: str | None  # the =VALUE placeholder and what it means; None: not allowed
     duration: str  # "optional", "required", "none"; background: "optional" (whole log)
     help: str
+    value_required: bool = False
 
 
 KINDS: dict[str, Kind] = {
@@ -44,6 +46,8 @@ KINDS: dict[str, Kind] = {
     "out_of_range": Kind("signal", "VALUE: physical, outside [min|max] but within the raw field; "
                          "default halfway between the range and the field's limit", "optional",
                          "the signal carries an out-of-range value; counter and CRC stay valid"),
+    "value": Kind("field", "VALUE: physical, inside [min|max], not the n/a code", "optional",
+                  "the signal carries VALUE instead of the real reading; counter and CRC stay valid", True),
     "dlc": Kind("message", "BYTES: 0..8, not the DBC length; default the DBC length - 1", "optional",
                 "frames are cut to BYTES bytes (DLC BYTES)"),
     "background": Kind("percent", None, "optional",
@@ -66,7 +70,7 @@ class Fault:
     message: str | None = None
     signal: str | None = None
     value: float | None = None  # counter step, byte count, physical value or bus load %
-    raw: int | None = None  # out_of_range: the raw value sent
+    raw: int | None = None  # out_of_range, value: the raw value sent
     start: float = 0.0
     duration: float | None = None  # None: one frame (or instant)
 
@@ -81,9 +85,10 @@ class Fault:
 def syntax_help() -> str:
     lines = ["KIND[:TARGET[=VALUE]][@START[+DURATION]], times in seconds:"]
     for name, kind in KINDS.items():
-        target = {"message": ":MESSAGE", "protected": ":MESSAGE", "signal": ":SIGNAL", "percent": ":PCT",
-                  None: ""}[kind.target]
-        value = f"[={kind.value.split(':')[0]}]" if kind.value else ""
+        target = {"message": ":MESSAGE", "protected": ":MESSAGE", "signal": ":SIGNAL", "field": ":MESSAGE.SIGNAL",
+                  "percent": ":PCT", None: ""}[kind.target]
+        value = f"={kind.value.split(':')[0]}" if kind.value else ""
+        value = value if kind.value_required or not value else f"[{value}]"
         when = {"optional": "@START[+DURATION]", "required": "@START+DURATION", "none": "@START"}[kind.duration]
         if name == "background":
             when = "[@START+DURATION]"
@@ -117,6 +122,9 @@ def parse_fault(spec: str, dbc, duration_s: float) -> Fault:
         raise SimulateError(f"{where}: {kind_name} needs a target: {_target_help(kind, dbc)}")
     if value_text is not None and kind.value is None:
         raise SimulateError(f"{where}: {kind_name} takes no =VALUE")
+    if value_text is None and kind.value_required and target is not None:
+        raise SimulateError(f"{where}: {kind_name} needs =VALUE ({kind.value}), e.g. "
+                            f"value:BmsPackStatus.soc_pct=100@40+2")
 
     if start_text is None:
         if kind_name != "background":
@@ -143,6 +151,8 @@ def parse_fault(spec: str, dbc, duration_s: float) -> Fault:
         message = _message(where, dbc, target.strip(), kind.target == "protected")
     elif kind.target == "signal":
         message, signal = _signal(where, dbc, target.strip())
+    elif kind.target == "field":
+        message, signal = _message_signal(where, dbc, target.strip())
     elif kind.target == "percent":
         value = _number(where, "bus load", target)
         if not 0 < value <= 95:
@@ -160,6 +170,8 @@ def parse_fault(spec: str, dbc, duration_s: float) -> Fault:
             raise SimulateError(f"{where}: byte count {value} must be 0..8 and differ from {message}'s {length}")
     elif kind_name == "out_of_range":
         value, raw = _out_of_range(where, dbc, message, signal, value_text)
+    elif kind_name == "value":
+        value, raw = _in_range(where, dbc, message, signal, value_text)
 
     return Fault(kind_name, text, message, signal, value, raw, start, duration)
 
@@ -223,6 +235,48 @@ def _signal(where: str, dbc, name: str) -> tuple[str, str]:
     close = sorted(s.name for m in dbc.messages for s in m.signals if name.lower()[:4] in s.name.lower())
     hint = f"; similar: {', '.join(close[:8])}" if close else "; e.g. tongue_load_kg, pack_current_a, soc_pct"
     raise SimulateError(f"{where}: unknown signal {name!r}{hint}")
+
+
+def _message_signal(where: str, dbc, text: str) -> tuple[str, str]:
+    """MESSAGE.SIGNAL, a data signal of that message (for a multiplexed message, a multiplexed
+    signal: its frames are the ones of its group)."""
+    name, dot, signal_name = text.partition(".")
+    if not dot:
+        owner = next((m.name for m in dbc.messages for s in m.signals if s.name == text), None)
+        example = f"{owner}.{text}" if owner else "BmsPackStatus.soc_pct"
+        raise SimulateError(f"{where}: write the target as MESSAGE.SIGNAL, e.g. {example}")
+    message = dbc.database.get_message_by_name(_message(where, dbc, name.strip(), False))
+    signal_name = signal_name.strip()
+    try:
+        signal = message.get_signal_by_name(signal_name)
+    except KeyError:
+        names = [s.name for s in message.signals]
+        shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+        raise SimulateError(f"{where}: {message.name} has no signal {signal_name!r}; its signals: {shown}") from None
+    guard = protection(message)
+    if signal.is_multiplexer:
+        raise SimulateError(f"{where}: {signal_name} is {message.name}'s multiplexer (it picks the cell group of "
+                            f"each frame); target a cell instead, e.g. {message.name}.cell_037_mv: only the "
+                            f"frames of its group change")
+    if guard and signal_name in (guard.counter, guard.crc):
+        raise SimulateError(f"{where}: {signal_name} is {message.name}'s E2E counter or CRC; use stuck_counter, "
+                            f"counter_jump or bad_crc for those")
+    return message.name, signal_name
+
+
+def _in_range(where: str, dbc, message_name: str, name: str, text: str) -> tuple[float, int]:
+    """(physical value sent, raw) for a `value` fault: inside [min|max], not the n/a code."""
+    signal = dbc.database.get_message_by_name(message_name).get_signal_by_name(name)
+    phys = _number(where, "value", text)
+    raw = round((phys - signal.offset) / signal.scale)
+    lo, hi = raw_range(signal)
+    if not lo <= raw <= hi:
+        low, high = lo * signal.scale + signal.offset, hi * signal.scale + signal.offset
+        raise SimulateError(f"{where}: {phys:g} is outside {message_name}.{name}'s range "
+                            f"[{min(low, high):g}|{max(low, high):g}]; use out_of_range for values beyond it")
+    if raw == not_available_raw(signal):
+        raise SimulateError(f"{where}: {phys:g} is {name}'s 'not available' code (raw {raw}); pick a real value")
+    return round(raw * signal.scale + signal.offset, 6), raw
 
 
 def _out_of_range(where: str, dbc, message_name: str, name: str, text: str | None) -> tuple[float, int]:

@@ -31,6 +31,8 @@ HITCH_STATUS = {"OK": 0, "INITIALISING": 1, "OVERLOAD": 2, "OPEN_CIRCUIT": 3, "S
 DRIVER_TIME_CONSTANT_S = 0.8  # how quickly the driver closes a speed error
 JERK_TIME_CONSTANT_S = 0.35  # acceleration follows the pedal with this lag
 CHARGE_RAMP_A_PER_S = 100.0  # DC charger current slew rate
+SWAY_TONGUE_KG_PER_DEG = 2.0  # tongue load swing per degree of sway angle
+SWAY_DRAWBAR_N_PER_DEG = 60.0  # drawbar force swing (at twice the sway frequency) per degree of amplitude
 
 
 @dataclass
@@ -51,6 +53,9 @@ class Inputs:
     charge_target_pct: float = 100.0
     aux_kw: Ramp | None = None  # loads beyond the truck's base (cabin heater...)
     rough_road: float = 1.0  # scales road vibration
+    sway_deg: Ramp | None = None  # trailer sway: amplitude of the hitch angle's oscillation against time
+    sway_hz: float = 0.9
+    trailer_brake_manual_pct: Ramp | None = None  # the controller's manual lever (output is the larger)
 
 
 @dataclass
@@ -109,12 +114,12 @@ class _Rig:
         self.trailer = trailer
 
     def forces(self, m_tr: float, fraction: float, plug: int, u: float, a_x: float, sin_t: float,
-               cos_t: float) -> tuple[float, float, float]:
+               cos_t: float, manual_pct: float = 0.0) -> tuple[float, float, float]:
         """(trailer brake %, drawbar N, traction N)."""
         trailer = self.trailer
         if m_tr <= 0:
             return 0.0, 0.0, traction_force_n(self.truck, 0.0, u, a_x, sin_t, cos_t, 0.0)
-        brake_pct = trailer_brake_pct(trailer, u, a_x) if plug else 0.0
+        brake_pct = max(trailer_brake_pct(trailer, u, a_x), manual_pct) if plug else 0.0
         brake_n = trailer_brake_force_n(trailer, m_tr, brake_pct) if brake_pct else 0.0
         drawbar = drawbar_force_n(trailer, m_tr, fraction, u, a_x, sin_t, cos_t, brake_n)
         traction = traction_force_n(self.truck, fraction * m_tr * cos_t, u, a_x, sin_t, cos_t, drawbar)
@@ -144,6 +149,7 @@ def run(truck: TruckSpec, trailer: TrailerSpec | None, pack_spec: PackSpec, inpu
     vib = 0.0  # tongue vibration, normalised
     surge = 0.0  # drawbar vibration, normalised
     angle = 0.0  # hitch angle, deg
+    steer = 0.0  # the angle the truck's steering asks of the trailer, deg
     charge_a = 0.0
     charge_done = False
     k_vib = math.sqrt(2 * DT / 0.12)
@@ -187,7 +193,8 @@ def run(truck: TruckSpec, trailer: TrailerSpec | None, pack_spec: PackSpec, inpu
         norm = math.sqrt(1 + grade * grade / 1e4)
         sin_t, cos_t = grade / 100 / norm, 1 / norm
 
-        brake_pct, drawbar, traction = forces(m_tr, fraction, plug, u, a_x, sin_t, cos_t)
+        manual = inp.trailer_brake_manual_pct.at(t) if inp.trailer_brake_manual_pct is not None else 0.0
+        brake_pct, drawbar, traction = forces(m_tr, fraction, plug, u, a_x, sin_t, cos_t, manual)
         wheel_w = traction * u
         aux_w = aux_base + pack.conditioning_power_w(hv)
         if inp.aux_kw is not None:
@@ -197,7 +204,7 @@ def run(truck: TruckSpec, trailer: TrailerSpec | None, pack_spec: PackSpec, inpu
             # the pack cannot deliver: the rig accelerates less (or slows on the grade)
             a_x -= (wheel_w - max(limit_w, 0.0)) / ((mass_truck + m_tr) * u)
             a = direction * a_x
-            brake_pct, drawbar, traction = forces(m_tr, fraction, plug, u, a_x, sin_t, cos_t)
+            brake_pct, drawbar, traction = forces(m_tr, fraction, plug, u, a_x, sin_t, cos_t, manual)
             wheel_w = traction * u
         if wheel_w >= 0:
             motion_w = wheel_w / eff_drive
@@ -224,10 +231,22 @@ def run(truck: TruckSpec, trailer: TrailerSpec | None, pack_spec: PackSpec, inpu
             sigma_kg = inp.rough_road * (2.0 + fraction * m_tr * (0.01 + 0.06 * speed_factor))
             tongue = carry * (static_kg + sigma_kg * vib)
             drawbar += inp.rough_road * (60.0 + 250.0 * speed_factor) * surge
-            angle += -angle * DT / 4.0 + (4.0 if v < 8 else 1.2) * k_angle * gauss(0.0, 1.0)
+            # the driver's steering wanders (wider in town); the trailer follows it over its
+            # hitch-to-axle length of road, so a parked trailer's angle holds and a slow one's is smooth
+            steer += -steer * DT / 4.0 + (4.0 if v < 8 else 1.2) * k_angle * gauss(0.0, 1.0)
+            angle += (steer - angle) * min(1.0, v * DT / trailer.hitch_to_axle_m)
+            swing = 0.0
+            if inp.sway_deg is not None:
+                amplitude = inp.sway_deg.at(t)
+                if amplitude > 0.0:
+                    phase = 2 * math.pi * inp.sway_hz * t
+                    swing = amplitude * math.sin(phase)
+                    # the swinging trailer rolls a little onto the ball and tugs twice per cycle
+                    tongue += carry * SWAY_TONGUE_KG_PER_DEG * swing
+                    drawbar += SWAY_DRAWBAR_N_PER_DEG * amplitude * math.sin(2 * phase)
         else:
             tongue = 2.0 * vib if carry > 0 else 0.0
-            angle = 0.0
+            angle = steer = swing = 0.0
         vib += -vib * DT / 0.12 + k_vib * gauss(0.0, 1.0)
         surge += -surge * DT / 0.25 + k_surge * gauss(0.0, 1.0)
 
@@ -238,7 +257,7 @@ def run(truck: TruckSpec, trailer: TrailerSpec | None, pack_spec: PackSpec, inpu
         o_mass[i] = m_tr
         o_tongue[i] = tongue
         o_drawbar[i] = drawbar
-        o_angle[i] = angle
+        o_angle[i] = angle + swing
         o_plug[i] = plug
         o_brake[i] = brake_pct
         o_status[i] = HITCH_STATUS[inp.hitch_status.at(t)]

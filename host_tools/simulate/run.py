@@ -80,7 +80,8 @@ def simulate(scenario: str, output: str | Path, *, duration_s: float | None = No
     if swaps:
         stream = apply_out_of_order(stream, swaps)
 
-    receiver = Receiver(senders, Limits(tongue_rating_kg=truck.tongue_rating_kg), duration_us)
+    receiver = Receiver(senders, Limits(tongue_rating_kg=truck.tongue_rating_kg), duration_us,
+                        value_faults={i for i, f in enumerate(fault_list) if f.kind == "value"})
     tally = _write_log(stream, output, senders, fault_list, receiver)
     truth = {
         "schema": SCHEMA,

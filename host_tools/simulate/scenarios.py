@@ -74,6 +74,19 @@ class SensorParams(Params):
 
 
 @dataclass(frozen=True)
+class SwayParams(Params):
+    cruise_kph: float = 95.0
+    sway_start_s: float = 60.0
+    sway_hz: float = 0.9
+    sway_amplitude_deg: float = 5.0
+    sway_grow_s: float = 4.0  # 0 to the full swing
+    sway_hold_s: float = 3.0  # until the driver reacts
+    sway_damp_s: float = 4.0  # the trailer brakes pull it straight
+    trailer_brake_pct: float = 25.0  # the driver's manual lever on the brake controller
+    slow_to_kph: float = 80.0
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     summary: str
@@ -215,6 +228,23 @@ def _highway_tow(p: TowParams, rng: random.Random) -> Inputs:
                    bms=_startup(), grade=grade, mode="TOW_HAUL" if p.trailer_mass_kg > 0 else "NORMAL")
 
 
+def _trailer_sway(p: SwayParams, rng: random.Random) -> Inputs:
+    start = p.sway_start_s
+    react = start + p.sway_grow_s + p.sway_hold_s  # the driver lets off and pulls the brake lever
+    calm = react + p.sway_damp_s
+    speed = [pt for pt in _cruise(rng, 3.0, 10_000.0, p.cruise_kph, 25.0) if pt[0] < start - 10.0]
+    slow = max(4.0, (p.cruise_kph - p.slow_to_kph) / 3.6 / 1.0)  # coasting on the trailer brakes, ~1 m/s^2
+    speed += [(start - 8.0, p.cruise_kph), (react, p.cruise_kph), (react + slow, p.slow_to_kph),
+              (calm + 10.0, p.slow_to_kph), (calm + 25.0, p.cruise_kph)]
+    sway = [(0.0, 0.0), (start, 0.0), (start + p.sway_grow_s, p.sway_amplitude_deg), (react, p.sway_amplitude_deg),
+            (calm, 0.0)]
+    lever = [(0.0, 0.0), (react + 0.3, 0.0), (react + 0.8, p.trailer_brake_pct), (calm, p.trailer_brake_pct),
+             (calm + 1.0, 0.0)]
+    inputs = _inputs(p, speed=speed, gear=[(0, "P"), (2.0, "D")], bms=_startup(), mode="TOW_HAUL")
+    inputs.sway_deg, inputs.sway_hz, inputs.trailer_brake_manual_pct = Ramp(sway), p.sway_hz, Ramp(lever)
+    return inputs
+
+
 def _hitch_overload(p: OverloadParams, rng: random.Random) -> Inputs:
     empty = p.trailer_mass_kg
     loaded = empty + p.cargo_kg
@@ -277,6 +307,17 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              "overtemperature near the top of the grade, soc_low_for_tow late in the drive", 900.0,
              TowParams(trailer_mass_kg=3200.0, tongue_fraction=0.12, trailer_frontal_area_m2=7.0, soc_pct=44.0,
                        pack_temp_c=48.0, ambient_temp_c=38.0), _highway_tow),
+    Scenario("trailer_sway", "a light-tongued 3.2 t trailer starts to sway at 95 km/h",
+             "P for 2 s, then 0-95 km/h in about 25 s on a flat highway, small speed corrections. At 60 s "
+             "(sway_start_s) the trailer starts to sway: the hitch angle oscillates at 0.9 Hz, the swing "
+             "growing from 0 to ±5° in 4 s and held 3 s, on top of the usual slow wander. At 67 s the "
+             "driver lets off and pulls the trailer brake controller's lever to 25 %: the rig slows to "
+             "80 km/h at about 1 m/s² and the swing dies out in 4 s; the lever is released at 72 s and the "
+             "driver is back at 95 km/h about 25 s later. The drawbar force and tongue load wobble a "
+             "little with the swing.",
+             "trailer_sway once: from a few half cycles after the swing passes ±2° until it has died down", 120.0,
+             SwayParams(trailer_mass_kg=3200.0, tongue_fraction=0.09, trailer_frontal_area_m2=7.0, soc_pct=80.0,
+                        pack_temp_c=30.0, ambient_temp_c=25.0), _trailer_sway),
     Scenario("hitch_overload", "a trailer loaded nose-heavy while hitched, then driven on a rough road",
              "Parked with a 1.4 t trailer (11 % tongue). From 10 s to 70 s 2.2 t of cargo goes on well forward "
              "of the axle: trailer 3.6 t, tongue share 17.5 %, about 630 kg on a 550 kg hitch. At 90 s the "

@@ -28,7 +28,7 @@ from host_tools.simulate.physics import BMS_STATE, DRIVE_MODE, DT_US, GEAR, HITC
 BITRATE = 500_000
 FLAG_DLC, FLAG_CRC, FLAG_RANGE, FLAG_MISSING = 1, 2, 4, 8
 KEY_BACKGROUND, KEY_ERROR = -1, -2
-FRAME_FAULTS = ("dropout", "stuck_counter", "counter_jump", "bad_crc", "out_of_range", "dlc")
+FRAME_FAULTS = ("dropout", "stuck_counter", "counter_jump", "bad_crc", "out_of_range", "value", "dlc")
 CLOCK_PPM = 60.0  # each sender's crystal is off by up to this much
 # the physics' enum codes, checked against the DBC's VAL_ tables before anything is sent
 ENUMS = {"gear": GEAR, "drive_mode": DRIVE_MODE, "bms_state": BMS_STATE, "hitch_sensor_status": HITCH_STATUS}
@@ -164,6 +164,10 @@ class Sender:
         applied = []
         flags = 0
         raws = packer.raws(self.sampler(t // DT_US, n))
+        for w in hits.get("value", ()):  # in range: nothing flags it, the receiver uses it
+            if w.fault.signal in packer.index:  # a cell voltage: only the frames of its group
+                raws[packer.index[w.fault.signal]] = w.fault.raw
+                applied.append(w)
         for w in hits.get("out_of_range", ()):
             if w.fault.signal in packer.index:  # a cell voltage: only the frames of its group
                 raws[packer.index[w.fault.signal]] = w.fault.raw

@@ -18,7 +18,8 @@ from mule_testing import FILES, REPO
 DOC = (REPO / "docs" / "simulator.md").read_text(encoding="utf-8")
 ALERT_KINDS = ("timeout", "dlc", "crc", "counter_repeated", "counter_jump", "range", "out_of_order", "bus_off",
                "tongue_overload", "trailer_disconnected_moving", "cell_spread", "overtemperature",
-               "soc_low_for_tow", "sensor_fault")
+               "soc_low_for_tow", "sensor_fault", "trailer_sway", "pack_voltage_vs_cells", "hitch_status_vs_load",
+               "soc_vs_bms_state")
 
 
 def mule_simulate(*args) -> subprocess.CompletedProcess:

@@ -135,13 +135,15 @@ def assert_changed_as(fault, index, frames, f, twin) -> None:
         assert len(f.data) == fault["value"] and f.data == twin.data[: len(f.data)], where
     elif kind == "bad_crc":
         assert f.data[:-1] == twin.data[:-1] and f.data[-1] == payload_crc(f.data) ^ 0xFF, where
-    elif kind == "out_of_range":
+    elif kind in ("out_of_range", "value"):
         now, then = (message.decode(d, decode_choices=False, scaling=False) for d in (f.data, twin.data))
         assert now[fault["signal"]] == fault["raw"] != then[fault["signal"]], where
         guard = protection(message)
         others = set(now) - {fault["signal"], guard.counter, guard.crc}
         assert {k: now[k] for k in others} == {k: then[k] for k in others}, where
         assert f.data[-1] == payload_crc(f.data), f"{where}: the CRC must stay valid"
+        if kind == "value":
+            assert message.decode(f.data)[fault["signal"]] == pytest.approx(fault["value"]), where
     elif kind in ("stuck_counter", "counter_jump"):
         assert e2e_free(f) == e2e_free(twin) and f.data != twin.data, where
         assert f.data[-1] == payload_crc(f.data), f"{where}: the CRC must stay valid"
@@ -168,6 +170,10 @@ FAULTS = [
     "out_of_range:tongue_load_kg=-2040@5+0.2",
     "out_of_range:cell_050_mv@5+2",
     "out_of_range:soc_pct@5",
+    "value:HitchLoad.tongue_load_kg=1200@5+0.5",
+    "value:HitchLoad.hitch_angle_deg=-12.5@5+0.1",
+    "value:BmsPackStatus.soc_pct=100@5",
+    "value:BmsCellVoltages.cell_037_mv=3000@5+2",  # only the frames of its group (12)
     "dlc:HitchLoad=6@5+0.1",
     "dlc:VcuEnvironment=0@5",
     "background:35@4+2",
@@ -264,6 +270,15 @@ def test_faults_show_the_alerts_they_are_for(tmp_path):
     ("counter_jump:HitchLoad=1@1", ["counter step 1 must be 3..15"]),
     ("counter_jump:HitchLoad@1+2", ["happens once"]),
     ("dlc:HitchLoad=8@1", ["byte count 8 must be 0..8 and differ"]),
+    ("value:BmsPackStatus.soc_pct@1", ["value needs =VALUE", "inside [min|max]"]),
+    ("value:soc_pct=50@1", ["MESSAGE.SIGNAL", "BmsPackStatus.soc_pct"]),
+    ("value:HitchLoad.soc_pct=50@1", ["HitchLoad has no signal 'soc_pct'", "tongue_load_kg"]),
+    ("value:Pack.soc_pct=50@1", ["unknown message 'Pack'", "BmsPackStatus"]),
+    ("value:BmsPackStatus.soc_pct=120@1", ["120 is outside BmsPackStatus.soc_pct's range [0|100]", "out_of_range"]),
+    ("value:BmsPackStatus.soc_pct=x@1", ["value 'x' is not a number"]),
+    ("value:BmsCellVoltages.cell_group=3@1", ["value:BmsCellVoltages.cell_group=3@1", "multiplexer",
+                                              "BmsCellVoltages.cell_037_mv"]),
+    ("value:HitchLoad.hitch_crc=3@1", ["counter or CRC"]),
     ("bus_off@1", ["needs a duration"]),
     ("bus_off:HitchLoad@1+1", ["takes no target"]),
     ("out_of_order@0", ["START above 0"]),
@@ -276,3 +291,23 @@ def test_bad_specs_name_the_bad_part(tmp_path, spec, words):
     for word in words:
         assert word in str(error.value)
     assert not (tmp_path / "x.log").exists()
+
+
+@pytest.mark.parametrize("scenario,spec,kind,debounce,extra", [
+    ("city_drive", "value:BmsPackStatus.pack_voltage_v=300@20+3", "pack_voltage_vs_cells", 5, set()),
+    ("highway_tow", "value:HitchLoad.tongue_load_kg=1200@20+3", "hitch_status_vs_load", 5, {"tongue_overload"}),
+    ("dc_fast_charge", "value:BmsPackStatus.soc_pct=100@20+3", "soc_vs_bms_state", 3, set()),
+])
+def test_value_faults_trip_the_plausibility_rules(tmp_path, scenario, spec, kind, debounce, extra):
+    """Raised on the debounce-th faulty frame, cleared on the first real one after the window."""
+    result = simulate(scenario, tmp_path / "v.log", duration_s=30, seed=3, faults=[spec])
+    truth = result.truth
+    (fault,) = truth["faults"]
+    listed = fault["frames"]
+    assert len(listed) == 30 if fault["message"] == "BmsPackStatus" else len(listed) == 150
+    assert all(20 <= entry["t"] < 23 for entry in listed)
+    after = next(t / 1e6 for t, f in read(result.log) if name_of(f) == fault["message"] and t >= 23_000_000)
+    alerts = [a for a in truth["expected_alerts"] if a["kind"] not in extra]
+    assert [(a["kind"], a["start"], a["end"], a["cause"]) for a in alerts] == [
+        (kind, listed[debounce - 1]["t"], after, [0])]
+    assert {a["kind"] for a in truth["expected_alerts"]} == {kind} | extra

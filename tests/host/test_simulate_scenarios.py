@@ -17,19 +17,79 @@ from mule_testing import PROJECT_DBC
 
 DBC = load_dbc(PROJECT_DBC)
 CONDITIONS = ("tongue_overload", "trailer_disconnected_moving", "cell_spread", "overtemperature",
-              "soc_low_for_tow", "sensor_fault")
+              "soc_low_for_tow", "sensor_fault", "trailer_sway", "pack_voltage_vs_cells", "hitch_status_vs_load",
+              "soc_vs_bms_state")
+STATE_NAMES = {v: k for k, v in BMS_STATE.items()}
+
+
+class Sway:
+    """docs/simulator.md's trailer_sway rule, in degrees and seconds as the docs state it."""
+
+    def __init__(self, limits):
+        self.band = limits["trailer_sway_band_deg"]
+        self.on, self.off = 2 * limits["trailer_sway_on_amplitude_deg"], 2 * limits["trailer_sway_off_amplitude_deg"]
+        self.shortest, self.longest = 0.5 / limits["trailer_sway_max_hz"], 0.5 / limits["trailer_sway_min_hz"]
+        self.needed = limits["trailer_sway_half_cycles"]
+        self.extremes = []  # (angle, time) of the turning points so far
+        self.low = self.high = self.extreme = self.rising = None
+        self.count, self.active = 0, False
+
+    def feed(self, angle, t) -> str | None:
+        eps = 1e-6
+        turned = None
+        if self.low is None:
+            self.low = self.high = angle
+            return None
+        if self.rising is None:
+            self.low, self.high = min(self.low, angle), max(self.high, angle)
+            if angle <= self.high - self.band + eps:
+                turned, self.rising, self.extreme = self.high, False, angle
+            elif angle >= self.low + self.band - eps:
+                turned, self.rising, self.extreme = self.low, True, angle
+        elif self.rising:
+            if angle > self.extreme:
+                self.extreme = angle
+            elif angle <= self.extreme - self.band + eps:
+                turned, self.rising, self.extreme = self.extreme, False, angle
+        else:
+            if angle < self.extreme:
+                self.extreme = angle
+            elif angle >= self.extreme + self.band - eps:
+                turned, self.rising, self.extreme = self.extreme, True, angle
+        if turned is None:
+            if self.active and self.extremes and t - self.extremes[-1][1] > self.longest * 1e6:
+                self.active, self.count = False, 0
+                return "off"
+            return None
+        event = None
+        if self.extremes:
+            last, when = self.extremes[-1]
+            wide = abs(turned - last)
+            in_band = self.shortest * 1e6 - 1 <= t - when <= self.longest * 1e6
+            self.count = self.count + 1 if wide >= self.on - eps and in_band else 0
+            if self.active and not (wide >= self.off - eps and in_band):
+                self.active, event = False, "off"
+            elif not self.active and self.count >= self.needed:
+                self.active, event = True, "on"
+        self.extremes.append((turned, t))
+        return event
 
 
 def conditions(path, limits) -> list[tuple[str, int, int | None]]:
     """(kind, start µs, end µs or None) of every condition alert in the log."""
-    alerts, active = [], {}
+    alerts, active, runs = [], {}, {}
 
-    def switch(kind, on, off, t):
-        if kind not in active and on:
+    def switch(kind, on, off, t, debounce=1):
+        runs[kind] = runs.get(kind, 0) + 1 if on else 0
+        if kind not in active and runs[kind] >= debounce:
             active[kind] = len(alerts)
             alerts.append([kind, t, None])
         elif kind in active and off:
             alerts[active.pop(kind)][2] = t
+
+    sway = Sway(limits)
+    groups = {}
+    bands = limits["soc_state_bands"]
 
     speed, soc, connected = 0.0, None, None
     window = deque()
@@ -55,8 +115,14 @@ def conditions(path, limits) -> list[tuple[str, int, int | None]]:
             status = v["hitch_sensor_status"]
             fine = status in (HITCH_STATUS["OK"], HITCH_STATUS["INITIALISING"])
             switch("sensor_fault", not fine, fine, t)
+            ok, load = status == HITCH_STATUS["OK"], abs(v["tongue_load_kg"])
+            switch("hitch_status_vs_load", ok and load >= limits["hitch_sensor_overload_kg"],
+                   not ok or load <= limits["hitch_sensor_overload_clear_kg"], t, limits["hitch_status_debounce"])
             if status != HITCH_STATUS["OK"]:
                 continue
+            event = sway.feed(v["hitch_angle_deg"], t)
+            if event:
+                switch("trailer_sway", event == "on", event == "off", t)
             window.append((t, v["tongue_load_kg"]))
             while window[0][0] <= t - limits["tongue_window_s"] * 1e6:
                 window.popleft()
@@ -66,8 +132,17 @@ def conditions(path, limits) -> list[tuple[str, int, int | None]]:
             switch("trailer_disconnected_moving", now == 0 and connected == 1 and speed > limits["moving_kph"],
                    now == 1, t)
             connected = now
+        elif message.name == "BmsCellVoltages":
+            groups[v["cell_group"]] = sum(v[k] for k in v if k.startswith("cell_") and k.endswith("_mv"))
         elif message.name == "BmsPackStatus":
             soc = v["soc_pct"]
+            band = bands.get(STATE_NAMES.get(v["bms_state"]))
+            outside = band is not None and not band[0] <= soc <= band[1]
+            switch("soc_vs_bms_state", outside, not outside, t, limits["soc_state_debounce"])
+            if len(groups) == 32:
+                diff_v = abs(v["pack_voltage_v"] - sum(groups.values()) / 1000)
+                switch("pack_voltage_vs_cells", diff_v > limits["pack_cells_on_above_v"] + 1e-6,
+                       diff_v <= limits["pack_cells_off_at_or_below_v"] + 1e-6, t, limits["pack_cells_debounce"])
         elif message.name == "BmsCellStats":
             spread = v["cell_v_max_mv"] - v["cell_v_min_mv"]
             switch("cell_spread", spread > limits["cell_spread_mv"], spread <= limits["cell_spread_clear_mv"], t)
@@ -111,6 +186,32 @@ def test_highway_tow_overheats_on_the_grade_and_runs_low(tmp_path):
     assert 250 < hot["start"] < hot["end"] < 460  # on the 8 km climb, over after the crest
     assert 780 < low["start"] and low["end"] is None
     assert truth["summary"]["soc_end_pct"] < 20 < truth["summary"]["soc_start_pct"]
+
+
+def test_trailer_sway_is_seen_once_a_few_half_cycles_into_the_swing(tmp_path):
+    log, truth = run(tmp_path, "trailer_sway")
+    (alert,) = truth["expected_alerts"]
+    p = truth["scenario"]["parameters"]
+    assert alert["kind"] == "trailer_sway" and alert["message"] == "HitchLoad" and alert["signal"] == "hitch_angle_deg"
+    half = 0.5 / p["sway_hz"]
+    passes_2deg = p["sway_start_s"] + p["sway_grow_s"] * 2.0 / p["sway_amplitude_deg"]
+    assert passes_2deg + half < alert["start"] < passes_2deg + 5 * half
+    react = p["sway_start_s"] + p["sway_grow_s"] + p["sway_hold_s"]
+    assert react < alert["end"] < react + p["sway_damp_s"] + 1.2  # gone once the swing dies out
+    assert 2 * 20 <= alert["value"] <= 2 * 10 * (p["sway_amplitude_deg"] + 3)  # p2p in 0.1 °
+    # the driver lets off and pulls the lever: the trailer brakes apply and the rig slows a little
+    hitch = DBC.database.get_message_by_name("HitchLoad")
+    vehicle = DBC.database.get_message_by_name("VcuVehicleStatus")
+    brake, speed = [], []
+    for f in read_frames(log):
+        t = f.t - EPOCH
+        if f.can_id == hitch.frame_id:
+            brake.append((t, hitch.decode(f.data)["trailer_brake_output_pct"]))
+        elif f.can_id == vehicle.frame_id:
+            speed.append((t, vehicle.decode(f.data)["vehicle_speed_kph"]))
+    assert max(b for t, b in brake if t < react) == 0
+    assert max(b for t, b in brake if react < t < react + p["sway_damp_s"]) >= p["trailer_brake_pct"]
+    assert p["slow_to_kph"] - 2 < min(v for t, v in speed if t > react) < p["cruise_kph"] - 10
 
 
 def test_hitch_overload_trips_while_loading(tmp_path):
