@@ -580,14 +580,14 @@ class Writer:
         self._crc = _crc if viper else _crc_plain
         self._encode = _encode if viper else _encode_plain
         self._pack_signals = _pack_signals if viper else _pack_signals_plain
-        self._table = b""
+        self._table = bytearray(0)  # _tables() fills a bytearray: one type for both
         self._start = array("H")
         if dbc is not None:
             self._tables(dbc)
 
     def _tables(self, dbc):
         # per signal: lane | 0x8000 if wider than 32 bits, so packing needs no calls
-        counts = [len(dbc.signal_names(mi)) for mi in range(len(dbc.MESSAGES))]
+        counts = [dbc.signal_count(mi) for mi in range(len(dbc.MESSAGES))]
         self._start = array("H", bytes(2 * len(counts)))
         table = bytearray(2 * sum(counts))
         at = 0

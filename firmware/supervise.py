@@ -18,10 +18,12 @@ from array import array
 try:
     from micropython import const
 except ImportError:  # CPython (the host's reference)
-    def const(x):
+    def const(x):  # type: ignore[misc]  # CPython's stand-in for micropython.const
         return x
 
 import e2e
+
+_CRC8 = e2e._TABLE  # CRC-8 J1850 lookup, 256 bytes: the one implementation of docs/dbc.md's CRC
 
 # Alert kinds: code = index + 1 when raised, | CLEARED when it ends. The host mirrors this
 # table by loading this file.
@@ -29,8 +31,9 @@ KINDS = (
     "timeout", "dlc", "crc", "counter_repeated", "counter_jump", "range", "out_of_order",
     "tongue_overload", "trailer_disconnected_moving", "cell_spread", "overtemperature",
     "soc_low_for_tow", "sensor_fault", "drawbar_overload", "pack_current_beyond_limits",
+    "trailer_sway", "pack_voltage_vs_cells", "hitch_status_vs_load", "soc_vs_bms_state",
 )
-SEVERITY = (2, 2, 2, 2, 1, 1, 1, 2, 3, 2, 3, 2, 2, 3, 2)  # 1 info, 2 warning, 3 critical
+SEVERITY = (2, 2, 2, 2, 1, 1, 1, 2, 3, 2, 3, 2, 2, 3, 2, 3, 2, 2, 2)  # 1 info, 2 warning, 3 critical
 # the ALERT's text, as bytes: link.Writer packs bytes without encoding (no allocation)
 KIND_TEXT = tuple(k.encode() for k in KINDS)
 CLEARED = const(0x100)
@@ -62,6 +65,16 @@ T_LOW_WHILE = const(6)  # p0 slot <= p1: on while slot p3 == p4; off when >= p2 
 T_OUTSIDE = const(7)  # p0 slot, on raw >= p1 or raw <= p2, off p3 <= raw <= p4
 T_LIMITS = const(8)  # p0 slot, limits: p1 slot (upper), p2 slot (lower, a magnitude), both
 # times p3 in p0's raw units; on raw > p3*up + p4 or raw < -(p3*lo + p4), off within p5
+T_SWAY = const(9)  # p0 slot; turning points in _slots (band in cx); a half cycle counts when its
+# peak-to-peak >= p1 and p3 <= its µs <= p4; on after p5 in a row; off below p2 or out of band,
+# or no turning point for p4 µs
+T_SUM = const(10)  # p0 slot vs the sum of a multiplexed message's signals (_slots keeps it per
+# group): on |p1*raw - sum| > p2, off <= p3
+T_BAND = const(11)  # p0 slot, p1 state slot; then (state, lo, hi) triples: on raw < lo or raw > hi
+# for the state's triple, off inside it (or a state without one)
+# Debounce (supervise_rules.DEBOUNCE, per rule): raised after that many evaluations in a row
+# find the on-condition (not for T_MEAN, T_EDGE, T_SWAY: their window, edge or half cycles are
+# theirs)
 
 _MASK = const(0x3FFFFFFF)  # replay times are µs mod 2**30
 _HALF = const(0x20000000)
@@ -82,8 +95,7 @@ _MAX_DELTA = const(6)
 _NM = const(7)  # how many messages
 _OLD_RX = const(8)  # output: the message's previous frame time
 _ROWS = const(9)  # where the signal rows start
-_CRC_AT = const(16)  # 256 entries: CRC-8 J1850 table
-_MSG = const(272)  # per message, _MW ints:
+_MSG = const(16)  # per message, _MW ints:
 _MW = const(10)
 _RX = const(0)  # last frame's time
 _LIMIT = const(1)  # timeout, µs
@@ -110,7 +122,7 @@ _SKIP = const(0xFF)
 _NO_CTR = const(0x3FFFFFFF)
 
 
-def _fast_plain(st, lanes, data, sel):
+def _fast_plain(st, lanes, data, sel, crc8):
     t = st[_T]
     m = _MSG + _MW * st[_MI]
     ret = 0
@@ -141,7 +153,7 @@ def _fast_plain(st, lanes, data, sel):
     if lane:
         crc = 0xFF
         for i in range(st[_N] - 1):
-            crc = st[_CRC_AT + (crc ^ data[i])]
+            crc = crc8[crc ^ data[i]]
         if crc ^ 0xFF != lanes[st[m + _CRC_LANE]]:
             return ret | _F_CRC
         counter = lanes[lane - 1]
@@ -202,9 +214,9 @@ if sys.implementation.name == "micropython":
         import micropython
 
         @micropython.viper
-        def _fast_v(st: ptr32, lanes: ptr32, data: ptr8, sel: ptr16) -> int:
+        def _fast_v(st: ptr32, lanes: ptr32, data: ptr8, sel: ptr16, crc8: ptr8) -> int:
             t = st[0]
-            m = 272 + 10 * st[1]
+            m = 16 + 10 * st[1]
             ret = 0
             if ((t - st[3]) & 0x3FFFFFFF) >= 0x20000000:
                 ret = 64
@@ -216,7 +228,7 @@ if sys.implementation.name == "micropython":
                     nm = st[7]
                     i = 0
                     while i < nm:
-                        o = 272 + 10 * i
+                        o = 16 + 10 * i
                         if i != mi and st[o + 2] == 0:
                             since = (t - st[o]) & 0x3FFFFFFF
                             if since > st[o + 1] and since < 0x20000000:
@@ -238,7 +250,7 @@ if sys.implementation.name == "micropython":
                 n = st[2] - 1
                 i = 0
                 while i < n:
-                    crc = st[16 + (crc ^ data[i])]
+                    crc = crc8[crc ^ data[i]]
                     i += 1
                 if (crc ^ 0xFF) != lanes[st[m + 5]]:
                     return ret | 4
@@ -272,7 +284,7 @@ if sys.implementation.name == "micropython":
         def _due_v(st: ptr32, n: int, t: int) -> int:
             i = 0
             while i < n:
-                m = 272 + 10 * i
+                m = 16 + 10 * i
                 if st[m + 2] == 0:
                     since = (t - st[m]) & 0x3FFFFFFF
                     if since > st[m + 1] and since < 0x20000000:
@@ -318,8 +330,19 @@ _MN_COUNT = const(10)
 _MN_TOTAL = const(11)
 # A level rule (T_ABOVE, T_OUTSIDE) uses the same entry: _MN_LEVEL, slot, raised at
 # value + _BIAS >= [2] or < [3], cleared within [4] .. [5]; _slots sets its bit only when
-# its state flips
+# its state flips (_MN_PENDING while a debounce counts: then on every trigger)
 _MN_LEVEL = const(2)
+_MN_PENDING = const(5)
+# T_SWAY: _MN_SWAY, slot, band, extreme + _BIAS, high + _BIAS, low + _BIAS, last turning
+# point's time, longest half cycle, turned (1: this frame confirmed one), direction (0
+# nothing seen, 1 rising, 2 falling, 3 not known yet), a turning point seen, its value + _BIAS.
+# _slots sets the bit on a turning point, or when raised and none came for too long.
+_MN_SWAY = const(3)
+# T_SUM: _MN_SUM, multiplexer lane, st step from a group's rows to the next's, signals per
+# group, group 0's first row in st, the summed message, groups, ring at (ring_v: group
+# sums, ring_t: known), st step between a group's rows, groups known, -, sum + _BIAS. Bit
+# on a frame of another message when all groups are known.
+_MN_SUM = const(4)
 
 
 def _slots_plain(cx, lanes, st, mi, t, ring_t, ring_v):
@@ -374,7 +397,14 @@ def _slots_plain(cx, lanes, st, mi, t, ring_t, ring_v):
         if need == 0 or cx[fresh + need - 1]:
             a = cx[dep + 2 * k]
             if a == 0:
-                if _mean_plain(cx, k, t, ring_t, ring_v):
+                mk = cx[cx[_CX_MEAN] + _MNW * k]
+                if mk == _MN_SWAY:
+                    hit = _sway_plain(cx, k, t)
+                elif mk == _MN_SUM:
+                    hit = _sum_plain(cx, lanes, st, k, mi, ring_t, ring_v)
+                else:
+                    hit = _mean_plain(cx, k, t, ring_t, ring_v)
+                if hit:
                     out |= 1 << (npre + j)
             else:
                 v = cx[ver + a - 1] + cx[ver + cx[dep + 2 * k + 1] - 1]
@@ -392,6 +422,89 @@ def _flips(cx, k, m):
     if cx[cx[_CX_ACTIVE] + k]:
         return cx[m + 4] <= b <= cx[m + 5]
     return b >= cx[m + 2] or b < cx[m + 3]
+
+
+def _sway_plain(cx, k, t):
+    # the frame's value against the last extreme: a turning point when it has come back by
+    # the band (docs/supervision.md, trailer_sway)
+    m = cx[_CX_MEAN] + _MNW * k
+    v = cx[cx[_CX_CURB] + cx[m + 1]]
+    band = cx[m + 2]
+    code = cx[m + 9]
+    turn = -1
+    if code == 0:
+        cx[m + 4] = v
+        cx[m + 5] = v
+        cx[m + 9] = 3
+    elif code == 3:
+        if v > cx[m + 4]:
+            cx[m + 4] = v
+        if v < cx[m + 5]:
+            cx[m + 5] = v
+        if v <= cx[m + 4] - band:
+            turn = cx[m + 4]
+            cx[m + 9] = 2
+            cx[m + 3] = v
+        elif v >= cx[m + 5] + band:
+            turn = cx[m + 5]
+            cx[m + 9] = 1
+            cx[m + 3] = v
+    elif code == 1:
+        if v > cx[m + 3]:
+            cx[m + 3] = v
+        elif v <= cx[m + 3] - band:
+            turn = cx[m + 3]
+            cx[m + 9] = 2
+            cx[m + 3] = v
+    else:
+        if v < cx[m + 3]:
+            cx[m + 3] = v
+        elif v >= cx[m + 3] + band:
+            turn = cx[m + 3]
+            cx[m + 9] = 1
+            cx[m + 3] = v
+    if turn >= 0:
+        cx[m + 11] = turn
+        cx[m + 8] = 1
+        return True
+    return bool(cx[cx[_CX_ACTIVE] + k] and cx[m + 10] and (t - cx[m + 6]) & _MASK > cx[m + 7])
+
+
+def _sum_plain(cx, lanes, st, k, mi, ring_t, ring_v):
+    # a frame of the summed message: its group's sum replaces the group's last one (a value
+    # out of range makes the group unknown); a frame of another: True when all are known
+    m = cx[_CX_MEAN] + _MNW * k
+    groups = cx[m + 6]
+    if mi != cx[m + 5]:
+        return cx[m + 9] == groups
+    g = lanes[cx[m + 1]]
+    if g < 0 or g >= groups:
+        return False
+    row = cx[m + 4] + cx[m + 2] * g
+    ok = True
+    total = 0
+    for j in range(cx[m + 3]):
+        raw = lanes[st[row]]
+        b = raw + _BIAS
+        if b < st[row + 2] or b > st[row + 3]:
+            ok = False
+        total += raw
+        row += cx[m + 8]
+    at = cx[m + 7] + g
+    sums = cx[m + 11] - _BIAS
+    if ring_t[at]:
+        sums -= ring_v[at]
+    if ok:
+        ring_v[at] = total
+        sums += total
+        if not ring_t[at]:
+            ring_t[at] = 1
+            cx[m + 9] += 1
+    elif ring_t[at]:
+        ring_t[at] = 0
+        cx[m + 9] -= 1
+    cx[m + 11] = sums + _BIAS
+    return False
 
 
 def _mean_plain(cx, k, t, ring_t, ring_v):
@@ -511,8 +624,92 @@ if sys.implementation.name == "micropython":
                     a = cx[dep + 2 * k]
                     if a == 0:
                         m = cx[9] + 12 * k
-                        if cx[m] == 0:
+                        mk = cx[m]
+                        if mk == 0:
                             out |= 1 << (npre + j)
+                        elif mk == 3:  # _sway_plain
+                            v = cx[cx[8] + cx[m + 1]]
+                            band = cx[m + 2]
+                            code = cx[m + 9]
+                            turned = 0
+                            turn = 0
+                            if code == 0:
+                                cx[m + 4] = v
+                                cx[m + 5] = v
+                                cx[m + 9] = 3
+                            elif code == 3:
+                                if v > cx[m + 4]:
+                                    cx[m + 4] = v
+                                if v < cx[m + 5]:
+                                    cx[m + 5] = v
+                                if v <= cx[m + 4] - band:
+                                    turn = cx[m + 4]
+                                    turned = 1
+                                    cx[m + 9] = 2
+                                    cx[m + 3] = v
+                                elif v >= cx[m + 5] + band:
+                                    turn = cx[m + 5]
+                                    turned = 1
+                                    cx[m + 9] = 1
+                                    cx[m + 3] = v
+                            elif code == 1:
+                                if v > cx[m + 3]:
+                                    cx[m + 3] = v
+                                elif v <= cx[m + 3] - band:
+                                    turn = cx[m + 3]
+                                    turned = 1
+                                    cx[m + 9] = 2
+                                    cx[m + 3] = v
+                            else:
+                                if v < cx[m + 3]:
+                                    cx[m + 3] = v
+                                elif v >= cx[m + 3] + band:
+                                    turn = cx[m + 3]
+                                    turned = 1
+                                    cx[m + 9] = 1
+                                    cx[m + 3] = v
+                            if turned != 0:
+                                cx[m + 11] = turn
+                                cx[m + 8] = 1
+                                out |= 1 << (npre + j)
+                            elif cx[cx[10] + k] != 0 and cx[m + 10] != 0:
+                                if ((t - cx[m + 6]) & 0x3FFFFFFF) > cx[m + 7]:
+                                    out |= 1 << (npre + j)
+                        elif mk == 4:  # _sum_plain
+                            groups = cx[m + 6]
+                            if mi != cx[m + 5]:
+                                if cx[m + 9] == groups:
+                                    out |= 1 << (npre + j)
+                            else:
+                                g = lanes[cx[m + 1]]
+                                if g >= 0 and g < groups:
+                                    per = cx[m + 3]
+                                    row = cx[m + 4] + cx[m + 2] * g
+                                    ok = 1
+                                    total = 0
+                                    i = 0
+                                    while i < per:
+                                        raw = lanes[st[row]]
+                                        b = raw + 0x20000000
+                                        if b < st[row + 2] or b > st[row + 3]:
+                                            ok = 0
+                                        total += raw
+                                        row += cx[m + 8]
+                                        i += 1
+                                    rb = cx[m + 7] + g
+                                    sums = cx[m + 11] - 0x20000000
+                                    if ring_t[rb] != 0:
+                                        sums -= ring_v[rb]
+                                    if ok != 0:
+                                        ring_v[rb] = total
+                                        sums += total
+                                        if ring_t[rb] == 0:
+                                            ring_t[rb] = 1
+                                            cx[m + 9] = cx[m + 9] + 1
+                                    elif ring_t[rb] != 0:
+                                        ring_t[rb] = 0
+                                        cx[m + 9] = cx[m + 9] - 1
+                                    cx[m + 11] = sums + 0x20000000
                         else:  # _mean_plain
                             size = cx[m + 8]
                             rb = cx[m + 7]  # the ring's start
@@ -581,7 +778,7 @@ if sys.implementation.name == "micropython":
         _slots = _slots_v
         # the board runs the viper twins: the plain ones (the host's reference, held to
         # the board by the e2e tests) would only take RAM
-        del _slots_plain, _mean_plain
+        del _slots_plain, _mean_plain, _sway_plain, _sum_plain
     except (ImportError, AttributeError):
         pass
 
@@ -592,15 +789,25 @@ class Supervisor:
         self.lookup = lookup  # (can_id, ext) -> message index or -1
         self.emit = emit
         nm = len(rules.TIMEOUT_US)
-        nrows = len(rules.SIG_TAB) // (4 * _RW)
+        # the int32 tables: in the module (the host's reference), or on the board in a file
+        # read straight into the arrays, so its RAM never holds them twice
+        sig = getattr(rules, "SIG_TAB", None)
+        sig_bytes = rules.SIG_TAB_BYTES if sig is None else len(sig)
+        nrows = sig_bytes // (4 * _RW)
         ns = len(rules.SLOT_LANE)
         nr = len(rules.RULES)
         self.n_messages = nm
         self.rows = _MSG + _MW * nm
-        self.st = array("i", bytes(4 * self.rows))
-        # the signal rows: MicroPython extends an array from a buffer's bytes, without the
-        # temporary array CPython needs (RAM is short on the board)
-        self.st.extend(rules.SIG_TAB if _MP else array("i", rules.SIG_TAB))
+        self.st = array("i", bytes(4 * self.rows + sig_bytes))
+        if sig is None:
+            cx = array("i", bytes(rules.CX_BYTES))
+            where = getattr(rules, "__file__", "")
+            with open(where[:where.rfind("/") + 1] + rules.TABLES, "rb") as f:  # beside the module
+                if f.readinto(memoryview(self.st)[self.rows:]) != sig_bytes or f.readinto(cx) != rules.CX_BYTES:
+                    raise ValueError(rules.TABLES + ": too short, run `mule flash` again")
+        else:
+            cx = array("i", rules.CX)
+            self.st[self.rows:] = array("i", sig)
         self.runs = array("i", bytes(4 * nm * _RUN_KINDS))  # flagged frames in the open run
         self.run_last = array("I", bytes(4 * nm * _RUN_KINDS))  # frame number of the last one
         self.range_runs = array("i", bytes(4 * nrows))
@@ -609,7 +816,7 @@ class Supervisor:
         # the conditions' state lives in one int32 array too (_cx), so the update of a
         # frame's tracked values and the choice of the rules to evaluate run in one viper
         # call (_slots); the names below are views of its parts
-        self.cx = cx = array("i", rules.CX)  # built by host_tools.supervise.build_tables
+        self.cx = cx  # built by host_tools.supervise.build_tables
         mv = memoryview(cx)
         self.cur, self.prev, self.known, self.fresh, self.ver = (mv[cx[p]:cx[p] + ns] for p in range(_CX_VER + 1))
         self.memo = mv[cx[_CX_MEMO]:cx[_CX_MEMO] + nr]
@@ -620,14 +827,16 @@ class Supervisor:
         ring = rules.RING_SIZE
         self.ring_t = array("i", bytes(4 * ring))
         self.ring_v = array("i", bytes(4 * ring))
-        self.ring_st = array("i", bytes(4 * 3 * nr))  # per rule: head, count, sum
+        self.ring_st = array("i", bytes(4 * 3 * nr))  # per rule: head, count, sum (T_SWAY: last turning value, half cycles in a row)
+        self.pend = array("i", bytes(4 * nr))  # per rule: evaluations in a row that found it on (debounce)
+        self.debounce = getattr(rules, "DEBOUNCE", None) or bytes(nr)
         self.alerts = 0
         self.reset()
 
     def reset(self):
         """Forget everything seen: a new log (a new link session) starts here."""
         for a in (self.runs, self.run_last, self.range_runs, self.range_last, self.range_stamp, self.cur,
-                  self.prev, self.known, self.fresh, self.active, self.ring_st, self.ver):
+                  self.prev, self.known, self.fresh, self.active, self.ring_st, self.ver, self.pend, self.ring_t):
             for i in range(len(a)):
                 a[i] = 0
         for i in range(len(self.memo)):
@@ -638,6 +847,10 @@ class Supervisor:
             cx[m + _MN_HEAD] = 0
             cx[m + _MN_COUNT] = 0
             cx[m + _MN_TOTAL] = _BIAS
+            if cx[m] == _MN_PENDING:
+                cx[m] = _MN_LEVEL
+            elif cx[m] == _MN_SWAY:
+                cx[m + 8] = 0
         r = self.r
         st = self.st
         for i in range(_MSG):
@@ -646,9 +859,6 @@ class Supervisor:
         st[_MAX_DELTA] = r.MAX_COUNTER_DELTA
         st[_ROWS] = self.rows
         st[_NM] = self.n_messages
-        table = e2e._TABLE
-        for i in range(256):
-            st[_CRC_AT + i] = table[i]
         for mi in range(self.n_messages):
             m = _MSG + _MW * mi
             st[m + _RX] = 0
@@ -704,7 +914,7 @@ class Supervisor:
             st[_T] = t
             st[_MI] = result
             st[_N] = n
-            ret = _fast(st, lanes, data, selected)
+            ret = _fast(st, lanes, data, selected, _CRC8)
             if ret & _R_SCAN:
                 self.tick(t, frame_no)
             if ret & (_R_BACK | _R_LATE):
@@ -847,13 +1057,38 @@ class Supervisor:
         self.active[k] = 0 if was else 1
         self._send(frame_no, rule[0], was, rule[2], rule[3], value)
 
+    def _step(self, frame_no, k, rule, hit, value):
+        # hit: the off-condition when raised, else the on-condition; a debounced rule is
+        # raised after debounce[k] evaluations in a row found it on
+        need = self.debounce[k]
+        if self.active[k] or need <= 1:
+            if hit:
+                self._flip(frame_no, k, rule, value)
+            return
+        pend = self.pend
+        m = self.cx[_CX_MEAN] + _MNW * k
+        if hit:
+            n = pend[k] + 1
+            if n < need:
+                pend[k] = n
+                # evaluate it on the next frame even if its inputs do not change
+                self.memo[k] = -1
+                if self.cx[m] == _MN_LEVEL:
+                    self.cx[m] = _MN_PENDING
+                return
+            self._flip(frame_no, k, rule, value)
+        elif not pend[k]:
+            return
+        pend[k] = 0
+        if self.cx[m] == _MN_PENDING:
+            self.cx[m] = _MN_LEVEL
+
     def _rule(self, frame_no, t, k, rule, lanes):
         typ = rule[1]
         cur = self.cur
         if typ == T_ABOVE:
             v = cur[rule[4]]
-            if (v <= rule[6]) if self.active[k] else (v >= rule[5]):
-                self._flip(frame_no, k, rule, v)
+            self._step(frame_no, k, rule, (v <= rule[6]) if self.active[k] else (v >= rule[5]), v)
         elif typ == T_MEAN:
             cx = self.cx
             m = cx[_CX_MEAN] + _MNW * k
@@ -864,15 +1099,13 @@ class Supervisor:
         elif typ == T_STATUS:
             v = lanes[rule[4]]
             fine = v == rule[5] or v == rule[6]
-            if (fine) if self.active[k] else (not fine):
-                self._flip(frame_no, k, rule, v)
+            self._step(frame_no, k, rule, (fine) if self.active[k] else (not fine), v)
         elif typ == T_SPREAD:
             a = rule[4]
             b = rule[5]
             if self.fresh[a] and self.fresh[b]:
                 v = cur[a] - cur[b]
-                if (v <= rule[7]) if self.active[k] else (v >= rule[6]):
-                    self._flip(frame_no, k, rule, v)
+                self._step(frame_no, k, rule, (v <= rule[7]) if self.active[k] else (v >= rule[6]), v)
         elif typ == T_EDGE:
             s = rule[4]
             v = cur[s]
@@ -887,12 +1120,31 @@ class Supervisor:
             while_ = self.known[c] and cur[c] == rule[8]
             on = self.known[s] and v <= rule[5] and while_
             off = not self.known[s] or v >= rule[6] or not while_
-            if (off) if self.active[k] else (on):
-                self._flip(frame_no, k, rule, v)
+            self._step(frame_no, k, rule, (off) if self.active[k] else (on), v)
         elif typ == T_OUTSIDE:  # _flips holds the same test
             v = cur[rule[4]]
-            if (rule[7] <= v <= rule[8]) if self.active[k] else (v >= rule[5] or v <= rule[6]):
-                self._flip(frame_no, k, rule, v)
+            self._step(frame_no, k, rule,
+                       (rule[7] <= v <= rule[8]) if self.active[k] else (v >= rule[5] or v <= rule[6]), v)
+        elif typ == T_SWAY:
+            self._sway(frame_no, t, k, rule)
+        elif typ == T_SUM:
+            cx = self.cx
+            d = cur[rule[4]] * rule[5] - (cx[cx[_CX_MEAN] + _MNW * k + _MN_TOTAL] - _BIAS)
+            if d < 0:
+                d = -d
+            self._step(frame_no, k, rule, (d <= rule[7]) if self.active[k] else (d > rule[6]), d)
+        elif typ == T_BAND:
+            s = rule[4]
+            c = rule[5]
+            if self.fresh[s] and self.fresh[c]:
+                v = cur[s]
+                state = cur[c]
+                out = False
+                for i in range(6, len(rule), 3):
+                    if rule[i] == state:
+                        out = v < rule[i + 1] or v > rule[i + 2]
+                        break
+                self._step(frame_no, k, rule, (not out) if self.active[k] else out, v)
         elif typ == T_LIMITS:
             known = self.known
             s = rule[4]
@@ -901,10 +1153,39 @@ class Supervisor:
                 up = rule[7] * cur[rule[5]]
                 lo = -rule[7] * cur[rule[6]]
                 if self.active[k]:
-                    if lo - rule[9] <= v <= up + rule[9]:
-                        self._flip(frame_no, k, rule, v)
-                elif v > up + rule[8] or v < lo - rule[8]:
-                    self._flip(frame_no, k, rule, v)
+                    hit = lo - rule[9] <= v <= up + rule[9]
+                else:
+                    hit = v > up + rule[8] or v < lo - rule[8]
+                self._step(frame_no, k, rule, hit, v)
+
+    def _sway(self, frame_no, t, k, rule):
+        # _slots found a turning point (cx: turned, its value) or a long quiet: count the
+        # half cycles (docs/supervision.md, trailer_sway)
+        cx = self.cx
+        m = cx[_CX_MEAN] + _MNW * k
+        rs = self.ring_st
+        at = 3 * k
+        if cx[m + 8]:
+            cx[m + 8] = 0
+            e = cx[m + 11] - _BIAS
+            if cx[m + 10]:
+                p2p = e - rs[at]
+                if p2p < 0:
+                    p2p = -p2p
+                half = (t - cx[m + 6]) & _MASK
+                in_band = rule[7] <= half <= rule[8]
+                rs[at + 1] = rs[at + 1] + 1 if p2p >= rule[5] and in_band else 0
+                if self.active[k]:
+                    if p2p < rule[6] or not in_band:
+                        self._flip(frame_no, k, rule, p2p)
+                elif rs[at + 1] >= rule[9]:
+                    self._flip(frame_no, k, rule, p2p)
+            rs[at] = e
+            cx[m + 6] = t
+            cx[m + 10] = 1
+        elif self.active[k] and cx[m + 10] and (t - cx[m + 6]) & _MASK > rule[8]:
+            rs[at + 1] = 0
+            self._flip(frame_no, k, rule, 0)
 
     def _mean(self, frame_no, t, k, rule):
         # mean over the window (t - window < t' <= t) in raw units, a preallocated ring

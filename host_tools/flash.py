@@ -74,8 +74,8 @@ def build_firmware(dbc: Dbc, out_dir: Path, arch: str | None, config: dict) -> l
     decoder = write_decoder(dbc, out_dir / f"{DECODER_MODULE}.py", "viper" if arch else "plain")
     files.append(compile_mpy(decoder, arch))
     decoder.unlink()
-    rules = write_rules(dbc, out_dir / f"{RULES_MODULE}.py", config.get("supervision"))
-    files.append(compile_mpy(rules, arch))
+    rules, tables = write_rules(dbc, out_dir / f"{RULES_MODULE}.py", config.get("supervision"))
+    files += [compile_mpy(rules, arch), tables]
     rules.unlink()
     config = {k: v for k, v in config.items() if k != "supervision"}
     for source in sorted(FIRMWARE.glob("*.py")):

@@ -77,12 +77,30 @@ DEFAULT_CONFIG = {
         {"kind": "pack_current_beyond_limits", "type": "limits", "signal": "pack_current_a",
          "upper_signal": "max_discharge_current_a", "lower_signal": "max_charge_current_a",
          "margin": 10.0, "clear_margin": 0.0, "enabled": False},
+        # hitch-angle oscillation: half cycles (turning points a band apart) of 0.5-1.5 Hz and at
+        # least 2 deg amplitude, three in a row; cleared below 1 deg, out of band, or quiet
+        {"kind": "trailer_sway", "type": "sway", "signal": "hitch_angle_deg", "band_deg": 1.0,
+         "on_amplitude_deg": 2.0, "off_amplitude_deg": 1.0, "min_hz": 0.5, "max_hz": 1.5, "half_cycles": 3},
+        # plausibility: the pack's voltage against the sum of its 96 cells (1 mV = 0.001 V)
+        {"kind": "pack_voltage_vs_cells", "type": "sum", "signal": "pack_voltage_v",
+         "sum_message": "BmsCellVoltages", "sum_scale": 0.001, "on_above": 20.0, "off_at_or_below": 15.0,
+         "debounce": 5},
+        # plausibility: the hitch module says OK (the gate) while its load is beyond its own
+        # overload threshold
+        {"kind": "hitch_status_vs_load", "type": "outside", "signal": "tongue_load_kg", "on_beyond": 1000.0,
+         "off_within": 900.0, "debounce": 5},
+        # plausibility: the SOC a BMS state allows
+        {"kind": "soc_vs_bms_state", "type": "band", "signal": "soc_pct", "state_signal": "bms_state",
+         "bands": {"CHARGE_AC": [0.0, 99.5], "CHARGE_DC": [0.0, 99.5], "DRIVE": [0.5, 100.0]}, "debounce": 3},
     ],
 }
 
 _TYPES = {"status": firmware.T_STATUS, "above": firmware.T_ABOVE, "spread": firmware.T_SPREAD,
           "mean": firmware.T_MEAN, "edge": firmware.T_EDGE, "low_while": firmware.T_LOW_WHILE,
-          "outside": firmware.T_OUTSIDE, "limits": firmware.T_LIMITS}
+          "outside": firmware.T_OUTSIDE, "limits": firmware.T_LIMITS, "sway": firmware.T_SWAY,
+          "sum": firmware.T_SUM, "band": firmware.T_BAND}
+_NO_DEBOUNCE = {firmware.T_MEAN: "its window", firmware.T_EDGE: "an edge is one frame",
+                firmware.T_SWAY: "half_cycles"}
 
 
 class SuperviseError(Exception):
@@ -176,10 +194,12 @@ def _deps(rule):
         return rule[4], rule[7]
     if typ == firmware.T_OUTSIDE:
         return rule[4], rule[4]
-    return -1, -1  # T_MEAN, T_LIMITS (three inputs), T_STATUS (a gate rule)
+    if typ == firmware.T_BAND:
+        return rule[4], rule[5]
+    return -1, -1  # T_MEAN, T_LIMITS (three inputs), T_STATUS (a gate rule), T_SWAY, T_SUM
 
 
-def _cond_table(rules: dict, rows: int) -> bytes:
+def _cond_table(rules: dict, rows: int, extra: dict) -> bytes:
     """Supervisor.cx, the conditions' int32 array (firmware/supervise.py, _CX_*): where each
     message's tracked signals, triggers and gate rules are, the windowed means' constants,
     and zeroed state. Built here so the board needs no code for it."""
@@ -241,6 +261,13 @@ def _cond_table(rules: dict, rows: int) -> bytes:
             cx[at:at + 6] = [firmware._MN_LEVEL, rule[4], rule[5] + B, 0, 0, rule[6] + B]
         elif rule[1] == firmware.T_OUTSIDE:  # raised at >= p1 or <= p2, cleared within p3 .. p4
             cx[at:at + 6] = [firmware._MN_LEVEL, rule[4], rule[5] + B, rule[6] + B + 1, rule[7] + B, rule[8] + B]
+        elif rule[1] == firmware.T_SWAY:  # the band and the longest half cycle; the rest is state
+            cx[at:at + 12] = [firmware._MN_SWAY, rule[4], extra[k], 0, 0, 0, 0, rule[8], 0, 0, 0, B]
+        elif rule[1] == firmware.T_SUM:
+            g = extra[k]
+            cx[at:at + 12] = [firmware._MN_SUM, g["mux_lane"], firmware._RW * g["group_step"], g["per_group"],
+                              rows + firmware._RW * g["first_row"], g["mi"], g["groups"], g["ring_at"],
+                              firmware._RW * g["signal_step"], 0, 0, B]
         if rule[1] != firmware.T_MEAN:
             continue
         row = rows + firmware._RW * rules["SLOT_ROW"][rule[4]]
@@ -255,6 +282,49 @@ def _cond_table(rules: dict, rows: int) -> bytes:
                   rule[8], ring)
         cx[at:at + len(values)] = values
     return struct.pack(f"<{len(cx)}i", *cx)
+
+
+def _sum_rule(kind, rule, s, messages, lanes_of, sig_start, ring_at):
+    """T_SUM's params and its cx entry: the summed message's multiplexed signals, groups
+    0, 1, ... of the same size, each signal one lane, at evenly spaced rows (cantools
+    orders a message's signals by start bit: cell 1, 4, 7 ... then 2, 5, 8 ...)."""
+    mi = next((i for i, m in enumerate(messages) if m.name == rule["sum_message"]), None)
+    if mi is None:
+        raise SuperviseError(f"supervision rule {kind}: no message {rule['sum_message']!r}")
+    message = messages[mi]
+    mux = [x for x in message.signals if x.is_multiplexer]
+    summed = [x for x in message.signals if x.multiplexer_ids]
+    index = {x.name: i for i, x in enumerate(message.signals)}
+    by_group: dict = {}
+    for x in summed:
+        by_group.setdefault(x.multiplexer_ids[0], []).append(x)
+    groups = sorted(by_group)
+    per = len(by_group[groups[0]]) if groups else 0
+    ok = len(mux) == 1 and groups == list(range(len(groups))) and per and all(
+        len(v) == per for v in by_group.values())
+    ok = ok and all(len(x.multiplexer_ids) == 1 and not x.is_float and not x.is_signed and x.length <= 30
+                    and x.offset == 0 and x.scale == summed[0].scale
+                    and len(layout.lanes(x.start, x.length, x.byte_order)) == 1 for x in summed)
+    if ok:
+        rows = [[index[x.name] for x in sorted(by_group[g], key=lambda x: x.start)] for g in groups]
+        first = rows[0][0]
+        g_step = rows[1][0] - first if len(groups) > 1 else 0
+        j_step = rows[0][1] - first if per > 1 else 0
+        lanes = lanes_of[mi]
+        ok = all(rows[g][j] == first + g * g_step + j * j_step for g in groups for j in range(per)) and all(
+            lanes[x.name] - lanes[message.signals[first].name] == index[x.name] - first for x in summed)
+    if not ok:
+        raise SuperviseError(f"supervision rule {kind}: {message.name} must carry groups 0, 1, ... of the same number "
+                             f"of unsigned integer signals (same scale, no offset) at evenly spaced positions")
+    unit = summed[0].scale * rule["sum_scale"]  # one summed raw unit in the signal's unit
+    factor = s.scale / unit
+    if s.offset or abs(factor - round(factor)) > 1e-9 or round(factor) < 1:
+        raise SuperviseError(f"supervision rule {kind}: {s.name}'s scale must be a whole multiple of the summed "
+                             f"signals' ({unit:g} {s.unit or ''}), without offset")
+    p = [round(factor), math.floor(rule["on_above"] / unit + 1e-9), math.floor(rule["off_at_or_below"] / unit + 1e-9)]
+    entry = {"mi": mi, "mux_lane": lanes_of[mi][mux[0].name], "first_row": sig_start[mi] + first,
+             "group_step": g_step, "signal_step": j_step, "per_group": per, "groups": len(groups), "ring_at": ring_at}
+    return p, entry
 
 
 def build_tables(dbc: Dbc, overrides: dict | None = None) -> dict:
@@ -323,11 +393,15 @@ def build_tables(dbc: Dbc, overrides: dict | None = None) -> dict:
     given = {r["kind"] for r in (overrides or {}).get("rules", ())}
     skipped = []
     usable = []
+    extra: dict = {}  # per rule, what only the cx table needs
+    debounce = []
     for rule in config["rules"]:
         if not rule.get("enabled", True):
             continue
         names = [rule[key] for key in ("signal", "minus", "speed_signal", "while_signal", "upper_signal",
-                                       "lower_signal") if key in rule]
+                                       "lower_signal", "state_signal") if key in rule]
+        if "sum_message" in rule and not any(m.name == rule["sum_message"] for m in messages):
+            names.append(rule["sum_message"])
         if rule["kind"] not in given and any(name not in by_signal for name in names):
             skipped.append(rule["kind"])  # a default rule for signals this DBC does not have
         else:
@@ -381,6 +455,31 @@ def build_tables(dbc: Dbc, overrides: dict | None = None) -> dict:
                  _first_raw_at_or_above(s, -rule["on_beyond"]) - 1,
                  _first_raw_at_or_above(s, -rule["off_within"]), _last_raw_at_or_below(s, rule["off_within"])]
             triggers[mi] += [k, p[0]]
+        elif typ == firmware.T_SWAY:
+            if s.is_float or s.length > 30:
+                raise SuperviseError(f"{kind}: {s.name} must be an integer signal of at most 30 bits")
+            p = [slot(s.name), round(2 * rule["on_amplitude_deg"] / s.scale), round(2 * rule["off_amplitude_deg"] / s.scale),
+                 math.floor(1e6 / (2 * rule["max_hz"])), round(1e6 / (2 * rule["min_hz"])), int(rule["half_cycles"])]
+            if not 0 < p[3] < p[4] < firmware._HALF or p[5] < 1:
+                raise SuperviseError(f"{kind}: needs 0 < min_hz < max_hz and half_cycles >= 1")
+            extra[k] = max(1, round(rule["band_deg"] / s.scale))
+            triggers[mi] += [k, p[0]]
+        elif typ == firmware.T_SUM:
+            p, extra[k] = _sum_rule(kind, rule, s, messages, lanes_of, t["SIG_START"], ring_at)
+            p = [slot(s.name)] + p
+            ring_at += extra[k]["groups"]
+            triggers[extra[k]["mi"]] += [k, -1]
+            triggers[mi] += [k, p[0]]
+        elif typ == firmware.T_BAND:
+            mi_c, _, sc = find(rule["state_signal"])
+            if not rule.get("bands"):
+                raise SuperviseError(f"supervision rule {kind}: give the bands, e.g. {{\"DRIVE\": [0.5, 100]}}")
+            p = [slot(s.name), slot(sc.name)]
+            for state, (lo, hi) in rule["bands"].items():
+                p += [_choice(sc, state), _first_raw_at_or_above(s, lo), _last_raw_at_or_below(s, hi)]
+            triggers[mi] += [k, p[0]]
+            if mi_c != mi:
+                triggers[mi_c] += [k, p[1]]
         elif typ == firmware.T_LIMITS:
             mi_u, _, su = find(rule["upper_signal"])
             mi_l, _, sl = find(rule["lower_signal"])
@@ -394,10 +493,17 @@ def build_tables(dbc: Dbc, overrides: dict | None = None) -> dict:
             triggers[mi] += [k, p[0]]
             triggers[mi_u] += [k, p[1]]
         rules.append(tuple([KINDS.index(kind) + 1, typ, mi, si] + p + [0] * (6 - len(p))))
+        n = int(rule.get("debounce", 1))
+        if not 1 <= n <= 255 or (n > 1 and typ in _NO_DEBOUNCE):
+            why = f" ({_NO_DEBOUNCE[typ]} is its debounce)" if typ in _NO_DEBOUNCE else ""
+            raise SuperviseError(f"supervision rule {kind}: debounce {rule.get('debounce')!r} not allowed{why}; "
+                                 f"give a count of evaluations from 1 to 255")
+        debounce.append(n)
     t["SLOT_LANE"] = [lanes_of[mi][messages[mi].signals[si].name] for mi, si in slots]
     t["SLOT_ROW"] = [t["SIG_START"][mi] + si for mi, si in slots]
     t["SLOTS_OF"] = [tuple(k for k, (m, _) in enumerate(slots) if m == mi) for mi in range(len(messages))]
     t["RULES"] = rules
+    t["DEBOUNCE"] = bytes(debounce)
     t["PRE_RULES"] = [tuple(x) for x in pre]
     t["TRIGGERS"] = [tuple(x) for x in triggers]
     t["RING_SIZE"] = max(1, ring_at)
@@ -405,7 +511,7 @@ def build_tables(dbc: Dbc, overrides: dict | None = None) -> dict:
     t["MAX_COUNTER_DELTA"] = int(config["max_counter_delta"])
     rows = zip(t.pop("SIG_LANE"), t.pop("SIG_BITS"), t.pop("RAW_LO"), t.pop("RAW_HI"), t.pop("RAW_NA"))
     t["SIG_TAB"] = b"".join(struct.pack("<5i", *row) for row in rows)
-    t["CX"] = _cond_table(t, firmware._MSG + firmware._MW * len(messages))
+    t["CX"] = _cond_table(t, firmware._MSG + firmware._MW * len(messages), extra)
     t["SKIPPED_RULES"] = skipped
     t["DBC_SHA256"] = dbc.sha256
     return t
@@ -427,10 +533,22 @@ def _literal(value) -> str:
     return repr(value)
 
 
-def write_rules(dbc: Dbc, path, overrides: dict | None = None):
+TABLES_FILE = f"{RULES_MODULE}.bin"  # beside the module on the board: SIG_TAB, then CX
+
+
+def write_rules(dbc: Dbc, path, overrides: dict | None = None) -> tuple[Path, Path]:
+    """The board's rule tables: the module at `path` and, beside it, TABLES_FILE with the two
+    int32 tables, which the board reads straight into its arrays (a bytes constant in the
+    module would sit in its RAM beside the copy). Returns both paths."""
     path = Path(path)
-    path.write_text(render(build_tables(dbc, overrides)))
-    return path
+    tables = build_tables(dbc, overrides)
+    blob = path.with_name(TABLES_FILE)
+    blob.write_bytes(tables["SIG_TAB"] + tables["CX"])
+    tables["TABLES"] = TABLES_FILE
+    tables["SIG_TAB_BYTES"] = len(tables.pop("SIG_TAB"))
+    tables["CX_BYTES"] = len(tables.pop("CX"))
+    path.write_text(render(tables))
+    return path, blob
 
 
 def rules_module(dbc: Dbc, overrides: dict | None = None) -> types.ModuleType:

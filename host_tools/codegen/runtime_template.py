@@ -126,6 +126,11 @@ def phys_value(mi, si, lanes):
     return raw * scale + offset
 
 
+def signal_count(mi):
+    """How many signals message `mi` has (allocates nothing)."""
+    return len(MESSAGES[mi][M_LAYOUT]) // _RECORD
+
+
 def signal_names(mi):
     """Names of message `mi`'s signals, in DBC order (signal index order)."""
     return MESSAGES[mi][M_SIGNAL_NAMES].split(" ")

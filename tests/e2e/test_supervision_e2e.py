@@ -138,3 +138,48 @@ def test_pack_current_beyond_limits_on_the_board_when_enabled(dbc, tmp_path):
     assert [(e.kind, e.cleared) for e in events] == [("pack_current_beyond_limits", False),
                                                       ("pack_current_beyond_limits", True)]
     assert [e.key() for e in events] == [e.key() for e in check_frames(dbc, frames, config)]
+
+
+def swaying(dbc, frames, start_s, grow_s, hold_s, fade_s, hz=0.9, amplitude=5.0):
+    """HitchLoad's hitch angle replaced by an oscillation that grows, holds and fades."""
+    import math
+
+    t0 = frames[0].t
+    out = []
+    for f in frames:
+        t = f.t - t0 - start_s
+        if 0 <= t < grow_s + hold_s + fade_s and dbc.lookup(f.can_id, f.ext).name == "HitchLoad":
+            a = amplitude * min(1.0, t / grow_s, (grow_s + hold_s + fade_s - t) / fade_s)
+            f = with_values(dbc, f, {"hitch_angle_deg": round(a * math.sin(2 * math.pi * hz * t), 1)})
+        out.append(f)
+    return out
+
+
+def test_sway_and_plausibility_on_the_board_match_the_reference(board, dbc, tmp_path):
+    log = tmp_path / "plausibility.log"
+    simulate("highway_tow", log, duration_s=14, seed=3, dbc=dbc)
+    frames = [f for f in read_frames(log) if f.kind == "data"]
+    frames = swaying(dbc, frames, 0.5, 3.0, 2.0, 1.5)
+    t0 = frames[0].t
+
+    def overwrite(frame, message, values, start_s, end_s):
+        m = dbc.lookup(frame.can_id, frame.ext)
+        return with_values(dbc, frame, values) if m.name == message and start_s <= frame.t - t0 < end_s else frame
+
+    frames = [overwrite(f, "BmsPackStatus", {"pack_voltage_v": 300.0}, 8.0, 9.0) for f in frames]
+    frames = [overwrite(f, "HitchLoad", {"tongue_load_kg": -1200.0}, 9.5, 9.9) for f in frames]
+    frames = [overwrite(f, "BmsPackStatus", {"bms_state": 5, "soc_pct": 100.0}, 10.5, 11.5) for f in frames]
+    frames = [overwrite(f, "BmsPackStatus", {"pack_voltage_v": 300.0}, 12.0, 12.35) for f in frames]  # < debounce
+    events = stream(board, dbc, frames)
+    assert [e.key() for e in events] == [e.key() for e in check_frames(dbc, frames)]
+    kinds = [(e.kind, e.cleared) for e in events]
+    for kind in ("trailer_sway", "pack_voltage_vs_cells", "hitch_status_vs_load", "soc_vs_bms_state"):
+        assert kinds.count((kind, False)) == kinds.count((kind, True)) == 1, (kind, kinds)
+    times = {(e.kind, e.cleared): frames[e.frame_no].t - t0 for e in events}
+    # sway: three half cycles of at least 2 deg amplitude first (0.56 s each at 0.9 Hz)
+    assert 0.5 + 1.2 < times[("trailer_sway", False)] < 0.5 + 3.0 + 0.6
+    assert 0.5 + 5.0 < times[("trailer_sway", True)] < 0.5 + 6.5 + 1.1
+    # debounce: the 5th BmsPackStatus (100 ms) or HitchLoad (20 ms) frame, the 3rd for SOC
+    assert 8.4 <= times[("pack_voltage_vs_cells", False)] < 8.5
+    assert 9.58 <= times[("hitch_status_vs_load", False)] < 9.6
+    assert 10.7 <= times[("soc_vs_bms_state", False)] < 10.8

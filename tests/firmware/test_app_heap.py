@@ -1,5 +1,5 @@
-"""The board's replay path (link → decode → TELEMETRY in app.Board) allocates nothing per
-frame, under a Pyboard-sized heap."""
+"""The board's replay path (link → decode → supervision → TELEMETRY in app.Board) allocates
+nothing per frame, under a Pyboard-sized heap."""
 
 from __future__ import annotations
 
@@ -30,11 +30,12 @@ def test_replay_allocates_nothing_per_frame(tmp_path):
     build_firmware(dbc, tmp_path / "fw", "x64", {"mode": "replay"})
     rnd = random.Random(3)
     frames = [random_frame(dbc, rnd) for _ in range(600)]  # with unknown ids and bad frames
-    (tmp_path / "wire.txt").write_text(replay_wire(frames).hex())
+    (tmp_path / "wire.bin").write_bytes(replay_wire(frames))
     result = subprocess.run([tool("micropython"), "-X", "heapsize=100K", str(SCRIPT), str(tmp_path / "fw"),
-                             str(tmp_path / "wire.txt")], capture_output=True, text=True, timeout=120)
+                             str(tmp_path / "wire.bin")], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
-    heap, steady_frames, total = map(int, result.stdout.split())
+    heap, steady_frames, total, supervised = map(int, result.stdout.split())
     assert total == len(frames)  # every frame went through the board
+    assert supervised == 1  # the board's whole path, supervision included, fits a 100 KB heap
     assert steady_frames > 300
     assert heap == 0, f"{heap} heap bytes over {steady_frames} frames"

@@ -48,7 +48,7 @@ def test_firmware_uses_only_what_the_board_has():
 def test_generated_modules_use_only_what_the_board_has(tmp_path):
     dbc = load_dbc(PROJECT_DBC)
     generated = [write_decoder(dbc, tmp_path / f"{DECODER_MODULE}.py", "viper"),
-                 write_rules(dbc, tmp_path / f"{RULES_MODULE}.py")]
+                 write_rules(dbc, tmp_path / f"{RULES_MODULE}.py")[0]]
     refusals = mp_only.scan_files(generated, LOCAL_MODULES)
     assert not refusals, "\n".join(map(str, refusals))
 

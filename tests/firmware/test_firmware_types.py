@@ -63,7 +63,7 @@ def expected_errors(path: Path) -> set[tuple[int, str]]:
 def test_firmware_and_generated_modules_type_check(typeshed, tmp_path):
     dbc = load_dbc(PROJECT_DBC)
     generated = [write_decoder(dbc, tmp_path / f"{DECODER_MODULE}.py", "viper"),
-                 write_rules(dbc, tmp_path / f"{RULES_MODULE}.py")]
+                 write_rules(dbc, tmp_path / f"{RULES_MODULE}.py")[0]]
     code, findings = firmware_mypy.run_mypy(FIRMWARE + generated, typeshed)
     assert code == 0 and not errors(findings), (
         "firmware/ does not type-check against the MicroPython STM32 stubs "
