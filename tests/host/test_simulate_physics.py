@@ -209,3 +209,34 @@ def test_the_cells_add_up_to_the_pack(tmp_path):
         assert sum(volts.values()) / 1000 == pytest.approx(at(pack, t)[1]["pack_voltage_v"], abs=0.5)
         high, low = at(stats, t)[1]["cell_v_max_mv"], at(stats, t)[1]["cell_v_min_mv"]
         assert max(volts.values()) == pytest.approx(high, abs=2) and min(volts.values()) == pytest.approx(low, abs=2)
+
+
+def test_a_parked_trailers_hitch_angle_holds_and_a_moving_ones_wanders(tmp_path):
+    log, _ = run(tmp_path, "unhitch_rehitch", 52, seed=3)  # towing at 40 km/h, stopped at 40 s, P at 42 s
+    rows = series(log, "HitchLoad")
+    parked = {r["hitch_angle_deg"] for t, r in rows if 41 < t < 52}
+    moving = {r["hitch_angle_deg"] for t, r in rows if 15 < t < 30}
+    assert len(parked) == 1 and len(moving) > 10
+
+
+def test_a_swaying_trailer_swings_at_the_sway_frequency(tmp_path):
+    log, truth = run(tmp_path, "trailer_sway", 75, seed=2)
+    p = truth["scenario"]["parameters"]
+    rows = series(log, "HitchLoad")
+    before = [r["hitch_angle_deg"] for t, r in rows if 50 < t < 59]
+    start, full = p["sway_start_s"], p["sway_start_s"] + p["sway_grow_s"]
+    react = full + p["sway_hold_s"]
+    held = [(t, r["hitch_angle_deg"]) for t, r in rows if full < t < react]
+    assert max(before) - min(before) < 3  # the usual slow wander
+    swing = max(a for _, a in held) - min(a for _, a in held)
+    assert 2 * p["sway_amplitude_deg"] - 1.5 < swing < 2 * p["sway_amplitude_deg"] + 3
+    mean = statistics.fmean(a for _, a in held)
+    crossings = sum(1 for (_, a), (_, b) in zip(held, held[1:]) if (a - mean) * (b - mean) < 0)
+    assert abs(crossings - 2 * p["sway_hz"] * (react - full)) <= 2
+    # the drawbar tugs with the swing; the tongue's 1 s mean stays the trailer's share
+    drawbar = [r["drawbar_force_n"] for t, r in rows if full < t < react]
+    calm = [r["drawbar_force_n"] for t, r in rows if 50 < t < 59]
+    assert statistics.pstdev(drawbar) > statistics.pstdev(calm)
+    tongue = statistics.fmean(r["tongue_load_kg"] for t, r in rows if full < t < react)
+    assert tongue == pytest.approx(p["tongue_fraction"] * p["trailer_mass_kg"], rel=0.1)
+    assert start < react

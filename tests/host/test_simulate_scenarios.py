@@ -266,3 +266,13 @@ def test_parameters_are_recorded_and_can_be_changed(tmp_path, name):
     env = DBC.database.get_message_by_name("VcuEnvironment")
     temps = {env.decode(f.data)["ambient_temp_c"] for f in read_frames(result.log) if f.can_id == env.frame_id}
     assert temps == {-5}
+
+
+PLAUSIBILITY = ("trailer_sway", "pack_voltage_vs_cells", "hitch_status_vs_load", "soc_vs_bms_state")
+
+
+@pytest.mark.parametrize("seed,name", list(enumerate([n for n in SCENARIOS if n != "trailer_sway"], start=1)))
+def test_clean_scenarios_raise_no_plausibility_alert(tmp_path, seed, name):
+    """Margins on seeds 1..5 at full length are in docs/simulator.md; here one seed each, 200 s."""
+    result = simulate(name, tmp_path / f"{name}.blf", duration_s=min(200.0, SCENARIOS[name].duration_s), seed=seed)
+    assert [a for a in result.truth["expected_alerts"] if a["kind"] in PLAUSIBILITY] == []

@@ -136,3 +136,16 @@ def test_a_dbc_whose_value_tables_disagree_is_refused(tmp_path):
     other.write_text(text)
     with pytest.raises(SimulateError, match="VcuVehicleStatus.gear: the DBC's value table"):
         simulate("city_drive", tmp_path / "x.log", duration_s=2, dbc=other)
+
+
+def test_the_sway_scenario_and_a_value_fault_are_deterministic(tmp_path):
+    runs = [simulate("trailer_sway", tmp_path / f"{k}.blf", duration_s=70, seed=seed,
+                     faults=["value:HitchLoad.tongue_load_kg=1100@30+1"])
+            for k, seed in enumerate((4, 4, 5))]
+    assert runs[0].log.read_bytes() == runs[1].log.read_bytes() != runs[2].log.read_bytes()
+    truths = [json.loads(r.truth_file.read_text()) for r in runs]
+    for truth in truths:
+        truth["log"].pop("file")
+    assert truths[0] == truths[1]
+    assert {a["kind"] for a in truths[0]["expected_alerts"]} == {"trailer_sway", "hitch_status_vs_load",
+                                                                "tongue_overload"}
