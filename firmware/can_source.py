@@ -14,7 +14,8 @@
 #   restart() -> leave bus-off (constructed with auto restart off: BusGuard decides when)
 #   send(can_id, ext, data, n) -> True when queued
 #   loop(can_id, ext, data, n) -> in loopback mode: the frame back through the filters, or
-#                None when they rejected it
+#                None when they rejected it (pyb/machine: built on send, recv, tx_pending()
+#                and frame_us)
 #   kind      -> "pyb", "machine" or "mcp2515"
 import time
 
@@ -25,6 +26,7 @@ _FIFO = const(0)
 _OVERFLOW = const(2)  # pyb rxcallback reason: a frame was lost, the FIFO was full
 _LOOP_TIMEOUT_US = const(20000)  # a looped frame not sent by then: the controller is stuck
 _LOOP_GRACE_US = const(50)  # after TX completes, how long the FIFO may take to show it
+_FRAME_BITS = const(160)  # an 8-byte extended frame, worst-case bit stuffing, + interframe
 
 # can_state values reported in STATS
 STATE_ACTIVE = const(0)
@@ -164,18 +166,29 @@ def _slices(data):
 
 def _loop(source, can_id, ext, data, n):
     # shared by the backends: send, wait until the controller has sent it (in loopback it
-    # is then in the FIFO, or the filters dropped it), read it back
+    # is then in the FIFO, or the filters dropped it), read it back. A controller that does
+    # not count pending TX frames (None) gets two frame times before "rejected".
     if not source.send(can_id, ext, data, n):
         raise OSError("CAN loopback: TX queue full for id 0x%x" % can_id)
     start = time.ticks_us()
-    while source.tx_pending():
-        if time.ticks_diff(time.ticks_us(), start) > _LOOP_TIMEOUT_US:
-            raise OSError("CAN loopback: id 0x%x not sent within %d us" % (can_id, _LOOP_TIMEOUT_US))
-    start = time.ticks_us()
+    sent_at = start
+    sent = False
     while True:
         frame = source.recv()
-        if frame is not None or time.ticks_diff(time.ticks_us(), start) > _LOOP_GRACE_US:
+        if frame is not None:
             return frame
+        now = time.ticks_us()
+        pending = source.tx_pending()
+        if pending == 0:
+            if not sent:
+                sent = True
+                sent_at = now
+            elif time.ticks_diff(now, sent_at) > _LOOP_GRACE_US:
+                return None  # sent, and not in the FIFO: the filters rejected it
+        elif time.ticks_diff(now, start) > (_LOOP_TIMEOUT_US if pending else source.frame_us * 2):
+            if pending is None:
+                return None
+            raise OSError("CAN loopback: id 0x%x not sent within %d us" % (can_id, _LOOP_TIMEOUT_US))
 
 
 class PybCanSource:
@@ -191,6 +204,7 @@ class PybCanSource:
         mode = CAN.SILENT_LOOPBACK if loopback else CAN.NORMAL
         self._can = CAN(bus, mode, prescaler=prescaler, sjw=sjw, bs1=bs1, bs2=bs2, auto_restart=False)
         self.timing = (prescaler, sjw, bs1, bs2)
+        self.frame_us = _FRAME_BITS * 1000000 // bitrate  # the longest classic frame on the wire
         for bank, (fmode, params) in enumerate(plan_filters(keys, banks)):
             self._can.setfilter(bank, getattr(CAN, fmode), _FIFO, params, extframe=fmode[-2:] == "32")
         self._frame = [0, False, False, 0, memoryview(bytearray(8))]
@@ -251,6 +265,7 @@ class MachineCanSource:
         mode = CAN.MODE_SILENT_LOOPBACK if loopback else CAN.MODE_NORMAL
         # the driver derives the quanta from its own clock; 87 % is CiA 301's 87.5 % rounded
         self._can = CAN(bus, bitrate, mode=mode, sample_point=87)
+        self.frame_us = _FRAME_BITS * 1000000 // bitrate  # the longest classic frame on the wire
         self._ext = CAN.FLAG_EXT_ID
         self._rtr = CAN.FLAG_RTR
         self._overrun = CAN.RECV_ERR_OVERRUN

@@ -1,5 +1,5 @@
 # Runs inside MicroPython: the firmware's live mode (app.Board with a CAN source) on the
-# fake controllers. Usage: micropython live_mode_mp.py FIRMWARE_DIR FAKES_DIR [CONFIG_JSON]
+# fake controllers. Usage: micropython live_mode_mp.py FIRMWARE_DIR FAKES_DIR CONFIG_JSON OUT_FILE
 # CONFIG_JSON: the board's config; its "_fake": "machine" installs the fake machine.CAN
 # (sys.modules["machine"], before the firmware imports it), else only the fake pyb is there.
 # stdin: one event per line:
@@ -8,20 +8,19 @@
 #   "errors <tec> <rec>"    the controller's error counters
 #   "watch <ms>"            the board's bus watch at time <ms> (BusGuard: ALERTs, restarts)
 #   "heap"                  a poll with the GC off: heap bytes it allocated, frames it took
-# stdout, "key value" lines: setup, filters, wire (hex of what the board wrote; several lines,
-# in order), accepted (frames the fake controller took), heap (bytes frames, per "heap" event), restarts.
+# OUT_FILE gets the bytes the board wrote. stdout, "key value" lines: setup, filters, free
+# (heap after start-up), accepted (frames the fake controller took), heap (bytes frames, per "heap" event), restarts.
 import gc
 import json
 import sys
 import time
-from binascii import hexlify, unhexlify
+from binascii import unhexlify
 
 sys.path.insert(0, sys.argv[1])
 sys.path.insert(0, sys.argv[2])
 
 config = {"mode": "live", "bus": 1, "bitrate": 500000, "decimation": 1, "port": "capture", "board": "fake"}
-if len(sys.argv) > 3:
-    config.update(json.loads(sys.argv[3]))
+config.update(json.loads(sys.argv[3]))
 if config.get("_fake") == "machine":
     import machine_can  # noqa: E402
 
@@ -32,16 +31,15 @@ import app  # noqa: E402
 
 class CapturePort:
     """What the board writes: staged in a buffer made once (writing allocates nothing),
-    printed as "wire <hex>" lines when it fills and at flush()."""
+    appended to the out file when it fills and at flush()."""
 
-    def __init__(self, size):
+    def __init__(self, size, out):
         self.buf = bytearray(size)
         self.n = 0
+        self.out = out
 
     def flush(self):
-        view = memoryview(self.buf)
-        for at in range(0, self.n, 256):  # small pieces: the heap is Pyboard-sized
-            print("wire", hexlify(view[at:min(self.n, at + 256)]).decode())
+        self.out.write(memoryview(self.buf)[:self.n])
         self.n = 0
 
     def readinto(self, buf):
@@ -63,7 +61,7 @@ class CapturePort:
         pass
 
 
-port = CapturePort(2048)
+port = CapturePort(2048, open(sys.argv[4], "wb"))
 board = app.Board(config, port)
 can = board.source._can  # the fake controller behind the source
 print("setup", repr((board.source.kind, getattr(can, "bitrate", None), can.mode,
@@ -101,6 +99,7 @@ for line in sys.stdin:
 board.send(board.writer.telemetry_flush())
 board.send_stats(time.ticks_ms())
 port.flush()
+port.out.close()
 print("accepted", accepted)
 for used, frames in heaps:
     print("heap", used, frames)

@@ -1,13 +1,13 @@
 # Runs inside MicroPython: app.Board in replay mode fed preloaded host->board wire bytes,
 # on the fake CAN controllers. Usage: micropython replay_mp.py FIRMWARE_DIR FAKES_DIR
-# CONFIG_JSON WIRE_FILE (host->board bytes). CONFIG_JSON "_fake": "machine" installs the fake machine.CAN.
-# stdout, "key value" lines: kind (the CAN source's, or None), wire (hex of what the board
-# wrote; several lines, in order), sent (frames the controller transmitted), on_bus
-# (frames it put on the bus).
+# CONFIG_JSON WIRE_FILE OUT_FILE. WIRE_FILE: host->board bytes; OUT_FILE gets the bytes
+# the board writes (raw: writing a file allocates no hex copies on the tight heap).
+# CONFIG_JSON "_fake": "machine" installs the fake machine.CAN.
+# stdout, "key value" lines: kind (the CAN source's, or None), sent (frames the controller
+# transmitted), on_bus (frames it put on the bus).
 import json
 import sys
 import time
-from binascii import hexlify
 
 sys.path.insert(0, sys.argv[1])
 sys.path.insert(0, sys.argv[2])
@@ -23,16 +23,17 @@ import app  # noqa: E402
 
 class FeedPort:
     """Hands the board the wire file's bytes, 256 at a time (read as it goes: the heap is
-    Pyboard-sized); prints what it writes as hex."""
+    Pyboard-sized); what the board writes goes to the out file."""
 
-    def __init__(self, f):
+    def __init__(self, f, out):
         self.f = f
+        self.out = out
 
     def readinto(self, buf):
         return self.f.readinto(memoryview(buf)[:256]) or 0
 
     def write(self, buf, n):
-        print("wire", hexlify(memoryview(buf)[:n]).decode())
+        self.out.write(memoryview(buf)[:n])
 
     def wait(self, ms):
         pass
@@ -41,10 +42,13 @@ class FeedPort:
         pass
 
 
-port = FeedPort(open(sys.argv[4], "rb"))
+port = FeedPort(open(sys.argv[4], "rb"), open(sys.argv[5], "wb"))
 board = app.Board(config, port)
+if config.get("_no_tx_count") and board.source is not None:
+    board.source._can.count_tx = False  # get_counters() reports pending TX as None
 board.run()
 board.send_stats(time.ticks_ms())  # the counters at the end
+port.out.close()
 source = board.source
 print("kind", source.kind if source is not None else None)
 if source is not None:
