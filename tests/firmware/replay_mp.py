@@ -46,6 +46,8 @@ port = FeedPort(open(sys.argv[4], "rb"), open(sys.argv[5], "wb"))
 board = app.Board(config, port)
 if config.get("_no_tx_count") and board.source is not None:
     board.source._can.count_tx = False  # get_counters() reports pending TX as None
+if config.get("_lose") and board.source is not None:
+    board.source._can.lose = config["_lose"]  # the first N looped frames vanish (a glitch)
 board.run()
 board.send_stats(time.ticks_ms())  # the counters at the end
 port.out.close()

@@ -285,9 +285,22 @@ def test_loopback_replay_gives_the_same_telemetry_as_plain_replay(tmp_path, fake
 
 def test_loopback_without_a_controller_replays_from_the_link_and_says_so(tmp_path):
     dbc = load_dbc(PROJECT_DBC)
-    frames = [random_frame(dbc, random.Random(4)) for _ in range(20)]
+    rnd = random.Random(4)
+    frames = [random_frame(dbc, rnd) for _ in range(20)]
     # "machine" asked for, but the unix port's machine has no CAN
     out = run_replay(dbc, tmp_path, frames, "pyb", can="machine", replay_path="loopback")
     assert out["kind"] == ["None"]
     assert len(telemetry(out["messages"])) == len(frames)
     assert [x for x in of_type(out["messages"], m.Log) if "loopback unavailable" in x.text]
+
+
+def test_a_frame_the_controller_loses_in_loopback_is_logged_and_still_reported(tmp_path):
+    dbc = load_dbc(PROJECT_DBC)
+    rnd = random.Random(6)
+    frames = [random_frame(dbc, rnd, faults=False) for _ in range(40)]
+    plain = run_replay(dbc, tmp_path, frames, "pyb", can="pyb")
+    looped = run_replay(dbc, tmp_path, frames, "pyb", can="pyb", replay_path="loopback", _lose=3)
+    assert telemetry(looped["messages"]) == telemetry(plain["messages"])  # one record each, from the link's copy
+    lost = [x.text for x in of_type(looped["messages"], m.Log) if "loopback gave None" in x.text]
+    assert [t.split(":")[0] for t in lost] == ["frame 0", "frame 1", "frame 2"]
+    assert f"id 0x{frames[0].can_id:x}" in lost[0]

@@ -98,6 +98,7 @@ class CAN:
         self.tx = []
         self.on_bus = []  # frames this controller put on the bus: (id, ext, rtr, data)
         self.transmitted = 0  # frames that left the TX mailboxes
+        self.lose = 0  # test hook: this many transmitted frames never reach the receive path
         self.tec = 0
         self.rec = 0
         self.bus_off = False
@@ -186,7 +187,9 @@ class CAN:
             self.transmitted += 1
             if self.mode in (CAN.NORMAL, CAN.LOOPBACK):
                 self.on_bus.append((can_id, ext, rtr, data))
-            if self.mode in (CAN.LOOPBACK, CAN.SILENT_LOOPBACK):
+            if self.lose:
+                self.lose -= 1
+            elif self.mode in (CAN.LOOPBACK, CAN.SILENT_LOOPBACK):
                 self._receive(can_id, ext, rtr, data)
 
     # --- test hooks: the bus -----------------------------------------------------------
