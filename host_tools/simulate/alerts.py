@@ -254,7 +254,7 @@ class Receiver:
             load = load_raw * m.scale("tongue_load_kg")
             self._switch("hitch_status_vs_load", status == _STATUS_OK and abs(load) >= limits.hitch_sensor_overload_kg,
                          status != _STATUS_OK or abs(load) <= limits.hitch_sensor_overload_clear_kg, t, m.name,
-                         "hitch_sensor_status", debounce=limits.hitch_status_debounce)
+                         "tongue_load_kg", debounce=limits.hitch_status_debounce)
         if status != _STATUS_OK:
             return
         angle, usable = m.raw(raws, "hitch_angle_deg")

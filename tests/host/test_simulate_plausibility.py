@@ -282,4 +282,4 @@ def test_a_value_fault_on_the_raising_frame_is_the_cause():
     for k in range(5):
         bus.send("HitchLoad", k * 20 * MS, {"tongue_load_kg": 1200}, faults=(1, 3) if k == 4 else ())
     (alert,) = [a for a in bus.rx.alerts if a["kind"] == "hitch_status_vs_load"]
-    assert alert["cause"] == [3] and alert["signal"] == "hitch_sensor_status" and alert["message"] == "HitchLoad"
+    assert alert["cause"] == [3] and alert["signal"] == "tongue_load_kg" and alert["message"] == "HitchLoad"
