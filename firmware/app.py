@@ -83,7 +83,7 @@ class Board:
                 import supervise
                 import supervise_rules
 
-                self.supervisor = supervise.Supervisor(supervise_rules, dbc.lookup, self.alert)
+                self.supervisor = supervise.Supervisor(supervise_rules, dbc.lookup, self.alert, self.tow_range)
             except (ImportError, MemoryError) as exc:  # no rule tables, or no room: decode only
                 self.sup_problem = "supervision off: %r" % (exc,)
         self.replay = cfg["mode"] != "live"
@@ -136,6 +136,9 @@ class Board:
 
     def alert(self, frame_no, code, severity, mi, si, value, text):
         self.send(self.writer.alert(frame_no, code, severity, mi, si, value, text))
+
+    def tow_range(self, frame_no, range_dkm, wh_per_km, window_m):
+        self.send(self.writer.tow_range(frame_no, range_dkm, wh_per_km, window_m))
 
     def log(self, level, text):
         self.send(self.writer.log(level, text))

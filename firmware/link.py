@@ -50,6 +50,7 @@ ALERT = const(0x12)
 STATS = const(0x13)
 LOG = const(0x14)
 CREDIT = const(0x15)
+TOW_RANGE = const(0x16)
 
 MAX_PAYLOAD = const(512)
 MAX_BODY = const(505)
@@ -643,6 +644,14 @@ class Writer:
         _put(b, 12, si, 2)
         _put(b, 14, value, 4)
         return self._send(b, ALERT, _put_str(b, 18, text, 255) - HEADER)
+
+    def tow_range(self, frame_no, range_dkm, wh_per_km, window_m):
+        b = self._pay
+        _put(b, 3, frame_no, 4)
+        _put(b, 7, range_dkm, 4)
+        _put(b, 11, wh_per_km, 4)
+        _put(b, 15, window_m, 4)
+        return self._send(b, TOW_RANGE, 16)
 
     def stats(self, values, can_state):
         """values: the STATS_COUNT counters in docs/protocol.md's order."""

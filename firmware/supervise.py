@@ -95,6 +95,8 @@ _MAX_DELTA = const(6)
 _NM = const(7)  # how many messages
 _OLD_RX = const(8)  # output: the message's previous frame time
 _ROWS = const(9)  # where the signal rows start
+_TOW_AT = const(10)  # last towing range sample
+_TOW_US = const(11)  # between samples (0: no estimate)
 _MSG = const(16)  # per message, _MW ints:
 _MW = const(10)
 _RX = const(0)  # last frame's time
@@ -112,6 +114,7 @@ _R_SCAN = const(0x100)  # a timeout scan is due
 _R_RANGE = const(0x200)  # some signal out of range
 _R_BACK = const(0x400)  # the message had timed out: it is back
 _R_LATE = const(0x800)  # its frame came later than its timeout: raise and clear at once
+_R_TOW = const(0x1000)  # a towing range sample is due
 # Signal rows (rules.SIG_TAB): lane, sign bits (the signal's length if signed, 0 unsigned,
 # _SKIP: not checked), raw min, max and n/a code each + _BIAS. Viper loads an int32 with
 # zero extension on 64-bit ports, so st holds no negative number and signed raw values
@@ -130,6 +133,9 @@ def _fast_plain(st, lanes, data, sel, crc8):
         ret = _F_OUT_OF_ORDER
     else:
         st[_LATEST] = t
+        if st[_TOW_US] and (t - st[_TOW_AT]) & _MASK >= st[_TOW_US]:
+            st[_TOW_AT] = t
+            ret = _R_TOW
         if (t - st[_SCAN_AT]) & _MASK >= st[_SCAN_US]:
             # the scan: Supervisor.tick only when some other message is due (this one's
             # frame is here: it is not)
@@ -138,7 +144,7 @@ def _fast_plain(st, lanes, data, sel, crc8):
             for i in range(st[_NM]):
                 o = _MSG + _MW * i
                 if i != mi and not st[o + _TIMED_OUT] and st[o + _LIMIT] < (t - st[o + _RX]) & _MASK < _HALF:
-                    ret = _R_SCAN
+                    ret |= _R_SCAN
                     break
     last = st[m + _RX]
     st[_OLD_RX] = last
@@ -222,6 +228,9 @@ if sys.implementation.name == "micropython":
                 ret = 64
             else:
                 st[3] = t
+                if st[11] != 0 and ((t - st[10]) & 0x3FFFFFFF) >= st[11]:
+                    st[10] = t
+                    ret = 0x1000
                 if ((t - st[4]) & 0x3FFFFFFF) >= st[5]:
                     st[4] = t
                     mi = st[1]
@@ -232,7 +241,7 @@ if sys.implementation.name == "micropython":
                         if i != mi and st[o + 2] == 0:
                             since = (t - st[o]) & 0x3FFFFFFF
                             if since > st[o + 1] and since < 0x20000000:
-                                ret = 0x100
+                                ret |= 0x100
                                 break
                         i += 1
             last = st[m]
@@ -784,10 +793,18 @@ if sys.implementation.name == "micropython":
 
 
 class Supervisor:
-    def __init__(self, rules, lookup, emit):
+    def __init__(self, rules, lookup, emit, tow_range=None):
         self.r = rules
         self.lookup = lookup  # (can_id, ext) -> message index or -1
         self.emit = emit
+        # tow_range(frame_no, range_dkm, wh_per_km, window_m): the towing range estimate,
+        # once a second (docs/supervision.md); rules.TOW_RANGE () or no callback: none
+        self.tow = getattr(rules, "TOW_RANGE", ()) if tow_range is not None else ()
+        self.tow_emit = tow_range
+        n = self.tow[5] if self.tow else 1
+        self.tow_e = array("i", bytes(4 * n))  # per sample: energy (W s), distance (cm)
+        self.tow_d = array("i", bytes(4 * n))
+        self.tow_st = array("i", bytes(4 * 4))  # head, count, sum of energy, sum of distance
         nm = len(rules.TIMEOUT_US)
         # the int32 tables: in the module (the host's reference), or on the board in a file
         # read straight into the arrays, so its RAM never holds them twice
@@ -856,6 +873,10 @@ class Supervisor:
         for i in range(_MSG):
             st[i] = 0
         st[_SCAN_US] = r.SCAN_US
+        st[_TOW_US] = self.tow[6] if self.tow else 0
+        for a in (self.tow_e, self.tow_d, self.tow_st):
+            for i in range(len(a)):
+                a[i] = 0
         st[_MAX_DELTA] = r.MAX_COUNTER_DELTA
         st[_ROWS] = self.rows
         st[_NM] = self.n_messages
@@ -899,6 +920,7 @@ class Supervisor:
         st = self.st
         st[_LATEST] = t
         st[_SCAN_AT] = t
+        st[_TOW_AT] = t
         for mi in range(self.n_messages):  # the log's start counts as a frame of every id
             st[_MSG + _MW * mi + _RX] = t
 
@@ -915,6 +937,8 @@ class Supervisor:
             st[_MI] = result
             st[_N] = n
             ret = _fast(st, lanes, data, selected, _CRC8)
+            if ret & _R_TOW:
+                self._tow_sample(frame_no)
             if ret & _R_SCAN:
                 self.tick(t, frame_no)
             if ret & (_R_BACK | _R_LATE):
@@ -1037,6 +1061,40 @@ class Supervisor:
                     runs[row] = 0
         if not still:
             self.st[_MSG + _MW * mi + _OPEN] &= ~_RANGE_OPEN
+
+    # ---- towing range ----------------------------------------------------------------------
+    def _tow_sample(self, frame_no):
+        # one second's energy and distance from the last usable values, into a window of
+        # tow[5] samples; every product stays a small int on a 32-bit board
+        tow = self.tow
+        known = self.known
+        cur = self.cur
+        q = self.tow_st
+        size = tow[5]
+        if known[tow[0]] and known[tow[1]] and known[tow[2]] and known[tow[3]]:
+            if q[1] == size:  # full: the oldest goes
+                q[2] -= self.tow_e[q[0]]
+                q[3] -= self.tow_d[q[0]]
+                q[0] = (q[0] + 1) % size
+                q[1] -= 1
+            i = (q[0] + q[1]) % size
+            e = cur[tow[1]] * cur[tow[2]] // tow[7]  # W, for one second: W s
+            d = cur[tow[3]] * tow[8] // tow[9]  # cm
+            self.tow_e[i] = e
+            self.tow_d[i] = d
+            q[1] += 1
+            q[2] += e
+            q[3] += d
+        window_m = q[3] // 100
+        wh_per_km = -1
+        range_dkm = -1
+        if window_m >= tow[10]:
+            wh_per_km = q[2] * 5 // (18 * window_m)  # (E / 3600 Wh) / (m / 1000 km)
+            if wh_per_km > 0 and known[tow[0]]:
+                range_dkm = cur[tow[0]] * tow[4] * 10 // wh_per_km
+            elif wh_per_km <= 0:
+                wh_per_km = -1
+        self.tow_emit(frame_no, range_dkm, wh_per_km, window_m)
 
     # ---- conditions --------------------------------------------------------------------------
     def _conditions(self, frame_no, t, mi, lanes, todo):

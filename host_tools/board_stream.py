@@ -26,6 +26,7 @@ class StreamResult:
     stats: m.Stats | None = None
     logs: list = field(default_factory=list)
     alerts: list = field(default_factory=list)
+    tow_ranges: list = field(default_factory=list)  # TowRange messages, in order
     batches: list = field(default_factory=list)  # the CAN batches as sent
 
     @property
@@ -44,6 +45,8 @@ def _collect(link: BoardLink, result: StreamResult) -> None:
             result.logs.append(message)
         elif isinstance(message, m.Alert):
             result.alerts.append(message)
+        elif isinstance(message, m.TowRange):
+            result.tow_ranges.append(message)
 
 
 def stream_frames(link: BoardLink, frames, settle: float = 5.0, tamper=None) -> StreamResult:

@@ -78,6 +78,8 @@ BATTERY_PANEL = (
     ("cell spread", "BmsCellStats", _spread_mv, "{:.0f} mV"),
     ("cell temp max", "BmsTempStats", "cell_t_max_c", "{:.0f} °C"),
     ("state", "BmsPackStatus", "bms_state", None),
+    ("range left", "TOW_RANGE", "range_km", "{:.1f} km"),  # the board's estimate (TOW_RANGE)
+    ("consumption", "TOW_RANGE", "wh_per_km", "{:.0f} Wh/km"),
 )
 
 
@@ -110,6 +112,7 @@ class Dashboard:
         self._last_no: int | None = None
         self.alerts: deque = deque(maxlen=ALERTS_SHOWN)
         self.alert_count = 0
+        self.tow: m.TowRange | None = None
         self.logs: deque = deque(maxlen=3)
         self.notes: deque = deque(maxlen=4)  # resets, disconnects
         self.host_link: dict = {}
@@ -136,6 +139,8 @@ class Dashboard:
             self.alerts.append((now, describe(message, self.dbc, None, None)))
         elif isinstance(message, m.Log):
             self.logs.append(message.text)
+        elif isinstance(message, m.TowRange):
+            self.tow = message
         return done
 
     def note(self, text: str, now: float | None = None) -> None:
@@ -177,6 +182,9 @@ class Dashboard:
         return 1000 * statistics.median(periods) if periods else None
 
     def value(self, message: str, how) -> object:
+        if message == "TOW_RANGE":
+            v = None if self.tow is None else getattr(self.tow, how)
+            return None if v is None or v < 0 else v
         values = self.latest.get(message)
         if values is None:
             return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from fractions import Fraction
 import importlib.util
 import math
 import struct
@@ -23,7 +24,7 @@ from host_tools.dbc import Dbc
 from host_tools.e2e import _e2e, protection
 from host_tools.engines import BAD_MUX, DECODED, UNKNOWN_ID, WRONG_LENGTH
 from host_tools.engines.cantools_engine import decode_one
-from host_tools.link.messages import Alert
+from host_tools.link.messages import Alert, TowRange
 
 RULES_MODULE = "supervise_rules"  # the name firmware/app.py imports
 
@@ -56,6 +57,10 @@ DEFAULT_CONFIG = {
     "max_counter_delta": 2,
     "mean_ring": 128,  # samples kept per windowed rule
     "gates": {"HitchLoad": {"signal": "hitch_sensor_status", "value": "OK"}},
+    # km left at the consumption of the last window_s: TOW_RANGE messages once every_s
+    "tow_range": {"pack_kwh": 100.0, "window_s": 60, "every_s": 1.0, "min_window_m": 200,
+                  "soc_signal": "soc_pct", "voltage_signal": "pack_voltage_v", "current_signal": "pack_current_a",
+                  "speed_signal": "vehicle_speed_kph"},
     "rules": [
         {"kind": "sensor_fault", "type": "status", "signal": "hitch_sensor_status", "fine": ["OK", "INITIALISING"]},
         {"kind": "tongue_overload", "type": "mean", "signal": "tongue_load_kg", "window_s": 1.0,
@@ -83,7 +88,7 @@ DEFAULT_CONFIG = {
          "on_amplitude_deg": 2.0, "off_amplitude_deg": 1.0, "min_hz": 0.5, "max_hz": 1.5, "half_cycles": 3},
         # plausibility: the pack's voltage against the sum of its 96 cells (1 mV = 0.001 V)
         {"kind": "pack_voltage_vs_cells", "type": "sum", "signal": "pack_voltage_v",
-         "sum_message": "BmsCellVoltages", "sum_scale": 0.001, "on_above": 20.0, "off_at_or_below": 15.0,
+         "sum_message": "BmsCellVoltages", "sum_scale": 0.001, "on_above": 30.0, "off_at_or_below": 15.0,
          "debounce": 5},
         # plausibility: the hitch module says OK (the gate) while its load is beyond its own
         # overload threshold
@@ -116,6 +121,8 @@ def merged_config(overrides: dict | None) -> dict:
             for rule in value:
                 by_kind.setdefault(rule["kind"], {}).update(rule)
             config["rules"] = list(by_kind.values())
+        elif isinstance(value, dict) and isinstance(config.get(key), dict):
+            config[key].update(copy.deepcopy(value))  # "gates", "tow_range": only the keys given
         else:
             config[key] = copy.deepcopy(value)
     return config
@@ -327,6 +334,28 @@ def _sum_rule(kind, rule, s, messages, lanes_of, sig_start, ring_at):
     return p, entry
 
 
+def _tow_range(cfg: dict, by_signal: dict, slot) -> tuple:
+    """TOW_RANGE: (soc, voltage, current, speed slots, Wh per SOC raw unit, samples, µs between
+    samples, power divisor, cm per speed raw unit as a fraction, least window in m), or ()
+    when off or when the DBC lacks a signal."""
+    keys = ("soc_signal", "voltage_signal", "current_signal", "speed_signal")
+    if not cfg or not cfg.get("enabled", True) or any(cfg.get(k) not in by_signal for k in keys):
+        return ()
+    soc, volt, amp, speed = (by_signal[cfg[k]][2] for k in keys)
+    per_w = Fraction(volt.scale).limit_denominator(10**6) * Fraction(amp.scale).limit_denominator(10**6)
+    if volt.offset or amp.offset or speed.offset or soc.offset or per_w.numerator != 1:
+        raise SuperviseError("tow_range: voltage x current must be 1/N W per raw unit, and no signal may have an "
+                             f"offset ({volt.name}, {amp.name}, {speed.name}, {soc.name})")
+    cm = Fraction(speed.scale).limit_denominator(10**6) * Fraction(100_000, 3600)  # one second at 1 raw unit
+    samples = max(1, round(cfg["window_s"] / cfg["every_s"]))
+    every_us = round(cfg["every_s"] * 1e6)
+    if every_us != 1_000_000:
+        raise SuperviseError("tow_range: every_s must be 1 (a sample is one second's energy and distance)")
+    wh_per_raw = round(cfg["pack_kwh"] * 1000 * soc.scale / 100)
+    return (slot(soc.name), slot(volt.name), slot(amp.name), slot(speed.name), wh_per_raw, samples, every_us,
+            per_w.denominator, cm.numerator, cm.denominator, int(cfg["min_window_m"]))
+
+
 def build_tables(dbc: Dbc, overrides: dict | None = None) -> dict:
     """The rule tables the board reads, as plain ints and tuples."""
     config = merged_config(overrides)
@@ -499,6 +528,7 @@ def build_tables(dbc: Dbc, overrides: dict | None = None) -> dict:
             raise SuperviseError(f"supervision rule {kind}: debounce {rule.get('debounce')!r} not allowed{why}; "
                                  f"give a count of evaluations from 1 to 255")
         debounce.append(n)
+    t["TOW_RANGE"] = _tow_range(config.get("tow_range") or {}, by_signal, slot)  # its signals are slots too
     t["SLOT_LANE"] = [lanes_of[mi][messages[mi].signals[si].name] for mi, si in slots]
     t["SLOT_ROW"] = [t["SIG_START"][mi] + si for mi, si in slots]
     t["SLOTS_OF"] = [tuple(k for k, (m, _) in enumerate(slots) if m == mi) for mi in range(len(messages))]
@@ -602,9 +632,11 @@ def replay_times(frames) -> list[int]:
     return [int((f.t - t0) * 1e6) & 0xFFFFFFFF & MASK for f in frames]
 
 
-def check_frames(dbc: Dbc, frames, overrides: dict | None = None, rules=None) -> list[AlertEvent]:
+def check_frames(dbc: Dbc, frames, overrides: dict | None = None, rules=None,
+                 tow_out: list | None = None) -> list[AlertEvent]:
     """Run the board's supervision in CPython over `frames` (objects with t, can_id, ext,
-    data), numbered 0, 1, 2 ... as board_stream numbers them. The alerts, in order."""
+    data), numbered 0, 1, 2 ... as board_stream numbers them. The alerts, in order; the
+    towing range estimates (TowRange messages) go to `tow_out` when given."""
     rules = rules or rules_module(dbc, overrides)
     messages = list(dbc.messages)
     index = {m.name: mi for mi, m in enumerate(messages)}
@@ -624,7 +656,10 @@ def check_frames(dbc: Dbc, frames, overrides: dict | None = None, rules=None) ->
         message = dbc.lookup(can_id, ext)
         return -1 if message is None else index[message.name]
 
-    sup = firmware.Supervisor(rules, lookup, emit)
+    def tow(frame_no, range_dkm, wh_per_km, window_m):
+        tow_out.append(TowRange(int(frame_no), range_dkm, wh_per_km, window_m))
+
+    sup = firmware.Supervisor(rules, lookup, emit, tow if tow_out is not None else None)
     for frame_no, (frame, t) in enumerate(zip(frames, replay_times(frames))):
         data = bytearray(bytes(frame.data))
         outcome = decode_one(dbc, frame.can_id, frame.ext, bytes(data))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from host_tools.link.wire import (ALERT, BOARD_TO_HOST, CAN, CREDIT, HELLO, HOST_TO_BOARD, LOG,
-                                  MAX_BODY, PROTO_VERSION, STATS, STOP, SYNC, TELEMETRY, Frame,
+                                  MAX_BODY, PROTO_VERSION, STATS, STOP, SYNC, TELEMETRY, TOW_RANGE, Frame,
                                   StreamDecoder)
 
 CAN_EXT_FLAG = 0x80000000
@@ -366,8 +366,35 @@ class Credit:
         return cls(granted)
 
 
-MESSAGE_TYPES = {cls.TYPE: cls for cls in (Hello, Sync, Stop, CanBatch, Telemetry, Alert, Stats, Log, Credit)}
-Message = Hello | Sync | Stop | CanBatch | Telemetry | Alert | Stats | Log | Credit
+@dataclass(frozen=True)
+class TowRange:
+    """The board's towing range estimate (docs/supervision.md): km left at the consumption
+    of the last window, from the frames up to frame_no. -1: not known yet."""
+
+    TYPE: ClassVar[int] = TOW_RANGE
+    frame_no: int
+    range_dkm: int  # 0.1 km
+    wh_per_km: int
+    window_m: int  # distance driven in the window
+
+    @property
+    def range_km(self) -> float | None:
+        return None if self.range_dkm < 0 else self.range_dkm / 10
+
+    def encode(self) -> bytes:
+        return struct.pack("<IiiI", self.frame_no & 0xFFFFFFFF, self.range_dkm, self.wh_per_km, self.window_m)
+
+    @classmethod
+    def decode(cls, body: bytes) -> TowRange:
+        b = _Body(body)
+        fields = b.take("<IiiI")
+        b.end()
+        return cls(*fields)
+
+
+MESSAGE_TYPES = {cls.TYPE: cls for cls in (Hello, Sync, Stop, CanBatch, Telemetry, Alert, Stats, Log, Credit,
+                                           TowRange)}
+Message = Hello | Sync | Stop | CanBatch | Telemetry | Alert | Stats | Log | Credit | TowRange
 
 
 def decode_body(type_: int, body: bytes, wide: WideFn | None = None) -> Message:

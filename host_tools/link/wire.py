@@ -19,11 +19,12 @@ ALERT = 0x12
 STATS = 0x13
 LOG = 0x14
 CREDIT = 0x15
+TOW_RANGE = 0x16
 
 TYPE_NAMES = {HELLO: "HELLO", SYNC: "SYNC", STOP: "STOP", CAN: "CAN", TELEMETRY: "TELEMETRY",
-              ALERT: "ALERT", STATS: "STATS", LOG: "LOG", CREDIT: "CREDIT"}
+              ALERT: "ALERT", STATS: "STATS", LOG: "LOG", CREDIT: "CREDIT", TOW_RANGE: "TOW_RANGE"}
 HOST_TO_BOARD = frozenset({SYNC, STOP, CAN})
-BOARD_TO_HOST = frozenset({HELLO, TELEMETRY, ALERT, STATS, LOG, CREDIT})
+BOARD_TO_HOST = frozenset({HELLO, TELEMETRY, ALERT, STATS, LOG, CREDIT, TOW_RANGE})
 RESTART_TYPES = frozenset({HELLO, SYNC})  # a peer's fresh start: never counted as a seq gap
 
 HEADER = 3  # type u8, seq u16

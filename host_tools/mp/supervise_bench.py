@@ -52,7 +52,11 @@ def emit(frame_no, code, severity, mi, si, value, text):
     writer.alert(frame_no, code, severity, mi, si, value, text)
 
 
-sup = supervise.Supervisor(supervise_rules, dbc.lookup, emit)
+def tow(frame_no, range_dkm, wh_per_km, window_m):  # packed as the board packs it
+    writer.tow_range(frame_no, range_dkm, wh_per_km, window_m)
+
+
+sup = supervise.Supervisor(supervise_rules, dbc.lookup, emit, tow)
 decoders = dbc.DECODERS
 
 

@@ -57,6 +57,7 @@ class Replay:
         self.gaps: list[Gap] = []
         self.alerts: list = []
         self.logs: list = []
+        self.tow_range: dict | None = None  # the board's last TOW_RANGE, with its log time
         self.pending: deque = deque()  # (frame, log time envelope) read, not yet sent
         self.batches = 0
         self.t0: float | None = None
@@ -221,8 +222,17 @@ class Replay:
                     break  # mark the gap before anything the new boot says settles a frame
             elif isinstance(message, m.Log):
                 self.logs.append((message.level, message.text))
+            elif isinstance(message, m.TowRange):
+                self._tow(message)
             if time.perf_counter() > budget:
                 break  # the rest waits in the inbox: a frame is due
+
+    def _tow(self, tow: m.TowRange) -> None:
+        n = self.book.number(tow.frame_no)
+        t = self.book.times[n] - self.t0 if n is not None and self.t0 is not None else None
+        count = self.tow_range["count"] + 1 if self.tow_range else 1
+        self.tow_range = {"count": count, "log_t": None if t is None else round(t, 6), "range_km": tow.range_km,
+                          "wh_per_km": None if tow.wh_per_km < 0 else tow.wh_per_km, "window_m": tow.window_m}
 
     def _alert(self, alert: m.Alert) -> None:
         n = self.book.number(alert.frame_no)
@@ -355,7 +365,7 @@ class Replay:
             seconds=seconds, send_seconds=(self._last_send - self._first_send) if self._first_send else 0.0,
             log_span_s=log_span, frames_not_sent=not_sent, interrupted=self.interrupted, aborted=self.aborted,
             alert_check=check, alerts=self.alerts, mismatches=book.mismatches, lost_runs=book.lost_runs,
-            board_stats=_stats_dict(session.stats), board_logs=self.logs, t0=self.t0)
+            board_stats=_stats_dict(session.stats), board_logs=self.logs, t0=self.t0, tow_range=self.tow_range)
 
     def _sent_frames(self) -> list:
         """The frames sent, read again from the log (for the host's supervision reference)."""

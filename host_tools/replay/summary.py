@@ -39,6 +39,7 @@ class ReplayResult:
     board_logs: list = field(default_factory=list)  # (level, text) of LOG messages
     series: dict = field(default_factory=dict)  # plot name -> (times, values), see report.plots
     t0: float | None = None  # log time of the first frame sent
+    tow_range: dict | None = None  # the board's last TOW_RANGE estimate and how many came
 
     @property
     def link_errors(self) -> int:
@@ -98,6 +99,7 @@ class ReplayResult:
             "throughput_fps": round(self.frames_per_second, 1),
             "board": dict(self.board),
             "board_stats": self.board_stats,
+            "tow_range": self.tow_range,
             "lost_frames": [list(r) for r in self.lost_runs],
         }
 
@@ -145,6 +147,10 @@ class ReplayResult:
                          f"send time vs schedule: p50 {tm['p50_ms']:.3f} ms, "
                          f"p99 {tm['p99_ms']:.3f} ms, max {tm['max_ms']:.3f} ms, {tm['within_2ms_pct']:.2f} % "
                          "within 2 ms")
+        tow = self.tow_range
+        if tow and tow["range_km"] is not None:
+            lines.append(f"towing range (board, last of {tow['count']:,}): {tow['range_km']:.1f} km at "
+                         f"{tow['wh_per_km']} Wh/km over the last {tow['window_m']:,} m")
         check = self.alert_check
         lines.append(f"alerts: expected {d['alerts_expected']}, raised {d['alerts_raised']}, matched "
                      f"{d['alerts_matched']}: {check.status} ({check.reason})")

@@ -30,7 +30,8 @@ RUNNER = ("import argparse, sys\n"
 # scenario -> (seconds, log format, bus load %): short, but cold_soak long enough for its alert
 PLAN = {"city_drive": (5, ".blf", None), "highway_tow": (5, ".asc", 25), "hitch_overload": (5, ".log", None),
         "unhitch_rehitch": (5, ".log", 10), "dc_fast_charge": (5, ".blf", None), "cold_soak": (9, ".log", None),
-        "sensor_fault": (5, ".log", 30)}
+        "sensor_fault": (5, ".log", 30), "trailer_sway": (13, ".log", None)}
+SETTINGS = {"trailer_sway": ["sway_start_s=1"]}  # the sway within the short log: its alert checked
 
 
 def mule(*args, timeout=120, **kwargs):
@@ -49,7 +50,7 @@ def logs(tmp_path_factory, dbc):
     out = {}
     for name, (seconds, suffix, load) in PLAN.items():
         out[name] = simulate(name, folder / f"{name}{suffix}", duration_s=seconds, seed=1, bus_load_pct=load,
-                             dbc=dbc).log
+                             settings=SETTINGS.get(name, []), dbc=dbc).log
     return out
 
 
@@ -69,8 +70,10 @@ def test_every_scenario_replays_and_verifies_on_the_virtual_board(board, dbc, lo
     if PLAN[scenario][2]:
         assert d["outcomes"]["unknown_id"] > 100  # other ECUs' frames: counted, and agreed on
     assert d["alert_check"]["status"] in ("passed", "not available"), d["alert_check"]
-    if scenario == "cold_soak" and d["alert_check"]["status"] == "passed":
+    if scenario in ("cold_soak", "trailer_sway") and d["alert_check"]["status"] == "passed":
         assert d["alerts_matched"] == d["alerts_expected"] >= 1
+    if scenario == "trailer_sway":  # the board's towing range estimate, once a second of log
+        assert d["tow_range"]["count"] >= 11 and d["tow_range"]["window_m"] > 50
 
 
 def test_garbage_on_the_link_costs_exactly_the_frames_it_hit(board, dbc, logs):

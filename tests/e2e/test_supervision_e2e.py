@@ -34,6 +34,10 @@ CASES = {
     "sensor_fault": ("sensor_fault", 34, [], []),
     "cell_spread": ("cold_soak", 30, [], []),
     "plug_bounce": ("unhitch_rehitch", 203, [], []),
+    "trailer_sway": ("trailer_sway", 13, [], ["sway_start_s=1"]),
+    "pack_and_hitch_plausibility": ("city_drive", 10, ["value:BmsPackStatus.pack_voltage_v=300@3+2",
+                                                       "value:HitchLoad.tongue_load_kg=1200@6+1"], []),
+    "soc_vs_state": ("dc_fast_charge", 33, ["value:BmsPackStatus.soc_pct=100@30+2"], []),  # CHARGE_DC from 27 s
 }
 
 
@@ -81,7 +85,8 @@ def test_the_cases_cover_every_kind_the_board_checks(runs):
     kinds = {a["kind"] for sim, *_ in runs.values() for a in expected(sim.truth)}
     assert kinds >= {"timeout", "dlc", "crc", "counter_repeated", "counter_jump", "range", "out_of_order",
                      "tongue_overload", "cell_spread", "overtemperature", "soc_low_for_tow", "sensor_fault",
-                     "trailer_disconnected_moving"}
+                     "trailer_disconnected_moving", "trailer_sway", "pack_voltage_vs_cells", "hitch_status_vs_load",
+                     "soc_vs_bms_state"}
     assert expected(runs["clean_city"][0].truth) == []
 
 
@@ -183,3 +188,39 @@ def test_sway_and_plausibility_on_the_board_match_the_reference(board, dbc, tmp_
     assert 8.4 <= times[("pack_voltage_vs_cells", False)] < 8.5
     assert 9.58 <= times[("hitch_status_vs_load", False)] < 9.6
     assert 10.7 <= times[("soc_vs_bms_state", False)] < 10.8
+
+
+def test_towing_range_estimate_matches_the_reference_and_the_physics(board, dbc, tmp_path):
+    log = tmp_path / "tow.log"
+    simulate("highway_tow", log, duration_s=45, seed=5, dbc=dbc)
+    frames = [f for f in read_frames(log) if f.kind == "data"]
+    with BoardLink(board.port, dbc) as link:
+        link.sync()
+        result = stream_frames(link, frames)
+    want: list = []
+    check_frames(dbc, frames, tow_out=want)
+    assert result.tow_ranges == want  # the board's estimates, bit for bit
+    assert 43 <= len(want) <= 45  # one a second of log time
+    # independently, from the decoded frames: energy and distance over the same 45 s
+    t0 = frames[0].t
+    energy_ws = distance_m = 0.0
+    last = {}
+    for f in frames:
+        message = dbc.lookup(f.can_id, f.ext)
+        if message.name not in ("BmsPackStatus", "VcuVehicleStatus"):
+            continue
+        values = message.decode(bytes(f.data))
+        if message.name in last:
+            dt = f.t - last[message.name][0]
+            if message.name == "BmsPackStatus":
+                energy_ws += values["pack_voltage_v"] * values["pack_current_a"] * dt
+                soc = values["soc_pct"]
+            else:
+                distance_m += values["vehicle_speed_kph"] / 3.6 * dt
+        last[message.name] = (f.t, values)
+    final = want[-1]
+    assert frames[final.frame_no].t - t0 > 44
+    assert final.window_m == pytest.approx(distance_m, rel=0.03)
+    wh_per_km = energy_ws / 3600 / (distance_m / 1000)
+    assert final.wh_per_km == pytest.approx(wh_per_km, rel=0.05)
+    assert final.range_km == pytest.approx(soc / 100 * 100.0 / (final.wh_per_km / 1000), rel=0.02)

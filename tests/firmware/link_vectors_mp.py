@@ -79,7 +79,7 @@ def receive(data, chunk, show=False, size=-1):
 
 def constants():
     names = ("PROTO_VERSION", "HELLO", "SYNC", "STOP", "CAN", "TELEMETRY", "ALERT", "STATS", "LOG",
-             "CREDIT", "MAX_PAYLOAD", "MAX_BODY", "MAX_ENCODED", "MAX_WIRE", "HEADER", "CRC_SIZE",
+             "CREDIT", "TOW_RANGE", "MAX_PAYLOAD", "MAX_BODY", "MAX_ENCODED", "MAX_WIRE", "HEADER", "CRC_SIZE",
              "CAN_BATCH_HEADER", "CAN_RECORD_HEADER", "CAN_MAX_DATA", "STATS_COUNT", "MODE_LIVE",
              "MODE_REPLAY", "CAP_REPLAY", "CAP_PYB_CAN", "CAP_MACHINE_CAN", "CAP_VIPER", "CAP_SUPERVISION")
     return {name: getattr(link, name) for name in names}
@@ -125,8 +125,8 @@ class FakeDecoder:
         self.wide = wide
         self.MESSAGES = [None] * count
 
-    def signal_names(self, mi):
-        return ["s"] * 8
+    def signal_count(self, mi):
+        return 8
 
     def lane_of(self, mi, si):
         return 2 * si
@@ -150,6 +150,8 @@ def board_message(m):
         return w, w.log(f["level"], f["text"])
     if name == "ALERT":
         return w, w.alert(f["frame_no"], f["code"], f["severity"], f["mi"], f["si"], f["value"], f["text"])
+    if name == "TOW_RANGE":
+        return w, w.tow_range(f["frame_no"], f["range_dkm"], f["wh_per_km"], f["window_m"])
     if name == "STATS":
         names = load(sys.argv[3] + "/messages.json")["stats_fields"]
         return w, w.stats([f[k] for k in names], f["can_state"])

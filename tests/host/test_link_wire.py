@@ -98,7 +98,8 @@ def message_from_fields(v: dict):
                                  for r in f["records"]))
     if name == "STATS":
         return m.Stats(**f)
-    cls = {"SYNC": m.Sync, "STOP": m.Stop, "ALERT": m.Alert, "LOG": m.Log, "CREDIT": m.Credit}[name]
+    cls = {"SYNC": m.Sync, "STOP": m.Stop, "ALERT": m.Alert, "LOG": m.Log, "CREDIT": m.Credit,
+           "TOW_RANGE": m.TowRange}[name]
     return cls(**f)
 
 

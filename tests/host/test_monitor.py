@@ -168,3 +168,13 @@ def test_the_recorder_wants_a_format_the_readers_know(dbc, tmp_path):
 def test_a_fresh_dashboard_says_it_waits(dbc):
     text = Dashboard(dbc, "/dev/ttyACM0", clock=lambda: 0.0).text()
     assert "waiting for the board" in text and "not seen" in text and "none" in text
+
+
+def test_the_boards_towing_range_estimate_is_shown(dbc):
+    dash = Dashboard(dbc, "/dev/ttyACM0", clock=lambda: 0.0)
+    dash.on_message(m.TowRange(frame_no=10, range_dkm=-1, wh_per_km=-1, window_m=50))
+    rows = [line for line in dash.text().splitlines() if "range left" in line or "consumption" in line]
+    assert len(rows) == 2 and not any(ch.isdigit() for row in rows for ch in row)  # not known yet
+    dash.on_message(m.TowRange(frame_no=900, range_dkm=1234, wh_per_km=655, window_m=1600))
+    text = dash.text()
+    assert "123.4 km" in text and "655 Wh/km" in text

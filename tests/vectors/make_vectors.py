@@ -6,7 +6,8 @@ from pathlib import Path
 OUT = Path(__file__).resolve().parent
 OUT.mkdir(parents=True, exist_ok=True)
 
-T = dict(HELLO=0x01, SYNC=0x02, STOP=0x03, CAN=0x10, TELEMETRY=0x11, ALERT=0x12, STATS=0x13, LOG=0x14, CREDIT=0x15)
+T = dict(HELLO=0x01, SYNC=0x02, STOP=0x03, CAN=0x10, TELEMETRY=0x11, ALERT=0x12, STATS=0x13, LOG=0x14, CREDIT=0x15,
+         TOW_RANGE=0x16)
 MAX_PAYLOAD = 512; MAX_ENCODED = 515
 
 def crc(b): return zlib.crc32(b) & 0xFFFFFFFF
@@ -147,6 +148,9 @@ STATS_FIELDS = ["uptime_ms", "frames_received", "frames_decoded", "unknown_ids",
 def stats(f):
     return struct.pack("<%dIB" % len(STATS_FIELDS), *[f[k] for k in STATS_FIELDS], f["can_state"])
 
+def tow_range(f):
+    return struct.pack("<IiiI", f["frame_no"], f["range_dkm"], f["wh_per_km"], f["window_m"])
+
 def log(f):
     return bytes([f["level"]]) + s8(f["text"])
 
@@ -193,6 +197,8 @@ add("alert", "ALERT", 6, a, alert(a))
 st = {k: i * 1000 + 1 for i, k in enumerate(STATS_FIELDS)}
 st.update(uptime_ms=0xFFFFFFFF, heap_free=0x40000000, can_state=255)
 add("stats", "STATS", 8, st, stats(st))
+r = dict(frame_no=0xFFFFFFF0, range_dkm=1234, wh_per_km=-1, window_m=1800)
+add("tow_range", "TOW_RANGE", 7, r, tow_range(r))
 add("log", "LOG", 9, dict(level=1, text="stopped"), log(dict(level=1, text="stopped")))
 add("log_utf8", "LOG", 10, dict(level=2, text="Zugkraft über 5 kN ✓"), log(dict(level=2, text="Zugkraft über 5 kN ✓")))
 long = "x" * 300
@@ -204,7 +210,7 @@ add("credit_window", "CREDIT", 65535, dict(granted=1024), credit(dict(granted=10
 
 # ---------------- streams (the reference receiver; each vector also says what its author expects)
 BOARD_TYPES = {T["SYNC"], T["STOP"], T["CAN"]}
-HOST_TYPES = {T["HELLO"], T["TELEMETRY"], T["ALERT"], T["STATS"], T["LOG"], T["CREDIT"]}
+HOST_TYPES = {T["HELLO"], T["TELEMETRY"], T["ALERT"], T["STATS"], T["LOG"], T["CREDIT"], T["TOW_RANGE"]}
 
 def str_end(b, i):
     if i >= len(b): return None
@@ -232,6 +238,7 @@ def body_ok(t, b):
     if t == T["STATS"]: return len(b) == 73
     if t == T["LOG"]: return str_end(b, 1) == len(b)
     if t == T["CREDIT"]: return len(b) == 4
+    if t == T["TOW_RANGE"]: return len(b) == 16
     return True  # TELEMETRY: needs the DBC
 
 def receive(stream, types):
