@@ -249,14 +249,14 @@ class Receiver:
         status = int(m.field(raws, "hitch_sensor_status")[0])
         self._switch("sensor_fault", status not in _STATUS_FINE, status in _STATUS_FINE, t, m.name,
                      "hitch_sensor_status", _STATUS_NAME.get(status, str(status)))
-        load_raw, usable = m.raw(raws, "tongue_load_kg")
-        if usable:  # no gate: the status is what is checked
-            load = load_raw * m.scale("tongue_load_kg")
-            self._switch("hitch_status_vs_load", status == _STATUS_OK and abs(load) >= limits.hitch_sensor_overload_kg,
-                         status != _STATUS_OK or abs(load) <= limits.hitch_sensor_overload_clear_kg, t, m.name,
-                         "tongue_load_kg", debounce=limits.hitch_status_debounce)
         if status != _STATUS_OK:
             return
+        load_raw, usable = m.raw(raws, "tongue_load_kg")
+        if usable:  # the status part is the gate: the module says OK, its load says otherwise
+            load = load_raw * m.scale("tongue_load_kg")
+            self._switch("hitch_status_vs_load", abs(load) > limits.hitch_sensor_overload_kg,
+                         abs(load) <= limits.hitch_sensor_overload_clear_kg, t, m.name,
+                         "tongue_load_kg", debounce=limits.hitch_status_debounce)
         angle, usable = m.raw(raws, "hitch_angle_deg")
         if usable:
             event = self.sway.update(angle, t)

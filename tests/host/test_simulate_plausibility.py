@@ -166,23 +166,24 @@ def test_sway_detector_works_in_the_dbc_scale_and_the_limits():
 def test_hitch_status_vs_load_debounces_five_frames_and_clears_at_900_kg():
     bus = Bus()
     t = 0
-    for kg in [1000] * 4 + [950] + [-1000] * 5 + [950, 905, 900, 1200]:  # 950: neither on nor off
+    for kg in [1001] * 4 + [950] + [1000] + [-1001] * 5 + [950, 905, 900, 1200]:  # 950: neither on nor off
         bus.hitch(t, tongue_load_kg=kg)
         t += 20 * MS
-    # the first four are reset by 950 kg; -1000 counts (absolute load): the fifth is at 180 ms;
-    # 950 and 905 hold it, 900 clears it at 240 ms; 1200 starts a new count
-    assert bus.alerts("hitch_status_vs_load") == [(180 * MS, 240 * MS)]
+    # the first four are reset by 950 kg, 1000 kg is not above the threshold: another reset;
+    # -1001 counts (absolute load): the fifth is at 200 ms; 950 and 905 hold it, 900 clears it
+    # at 260 ms; 1200 starts a new count
+    assert bus.alerts("hitch_status_vs_load") == [(200 * MS, 260 * MS)]
 
 
-def test_hitch_status_vs_load_is_not_gated_by_the_status_it_checks():
+def test_hitch_status_vs_load_counts_only_frames_the_module_calls_ok():
     bus = Bus()
     t = 0
-    for status in ["OK"] * 5 + ["OVERLOAD"] + ["OK"] * 4 + ["INITIALISING"]:
+    for status in ["OK"] * 3 + ["OVERLOAD"] + ["OK"] + ["INITIALISING"] + ["OK"] * 3:
         bus.hitch(t, tongue_load_kg=1500, hitch_sensor_status=HITCH_STATUS[status])
         t += 20 * MS
-    # raised on the fifth OK frame (80 ms); the module saying OVERLOAD is right: cleared at 100 ms;
-    # four OK frames are not five
-    assert bus.alerts("hitch_status_vs_load") == [(80 * MS, 100 * MS)]
+    # the status is the gate: OVERLOAD and INITIALISING frames neither count nor reset nor
+    # clear; the fifth OK frame (k = 6, 120 ms) raises it, and it stays raised
+    assert bus.alerts("hitch_status_vs_load") == [(120 * MS, None)]
 
 
 def test_hitch_status_vs_load_skips_unusable_frames_without_resetting():
