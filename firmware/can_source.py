@@ -342,17 +342,13 @@ def open_source(cfg, keys, loopback=False):
 
 
 def _open_mcp2515(cfg, keys, loopback):
-    # firmware/mcp2515.py (its own module) has the same interface; the SPI bus and the
-    # chip-select pin come from the config: "spi" (bus id), "cs" (pin id), "spi_baudrate",
-    # "crystal_hz" (the module's oscillator: 8 or 16 MHz on common boards)
-    if loopback:
-        raise ValueError("replay_path loopback needs pyb.CAN or machine.CAN, not the mcp2515")
+    # firmware/mcp2515.py (its own module) has the same interface, loop() included; the
+    # SPI bus and chip-select pin come from the config: "spi" (bus id), "cs" (pin id),
+    # "spi_baudrate", "crystal_hz" (the module's oscillator: 8 or 16 MHz on common boards)
     import machine
     import mcp2515
 
     spi = machine.SPI(cfg.get("spi", 0), baudrate=cfg.get("spi_baudrate", 8000000))
     cs = machine.Pin(cfg.get("cs", 17), machine.Pin.OUT, value=1)
-    source = mcp2515.Mcp2515(spi, cs, bitrate=cfg.get("bitrate", 500000),
-                             crystal_hz=cfg.get("crystal_hz", 16000000), keys=keys)
-    setattr(source, "kind", "mcp2515")  # the name Board's HELLO caps look at
-    return source
+    return mcp2515.Mcp2515(spi, cs, bitrate=cfg.get("bitrate", 500000), crystal_hz=cfg.get("crystal_hz", 16000000),
+                           keys=keys, mode="loopback" if loopback else "normal")

@@ -25,6 +25,10 @@ if config.get("_fake") == "machine":
     import machine_can  # noqa: E402
 
     sys.modules["machine"] = machine_can
+elif config.get("_fake") == "mcp2515":
+    import machine_spi  # noqa: E402
+
+    sys.modules["machine"] = machine_spi
 
 import app  # noqa: E402
 
@@ -63,10 +67,13 @@ class CapturePort:
 
 port = CapturePort(2048, open(sys.argv[4], "wb"))
 board = app.Board(config, port)
-can = board.source._can  # the fake controller behind the source
-print("setup", repr((board.source.kind, getattr(can, "bitrate", None), can.mode,
-                     getattr(can, "timing", None), getattr(can, "sample_point", None))))
-print("filters", repr(sorted(can.filters.items()) if isinstance(can.filters, dict) else can.filters))
+# the fake controller behind the source (the MCP2515 behind the fake SPI)
+can = machine_spi.chip if config.get("_fake") == "mcp2515" else board.source._can
+shown = board.source if config.get("_fake") == "mcp2515" else can  # the driver holds the settings
+print("setup", repr((board.source.kind, getattr(shown, "bitrate", None), getattr(shown, "mode", None),
+                     getattr(shown, "timing", None), getattr(shown, "sample_point", None))))
+filters = getattr(can, "filters", None)
+print("filters", repr(sorted(filters.items()) if isinstance(filters, dict) else filters))
 gc.collect()
 print("free", gc.mem_free())
 board.hello()
@@ -94,7 +101,8 @@ for line in sys.stdin:
         heaps.append((used, board.live_no - before_frames))
     else:
         data = unhexlify(fields[2]) if len(fields) > 2 else b""
-        if can.inject(int(fields[0]), data, ext=fields[1] == "1"):
+        took = can.inject(int(fields[0]), data, ext=fields[1] == "1")
+        if took is not None and took is not False:  # the MCP2515 fake names the buffer: 0 or 1
             accepted += 1
 board.send(board.writer.telemetry_flush())
 board.send_stats(time.ticks_ms())
@@ -103,4 +111,4 @@ port.out.close()
 print("accepted", accepted)
 for used, frames in heaps:
     print("heap", used, frames)
-print("restarts", can.restarts, board.bus_guard.restarts)
+print("restarts", getattr(can, "restarts", None), board.bus_guard.restarts)

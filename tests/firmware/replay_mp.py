@@ -17,6 +17,10 @@ if config.get("_fake") == "machine":
     import machine_can  # noqa: E402
 
     sys.modules["machine"] = machine_can
+elif config.get("_fake") == "mcp2515":
+    import machine_spi  # noqa: E402
+
+    sys.modules["machine"] = machine_spi
 
 import app  # noqa: E402
 
@@ -54,6 +58,8 @@ port.out.close()
 source = board.source
 print("kind", source.kind if source is not None else None)
 if source is not None:
-    can = source._can
-    print("sent", can.transmitted)
-    print("on_bus", len(can.on_bus))
+    if config.get("_fake") == "mcp2515":
+        print("on_bus", len(machine_spi.chip.sent))
+    else:
+        print("sent", source._can.transmitted)
+        print("on_bus", len(source._can.on_bus))
