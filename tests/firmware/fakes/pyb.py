@@ -16,6 +16,8 @@
 #   frames do not reach it);
 # - error states follow TEC/REC; bus-off stays until restart() when auto_restart=False,
 #   then error-active with counters 0.
+# FIFOs and mailboxes are preallocated slots: receiving and looping back allocate nothing
+# in the fake, so heap tests measure the firmware alone.
 # Tests feed the "bus" with CAN.inject() and CAN.set_error_counters().
 
 try:
@@ -46,6 +48,10 @@ def _image32(can_id, ext, rtr):
     if ext:
         return (can_id << 3) | 4 | (rtr << 1)
     return (can_id << 21) | (rtr << 1)
+
+
+def _slots(n):
+    return [[0, False, False, 0, bytearray(8), 0] for _ in range(n)]
 
 
 def _slices(view):
@@ -92,10 +98,17 @@ class CAN:
         self.sample_point = (1 + bs1) / tq
         self.auto_restart = auto_restart
         self.filters = {}
-        self.fifos = ([], [])
+        # FIFOs and TX mailboxes are preallocated slots, as in the hardware: the fake's own
+        # receive and loopback paths allocate nothing, so allocation tests see the firmware's
+        self._rx = (_slots(CAN.FIFO_DEPTH), _slots(CAN.FIFO_DEPTH))  # [id, ext, rtr, fmi, bytes, n]
+        self._rx_head = [0, 0]
+        self._rx_count = [0, 0]
         self.callbacks = [None, None]
         self.rx_state = [0, 0]  # 0 empty, 1 pending, 2 full, 3 overflow (pyb's IRQ states)
-        self.tx = []
+        self._tx = _slots(CAN.MAILBOXES)  # in request order: [id, ext, rtr, unused, bytes, n]
+        self._tx_head = 0
+        self._tx_count = 0
+        self._banks = []  # self.filters' entries in bank order
         self.on_bus = []  # frames this controller put on the bus: (id, ext, rtr, data)
         self.transmitted = 0  # frames that left the TX mailboxes
         self.lose = 0  # test hook: this many transmitted frames never reach the receive path
@@ -124,27 +137,28 @@ class CAN:
         if mode in (CAN.MASK16, CAN.MASK32):
             values[1] |= 4 if size == 2 else 0  # 32-bit masks always compare IDE
         self.filters[bank] = (mode, fifo, tuple(values), size)
+        self._banks = [self.filters[b] for b in sorted(self.filters)]
 
     def _match(self, can_id, ext, rtr):
-        """(fifo, fmi) of the first matching filter, or None. FMI numbers filter entries
+        """fifo << 8 | fmi of the first matching filter, or -1. FMI numbers filter entries
         (bxCAN numbers list entries one by one and masks as one entry per id/mask pair)."""
         fmi = 0
         im16 = _image16(can_id, ext, rtr)
         im32 = _image32(can_id, ext, rtr)
-        for bank in sorted(self.filters):
-            mode, fifo, values, size = self.filters[bank]
+        for entry in self._banks:
+            mode, fifo, values, size = entry
             image = im16 if size == 4 else im32
-            if mode in (CAN.LIST16, CAN.LIST32):
+            if mode == CAN.LIST16 or mode == CAN.LIST32:
                 for v in values:
                     if image == v:
-                        return fifo, fmi
+                        return (fifo << 8) | fmi
                     fmi += 1
             else:
                 for i in range(0, size, 2):
                     if image & values[i + 1] == values[i] & values[i + 1]:
-                        return fifo, fmi
+                        return (fifo << 8) | fmi
                     fmi += 1
-        return None
+        return -1
 
     def _irq(self, fifo, reason):
         heap_lock()  # the real callback runs with the GC locked: it must not allocate
@@ -153,51 +167,63 @@ class CAN:
         finally:
             heap_unlock()
 
-    def _receive(self, can_id, ext, rtr, data):
+    def _receive(self, can_id, ext, rtr, data, n):
         """The controller's receive path: filters, FIFO, IRQ state machine."""
         hit = self._match(can_id, ext, rtr)
-        if hit is None:
+        if hit < 0:
             return False
-        fifo, fmi = hit
-        queue = self.fifos[fifo]
+        fifo = hit >> 8
+        count = self._rx_count[fifo]
         state = self.rx_state
         cb = self.callbacks[fifo]
-        if len(queue) >= CAN.FIFO_DEPTH:
+        if count >= CAN.FIFO_DEPTH:
             if cb and state[fifo] == 2:
                 state[fifo] = 3
                 self._irq(fifo, 2)
             return False
-        queue.append((can_id, ext, rtr, fmi, bytes(data)))
+        slot = self._rx[fifo][(self._rx_head[fifo] + count) % CAN.FIFO_DEPTH]
+        slot[0] = can_id
+        slot[1] = ext
+        slot[2] = rtr
+        slot[3] = hit & 0xFF
+        buf = slot[4]
+        for i in range(n):
+            buf[i] = data[i]
+        slot[5] = n
+        count += 1
+        self._rx_count[fifo] = count
         if cb:
             if state[fifo] == 0:
                 state[fifo] = 1
                 self._irq(fifo, 0)
-            if state[fifo] == 1 and len(queue) == CAN.FIFO_DEPTH:
+            if state[fifo] == 1 and count == CAN.FIFO_DEPTH:
                 state[fifo] = 2
                 self._irq(fifo, 1)
         return True
 
     def _run_bus(self):
         """The frames in the TX mailboxes go out (nothing leaves while bus-off)."""
-        if not self.tx or self.bus_off:
+        if not self._tx_count or self.bus_off:
             return
-        tx = self.tx
-        while tx:
-            can_id, ext, rtr, data = tx.pop(0)
+        mode = self.mode
+        while self._tx_count:
+            slot = self._tx[self._tx_head]
+            self._tx_head = (self._tx_head + 1) % CAN.MAILBOXES
+            self._tx_count -= 1
             self.transmitted += 1
-            if self.mode in (CAN.NORMAL, CAN.LOOPBACK):
-                self.on_bus.append((can_id, ext, rtr, data))
+            if mode == CAN.NORMAL or mode == CAN.LOOPBACK:
+                self.on_bus.append((slot[0], slot[1], slot[2], bytes(slot[4][:slot[5]])))
             if self.lose:
                 self.lose -= 1
-            elif self.mode in (CAN.LOOPBACK, CAN.SILENT_LOOPBACK):
-                self._receive(can_id, ext, rtr, data)
+            elif mode == CAN.LOOPBACK or mode == CAN.SILENT_LOOPBACK:
+                self._receive(slot[0], slot[1], slot[2], slot[4], slot[5])
 
     # --- test hooks: the bus -----------------------------------------------------------
     def inject(self, can_id, data, ext=False, rtr=False):
         """A frame on the bus. Returns True when a FIFO took it."""
         if self.state() == CAN.BUS_OFF or self.mode == CAN.SILENT_LOOPBACK:
             return False
-        return self._receive(can_id, ext, rtr, data)
+        return self._receive(can_id, ext, rtr, data, len(data))
 
     def set_error_counters(self, tec, rec):
         before = self.state()
@@ -216,32 +242,45 @@ class CAN:
     # --- the pyb.CAN API ---------------------------------------------------------------
     def any(self, fifo):
         self._run_bus()
-        return bool(self.fifos[fifo])
+        return self._rx_count[fifo] > 0
 
     def send(self, data, id, *, timeout=0, rtr=False, extframe=False, fdf=False, brs=False):
         if isinstance(data, int):
             data = bytes([data & 0xFF])
-        if len(data) > 8:
+        n = len(data)
+        if n > 8:
             raise ValueError("CAN data field too long")
-        if len(self.tx) >= CAN.MAILBOXES:
+        if self._tx_count >= CAN.MAILBOXES:
             raise OSError(110)  # no free mailbox within `timeout` (ETIMEDOUT)
-        can_id = id & (0x1FFFFFFF if extframe else 0x7FF)
-        self.tx.append((can_id, bool(extframe), bool(rtr), bytes(data)))
+        slot = self._tx[(self._tx_head + self._tx_count) % CAN.MAILBOXES]
+        slot[0] = id & (0x1FFFFFFF if extframe else 0x7FF)
+        slot[1] = extframe is True or extframe == 1
+        slot[2] = rtr is True or rtr == 1
+        buf = slot[4]
+        for i in range(n):
+            buf[i] = data[i]
+        slot[5] = n
+        self._tx_count += 1
 
     def recv(self, fifo, lst=None, *, timeout=5000):
         self._run_bus()
-        queue = self.fifos[fifo]
-        if not queue:
+        count = self._rx_count[fifo]
+        if not count:
             raise OSError(110)  # ETIMEDOUT, as the real one after `timeout`
-        can_id, ext, rtr, fmi, data = queue.pop(0)
+        head = self._rx_head[fifo]
+        slot = self._rx[fifo][head]
+        self._rx_head[fifo] = (head + 1) % CAN.FIFO_DEPTH
+        count -= 1
+        self._rx_count[fifo] = count
         if self.callbacks[fifo]:  # recv re-arms the interrupts, as pyb_can_recv does
             state = self.rx_state[fifo]
-            if state == 1 and not queue:
+            if state == 1 and not count:
                 self.rx_state[fifo] = 0
-            elif state in (2, 3):
+            elif state == 2 or state == 3:
                 self.rx_state[fifo] = 1
+        n = slot[5]
         if lst is None:
-            return [can_id, ext, rtr, fmi, data]
+            return [slot[0], slot[1], slot[2], slot[3], bytes(slot[4][:n])]
         if len(lst) < 5:
             raise ValueError("recv list needs 5 items")
         views = self._views
@@ -257,18 +296,19 @@ class CAN:
             # view per length over the same bytes, made once
             views = self._views = _slices(view)
         full = views[8]
-        for i in range(len(data)):
-            full[i] = data[i]
-        lst[0] = can_id
-        lst[1] = ext
-        lst[2] = rtr
-        lst[3] = fmi
-        lst[4] = views[len(data)]
+        buf = slot[4]
+        for i in range(n):
+            full[i] = buf[i]
+        lst[0] = slot[0]
+        lst[1] = slot[1]
+        lst[2] = slot[2]
+        lst[3] = slot[3]
+        lst[4] = views[n]
         return lst
 
     def rxcallback(self, fifo, fun):
         self.callbacks[fifo] = fun
-        self.rx_state[fifo] = 1 if self.fifos[fifo] else 0
+        self.rx_state[fifo] = 1 if self._rx_count[fifo] else 0
 
     def state(self):
         self._run_bus()
@@ -292,9 +332,9 @@ class CAN:
         lst[2] = self.entries[0]
         lst[3] = self.entries[1]
         lst[4] = self.entries[2]
-        lst[5] = len(self.tx)
-        lst[6] = len(self.fifos[0])
-        lst[7] = len(self.fifos[1])
+        lst[5] = self._tx_count
+        lst[6] = self._rx_count[0]
+        lst[7] = self._rx_count[1]
         return lst
 
     def restart(self):
