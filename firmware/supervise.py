@@ -799,7 +799,7 @@ class Supervisor:
         self.emit = emit
         # tow_range(frame_no, range_dkm, wh_per_km, window_m): the towing range estimate,
         # once a second (docs/supervision.md); rules.TOW_RANGE () or no callback: none
-        self.tow = getattr(rules, "TOW_RANGE", ()) if tow_range is not None else ()
+        self.tow = getattr(rules, "TOW_RANGE", ()) if tow_range is not None else ()  # type: tuple
         self.tow_emit = tow_range
         n = self.tow[5] if self.tow else 1
         self.tow_e = array("i", bytes(4 * n))  # per sample: energy (W s), distance (cm)
