@@ -335,8 +335,9 @@ def test_loopback_replay_on_the_mcp2515(tmp_path):
     dbc = load_dbc(PROJECT_DBC)
     rnd = random.Random(8)
     frames = [random_frame(dbc, rnd) for _ in range(120)]
-    plain = run_replay(dbc, tmp_path, frames, "mcp2515", can="mcp2515")
-    looped = run_replay(dbc, tmp_path, frames, "mcp2515", can="mcp2515", replay_path="loopback")
+    # heap: as in the live test above, the fake chip and the driver's import need room here
+    plain = run_replay(dbc, tmp_path, frames, "mcp2515", heap="150K", can="mcp2515")
+    looped = run_replay(dbc, tmp_path, frames, "mcp2515", heap="150K", can="mcp2515", replay_path="loopback")
     assert looped["kind"] == ["mcp2515"] and looped["on_bus"] == ["0"]
     assert telemetry(looped["messages"]) == telemetry(plain["messages"])
     assert [x.text for x in of_type(looped["messages"], m.Log)] == ["stopped"]
