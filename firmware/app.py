@@ -63,6 +63,18 @@ def _boot_id():
         return time.ticks_us() & 0x3FFFFFFF
 
 
+def _watchdog(ms):
+    """(machine.WDT running with timeout ms, or None; why not, or None). Once started it
+    cannot be stopped: after STOP the board resets unless main.py runs again."""
+    if ms <= 0:
+        return None, None
+    try:
+        from machine import WDT
+    except ImportError:
+        return None, "watchdog_ms %d: this port has no machine.WDT, running without" % ms
+    return WDT(timeout=ms), None
+
+
 def _board_name(cfg):
     if cfg.get("board"):
         return cfg["board"]
@@ -308,10 +320,17 @@ class Board:
             self.log(_LOG_ERROR, self.sup_problem)
         if self.can_problem:
             self.log(_LOG_ERROR, self.can_problem)
+        wdt, why = _watchdog(int(self.cfg.get("watchdog_ms", 0)))
+        if why:
+            self.log(_LOG_ERROR, why)
+        elif wdt is not None:
+            self.log(_LOG_INFO, "watchdog on: %d ms (after STOP the board resets)" % self.cfg["watchdog_ms"])
         reader = self.reader
         port = self.port
         stats = self.stats
         while True:
+            if wdt is not None:
+                wdt.feed()
             start = time.ticks_us()
             busy = False
             n = port.readinto(self.rx)

@@ -13,6 +13,7 @@ DEFAULTS = {
     "decimation": 1,  # send telemetry for 1 frame in N
     "port": "auto",  # "auto", "usb", "stdio", "uart:ID:BAUD"
     "board": "",  # a name for HELLO; "" = sys.platform
+    "watchdog_ms": 0,  # > 0: machine.WDT with this timeout, fed every loop pass (it cannot be stopped: STOP then resets the board)
 }
 
 

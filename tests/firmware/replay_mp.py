@@ -120,6 +120,9 @@ board.send_stats(time.ticks_ms())  # the counters at the end
 port.out.close()
 source = board.source
 print("kind", source.kind if source is not None else None)
+if config.get("_fake") == "machine" and machine_can.WDT.started:
+    wdt = machine_can.WDT.started[0]
+    print("wdt", wdt.timeout, wdt.feeds, wdt.longest_ms)
 if source is not None:
     if config.get("_fake") == "mcp2515":
         print("on_bus", len(machine_spi.chip.sent))

@@ -356,3 +356,25 @@ def test_loopback_replay_allocates_nothing_per_frame(tmp_path):
     heap, steady = map(int, out["heap"][0].split())
     assert steady > 300
     assert heap == 0, f"{heap} heap bytes over {steady} frames"
+
+
+def test_the_watchdog_is_fed_every_loop_pass_and_said_in_a_log(tmp_path):
+    dbc = load_dbc(PROJECT_DBC)
+    rnd = random.Random(5)
+    frames = [random_frame(dbc, rnd) for _ in range(200)]
+    out = run_replay(dbc, tmp_path, frames, "machine", watchdog_ms=800)
+    timeout, feeds, longest_ms = map(int, out["wdt"][0].split())
+    assert timeout == 800 and feeds >= len(frames) // 40  # a pass per 256 wire bytes at least
+    assert longest_ms < 100  # far inside the timeout: a reset would need a stuck loop
+    logs = [x.text for x in of_type(out["messages"], m.Log)]
+    assert logs[0] == "watchdog on: 800 ms (after STOP the board resets)" and logs[-1] == "stopped"
+    assert len(telemetry(out["messages"])) == len(frames)
+
+
+def test_without_a_watchdog_the_board_says_so_and_runs(tmp_path):
+    dbc = load_dbc(PROJECT_DBC)
+    frames = [random_frame(dbc, random.Random(6)) for _ in range(20)]
+    out = run_replay(dbc, tmp_path, frames, "pyb", watchdog_ms=500)  # the unix port's machine: no WDT
+    logs = [x.text for x in of_type(out["messages"], m.Log)]
+    assert "watchdog_ms 500: this port has no machine.WDT, running without" in logs
+    assert "wdt" not in out and len(telemetry(out["messages"])) == len(frames)

@@ -301,3 +301,35 @@ class CAN:
         self.entries = [0, 0, 0]
         for i in range(CAN.TX_QUEUE_LEN):
             self.tx[i] = None
+
+
+class WDT:
+    """The stm32 port's machine.WDT: WDT(id=0, timeout=ms) starts the independent watchdog at
+    once (1 ms .. 32768 ms here, as the IWDG's prescaler allows), feed() restarts its count;
+    there is no way to stop it. The fake notes the feeds and the longest gap between two
+    (or since it started), which a real board turns into a reset when it exceeds timeout."""
+
+    started = []  # every WDT made, for the test's report
+
+    def __init__(self, id=0, timeout=5000):
+        if id != 0:
+            raise ValueError("WDT(%d) doesn't exist" % id)
+        if not 1 <= timeout <= 32768:
+            raise ValueError("WDT timeout too short or too long")
+        import time
+
+        self._ticks = time.ticks_ms
+        self._diff = time.ticks_diff
+        self.timeout = timeout
+        self.feeds = 0
+        self.longest_ms = 0
+        self._last = self._ticks()
+        WDT.started.append(self)
+
+    def feed(self):
+        now = self._ticks()
+        gap = self._diff(now, self._last)
+        if gap > self.longest_ms:
+            self.longest_ms = gap
+        self._last = now
+        self.feeds += 1
