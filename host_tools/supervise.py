@@ -596,7 +596,9 @@ class AlertEvent(Alert):
 
     @property
     def kind(self) -> str:
-        return KINDS[(self.code & 0xFF) - 1]
+        code = self.code & 0xFF
+        # 1..31 supervision's; 32.. the board's own (can_bus_state: docs/protocol.md), named by the text
+        return KINDS[code - 1] if 1 <= code <= len(KINDS) else (self.text.split() or [f"code {code}"])[0]
 
     @property
     def cleared(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -15,7 +16,17 @@ from host_tools.vboard import VirtualBoard
 
 def _do_flash(args: argparse.Namespace) -> int:
     dbc = load_dbc(args.dbc)
-    config = {"mode": args.mode, "bitrate": args.bitrate, "bus": args.bus, "decimation": args.decimation}
+    config = {"mode": args.mode, "bitrate": args.bitrate, "bus": args.bus, "decimation": args.decimation,
+              "can": args.can, "replay_path": args.replay_path}
+    for item in args.set or ():  # anything else firmware/config.py reads, e.g. cs=17, crystal_hz=8000000
+        key, _, value = item.partition("=")
+        if not key or not _:
+            print(f"mule flash: --set {item!r}: give KEY=VALUE", file=sys.stderr)
+            return 2
+        try:
+            config[key] = json.loads(value)
+        except ValueError:
+            config[key] = value
     build_dir = REPO_ROOT / "build" / "flash"
 
     def log(text: str) -> None:
@@ -46,6 +57,15 @@ def add_subparser(subparsers) -> None:
     parser.add_argument("--bus", type=int, default=1, help="CAN controller (live mode)")
     parser.add_argument("--bitrate", type=int, default=500000, help="CAN bitrate (live mode)")
     parser.add_argument("--decimation", type=int, default=1, help="telemetry for 1 decoded frame in N")
+    parser.add_argument("--can", choices=("auto", "pyb", "machine", "mcp2515"), default="auto",
+                        help="the CAN controller: auto = machine.CAN where the firmware has it, else pyb.CAN; "
+                             "mcp2515 = over SPI (docs/hardware.md)")
+    parser.add_argument("--replay-path", choices=("link", "loopback"), default="link",
+                        help="replay mode: decode the link's frames (link), or send them through the "
+                             "controller in silent loopback and read them back through its filters and FIFO")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
+                        help="another board setting for mule_config.json (value as JSON, else a string), "
+                             "e.g. --set cs=17 --set crystal_hz=8000000")
     parser.add_argument("--vboard-dir", type=Path, default=DEFAULT_DIR,
                         help="the virtual board's filesystem (without --port)")
     parser.set_defaults(func=_do_flash)

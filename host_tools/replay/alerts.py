@@ -85,7 +85,7 @@ def describe(alert: m.Alert, dbc: Dbc, frame: int | None, t: float | None) -> Bo
     if _supervise is not None and 1 <= (alert.code & 0xFF) <= len(_supervise.KINDS):
         kind, cleared = _supervise.KINDS[(alert.code & 0xFF) - 1], bool(alert.code & _supervise.CLEARED)
     else:
-        kind, cleared = (alert.text.split() or [f"code {alert.code}"])[0], False
+        kind, cleared = (alert.text.split() or [f"code {alert.code}"])[0], bool(alert.code & 0x100)
     return BoardAlert(frame, t, alert.code, alert.severity, message, signal, alert.value, alert.text, kind, cleared,
                       alert.mi, alert.si)
 

@@ -4,6 +4,7 @@ the link, every value checked against cantools, garbage on the link counted, STO
 from __future__ import annotations
 
 import random
+import json
 import subprocess
 import sys
 
@@ -27,7 +28,8 @@ def board(tmp_path_factory):
     """A virtual board flashed the way a user does it: `mule flash --port`."""
     directory = tmp_path_factory.mktemp("board")
     with VirtualBoard(directory) as vb:
-        result = subprocess.run([sys.executable, "-m", "host_tools.cli.main", "flash", "--port", vb.port],
+        result = subprocess.run([sys.executable, "-m", "host_tools.cli.main", "flash", "--port", vb.port,
+                                 "--set", "board=bench-7", "--set", "rx_window=768"],
                                 capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr
         assert "matches" in result.stderr
@@ -51,6 +53,14 @@ def test_flash_installs_compiled_firmware_and_the_decoder(board):
     names = {p.name for p in board.directory.iterdir()}
     assert {"main.py", "app.mpy", "link.mpy", "dbc_decoder.mpy", "mule_config.json"} <= names
     assert "app.py" not in names  # a source would shadow the compiled module
+    assert "supervise_rules.bin" in names  # the rule tables' int32 arrays
+    config = json.loads((board.directory / "mule_config.json").read_text())
+    assert config["board"] == "bench-7" and config["rx_window"] == 768  # --set: JSON values
+    assert (config["can"], config["replay_path"]) == ("auto", "link")
+
+
+def test_the_board_runs_with_the_settings_flash_wrote(link):
+    assert link.hello.board == "bench-7" and link.hello.rx_window == 768
 
 
 def test_every_frame_of_a_log_is_accounted_for(link, dbc, tmp_path):

@@ -168,3 +168,13 @@ def test_pack_current_beyond_the_bms_limits_is_off_by_default_and_works_when_ena
     assert [c for _, c in raised(events, "pack_current_beyond_limits")] == [False, True]
     charging = crafted(dbc, tmp_path, "BmsPackStatus", {"pack_current_a": -1400.0}, 3.0, 4.0)
     assert [c for _, c in raised(check_frames(dbc, charging, on), "pack_current_beyond_limits")] == [False, True]
+
+
+def test_board_alerts_beyond_supervision_are_named_by_their_text():
+    from host_tools.supervise import AlertEvent
+
+    raised = AlertEvent(7, 32, 3, -1, -1, 3, "can_bus_state")
+    cleared = AlertEvent(9, 32 | 0x100, 2, -1, -1, 0, "can_bus_state")
+    assert (raised.kind, raised.cleared) == ("can_bus_state", False)
+    assert (cleared.kind, cleared.cleared) == ("can_bus_state", True)
+    assert AlertEvent(1, 16, 3, 7, 3, 40, "trailer_sway").kind == "trailer_sway"
