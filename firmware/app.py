@@ -291,10 +291,8 @@ class Board:
         stats[_LINK_GAPS] = reader.seq_gaps
         # One collection a second, timed, at a moment the board chooses: the pause is
         # known (STATS gc_max_us) and an automatic one in the middle of a burst is rare.
-        # Free before it is the high-water mark of use; after it, what stays alive.
-        free = gc.mem_free()
-        if free < stats[_HEAP_MIN]:
-            stats[_HEAP_MIN] = free
+        # Free before it is this second's high-water mark of use; after it, what stays alive.
+        stats[_HEAP_MIN] = gc.mem_free()
         began = time.ticks_us()
         gc.collect()
         took = time.ticks_diff(time.ticks_us(), began)

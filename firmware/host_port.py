@@ -31,7 +31,8 @@ class UnixPort:
         self._out.write(buf, n)
 
     def wait(self, ms):
-        self._poll.poll(ms)
+        for _ in self._poll.ipoll(ms):  # ipoll: no result list per call (poll() allocates 96 B)
+            break
 
     def close(self):
         self._termios.tcsetattr(0, self._termios.TCSANOW, self._saved)
