@@ -178,3 +178,51 @@ def test_board_alerts_beyond_supervision_are_named_by_their_text():
     assert (raised.kind, raised.cleared) == ("can_bus_state", False)
     assert (cleared.kind, cleared.cleared) == ("can_bus_state", True)
     assert AlertEvent(1, 16, 3, 7, 3, 40, "trailer_sway").kind == "trailer_sway"
+
+
+def test_new_rules_in_raw_units_and_their_config_errors(dbc):
+    tables = build_tables(dbc)
+    sway = rule(tables, "trailer_sway")  # 0.1 deg raw: 2 x 2 deg on, 2 x 1 deg off; 333..1000 ms
+    assert sway[5:10] == (40, 20, 333_333, 1_000_000, 3)
+    pack = rule(tables, "pack_voltage_vs_cells")  # 0.1 V raw x 100 = mV; > 30 V, <= 15 V
+    assert pack[5:8] == (100, 30_000, 15_000)
+    band = rule(tables, "soc_vs_bms_state")  # (state, lo, hi) in 0.5 % raw: CHARGE_DC 0..99.5 %, DRIVE 0.5..100 %
+    assert (5, 0, 199) in zip(band[6::3], band[7::3], band[8::3]) and (3, 1, 200) in zip(band[6::3], band[7::3],
+                                                                                       band[8::3])
+    kinds = [r[0] for r in tables["RULES"]]
+    assert tables["DEBOUNCE"][kinds.index(19)] == 3 and tables["DEBOUNCE"][kinds.index(8)] == 1
+    with pytest.raises(SuperviseError, match="its window is its debounce"):
+        build_tables(dbc, {"rules": [{"kind": "tongue_overload", "debounce": 3}]})
+    with pytest.raises(SuperviseError, match="half_cycles is its debounce"):
+        build_tables(dbc, {"rules": [{"kind": "trailer_sway", "debounce": 2}]})
+    with pytest.raises(SuperviseError, match="debounce 0 not allowed"):
+        build_tables(dbc, {"rules": [{"kind": "overtemperature", "debounce": 0}]})
+    with pytest.raises(SuperviseError, match="give the bands"):
+        build_tables(dbc, {"rules": [{"kind": "soc_vs_bms_state", "bands": {}}]})
+    with pytest.raises(SuperviseError, match="groups 0, 1"):
+        build_tables(dbc, {"rules": [{"kind": "pack_voltage_vs_cells", "sum_message": "BmsPackStatus"}]})
+    tow = tables["TOW_RANGE"]  # 500 Wh per 0.5 % of 100 kWh, 60 one-second samples, 0.01 km/h = 5/18 cm/s
+    assert tow[4:] == (500, 60, 1_000_000, 100, 5, 18, 200)
+    assert build_tables(dbc, {"tow_range": {"enabled": False}})["TOW_RANGE"] == ()
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_debounced_level_rule_counts_evaluations_in_a_row(dbc, tmp_path, fast):
+    # overtemperature (a level rule: the fast path skips it while nothing changes) with
+    # debounce 3, on BmsTempStats frames 100 ms apart: 56 56 50 | 56 56 56 56 | 53 52
+    temps = [56, 56, 50, 56, 56, 56, 56, 53, 52]
+    log = tmp_path / "temps.log"
+    simulate("city_drive", log, duration_s=4, seed=2, dbc=dbc)
+    frames = [f for f in read_frames(log) if f.kind == "data"]
+    at = [i for i, f in enumerate(frames) if dbc.lookup(f.can_id, f.ext).name == "BmsTempStats"][10:10 + len(temps)]
+    for i, temp in zip(at, temps):
+        frames[i] = with_values(dbc, frames[i], {"cell_t_max_c": temp})
+    rules = {"rules": [{"kind": "overtemperature", "debounce": 3}]}
+    if not fast:  # the same rule kept off the fast path (a mean of nothing): what the fast path must equal
+        rules = {"rules": [{"kind": "overtemperature", "debounce": 3, "type": "spread", "signal": "cell_t_max_c",
+                            "minus": "cell_t_min_c", "on_above": 55.0 - 0.0, "off_at_or_below": 52.0}]}
+        for i in at:  # spread = max - min: with min at 0 degC, the same numbers
+            frames[i] = with_values(dbc, frames[i], {"cell_t_min_c": 0})
+    got = raised(check_frames(dbc, frames, rules), "overtemperature")
+    # the first two are reset by 50; the third of the next run raises; 53 holds; 52 clears
+    assert got == [(at[5], False), (at[8], True)]
