@@ -27,6 +27,7 @@ elif config.get("_fake") == "mcp2515":
     sys.modules["machine"] = machine_spi
 
 import app  # noqa: E402
+from heap_port_mp import HeapPort  # noqa: E402 (this script's folder is sys.path[0])
 
 
 class FeedPort:
@@ -50,53 +51,9 @@ class FeedPort:
         pass
 
 
-class HeapPort:
-    """The wire preloaded in 256-byte chunks, copied out without allocating; marks the heap
-    and the frames received when the steady part begins and ends; drops what it is sent."""
-
-    def __init__(self, path):
-        self.chunks = []
-        self.size = 0
-        with open(path, "rb") as f:
-            while True:
-                chunk = f.read(256)
-                if not chunk:
-                    break
-                self.chunks.append(chunk)
-                self.size += len(chunk)
-        self.at = 0
-        self.board = None
-        self.marks = [-1, 0, -1, 0]  # small ints stored in place: noting allocates nothing
-
-    def readinto(self, buf):
-        at = self.at
-        if at >= self.size:
-            return 0
-        marks = self.marks
-        if self.board is not None and at >= self.size // 4:
-            k = 0 if marks[0] < 0 else 2 if at + 256 >= self.size and marks[2] < 0 else -1
-            if k >= 0:
-                marks[k] = gc.mem_alloc()
-                marks[k + 1] = self.board.stats[1]
-        chunk = self.chunks[at // 256]
-        n = len(chunk)
-        for i in range(n):
-            buf[i] = chunk[i]
-        self.at = at + n
-        return n
-
-    def write(self, buf, n):
-        pass
-
-    def wait(self, ms):
-        pass
-
-    def close(self):
-        pass
-
-
 if config.get("_heap"):
-    port = HeapPort(sys.argv[4])
+    port = HeapPort()
+    port.load(sys.argv[4])
     board = app.Board(config, port)
     board.hello()
     port.board = board
@@ -104,8 +61,7 @@ if config.get("_heap"):
     gc.disable()
     board.run()
     gc.enable()
-    marks = port.marks
-    print("heap", marks[2] - marks[0], marks[3] - marks[1])
+    print("heap", *port.steady())
     print("kind", board.source.kind if board.source is not None else None)
     sys.exit(0)
 
