@@ -76,12 +76,10 @@ DEFAULT_CONFIG = {
         # |force| beyond the hitch's rating (tension or compression)
         {"kind": "drawbar_overload", "type": "outside", "signal": "drawbar_force_n", "on_beyond": 40000.0,
          "off_within": 36000.0},
-        # the pack's current beyond what the BMS allows now (BmsPowerLimits), in amperes. Off
-        # by default: the simulator's cold_soak draws up to 52 A past the discharge limit
-        # with no alert in its sidecar; turn it on with {"kind": ..., "enabled": true}
+        # the pack's current beyond what the BMS allows now (BmsPowerLimits), in amperes
         {"kind": "pack_current_beyond_limits", "type": "limits", "signal": "pack_current_a",
          "upper_signal": "max_discharge_current_a", "lower_signal": "max_charge_current_a",
-         "margin": 10.0, "clear_margin": 0.0, "enabled": False},
+         "margin": 10.0, "clear_margin": 0.0},
         # hitch-angle oscillation: half cycles (turning points a band apart) of 0.5-1.5 Hz and at
         # least 2 deg amplitude, three in a row; cleared below 1 deg, out of band, or quiet
         {"kind": "trailer_sway", "type": "sway", "signal": "hitch_angle_deg", "band_deg": 1.0,

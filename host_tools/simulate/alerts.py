@@ -64,6 +64,9 @@ class Limits:
     hitch_status_debounce: int = 5
     soc_state_bands: dict = field(default_factory=_default_soc_bands)  # bms_state -> [lo, hi] SOC %
     soc_state_debounce: int = 3
+    # pack current beyond the BMS's present limits (BmsPowerLimits), in amperes
+    pack_current_margin_a: float = 10.0
+    pack_current_clear_margin_a: float = 0.0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -118,12 +121,16 @@ class Receiver:
         self.speed = 0.0
         self.connected: int | None = None
         self.soc: float | None = None
+        self.current_raw: int | None = None  # the last usable pack current and BMS limits, raw
+        self.max_discharge_raw: int | None = None
+        self.max_charge_raw: int | None = None
         self.tongue: deque = deque()
         self.tongue_sum = 0.0
         self._by_name = {m.name: k for k, m in enumerate(self.messages)}
         self._conditions = {
             "HitchLoad": self._hitch, "VcuVehicleStatus": self._vehicle, "BmsPackStatus": self._pack,
-            "BmsCellStats": self._cell_stats, "BmsTempStats": self._temps, "BmsCellVoltages": self._cell_voltages}
+            "BmsCellStats": self._cell_stats, "BmsTempStats": self._temps, "BmsCellVoltages": self._cell_voltages,
+            "BmsPowerLimits": self._power_limits}
         # the plausibility rules
         self.value_faults = frozenset(value_faults)  # `value` faults: they cause the conditions they trip
         self._frame_causes: list[int] = []
@@ -300,12 +307,41 @@ class Receiver:
             outside = band is not None and not band[0] <= soc <= band[1]
             self._switch("soc_vs_bms_state", outside, not outside, t, m.name, "soc_pct",
                          _BMS_NAME.get(state, str(state)), debounce=limits.soc_state_debounce, value=soc_raw)
+        current_raw, usable = m.raw(raws, "pack_current_a")
+        if usable:
+            self.current_raw = current_raw
+            self._current_limits(t, m.scale("pack_current_a"))
         pack_raw, usable = m.raw(raws, "pack_voltage_v")
         if usable and not self.groups_unknown:
             diff_mv = abs(round(pack_raw * m.scale("pack_voltage_v") * 1000) - sum(self.group_mv))
             self._switch("pack_voltage_vs_cells", diff_mv > round(limits.pack_cells_on_above_v * 1000),
                          diff_mv <= round(limits.pack_cells_off_at_or_below_v * 1000), t, m.name, "pack_voltage_v",
                          debounce=limits.pack_cells_debounce, value=diff_mv)
+
+    def _power_limits(self, t: int, m: _Message, raws) -> None:
+        charge_raw, usable = m.raw(raws, "max_charge_current_a")
+        if usable:
+            self.max_charge_raw = charge_raw
+        discharge_raw, usable = m.raw(raws, "max_discharge_current_a")
+        if usable:  # evaluated when the discharge limit comes fresh, as on the board
+            self.max_discharge_raw = discharge_raw
+            self._current_limits(t, self._scale("BmsPackStatus", "pack_current_a", 0.1),
+                                 m.scale("max_discharge_current_a"))
+
+    def _current_limits(self, t: int, current_scale: float, limit_scale: float | None = None) -> None:
+        """pack_current_beyond_limits: the pack current (+ discharge) against the BMS's last
+        limits, in the current's raw units (0.1 A): on beyond a limit + margin, off within."""
+        if self.current_raw is None or self.max_discharge_raw is None or self.max_charge_raw is None:
+            return
+        if limit_scale is None:
+            limit_scale = self._scale("BmsPowerLimits", "max_discharge_current_a", 0.5)
+        per = round(limit_scale / current_scale)  # limit raw -> current raw
+        margin = round(self.limits.pack_current_margin_a / current_scale)
+        clear = round(self.limits.pack_current_clear_margin_a / current_scale)
+        up, low = per * self.max_discharge_raw, -per * self.max_charge_raw
+        i = self.current_raw
+        self._switch("pack_current_beyond_limits", i > up + margin or i < low - margin,
+                     low - clear <= i <= up + clear, t, "BmsPackStatus", "pack_current_a", value=i)
 
     def _cell_voltages(self, t: int, m: _Message, raws) -> None:
         """The latest sum of each group's cells; a group with a bad cell is unknown until a good frame."""

@@ -158,7 +158,9 @@ class Pack:
         self.discharge_kw = spec.rated_discharge_kw * self._dis_t.at(self.temp) * self._dis_s.at(soc)
         self.charge_kw = spec.rated_charge_kw * self._ch_t.at(self.temp) * self._ch_s.at(soc)
         pack_ocv = spec.cells * self.ocv
-        self.max_discharge_a = min(1500.0, self.discharge_kw * 1000 / pack_ocv)
+        # the current that delivers the power limit at the terminals (their voltage sags
+        # under it: OCV alone understated the current the powertrain may draw, most when cold)
+        self.max_discharge_a = min(1500.0, self.current_for_power(self.discharge_kw * 1000))
         self.max_charge_a = min(1500.0, self.charge_kw * 1000 / pack_ocv)
 
     def current_for_power(self, power_w: float) -> float:

@@ -284,3 +284,26 @@ def test_a_value_fault_on_the_raising_frame_is_the_cause():
         bus.send("HitchLoad", k * 20 * MS, {"tongue_load_kg": 1200}, faults=(1, 3) if k == 4 else ())
     (alert,) = [a for a in bus.rx.alerts if a["kind"] == "hitch_status_vs_load"]
     assert alert["cause"] == [3] and alert["signal"] == "tongue_load_kg" and alert["message"] == "HitchLoad"
+
+
+# -- pack_current_beyond_limits -----------------------------------------------------------------
+
+def test_pack_current_against_the_bms_limits_with_its_margin():
+    bus = Bus()
+    limits = {"charge_power_limit_kw": 100, "discharge_power_limit_kw": 100, "max_charge_current_a": 50.0,
+              "max_discharge_current_a": 100.0}
+    bus.send("BmsPackStatus", 0, {"pack_current_a": 500.0})  # no limits known yet: nothing
+    bus.send("BmsPackStatus", 50 * MS, {"pack_current_a": 0.0})
+    t = 100 * MS
+    bus.send("BmsPowerLimits", t, limits)
+    for amps in [110.0, 110.1, 105.0, 100.1, 100.0, -59.9, -60.1, -50.0]:
+        t += 100 * MS
+        bus.send("BmsPackStatus", t, {"pack_current_a": amps})
+    # > 100 + 10 A: raised at 110.1 A (300 ms); held to 100.1 A; cleared at 100 A (600 ms);
+    # < -(50 + 10) A: raised at -60.1 A (800 ms), cleared within the charge limit (900 ms)
+    assert bus.alerts("pack_current_beyond_limits") == [(300 * MS, 600 * MS, 1101), (800 * MS, 900 * MS, -601)]
+    t += 100 * MS
+    bus.send("BmsPackStatus", t, {"pack_current_a": 90.0})
+    t += 100 * MS
+    bus.send("BmsPowerLimits", t, {**limits, "max_discharge_current_a": 70.0})  # the limit comes down
+    assert bus.alerts("pack_current_beyond_limits")[-1] == (t, None, 900)

@@ -158,16 +158,16 @@ def test_drawbar_force_beyond_its_rating_either_way_raises_and_clears(dbc, tmp_p
     assert check_frames(dbc, below) == []
 
 
-def test_pack_current_beyond_the_bms_limits_is_off_by_default_and_works_when_enabled(dbc, tmp_path):
-    assert "pack_current_beyond_limits" not in {KINDS[r[0] - 1] for r in build_tables(dbc)["RULES"]}
-    on = {"rules": [{"kind": "pack_current_beyond_limits", "enabled": True}]}
-    assert rule(build_tables(dbc, on), "pack_current_beyond_limits")[7:10] == (5, 100, 0)  # 0.5 A vs 0.1 A/bit
+def test_pack_current_beyond_the_bms_limits_is_on_by_default_and_can_be_turned_off(dbc, tmp_path):
+    assert rule(build_tables(dbc), "pack_current_beyond_limits")[7:10] == (5, 100, 0)  # 0.5 A vs 0.1 A/bit
+    off = {"rules": [{"kind": "pack_current_beyond_limits", "enabled": False}]}
+    assert "pack_current_beyond_limits" not in {KINDS[r[0] - 1] for r in build_tables(dbc, off)["RULES"]}
     frames = crafted(dbc, tmp_path, "BmsPackStatus", {"pack_current_a": 1400.0}, 3.0, 4.0)
-    assert check_frames(dbc, frames) == []
-    events = check_frames(dbc, frames, on)
+    assert check_frames(dbc, frames, off) == []
+    events = check_frames(dbc, frames)
     assert [c for _, c in raised(events, "pack_current_beyond_limits")] == [False, True]
     charging = crafted(dbc, tmp_path, "BmsPackStatus", {"pack_current_a": -1400.0}, 3.0, 4.0)
-    assert [c for _, c in raised(check_frames(dbc, charging, on), "pack_current_beyond_limits")] == [False, True]
+    assert [c for _, c in raised(check_frames(dbc, charging), "pack_current_beyond_limits")] == [False, True]
 
 
 def test_board_alerts_beyond_supervision_are_named_by_their_text():
