@@ -62,9 +62,7 @@ def stream_frames(link: BoardLink, frames, settle: float = 5.0, tamper=None) -> 
     result = StreamResult(sent=len(records), batches=m.split_batches(records))
     start = time.monotonic()
     for k, batch in enumerate(result.batches):
-        before = link.credit.sent_total
-        link.send(batch, tamper=(lambda wire, k=k: tamper(k, wire)) if tamper else None)
-        result.wire_bytes += (link.credit.sent_total - before) & 0xFFFFFFFF
+        result.wire_bytes += link.send(batch, tamper=(lambda wire, k=k: tamper(k, wire)) if tamper else None)
         _collect(link, result)
     quiet_since = time.monotonic()
     while len(result.records) < result.sent and time.monotonic() - quiet_since < settle:

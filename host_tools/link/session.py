@@ -55,9 +55,10 @@ class BoardLink:
             raise LinkError(f"{self.port}: write failed: {exc}") from None
         return len(frame)
 
-    def send(self, message, timeout: float = 10.0, tamper=None) -> None:
-        """Send one host→board message; CAN batches wait for the board's credit.
-        `tamper(wire_bytes) -> wire_bytes` lets tests corrupt what goes on the wire."""
+    def send(self, message, timeout: float = 10.0, tamper=None) -> int:
+        """Send one host→board message; CAN batches wait for the board's credit. Returns
+        the wire bytes written. `tamper(wire_bytes) -> wire_bytes` lets tests corrupt
+        what goes on the wire."""
         type_, body = m.encode(message)
         frame = self.encoder.encode(type_, body)
         if tamper is not None:
@@ -71,6 +72,7 @@ class BoardLink:
                 self.poll(0.002)
             self.credit.sent(len(frame))
         self._write_frame(frame)
+        return len(frame)
 
     # ---- receiving -------------------------------------------------------------------
     def poll(self, wait: float = 0.0) -> int:
@@ -141,8 +143,14 @@ class BoardLink:
         while self.inbox:
             yield self.inbox.popleft()
 
-    def sync(self, timeout: float = 5.0) -> m.Hello:
-        """Start a session: drop stale bytes, SYNC until the board says HELLO."""
+    def sync(self, timeout: float = 5.0, settle: float = 0.3) -> m.Hello:
+        """Start a session: drop stale bytes, SYNC until the board says HELLO.
+
+        A board that is still booting says HELLO once at boot and once more when it reads
+        the SYNC, and a slow answer can cross a repeated SYNC: each HELLO restarts the
+        board's credit count, so the session may begin only after the last of them (a
+        HELLO that came after the first CAN batches would make the host forget bytes the
+        board counted, and overrun its buffer). Wait until none came for `settle` s."""
         self.serial.reset_input_buffer()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -152,6 +160,13 @@ class BoardLink:
             while time.monotonic() < min(retry, deadline):
                 self.poll(0.05)
                 if self.hello is not None:
+                    quiet_until = time.monotonic() + settle
+                    seen = self.hello
+                    while time.monotonic() < quiet_until:
+                        self.poll(0.02)
+                        if self.hello is not seen:  # another HELLO: it counts from there
+                            seen = self.hello
+                            quiet_until = time.monotonic() + settle
                     self.inbox = deque(x for x in self.inbox if not isinstance(x, m.Hello))
                     return self.hello
         raise LinkError(f"{self.port}: no HELLO from the board in {timeout:.0f} s "

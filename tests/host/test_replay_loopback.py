@@ -264,3 +264,43 @@ def test_a_reset_whose_hello_is_lost_is_caught_by_the_boards_uptime(busy_log, db
     assert "uptime went backwards" in result.gaps[0].reason
     d = result.as_dict()
     assert d["frames_verified"] == d["frames_sent"] - d["frames_lost"] and d["mismatches"] == 0
+
+
+def test_sync_waits_out_a_booting_boards_second_hello(dbc):
+    # A board still booting when the host opens the port: it says HELLO at boot (0.1 s), and
+    # only reads the SYNC (and what follows) at 0.25 s, answering with another HELLO that
+    # restarts its credit count. The session must begin after that one, or the host forgets
+    # the bytes it sent meanwhile and overruns the board.
+    import time
+
+    board = lb.LoopbackBoard(dbc)
+    link = board.link()
+    board._out.clear()  # its first boot happened before the host looked
+    take, tick = board._take, board._tick
+    held: list = []
+    start = time.monotonic()
+    booted = []
+
+    def booting_take(data):
+        held.append(bytes(data))
+
+    def booting_tick():
+        now = time.monotonic() - start
+        if not booted and now > 0.1:
+            booted.append(now)
+            board.boot()  # HELLO + CREDIT, unsolicited
+        if held and now > 0.25:  # now it reads the port: the SYNC, then anything after it
+            board._take = take
+            waiting = held[:]
+            held.clear()
+            for data in waiting:
+                take(data)
+        tick()
+
+    board._take = booting_take
+    board._tick = booting_tick
+    link.sync(timeout=3.0)
+    assert time.monotonic() - start > 0.25  # it waited for the SYNC's own HELLO
+    link.send(m.CanBatch(0, (m.CanRecord(0, 0x110, False, bytes(8)),)))
+    link.poll(0.05)
+    assert link.credit.sent_total == board.consumed > 0  # host and board count the same bytes
