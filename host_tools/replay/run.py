@@ -131,15 +131,19 @@ class Replay:
         return False
 
     def _refill(self) -> None:
+        starting = self.t0 is None
         while not self._exhausted and len(self.pending) < LOOKAHEAD:
             frame = next(self._frames, None)
             if frame is None:
                 self._exhausted = True
                 break
-            if self.t0 is None:
-                self.t0 = frame.t
-                self.pacer.start(time.perf_counter(), frame.t)
-            self.pending.append((frame, self.pacer.due(frame.t)))
+            self.pending.append((frame, 0.0 if starting else self.pacer.due(frame.t)))
+        if starting and self.pending:
+            # The clock starts once the first lookahead is read: reading it takes tens of ms
+            # on a busy machine, which would otherwise make the first frames late.
+            self.t0 = self.pending[0][0].t
+            self.pacer.start(time.perf_counter(), self.t0)
+            self.pending = deque((frame, self.pacer.due(frame.t)) for frame, _ in self.pending)
 
     def _deadline(self) -> float:
         return self.pending[0][1] if self.pending else math.inf

@@ -8,7 +8,22 @@
 #                              output (hex lines), then {"frames", "alloc_1", "alloc_2"}
 import sys
 import gc
-import json
+
+
+def _read_whole(path):
+    import os
+
+    buf = bytearray(os.stat(path)[6])
+    with open(path, "rb") as f:
+        f.readinto(buf)
+    return buf
+
+
+# The pipeline's stream is one contiguous buffer: take it before any import fragments a
+# 100 KB heap (once link.py was compiled there, no free block of 8 KB was left).
+STREAM = _read_whole(sys.argv[5]) if sys.argv[2] == "pipeline" else None
+
+import json  # noqa: E402
 from array import array
 from binascii import hexlify, unhexlify
 
@@ -260,14 +275,7 @@ def streams(path):
             gc.collect()
 
 
-def pipeline(directory, module, path):
-    import os
-
-    # The stream is one contiguous buffer: take it before the decoder's import fragments a 100 KB heap.
-    gc.collect()
-    src = bytearray(os.stat(path)[6])
-    with open(path, "rb") as f:
-        f.readinto(src)
+def pipeline(directory, module, src):
     sys.path.insert(0, directory)
     dbc = __import__(module)
     lanes, selected = dbc.new_buffers()
@@ -320,4 +328,4 @@ if MODE == "vectors":
 elif MODE == "streams":
     streams(sys.argv[3])
 elif MODE == "pipeline":
-    pipeline(sys.argv[3], sys.argv[4], sys.argv[5])
+    pipeline(sys.argv[3], sys.argv[4], STREAM)

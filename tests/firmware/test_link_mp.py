@@ -177,7 +177,7 @@ def _many_signals_dbc(path: Path) -> Path:
 @pytest.mark.parametrize("path", [PROJECT_DBC, "many_signals"] + [
     FILES / "dbc" / f"{n}.dbc" for n in ("wide_signals", "float_signals", "mux_extended", "canfd_64")],
     ids=lambda p: getattr(p, "stem", p))
-def test_board_pipeline_sends_what_cantools_decodes_without_allocating(tmp_path, path):
+def test_board_pipeline_sends_what_cantools_decodes_without_allocating(tmp_path, path, compiled):
     if path == "many_signals":
         path = _many_signals_dbc(tmp_path / "many_signals.dbc")
     dbc = load_dbc(path)
@@ -190,7 +190,9 @@ def test_board_pipeline_sends_what_cantools_decodes_without_allocating(tmp_path,
     stream = b"".join(encoder.encode(wire.CAN, b.encode()) for b in m.split_batches(records, first_no))
     (tmp_path / "stream.bin").write_bytes(stream)
 
-    lines = run_mp(["pipeline", str(tmp_path), MODULE, str(tmp_path / "stream.bin")], "100K").splitlines()
+    # link.mpy as the board runs it: compiling link.py on a 100 KB heap beside the stream runs out
+    lines = run_mp(["pipeline", str(tmp_path), MODULE, str(tmp_path / "stream.bin")], "100K",
+                   compiled).splitlines()
     summary = json.loads(lines[-1])
     assert summary["frames"] == len(m.split_batches(records, first_no))
     assert summary["counters"] == [0, 0, 0]
