@@ -4,6 +4,7 @@ detected, counted and reported, and no record ever credited to the wrong frame."
 
 from __future__ import annotations
 
+import gc
 import json
 import random
 
@@ -51,6 +52,20 @@ def test_every_frame_is_verified_and_summed_up(busy_log, dbc):
     assert d["latency"]["p50_ms"] >= 0 and d["throughput_fps"] > 0
     assert d["timing_error"] is None  # --speed max keeps no schedule
     json.dumps(d)  # summary.json material
+
+
+def test_the_collector_is_off_while_frames_stream_and_back_afterwards(busy_log, dbc):
+    board = lb.LoopbackBoard(dbc)
+    seen = []
+
+    def stop():  # asked once per pass of the send loop
+        seen.append((gc.isenabled(), gc.get_freeze_count() > 0))
+        return False
+
+    assert gc.isenabled()
+    assert run(busy_log, dbc, board, stop=stop).ok
+    assert seen and set(seen) == {(False, True)}
+    assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
 def test_a_board_reset_mid_replay_is_detected_reported_and_survived(busy_log, dbc):
