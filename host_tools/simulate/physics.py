@@ -10,9 +10,12 @@ from __future__ import annotations
 import math
 import random
 from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain, repeat
 
 from host_tools.simulate.battery import Cells, Pack, PackSpec
+from host_tools.simulate.noise import gauss_stream
 from host_tools.simulate.profiles import Ramp, Steps
 from host_tools.simulate.vehicle import (TrailerSpec, TruckSpec, drawbar_force_n, tongue_load_kg,
                                          traction_force_n, trailer_brake_force_n, trailer_brake_pct)
@@ -33,6 +36,7 @@ JERK_TIME_CONSTANT_S = 0.35  # acceleration follows the pedal with this lag
 CHARGE_RAMP_A_PER_S = 100.0  # DC charger current slew rate
 SWAY_TONGUE_KG_PER_DEG = 2.0  # tongue load swing per degree of sway angle
 SWAY_DRAWBAR_N_PER_DEG = 60.0  # drawbar force swing (at twice the sway frequency) per degree of amplitude
+_CHUNK_STEPS = 1000  # steps whose inputs are sampled at once
 
 
 @dataclass
@@ -126,13 +130,32 @@ class _Rig:
         return brake_pct, drawbar, traction
 
 
+def _timed_inputs(inp: Inputs, steps: int) -> Iterator[tuple]:
+    """(i, t, then every input that is a function of time) for each step. Sampled a chunk of
+    steps at a time: a call per input and step was a fifth of the physics. The road's grade
+    depends on the distance travelled, so the loop asks for it itself."""
+    profiles = ((inp.gear, None), (inp.speed_kph, None), (inp.tongue_carry, None), (inp.trailer_mass_kg, None),
+                (inp.tongue_fraction, None), (inp.plug, None), (inp.bms, None), (inp.charger_a, None),
+                (inp.trailer_brake_manual_pct, 0.0), (inp.aux_kw, None), (inp.sway_deg, None),
+                (inp.drive_mode, None), (inp.hitch_status, None))  # (profile, value if it has none)
+
+    def chunks():
+        for first in range(0, steps, _CHUNK_STEPS):
+            end = min(steps, first + _CHUNK_STEPS)
+            times = [i * DT for i in range(first, end)]  # as t = i * DT
+            yield zip(range(first, end), times,
+                      *(repeat(none) if profile is None else profile.sample(times) for profile, none in profiles))
+
+    return chain.from_iterable(chunks())
+
+
 def run(truck: TruckSpec, trailer: TrailerSpec | None, pack_spec: PackSpec, inputs: Inputs,
         duration_s: float, *, soc_pct: float, pack_temp_c: float, soh_pct: float, ambient_c: float,
         weak_cell: int, seed: int) -> Timeline:
     steps = int(math.ceil(duration_s / DT)) + 1
     cells = Cells(pack_spec, random.Random(f"{seed}:cells"), weak_cell)
     pack = Pack(pack_spec, cells, soc_pct, pack_temp_c, soh_pct, ambient_c)
-    gauss = random.Random(f"{seed}:road").gauss
+    normal = gauss_stream(random.Random(f"{seed}:road")).__next__  # its gauss(0.0, 1.0), drawn in bulk
     rig = _Rig(truck, trailer)
     forces = rig.forces
 
@@ -164,19 +187,16 @@ def run(truck: TruckSpec, trailer: TrailerSpec | None, pack_spec: PackSpec, inpu
     eff_drive, eff_regen = truck.drive_efficiency, truck.regen_efficiency
     charge_step = CHARGE_RAMP_A_PER_S * DT
 
-    for i in range(steps):
-        t = i * DT
-        gear = inp.gear.at(t)
-        target = inp.speed_kph.at(t) / 3.6 if gear == "D" or gear == "R" else 0.0
+    for (i, t, gear, speed_kph, carry, mass_kg, fraction, plug, bms, charger_a, manual, aux_kw, sway_deg, mode,
+         status) in _timed_inputs(inp, steps):
+        target = speed_kph / 3.6 if gear == "D" or gear == "R" else 0.0
         if gear == "R":
             direction = -1.0
         elif gear == "D":
             direction = 1.0
-        carry = inp.tongue_carry.at(t)
-        m_tr = inp.trailer_mass_kg.at(t) if trailer is not None and carry > 0 else 0.0
-        fraction = inp.tongue_fraction.at(t)
-        plug = inp.plug.at(t) if trailer is not None else 0
-        bms = inp.bms.at(t)
+        m_tr = mass_kg if trailer is not None and carry > 0 else 0.0
+        if trailer is None:
+            plug = 0
         if bms == "CHARGE_DC" and charge_done and charge_a <= 0.0:
             bms = "STANDBY"
         hv = bms == "DRIVE" or bms == "CHARGE_DC"
@@ -193,12 +213,11 @@ def run(truck: TruckSpec, trailer: TrailerSpec | None, pack_spec: PackSpec, inpu
         norm = math.sqrt(1 + grade * grade / 1e4)
         sin_t, cos_t = grade / 100 / norm, 1 / norm
 
-        manual = inp.trailer_brake_manual_pct.at(t) if inp.trailer_brake_manual_pct is not None else 0.0
         brake_pct, drawbar, traction = forces(m_tr, fraction, plug, u, a_x, sin_t, cos_t, manual)
         wheel_w = traction * u
         aux_w = aux_base + pack.conditioning_power_w(hv)
-        if inp.aux_kw is not None:
-            aux_w += inp.aux_kw.at(t) * 1000
+        if aux_kw is not None:
+            aux_w += aux_kw * 1000
         limit_w = (pack.discharge_kw * 1000 - aux_w) * eff_drive
         if wheel_w > limit_w and abs(u) > 0.5:
             # the pack cannot deliver: the rig accelerates less (or slows on the grade)
@@ -215,7 +234,7 @@ def run(truck: TruckSpec, trailer: TrailerSpec | None, pack_spec: PackSpec, inpu
         if bms == "CHARGE_DC":
             if pack.soc >= inp.charge_target_pct:
                 charge_done = True
-            want = 0.0 if charge_done else min(inp.charger_a.at(t), pack.max_charge_a)
+            want = 0.0 if charge_done else min(charger_a, pack.max_charge_a)
             charge_a = min(want, charge_a + charge_step) if want > charge_a else max(want, charge_a - charge_step)
             current = -charge_a + aux_w / pack.terminal_voltage(0.0)
         elif hv:
@@ -233,11 +252,11 @@ def run(truck: TruckSpec, trailer: TrailerSpec | None, pack_spec: PackSpec, inpu
             drawbar += inp.rough_road * (60.0 + 250.0 * speed_factor) * surge
             # the driver's steering wanders (wider in town); the trailer follows it over its
             # hitch-to-axle length of road, so a parked trailer's angle holds and a slow one's is smooth
-            steer += -steer * DT / 4.0 + (4.0 if v < 8 else 1.2) * k_angle * gauss(0.0, 1.0)
+            steer += -steer * DT / 4.0 + (4.0 if v < 8 else 1.2) * k_angle * normal()
             angle += (steer - angle) * min(1.0, v * DT / trailer.hitch_to_axle_m)
             swing = 0.0
-            if inp.sway_deg is not None:
-                amplitude = inp.sway_deg.at(t)
+            if sway_deg is not None:
+                amplitude = sway_deg
                 if amplitude > 0.0:
                     phase = 2 * math.pi * inp.sway_hz * t
                     swing = amplitude * math.sin(phase)
@@ -247,12 +266,12 @@ def run(truck: TruckSpec, trailer: TrailerSpec | None, pack_spec: PackSpec, inpu
         else:
             tongue = 2.0 * vib if carry > 0 else 0.0
             angle = steer = swing = 0.0
-        vib += -vib * DT / 0.12 + k_vib * gauss(0.0, 1.0)
-        surge += -surge * DT / 0.25 + k_surge * gauss(0.0, 1.0)
+        vib += -vib * DT / 0.12 + k_vib * normal()
+        surge += -surge * DT / 0.25 + k_surge * normal()
 
         o_speed[i] = v * 3.6
         o_gear[i] = GEAR[gear]
-        o_mode[i] = DRIVE_MODE[inp.drive_mode.at(t)]
+        o_mode[i] = DRIVE_MODE[mode]
         o_grade[i] = grade
         o_mass[i] = m_tr
         o_tongue[i] = tongue
@@ -260,7 +279,7 @@ def run(truck: TruckSpec, trailer: TrailerSpec | None, pack_spec: PackSpec, inpu
         o_angle[i] = angle + swing
         o_plug[i] = plug
         o_brake[i] = brake_pct
-        o_status[i] = HITCH_STATUS[inp.hitch_status.at(t)]
+        o_status[i] = HITCH_STATUS[status]
         o_bms[i] = BMS_STATE[bms]
         o_volts[i] = volts
         o_amps[i] = current
