@@ -1,14 +1,17 @@
 """Physical values to payload bytes, fast: each signal's bits are placed with one shift,
 worked out once per message from the DBC layout (host_tools/codegen/layout.py).
 
-cantools `Message.encode` costs ~10 µs a frame; this costs ~1-2 µs and produces the same
-bytes (tests/host/test_simulate_encoding.py holds the two together).
+cantools `Message.encode` costs ~10 µs a frame; a loop over the fields ~6 µs on a slow
+machine; the straight-line function each Packer compiles from its plan ~3 µs. All three
+give the same bytes (tests/host/test_simulate_encoding.py holds them together).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from host_tools.codegen.layout import payload_bits
@@ -78,7 +81,10 @@ def field_of(message, name: str) -> Field:
 
 
 class Packer:
-    """Encodes one message (or one group of the multiplexed one) from values in a fixed order."""
+    """Encodes one message (or one group of the multiplexed one) from values in a fixed order.
+
+    `raws()` and `pack()` are the plain reference; `encoder()` is the per-frame fast path,
+    the same arithmetic compiled once into straight-line code."""
 
     def __init__(self, message, names: tuple[str, ...]):
         self.message = message
@@ -86,6 +92,7 @@ class Packer:
         self.fields = tuple(field_of(message, name) for name in names)
         self.index = {f.name: k for k, f in enumerate(self.fields)}
         self._plan = tuple((f.scale, f.offset, f.lo, f.hi, f.na, f.mask, f.shift, f.big_endian) for f in self.fields)
+        self._encoders: dict[bool, Callable] = {}
 
     def raws(self, values) -> list[int]:
         """Physical values to raw, rounded and clamped into the DBC range (None: n/a code)."""
@@ -98,39 +105,6 @@ class Packer:
             out.append(lo if raw < lo else hi if raw > hi else raw)
         return out
 
-    def encode(self, values, counter: int | None = None) -> tuple[list[int], bytearray]:
-        """raws() and pack() in one pass, the per-frame fast path. With `counter`, the last two
-        fields are the E2E counter (set to it) and CRC (left 0 for the caller to fill)."""
-        le = be = 0
-        raws = []
-        append = raws.append
-        for (scale, offset, lo, hi, na, mask, shift, big), value in zip(self._plan, values):
-            if value is None:
-                raw = na if na is not None else lo
-            else:
-                raw = round((value - offset) / scale)
-                if raw < lo:
-                    raw = lo
-                elif raw > hi:
-                    raw = hi
-            append(raw)
-            if big:
-                be |= (raw & mask) << shift
-            else:
-                le |= (raw & mask) << shift
-        if counter is not None:
-            _, _, _, _, _, mask, shift, big = self._plan[-2]
-            if big:
-                be |= counter << shift
-            else:
-                le |= counter << shift
-            append(counter)
-            append(0)
-        n = self.length
-        if be:
-            le |= int.from_bytes(be.to_bytes(n, "big"), "little")
-        return raws, bytearray(le.to_bytes(n, "little"))
-
     def pack(self, raws) -> bytearray:
         le = be = 0
         for (_, _, _, _, _, mask, shift, big), raw in zip(self._plan, raws):
@@ -142,3 +116,71 @@ class Packer:
         if be:
             le |= int.from_bytes(be.to_bytes(n, "big"), "little")
         return bytearray(le.to_bytes(n, "little"))
+
+    def encoder(self, counted: bool) -> Callable[..., tuple[list[int], int]]:
+        """raws() and pack() in one call: f(values) -> (raws, payload as a little-endian
+        int). With `counted`, f(values, counter): the last two fields are the E2E counter
+        (set to it) and CRC (left 0 for the caller to fill), and `values` has the others."""
+        encode = self._encoders.get(counted)
+        if encode is None:
+            encode = self._encoders[counted] = _compile(self.fields, self.length, counted)
+        return encode
+
+    def encode(self, values, counter: int | None = None) -> tuple[list[int], bytearray]:
+        """The encoder's result with the payload as bytes (counter: as for encoder(True))."""
+        raws, payload = self.encoder(counter is not None)(values, *(() if counter is None else (counter,)))
+        return raws, bytearray(payload.to_bytes(self.length, "little"))
+
+
+def _compile(fields: tuple[Field, ...], length: int, counted: bool) -> Callable:
+    """The plan as Python source, constants inlined, one statement per step: no loop, no
+    tuple unpacking per field. Same operations in the same order as raws() and pack(), so
+    the same floats round to the same ints."""
+    values = fields[:-2] if counted else fields
+    args = "values, counter" if counted else "values"
+    lines = [f"def encode({args}):"]
+    if values:
+        lines.append(f"    {''.join(f'v{k}, ' for k in range(len(values)))}= values")
+    le, be, raws = [], [], []
+    for k, f in enumerate(values):
+        na = f.na if f.na is not None else f.lo
+        lines += [f"    if v{k} is None:",
+                  f"        r{k} = {na!r}",
+                  "    else:",
+                  f"        r{k} = round({_scaled(f'v{k}', f)})",
+                  f"        if r{k} < {f.lo!r}:",
+                  f"            r{k} = {f.lo!r}",
+                  f"        elif r{k} > {f.hi!r}:",
+                  f"            r{k} = {f.hi!r}"]
+        # a raw clamped into [lo, hi] of an unsigned field needs no mask
+        masked = f"r{k}" if 0 <= min(f.lo, na) and max(f.hi, na) <= f.mask else f"(r{k} & {f.mask:#x})"
+        (be if f.big_endian else le).append(f"{masked} << {f.shift}")
+        raws.append(f"r{k}")
+    if counted:
+        counter = fields[-2]
+        (be if counter.big_endian else le).append(f"counter << {counter.shift}")
+        raws += ["counter", "0"]
+    lines.append(f"    le = {' | '.join(le) or '0'}")
+    if be:  # Motorola fields were placed in the payload read as one big-endian number
+        lines.append(f"    le |= int.from_bytes(({' | '.join(be)}).to_bytes({length}, 'big'), 'little')")
+    lines.append(f"    return [{', '.join(raws)}], le")
+    return _function("\n".join(lines) + "\n")
+
+
+def _scaled(value: str, f: Field) -> str:
+    """(value - offset) / scale, leaving out a subtraction of 0 and a division by 1: both give
+    back exactly what they get (floats, and the small ints a field can hold)."""
+    if f.mask < 1 << 53:  # ints up to 2**53 survive true division unchanged
+        if f.offset == 0:
+            return value if f.scale == 1 else f"{value} / {f.scale!r}"
+        if f.scale == 1:
+            return f"({value} - {f.offset!r})"
+    return f"({value} - ({f.offset!r})) / ({f.scale!r})"
+
+
+@functools.lru_cache(maxsize=256)
+def _function(source: str) -> Callable:
+    """Compiling costs ~0.7 ms; the 32 cell groups share one layout, and every run the same ones."""
+    namespace: dict = {}
+    exec(compile(source, "<simulate encoder>", "exec"), namespace)
+    return namespace["encode"]

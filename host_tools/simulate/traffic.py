@@ -23,6 +23,7 @@ from host_tools.simulate.ecus import GROUPS, MUX_MESSAGE, SIGNALS, Ecus, cell_gr
 from host_tools.simulate.encoding import Packer
 from host_tools.simulate.errors import SimulateError
 from host_tools.simulate.faults import Fault
+from host_tools.simulate.noise import gauss_stream
 from host_tools.simulate.physics import BMS_STATE, DRIVE_MODE, DT_US, GEAR, HITCH_STATUS
 
 BITRATE = 500_000
@@ -118,32 +119,36 @@ class Sender:
         self.first_fault_us = min((w.start_us for w in self.windows), default=None)
 
     def frames(self) -> Iterator[tuple]:
-        gauss = self.rng.gauss
+        normal = gauss_stream(self.rng).__next__  # the rng's gauss() sequence, drawn in bulk
         sigma, clip = self.jitter
         period, phase, scale = self.period_us, self.phase_us, self.scale
         end = self.duration_us
         sampler, packers, groups = self.sampler, self.packers, len(self.packers)
-        encode = [p.encode for p in packers]
         key, prio, protected = self.key, self.prio, self.protected
+        encode = [p.encoder(protected) for p in packers]
+        length = self.message.length
+        crc_shift = 8 * (length - 1)  # the CRC fills the last byte (checked in __init__)
         first_fault = self.first_fault_us if self.first_fault_us is not None else end
         counter = 0
         last = None  # counter of the previous frame sent
         n = 0
         while True:
-            jitter = gauss(0.0, sigma)
+            jitter = 0.0 + normal() * sigma  # gauss(0.0, sigma)
             jitter = clip if jitter > clip else -clip if jitter < -clip else jitter
             t = round((phase + n * period) * scale + jitter)
             if t >= end:
                 return
             if t < first_fault:  # the usual case: no fault near
                 if protected:
-                    raws, data = encode[n % groups](sampler(t // DT_US, n), counter)
-                    data[-1] = payload_crc(data)
+                    raws, payload = encode[n % groups](sampler(t // DT_US, n), counter)
+                    crc = payload_crc(payload.to_bytes(length, "little"))
+                    data = (payload | crc << crc_shift).to_bytes(length, "little")
                     last = counter
                     counter = (counter + 1) & 15
                 else:
-                    raws, data = encode[n % groups](sampler(t // DT_US, n))
-                yield (t, prio, key, bytes(data), (), raws, 0)
+                    raws, payload = encode[n % groups](sampler(t // DT_US, n))
+                    data = payload.to_bytes(length, "little")
+                yield (t, prio, key, data, (), raws, 0)
                 n += 1
                 continue
             record, counter, last = self._faulty(t, n, packers[n % groups], counter, last)
