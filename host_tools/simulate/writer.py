@@ -51,10 +51,18 @@ class LogSink:
         else:
             self.writer = can.CanutilsLogWriter(str(path), channel="can0")
         self.write_message = self.writer.on_message_received
+        # one Message for every data frame, refilled each time: building a can.Message per frame
+        # was a quarter of the writing, and these writers format it at once and keep nothing of it
+        self._message = can.Message(channel=0, check=False)
 
     def frame(self, t_us: int, can_id: int, ext: bool, data: bytes) -> None:
-        self.write_message(can.Message(timestamp=EPOCH + t_us / 1e6, arbitration_id=can_id, is_extended_id=ext,
-                                       data=data, channel=0, check=False))
+        message = self._message
+        message.timestamp = EPOCH + t_us / 1e6
+        message.arbitration_id = can_id
+        message.is_extended_id = ext
+        message.data = data
+        message.dlc = len(data)
+        self.write_message(message)
 
     def error_frame(self, t_us: int) -> None:
         self.write_message(can.Message(timestamp=EPOCH + t_us / 1e6, is_error_frame=True, channel=0))
