@@ -126,14 +126,16 @@ class Receiver:
         self.max_charge_raw: int | None = None
         self.tongue: deque = deque()
         self.tongue_sum = 0.0
+        self._tongue_window_us = round(limits.tongue_window_s * 1e6)
         self._by_name = {m.name: k for k, m in enumerate(self.messages)}
         self._conditions = {
             "HitchLoad": self._hitch, "VcuVehicleStatus": self._vehicle, "BmsPackStatus": self._pack,
             "BmsCellStats": self._cell_stats, "BmsTempStats": self._temps, "BmsCellVoltages": self._cell_voltages,
             "BmsPowerLimits": self._power_limits}
+        self._condition_of = [self._conditions.get(m.name) for m in self.messages]  # by message key
         # the plausibility rules
         self.value_faults = frozenset(value_faults)  # `value` faults: they cause the conditions they trip
-        self._frame_causes: list[int] = []
+        self._frame_causes: list[int] | tuple = ()
         self.debounce: dict[str, int] = {}  # kind -> consecutive evaluations with the on-condition
         self.group_mv: list[int | None] = [None] * GROUPS  # sum of each cell group's 3 cells, mV
         self.groups_unknown = GROUPS
@@ -159,7 +161,8 @@ class Receiver:
         else:
             self.latest_t = t
         if key < 0:  # another ECU's frame
-            self._runs(prio, f"{raws[0]:#x}", t, flagged, faults, None)
+            if flagged or prio in self.runs:
+                self._runs(prio, f"{raws[0]:#x}", t, flagged, faults, None)
             return
         m = self.messages[key]
         if faults:
@@ -189,11 +192,12 @@ class Receiver:
                 self.last_counter[key] = counter
         if usable and flags & FLAG_RANGE:
             flagged.extend(("range", name) for name in m.out_of_range(raws))
-        self._runs(prio, m.name, t, flagged, faults, key)
+        if flagged or prio in self.runs:  # most frames neither start nor end a run
+            self._runs(prio, m.name, t, flagged, faults, key)
         if usable:
-            condition = self._conditions.get(m.name)
+            condition = self._condition_of[key]
             if condition is not None:
-                self._frame_causes = [i for i in faults if i in self.value_faults] if faults else []
+                self._frame_causes = [i for i in faults if i in self.value_faults] if faults else ()
                 condition(t, m, raws)
 
     def _runs(self, prio: int, name: str, t: int, flagged: list, faults: tuple, key) -> None:
@@ -238,6 +242,8 @@ class Receiver:
         """Raise on the `debounce`-th consecutive evaluation with `on` (any other evaluation
         resets the count); clear, without debounce, when `off` holds. A `value` fault on the
         frame that raises it is its cause."""
+        if not on and not self.debounce.get(kind) and kind not in self.open:
+            return  # nothing to raise, count or clear: most evaluations
         if debounce > 1:
             count = self.debounce.get(kind, 0) + 1 if on else 0
             self.debounce[kind] = count
@@ -255,7 +261,7 @@ class Receiver:
         limits = self.limits
         status = int(m.field(raws, "hitch_sensor_status")[0])
         self._switch("sensor_fault", status not in _STATUS_FINE, status in _STATUS_FINE, t, m.name,
-                     "hitch_sensor_status", _STATUS_NAME.get(status, str(status)))
+                     "hitch_sensor_status", _STATUS_NAME.get(status) or str(status))
         if status != _STATUS_OK:
             return
         load_raw, usable = m.raw(raws, "tongue_load_kg")
@@ -275,7 +281,7 @@ class Receiver:
         if valid:
             window.append((t, tongue))
             self.tongue_sum += tongue
-        horizon = t - round(limits.tongue_window_s * 1e6)
+        horizon = t - self._tongue_window_us
         while window and window[0][0] <= horizon:
             self.tongue_sum -= window.popleft()[1]
         if window:

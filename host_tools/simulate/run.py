@@ -146,20 +146,15 @@ def _write_log(stream, output: Path, senders: list[Sender], faults: list[Fault],
     counts, background = tally.counts, tally.background
     sink = LogSink(output)
     write = sink.frame
+    index = 0  # frames written
     try:
         for record in stream:
             feed(record)
             t, _, key, data, hits, raws, flags = record
-            if key >= 0:
-                name = names[key]
-            elif key == KEY_BACKGROUND:
-                name = f"{raws[0]:#x}"
-            else:
-                name = None
             if flags & FLAG_MISSING:
                 for i in hits:
                     if listed[i]:
-                        tally.missing[i].append({"t": _seconds(t), "message": name})
+                        tally.missing[i].append({"t": _seconds(t), "message": _name(key, raws, names)})
                 continue
             if key >= 0:
                 can_id, ext = ids[key]
@@ -173,11 +168,19 @@ def _write_log(stream, output: Path, senders: list[Sender], faults: list[Fault],
                 tally.errors += 1
             for i in hits:
                 if listed[i]:
-                    tally.touched[i].append({"index": tally.index, "t": _seconds(t), "message": name})
-            tally.index += 1
+                    tally.touched[i].append({"index": index, "t": _seconds(t), "message": _name(key, raws, names)})
+            index += 1
     finally:
         sink.close()
+    tally.index = index
     return tally
+
+
+def _name(key: int, raws, names: list[str]) -> str | None:
+    """What the sidecar calls a frame's message: the DBC's name, another ECU's id, None for an error frame."""
+    if key >= 0:
+        return names[key]
+    return f"{raws[0]:#x}" if key == KEY_BACKGROUND else None
 
 
 def _fault_entry(index: int, fault: Fault, tally: _Tally, plan) -> dict:
