@@ -51,10 +51,17 @@ class PackSpec:
     temp_sensors: int = 32
 
 
+def ocv_segment(soc: float) -> int:
+    """The segment of OCV_TABLE that holds `soc` %, clamped to 0..100: i for soc_i <= soc < soc_i+1
+    (the last one takes 100 too)."""
+    soc = 0.0 if soc < 0.0 else 100.0 if soc > 100.0 else soc
+    return min(bisect_right(_OCV_SOC, soc) - 1, len(_OCV_SOC) - 2)
+
+
 def ocv_and_slope(soc: float) -> tuple[float, float]:
     """Open-circuit voltage of one cell at `soc` % and its slope dOCV/dSOC (V per %)."""
     soc = 0.0 if soc < 0.0 else 100.0 if soc > 100.0 else soc
-    i = min(bisect_right(_OCV_SOC, soc) - 1, len(_OCV_SOC) - 2)
+    i = ocv_segment(soc)
     slope = (_OCV_V[i + 1] - _OCV_V[i]) / (_OCV_SOC[i + 1] - _OCV_SOC[i])
     return _OCV_V[i] + slope * (soc - _OCV_SOC[i]), slope
 
@@ -102,8 +109,8 @@ class Cells:
                  v_rc: float) -> list[float]:
         """All cell voltages (V) at one instant; they sum to the pack voltage."""
         share = v_rc / self.resistance_sum
-        drop = current_a * r_cell
-        return [ocv + slope * (d + soc_delta * g) - (drop + share) * r
+        drop = current_a * r_cell + share  # per unit of relative resistance (worked out once, not per cell)
+        return [ocv + slope * (d + soc_delta * g) - drop * r
                 for d, g, r in zip(self.soc_offset, self.spread_gain, self.resistance)]
 
     def voltage(self, k: int, soc_delta: float, ocv: float, slope: float, current_a: float,
@@ -115,7 +122,8 @@ class Cells:
 
     def temperatures(self, pack_c: float, hotspot_k: float, coolant_c: float) -> list[float]:
         """What the 32 temperature sensors read."""
-        return [pack_c + o + h * hotspot_k + c * (coolant_c - pack_c)
+        below = coolant_c - pack_c  # once, not per sensor
+        return [pack_c + o + h * hotspot_k + c * below
                 for o, h, c in zip(self.sensor_offset, self.sensor_hotspot, self.sensor_coolant)]
 
 
@@ -139,6 +147,7 @@ class Pack:
         self._rc25 = spec.rc_resistance_mohm / 1000
         self._dis_t, self._dis_s = Ramp(DISCHARGE_TEMP), Ramp(DISCHARGE_SOC)
         self._ch_t, self._ch_s = Ramp(CHARGE_TEMP), Ramp(CHARGE_SOC)
+        self._ocv_segment = (0.0, 0.0, 0.0)  # (SOC from, SOC to, OCV at from) of the last step's; empty
         self.refresh()
 
     def refresh(self, slow: bool = True) -> None:
@@ -147,7 +156,13 @@ class Pack:
         spec = self.spec
         c = self.cells
         soc = self.soc
-        self.ocv, self.slope = ocv_and_slope(soc)
+        lo, hi, ocv_lo = self._ocv_segment
+        if lo <= soc < hi:  # SOC moves slowly: no search, ocv_and_slope's arithmetic in the same segment
+            self.ocv = ocv_lo + self.slope * (soc - lo)
+        else:
+            self.ocv, self.slope = ocv_and_slope(soc)
+            i = ocv_segment(soc)
+            self._ocv_segment = (_OCV_SOC[i], _OCV_SOC[i + 1], _OCV_V[i])
         self.emf = spec.cells * self.ocv + self.slope * (c.offset_sum + (soc - self.soc0) * c.gain_sum)
         if not slow:
             return
@@ -189,10 +204,15 @@ class Pack:
         elif self.conditioning == "off" and t < 5.0:
             self.conditioning = "heat"
         flow = spec.coolant_ua_w_per_k * (t - self.coolant)  # heat into the coolant
+        # clamps written out: min() and max() calls cost more than the rest here, every step
         if self.conditioning == "chill":
-            return max(0.0, min(flow, self.chiller_limit_w)) / spec.chiller_cop
+            limit = self.chiller_limit_w
+            chilled = limit if limit < flow else flow  # min(flow, limit)
+            return (chilled if chilled > 0.0 else 0.0) / spec.chiller_cop  # max(0.0, chilled)
         if self.conditioning == "heat":
-            return min(spec.heater_max_kw * 1000, max(0.0, -flow))
+            heating = -flow if -flow > 0.0 else 0.0  # max(0.0, -flow)
+            limit = spec.heater_max_kw * 1000
+            return heating if heating < limit else limit  # min(limit, heating)
         return 0.0
 
     def step(self, dt: float, current_a: float) -> float:
@@ -203,10 +223,12 @@ class Pack:
         self.soc -= current_a * dt / self.capacity_as * 100
         flow = spec.coolant_ua_w_per_k * (self.temp - self.coolant)
         if self.conditioning == "chill":
-            flow = min(flow, self.chiller_limit_w)
+            limit = self.chiller_limit_w
+            flow = limit if limit < flow else flow  # min(flow, limit)
             target = 15.0
         elif self.conditioning == "heat":
-            flow = max(flow, -spec.heater_max_kw * 1000)
+            limit = -spec.heater_max_kw * 1000
+            flow = limit if limit > flow else flow  # max(flow, limit)
             target = 40.0
         else:
             target = self.temp  # pump only: the coolant follows the cells

@@ -17,8 +17,7 @@ from itertools import chain, repeat
 from host_tools.simulate.battery import Cells, Pack, PackSpec
 from host_tools.simulate.noise import gauss_stream
 from host_tools.simulate.profiles import Ramp, Steps
-from host_tools.simulate.vehicle import (TrailerSpec, TruckSpec, drawbar_force_n, tongue_load_kg,
-                                         traction_force_n, trailer_brake_force_n, trailer_brake_pct)
+from host_tools.simulate.vehicle import Rig, TrailerSpec, TruckSpec, tongue_load_kg
 
 DT = 0.01  # s
 DT_US = 10_000
@@ -110,26 +109,6 @@ _FLOATS = ("speed_kph", "grade_pct", "trailer_mass_kg", "tongue_kg", "drawbar_n"
 _INTS = ("gear", "drive_mode", "plug", "hitch_status", "bms_state")
 
 
-class _Rig:
-    """The forces for one step's state; recomputed when the pack limits the acceleration."""
-
-    def __init__(self, truck: TruckSpec, trailer: TrailerSpec | None):
-        self.truck = truck
-        self.trailer = trailer
-
-    def forces(self, m_tr: float, fraction: float, plug: int, u: float, a_x: float, sin_t: float,
-               cos_t: float, manual_pct: float = 0.0) -> tuple[float, float, float]:
-        """(trailer brake %, drawbar N, traction N)."""
-        trailer = self.trailer
-        if m_tr <= 0:
-            return 0.0, 0.0, traction_force_n(self.truck, 0.0, u, a_x, sin_t, cos_t, 0.0)
-        brake_pct = max(trailer_brake_pct(trailer, u, a_x), manual_pct) if plug else 0.0
-        brake_n = trailer_brake_force_n(trailer, m_tr, brake_pct) if brake_pct else 0.0
-        drawbar = drawbar_force_n(trailer, m_tr, fraction, u, a_x, sin_t, cos_t, brake_n)
-        traction = traction_force_n(self.truck, fraction * m_tr * cos_t, u, a_x, sin_t, cos_t, drawbar)
-        return brake_pct, drawbar, traction
-
-
 def _timed_inputs(inp: Inputs, steps: int) -> Iterator[tuple]:
     """(i, t, then every input that is a function of time) for each step. Sampled a chunk of
     steps at a time: a call per input and step was a fifth of the physics. The road's grade
@@ -156,8 +135,7 @@ def run(truck: TruckSpec, trailer: TrailerSpec | None, pack_spec: PackSpec, inpu
     cells = Cells(pack_spec, random.Random(f"{seed}:cells"), weak_cell)
     pack = Pack(pack_spec, cells, soc_pct, pack_temp_c, soh_pct, ambient_c)
     normal = gauss_stream(random.Random(f"{seed}:road")).__next__  # its gauss(0.0, 1.0), drawn in bulk
-    rig = _Rig(truck, trailer)
-    forces = rig.forces
+    forces = Rig(truck, trailer).forces
 
     floats = {name: array("d", bytes(8 * steps)) for name in _FLOATS}
     ints = {name: array("B", bytes(steps)) for name in _INTS}
@@ -245,7 +223,9 @@ def run(truck: TruckSpec, trailer: TrailerSpec | None, pack_spec: PackSpec, inpu
 
         # the hitch: static share, load transfer, road vibration
         if m_tr > 0:
-            speed_factor = min(v / 27.0, 1.3)
+            speed_factor = v / 27.0
+            if speed_factor > 1.3:  # min(v / 27.0, 1.3) without a builtin call in the hot loop
+                speed_factor = 1.3
             static_kg = tongue_load_kg(trailer, m_tr, fraction, a_x, sin_t, cos_t)
             sigma_kg = inp.rough_road * (2.0 + fraction * m_tr * (0.01 + 0.06 * speed_factor))
             tongue = carry * (static_kg + sigma_kg * vib)
@@ -253,7 +233,8 @@ def run(truck: TruckSpec, trailer: TrailerSpec | None, pack_spec: PackSpec, inpu
             # the driver's steering wanders (wider in town); the trailer follows it over its
             # hitch-to-axle length of road, so a parked trailer's angle holds and a slow one's is smooth
             steer += -steer * DT / 4.0 + (4.0 if v < 8 else 1.2) * k_angle * normal()
-            angle += (steer - angle) * min(1.0, v * DT / trailer.hitch_to_axle_m)
+            follow = v * DT / trailer.hitch_to_axle_m
+            angle += (steer - angle) * (follow if follow < 1.0 else 1.0)  # min(1.0, follow)
             swing = 0.0
             if sway_deg is not None:
                 amplitude = sway_deg

@@ -86,3 +86,46 @@ def traction_force_n(truck: TruckSpec, tongue_kg: float, u: float, a: float, sin
     rolling = truck.rolling_resistance * (truck.mass_kg + tongue_kg) * G * cos_t
     aero = aero_drag_n(truck.drag_coefficient * truck.frontal_area_m2, u)
     return truck.mass_kg * (a + G * sin_t) + sign(u) * (rolling + aero) + drawbar_n
+
+
+class Rig:
+    """The truck and its trailer (None: solo), the forces of one step in one call.
+
+    The functions above say what each force is; the physics asks for them 100 times per
+    simulated second, and a call per force (and per sign and drag) cost more than the
+    arithmetic. forces() does the same operations in the same order, so the same floats
+    come out (tests/host/test_simulate_physics.py holds the two together)."""
+
+    def __init__(self, truck: TruckSpec, trailer: TrailerSpec | None):
+        self.truck = truck
+        self.trailer = trailer
+        self._truck_drag = 0.5 * RHO_AIR * (truck.drag_coefficient * truck.frontal_area_m2)  # aero_drag_n / u²
+        self._trailer_drag = 0.5 * RHO_AIR * (trailer.drag_coefficient * trailer.frontal_area_m2) if trailer else 0.0
+        self._brake_per_decel = 100.0 * trailer.brake_gain if trailer else 0.0  # % per m/s², before / (g/2)
+
+    def forces(self, m_tr: float, fraction: float, plug: int, u: float, a: float, sin_t: float, cos_t: float,
+               manual_pct: float = 0.0) -> tuple[float, float, float]:
+        """(trailer brake %, drawbar N, traction N) with a trailer of `m_tr` kg (0: none coupled)
+        carrying `fraction` on the ball; `manual_pct` is the brake controller's lever (the
+        controller puts out the larger of it and its automatic output; nothing unplugged)."""
+        truck = self.truck
+        direction = 1.0 if u > 0 else -1.0 if u < 0 else 0.0  # sign(u)
+        climb = a + G * sin_t  # per kg of mass: acceleration plus the grade
+        truck_aero = self._truck_drag * u * u
+        if m_tr <= 0:  # traction_force_n without tongue load or drawbar
+            rolling = truck.rolling_resistance * (truck.mass_kg + 0.0) * G * cos_t
+            return 0.0, 0.0, truck.mass_kg * climb + direction * (rolling + truck_aero) + 0.0
+        trailer = self.trailer
+        brake_pct = 0.0
+        if plug:  # trailer_brake_pct, then the lever
+            decel = -a * direction
+            auto = 0.0
+            if decel > 0.3:
+                auto = self._brake_per_decel * decel / (0.5 * G)
+                auto = auto if auto < 100.0 else 100.0  # min(100.0, auto)
+            brake_pct = manual_pct if manual_pct > auto else auto  # max(auto, manual_pct)
+        brake_n = brake_pct / 100 * 0.5 * G * m_tr if brake_pct else 0.0  # trailer_brake_force_n
+        rolling = trailer.rolling_resistance * m_tr * (1 - fraction) * G * cos_t  # drawbar_force_n
+        drawbar = m_tr * climb + direction * (rolling + self._trailer_drag * u * u + brake_n)
+        rolling = truck.rolling_resistance * (truck.mass_kg + fraction * m_tr * cos_t) * G * cos_t  # traction_force_n
+        return brake_pct, drawbar, truck.mass_kg * climb + direction * (rolling + truck_aero) + drawbar

@@ -5,6 +5,7 @@ DC charging tapers, a cold pack sags and a towing pack warms."""
 
 from __future__ import annotations
 
+import random
 import statistics
 from bisect import bisect_left
 from functools import cache
@@ -16,7 +17,8 @@ from host_tools.logfile import read_frames
 from host_tools.simulate import EPOCH, simulate
 from host_tools.simulate.battery import PackSpec, stored_energy_kwh
 from host_tools.simulate.physics import BMS_STATE
-from host_tools.simulate.vehicle import G
+from host_tools.simulate.vehicle import (G, Rig, TrailerSpec, TruckSpec, drawbar_force_n, traction_force_n,
+                                         trailer_brake_force_n, trailer_brake_pct)
 from mule_testing import PROJECT_DBC
 
 DBC = load_dbc(PROJECT_DBC)
@@ -240,3 +242,32 @@ def test_a_swaying_trailer_swings_at_the_sway_frequency(tmp_path):
     tongue = statistics.fmean(r["tongue_load_kg"] for t, r in rows if full < t < react)
     assert tongue == pytest.approx(p["tongue_fraction"] * p["trailer_mass_kg"], rel=0.1)
     assert start < react
+
+
+def _forces_one_by_one(truck, trailer, m_tr, fraction, plug, u, a, sin_t, cos_t, manual_pct):
+    """Rig.forces as the force functions say it, one call each."""
+    if m_tr <= 0:
+        return 0.0, 0.0, traction_force_n(truck, 0.0, u, a, sin_t, cos_t, 0.0)
+    brake_pct = max(trailer_brake_pct(trailer, u, a), manual_pct) if plug else 0.0
+    brake_n = trailer_brake_force_n(trailer, m_tr, brake_pct) if brake_pct else 0.0
+    drawbar = drawbar_force_n(trailer, m_tr, fraction, u, a, sin_t, cos_t, brake_n)
+    return brake_pct, drawbar, traction_force_n(truck, fraction * m_tr * cos_t, u, a, sin_t, cos_t, drawbar)
+
+
+@pytest.mark.parametrize("trailer", [TrailerSpec(3200.0, 0.12, 7.0), TrailerSpec(1400.0, 0.11, 4.0, brake_gain=0.65)])
+def test_the_rigs_forces_are_the_force_functions_to_the_bit(trailer):
+    """Rig.forces does in one call what the force functions do: same floats, in every regime
+    (solo, uncoupled, unplugged, braking past full output, the manual lever, reverse, standing)."""
+    truck = TruckSpec(mass_kg=2700.0)
+    rig = Rig(truck, trailer)
+    rng = random.Random(11)
+    for _ in range(20_000):
+        grade = rng.uniform(-8, 8)
+        norm = (1 + grade * grade / 1e4) ** 0.5
+        args = (rng.choice([0.0, trailer.mass_kg, rng.uniform(100, 4000)]), rng.uniform(0, 0.2), rng.choice([0, 1]),
+                rng.choice([0.0, rng.uniform(-6, 6), rng.uniform(-35, 35)]), rng.choice([0.0, rng.uniform(-12, 4)]),
+                grade / 100 / norm, 1 / norm, rng.choice([0.0, 25.0, rng.uniform(0, 100)]))
+        assert repr(rig.forces(*args)) == repr(_forces_one_by_one(truck, trailer, *args)), args
+    solo = Rig(truck, None)
+    assert solo.forces(0.0, 0.0, 0, 20.0, 0.5, 0.02, 0.9998) == _forces_one_by_one(truck, None, 0.0, 0.0, 0, 20.0,
+                                                                                   0.5, 0.02, 0.9998, 0.0)
