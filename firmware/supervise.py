@@ -1,7 +1,8 @@
 # Signal supervision between decode and link: timeouts, E2E counters and CRCs, ranges,
 # and the towing/battery conditions, all driven by the rule tables that
 # host_tools/supervise.py generates from the DBC and the config (module supervise_rules).
-# Plain Python for MicroPython and CPython alike: the host's reference runs this file.
+# Plain Python for MicroPython and CPython alike: the host's reference runs this file; on
+# the board Supervisor.frame is its viper twin (_frame_v, at the end).
 # Works in raw integer units and preallocated arrays: nothing is allocated per frame,
 # alerts included (their text is bytes; link.Writer packs it as is).
 #
@@ -83,11 +84,11 @@ _ERR_LENGTH = const(-2)
 
 
 # The state and tables every frame touches live in one int32 array `st`, so the checks of
-# a decoded frame run in one viper call (_fast) with a plain twin that CPython (the host's
-# reference) runs; the e2e tests hold the board's alerts to the reference's.
-_T = const(0)  # inputs: frame time, message index, payload length
-_MI = const(1)
-_N = const(2)
+# a decoded frame (_fast) run in viper on the board, inline in _frame_v, with a plain twin
+# (_fast_plain) that CPython (the host's reference) runs; the e2e tests and
+# tests/firmware/test_supervise_twins.py hold the board's alerts to the reference's.
+_STARTED = const(0)  # 1 once the first frame has started the clocks
+_COUNT = const(1)  # frames seen, mod 2**30: a range run stamped with it was flagged on this frame
 _LATEST = const(3)  # newest frame time seen
 _SCAN_AT = const(4)  # last timeout scan
 _SCAN_US = const(5)
@@ -109,12 +110,13 @@ _CTR_MASK = const(6)
 _OPEN = const(7)  # open runs: bit (kind - 1), _RANGE_OPEN
 _SIG_START = const(8)  # first signal row
 _COND = const(9)  # 1: feeds some condition
-# _fast results beyond the frame-check flags
+# _fast results beyond the frame-check flags; 0: nothing for bytecode to do
 _R_SCAN = const(0x100)  # a timeout scan is due
 _R_RANGE = const(0x200)  # some signal out of range
 _R_BACK = const(0x400)  # the message had timed out: it is back
 _R_LATE = const(0x800)  # its frame came later than its timeout: raise and clear at once
 _R_TOW = const(0x1000)  # a towing range sample is due
+_R_OPEN = const(0x2000)  # the message has open runs: this frame may end them
 # Signal rows (rules.SIG_TAB): lane, sign bits (the signal's length if signed, 0 unsigned,
 # _SKIP: not checked), raw min, max and n/a code each + _BIAS. Viper loads an int32 with
 # zero extension on 64-bit ports, so st holds no negative number and signed raw values
@@ -125,22 +127,21 @@ _SKIP = const(0xFF)
 _NO_CTR = const(0x3FFFFFFF)
 
 
-def _fast_plain(st, lanes, data, sel, crc8):
-    t = st[_T]
-    m = _MSG + _MW * st[_MI]
-    ret = 0
+def _fast_plain(st, t, mi, n, lanes, data, sel):
+    # the checks of a decoded frame of message mi (n payload bytes): its flags and _R_ bits
+    m = _MSG + _MW * mi
+    ret = _R_OPEN if st[m + _OPEN] else 0
     if (t - st[_LATEST]) & _MASK >= _HALF:
-        ret = _F_OUT_OF_ORDER
+        ret |= _F_OUT_OF_ORDER
     else:
         st[_LATEST] = t
         if st[_TOW_US] and (t - st[_TOW_AT]) & _MASK >= st[_TOW_US]:
             st[_TOW_AT] = t
-            ret = _R_TOW
+            ret |= _R_TOW
         if (t - st[_SCAN_AT]) & _MASK >= st[_SCAN_US]:
             # the scan: Supervisor.tick only when some other message is due (this one's
             # frame is here: it is not)
             st[_SCAN_AT] = t
-            mi = st[_MI]
             for i in range(st[_NM]):
                 o = _MSG + _MW * i
                 if i != mi and not st[o + _TIMED_OUT] and st[o + _LIMIT] < (t - st[o + _RX]) & _MASK < _HALF:
@@ -158,8 +159,8 @@ def _fast_plain(st, lanes, data, sel, crc8):
     lane = st[m + _CTR_LANE]
     if lane:
         crc = 0xFF
-        for i in range(st[_N] - 1):
-            crc = crc8[crc ^ data[i]]
+        for i in range(n - 1):
+            crc = _CRC8[crc ^ data[i]]
         if crc ^ 0xFF != lanes[st[m + _CRC_LANE]]:
             return ret | _F_CRC
         counter = lanes[lane - 1]
@@ -212,103 +213,11 @@ def _due_plain(st, n, t):
     return -1
 
 
-_MP = sys.implementation.name == "micropython"
-_fast = _fast_plain
 _due = _due_plain
-if sys.implementation.name == "micropython":
-    try:
-        import micropython
-
-        @micropython.viper
-        def _fast_v(st: ptr32, lanes: ptr32, data: ptr8, sel: ptr16, crc8: ptr8) -> int:
-            t = st[0]
-            m = 16 + 10 * st[1]
-            ret = 0
-            if ((t - st[3]) & 0x3FFFFFFF) >= 0x20000000:
-                ret = 64
-            else:
-                st[3] = t
-                if st[11] != 0 and ((t - st[10]) & 0x3FFFFFFF) >= st[11]:
-                    st[10] = t
-                    ret = 0x1000
-                if ((t - st[4]) & 0x3FFFFFFF) >= st[5]:
-                    st[4] = t
-                    mi = st[1]
-                    nm = st[7]
-                    i = 0
-                    while i < nm:
-                        o = 16 + 10 * i
-                        if i != mi and st[o + 2] == 0:
-                            since = (t - st[o]) & 0x3FFFFFFF
-                            if since > st[o + 1] and since < 0x20000000:
-                                ret |= 0x100
-                                break
-                        i += 1
-            last = st[m]
-            st[8] = last
-            since = (t - last) & 0x3FFFFFFF
-            if since < 0x20000000:
-                if st[m + 2] != 0:
-                    ret |= 0x400
-                elif since > st[m + 1]:
-                    ret |= 0x800
-                st[m] = t
-            lane = st[m + 4]
-            if lane != 0:
-                crc = 0xFF
-                n = st[2] - 1
-                i = 0
-                while i < n:
-                    crc = crc8[crc ^ data[i]]
-                    i += 1
-                if (crc ^ 0xFF) != lanes[st[m + 5]]:
-                    return ret | 4
-                counter = lanes[lane - 1]
-                last = st[m + 3]
-                st[m + 3] = counter
-                if last != 0x3FFFFFFF:
-                    delta = (counter - last) & st[m + 6]
-                    if delta == 0:
-                        return ret | 8
-                    if delta > st[6]:
-                        ret |= 16
-            rows = st[9] + 5 * st[m + 8]
-            nsel = int(sel[0])
-            k = 1
-            while k <= nsel:
-                row = rows + 5 * int(sel[k])
-                bits = st[row + 1]
-                if bits != 0xFF:
-                    v = lanes[st[row]]
-                    if bits != 0:
-                        v = v & ((1 << bits) - 1)
-                        v = v - ((v >> (bits - 1)) << bits)
-                    b = v + 0x20000000
-                    if (b < st[row + 2] or b > st[row + 3]) and b != st[row + 4]:
-                        return ret | 0x200
-                k += 1
-            return ret
-
-        @micropython.viper
-        def _due_v(st: ptr32, n: int, t: int) -> int:
-            i = 0
-            while i < n:
-                m = 16 + 10 * i
-                if st[m + 2] == 0:
-                    since = (t - st[m]) & 0x3FFFFFFF
-                    if since > st[m + 1] and since < 0x20000000:
-                        return i
-                i += 1
-            return -1
-
-        _fast = _fast_v
-        _due = _due_v
-        del _fast_plain, _due_plain  # only the host runs them
-    except (ImportError, AttributeError):
-        pass
 
 
-# The conditions' int32 array (Supervisor.cx): a header, then per message its slots and
+# The conditions' int32 array (Supervisor.cx) that _slots works on (the conditions' per-frame
+# part: _slots_plain, inline in _frame_v on the board): a header, then per message its slots and
 # trigger pairs, then per tracked signal (slot) its row in st, last usable value, the one
 # before, how many usable values were seen (capped at 2), whether this frame set it, its
 # version (bumped when the value or its known-ness changes); per rule its inputs' versions
@@ -321,27 +230,30 @@ _CX_VER = const(4)
 _CX_ROW = const(5)
 _CX_MEMO = const(6)
 _CX_DEP = const(7)
-_CX_CURB = const(8)  # the last usable value + _BIAS (what viper reads)
-_CX_MEAN = const(9)  # per rule, _MNW ints: the windowed mean's state
+_CX_CURB = const(8)  # the last usable value + _BIAS (what viper compares)
+_CX_MEAN = const(9)  # per rule, _MNW ints: how _slots tests it, and its state there
 _CX_ACTIVE = const(10)  # per rule: raised
-_CX_MSG = const(11)  # per message, _CXW ints: slots at, how many, trigger pairs at, how many,
+_CX_PEND = const(11)  # per rule: evaluations in a row that found it on (its debounce counts)
+_CX_MSG = const(12)  # per message, _CXW ints: slots at, how many, trigger pairs at, how many,
 _CXW = const(8)  # gate-rule pairs (rule, lane) at, how many, gate lane + 1 (0: none), gate value
 _MAX_TODO = const(29)  # gate rules + trigger pairs per message: _slots returns one bit each
+# Per rule, _MNW ints; the first says how _slots tests it. It sets the rule's bit (Supervisor
+# ._rule runs it in bytecode) only when the rule will act: its state flips, or a debounce
+# counts (then on every evaluation).
+_MNW = const(16)
+_MN_ALWAYS = const(0)  # no test here: the bit on every trigger (whose inputs moved, if it has any)
 # A windowed mean (T_MEAN) runs in _slots when its sums cannot overflow a small int (the
-# host decides: fast flag): ring values and the total are stored + _BIAS, and
-# `1000 * total > count * p` is tested as `1000 * (total - count * q) > count * r` with
-# p = 1000 q + r (q stored + _BIAS). Per rule, _MNW ints: fast (0: Supervisor._mean runs
-# it in bytecode), slot, window us, q on, r on, q off, r off, ring at, size, head, count,
-# total + _BIAS.
-_MNW = const(12)
+# host decides, else _MN_ALWAYS: Supervisor._mean runs it): ring values and the total are
+# stored + _BIAS, and `1000 * total > count * p` is tested as `1000 * (total - count * q) >
+# count * r` with p = 1000 q + r (q stored + _BIAS). _MN_MEAN, slot, window us, q on, r on,
+# q off, r off, ring at, size, head, count, total + _BIAS.
+_MN_MEAN = const(1)
 _MN_HEAD = const(9)
 _MN_COUNT = const(10)
 _MN_TOTAL = const(11)
-# A level rule (T_ABOVE, T_OUTSIDE) uses the same entry: _MN_LEVEL, slot, raised at
-# value + _BIAS >= [2] or < [3], cleared within [4] .. [5]; _slots sets its bit only when
-# its state flips (_MN_PENDING while a debounce counts: then on every trigger)
+# A level rule (T_ABOVE, T_OUTSIDE): _MN_LEVEL, slot, raised at value + _BIAS >= [2] or < [3],
+# cleared within [4] .. [5]
 _MN_LEVEL = const(2)
-_MN_PENDING = const(5)
 # T_SWAY: _MN_SWAY, slot, band, extreme + _BIAS, high + _BIAS, low + _BIAS, last turning
 # point's time, longest half cycle, turned (1: this frame confirmed one), direction (0
 # nothing seen, 1 rising, 2 falling, 3 not known yet), a turning point seen, its value + _BIAS.
@@ -349,17 +261,25 @@ _MN_PENDING = const(5)
 _MN_SWAY = const(3)
 # T_SUM: _MN_SUM, multiplexer lane, st step from a group's rows to the next's, signals per
 # group, group 0's first row in st, the summed message, groups, ring at (ring_v: group
-# sums, ring_t: known), st step between a group's rows, groups known, -, sum + _BIAS. Bit
-# on a frame of another message when all groups are known.
+# sums, ring_t: known), st step between a group's rows, groups known, -, sum + _BIAS, slot,
+# p1 (0: not tested here, the bit on every evaluation), p2 + _BIAS, p3 + _BIAS. Evaluated on
+# a frame of another message when all groups are known.
 _MN_SUM = const(4)
+# The tests of _MN_SPREAD (slot a, slot b, on + _BIAS, off + _BIAS), _MN_EDGE (slot, speed
+# slot, from, to, speed + _BIAS) and _MN_LIMITS (slot, upper slot, lower slot, p3, p4 +
+# _BIAS, p5 + _BIAS) are _rule's for T_SPREAD, T_EDGE, T_LIMITS; the host makes such a
+# rule _MN_ALWAYS when its numbers could overflow a 32-bit board's int.
+_MN_SPREAD = const(5)
+_MN_EDGE = const(6)
+_MN_LIMITS = const(7)
 
 
 def _slots_plain(cx, lanes, st, mi, t, ring_t, ring_v):
     # returns bit j set when rule j of the message (its gate rules, then its trigger
     # pairs: Supervisor.todo_of) must be evaluated: a gate rule when its status changed;
     # then, if the gate is open, takes the frame's tracked values (those in range) and
-    # sets the bit of a windowed rule on every trigger, of the others when an input's
-    # version moved since they were last evaluated
+    # sets the bit of a triggered rule when it will act (its entry's test, after its
+    # inputs' versions moved if it has any)
     h = _CX_MSG + _CXW * mi
     memo = cx[_CX_MEMO]
     out = 0
@@ -403,34 +323,76 @@ def _slots_plain(cx, lanes, st, mi, t, ring_t, ring_v):
     for j in range(cx[h + 3]):
         k = cx[at + 2 * j]
         need = cx[at + 2 * j + 1]
-        if need == 0 or cx[fresh + need - 1]:
-            a = cx[dep + 2 * k]
-            if a == 0:
-                mk = cx[cx[_CX_MEAN] + _MNW * k]
-                if mk == _MN_SWAY:
-                    hit = _sway_plain(cx, k, t)
-                elif mk == _MN_SUM:
-                    hit = _sum_plain(cx, lanes, st, k, mi, ring_t, ring_v)
-                else:
-                    hit = _mean_plain(cx, k, t, ring_t, ring_v)
-                if hit:
-                    out |= 1 << (npre + j)
-            else:
-                v = cx[ver + a - 1] + cx[ver + cx[dep + 2 * k + 1] - 1]
-                if v != cx[memo + k]:
-                    cx[memo + k] = v
-                    m = cx[_CX_MEAN] + _MNW * k
-                    if cx[m] != _MN_LEVEL or _flips(cx, k, m):
-                        out |= 1 << (npre + j)
+        if need and not cx[fresh + need - 1]:
+            continue
+        a = cx[dep + 2 * k]
+        if a:  # only when an input's version moved
+            v = cx[ver + a - 1] + cx[ver + cx[dep + 2 * k + 1] - 1]
+            if v == cx[memo + k]:
+                continue
+            cx[memo + k] = v
+        m = cx[_CX_MEAN] + _MNW * k
+        mk = cx[m]
+        if mk == _MN_ALWAYS:
+            run = True
+        elif mk == _MN_MEAN:
+            run = _mean_plain(cx, k, t, ring_t, ring_v)
+        elif mk == _MN_SWAY:
+            run = _sway_plain(cx, k, t)
+        elif mk == _MN_SUM:
+            run = _sum_plain(cx, lanes, st, k, mi, ring_t, ring_v)
+        else:
+            run = _acts(cx, k, m, mk)
+        if run:
+            out |= 1 << (npre + j)
     return out
 
 
-def _flips(cx, k, m):
-    # a level rule (T_ABOVE, T_OUTSIDE) changes state at the slot's last usable value
-    b = cx[cx[_CX_CURB] + cx[m + 1]]
-    if cx[cx[_CX_ACTIVE] + k]:
-        return cx[m + 4] <= b <= cx[m + 5]
-    return b >= cx[m + 2] or b < cx[m + 3]
+def _acts(cx, k, m, mk):
+    # _MN_LEVEL, _MN_SPREAD, _MN_EDGE, _MN_LIMITS: True when _rule evaluates the rule on this
+    # frame and finds its state flips (the off-condition when raised, else the on-condition)
+    # or its debounce counts
+    curb = cx[_CX_CURB]
+    active = cx[cx[_CX_ACTIVE] + k]
+    pend = cx[cx[_CX_PEND] + k]
+    if mk == _MN_LEVEL:
+        b = cx[curb + cx[m + 1]]
+        if active:
+            return cx[m + 4] <= b <= cx[m + 5]
+        return b >= cx[m + 2] or b < cx[m + 3] or pend > 0
+    if mk == _MN_SPREAD:
+        fresh = cx[_CX_FRESH]
+        a = cx[m + 1]
+        b = cx[m + 2]
+        if not (cx[fresh + a] and cx[fresh + b]):
+            return False
+        d = cx[curb + a] - cx[curb + b]
+        if active:
+            return d <= cx[m + 4] - _BIAS
+        return d >= cx[m + 3] - _BIAS or pend > 0
+    if mk == _MN_EDGE:  # no debounce: an edge is one frame
+        s = cx[m + 1]
+        if not cx[cx[_CX_FRESH] + s]:
+            return False
+        v = cx[cx[_CX_CUR] + s]
+        if active:
+            return v == cx[m + 3]
+        return (v == cx[m + 4] and cx[cx[_CX_KNOWN] + s] == 2 and cx[cx[_CX_PREV] + s] == cx[m + 3]
+                and cx[curb + cx[m + 2]] >= cx[m + 5])
+    known = cx[_CX_KNOWN]  # _MN_LIMITS
+    s = cx[m + 1]
+    u = cx[m + 2]
+    lo_slot = cx[m + 3]
+    if not (cx[known + s] and cx[known + u] and cx[known + lo_slot]):
+        return False
+    v = cx[curb + s] - _BIAS
+    up = cx[m + 4] * (cx[curb + u] - _BIAS)
+    lo = -cx[m + 4] * (cx[curb + lo_slot] - _BIAS)
+    if active:
+        margin = cx[m + 6] - _BIAS
+        return lo - margin <= v <= up + margin
+    margin = cx[m + 5] - _BIAS
+    return v > up + margin or v < lo - margin or pend > 0
 
 
 def _sway_plain(cx, k, t):
@@ -481,11 +443,22 @@ def _sway_plain(cx, k, t):
 
 def _sum_plain(cx, lanes, st, k, mi, ring_t, ring_v):
     # a frame of the summed message: its group's sum replaces the group's last one (a value
-    # out of range makes the group unknown); a frame of another: True when all are known
+    # out of range makes the group unknown); a frame of another, once all groups are known,
+    # is an evaluation: True when T_SUM's test flips or its debounce counts (or it is not
+    # tested here)
     m = cx[_CX_MEAN] + _MNW * k
     groups = cx[m + 6]
     if mi != cx[m + 5]:
-        return cx[m + 9] == groups
+        if cx[m + 9] != groups:
+            return False
+        if not cx[m + 13]:
+            return True
+        d = (cx[cx[_CX_CURB] + cx[m + 12]] - _BIAS) * cx[m + 13] - (cx[m + 11] - _BIAS)
+        if d < 0:
+            d = -d
+        if cx[cx[_CX_ACTIVE] + k]:
+            return d <= cx[m + 15] - _BIAS
+        return d > cx[m + 14] - _BIAS or cx[cx[_CX_PEND] + k] > 0
     g = lanes[cx[m + 1]]
     if g < 0 or g >= groups:
         return False
@@ -517,11 +490,8 @@ def _sum_plain(cx, lanes, st, k, mi, ring_t, ring_v):
 
 
 def _mean_plain(cx, k, t, ring_t, ring_v):
-    # a windowed mean's step: True when Supervisor must evaluate the rule (in bytecode: not
-    # fast), or its state flips
+    # a windowed mean's step: True when its state flips
     m = cx[_CX_MEAN] + _MNW * k
-    if not cx[m]:
-        return True
     size = cx[m + 8]
     at = cx[m + 7]
     head = cx[m + _MN_HEAD]
@@ -562,236 +532,6 @@ def _mean_plain(cx, k, t, ring_t, ring_v):
     return not above if active else above
 
 
-_slots = _slots_plain
-if sys.implementation.name == "micropython":
-    try:
-        import micropython
-
-        @micropython.viper
-        def _slots_v(cx: ptr32, lanes: ptr32, st: ptr32, mi: int, t: int, ring_t: ptr32, ring_v: ptr32) -> int:
-            # _slots_plain; loads are zero-extended on 64-bit ports: a stored value is
-            # sign-extended from its signal's length before it is compared
-            h = 11 + 8 * mi
-            memo = cx[6]
-            out = 0
-            at = cx[h + 4]
-            npre = cx[h + 5]
-            j = 0
-            while j < npre:
-                k = cx[at + 2 * j]
-                v = lanes[cx[at + 2 * j + 1]]
-                if v != cx[memo + k]:
-                    cx[memo + k] = v
-                    out |= 1 << j
-                j += 1
-            gate = cx[h + 6]
-            if gate != 0 and lanes[gate - 1] != cx[h + 7]:
-                return out
-            cur = cx[0]
-            known = cx[2]
-            fresh = cx[3]
-            ver = cx[4]
-            at = cx[h]
-            n = cx[h + 1]
-            j = 0
-            while j < n:
-                s = cx[at + j]
-                row = cx[cx[5] + s]
-                raw = lanes[st[row]]
-                c = cx[cur + s]
-                bits = st[row + 1]
-                ok = 1
-                if bits != 0xFF:
-                    if bits != 0:
-                        raw = raw & ((1 << bits) - 1)
-                        raw = raw - ((raw >> (bits - 1)) << bits)
-                        c = c & ((1 << bits) - 1)
-                        c = c - ((c >> (bits - 1)) << bits)
-                    b = raw + 0x20000000
-                    if b < st[row + 2] or b > st[row + 3]:
-                        ok = 0
-                if ok:
-                    if cx[known + s] < 2 or raw != c:
-                        cx[ver + s] = cx[ver + s] + 1
-                        if cx[known + s] < 2:
-                            cx[known + s] = cx[known + s] + 1
-                    cx[cx[1] + s] = cx[cur + s]
-                    cx[cur + s] = raw
-                    cx[cx[8] + s] = raw + 0x20000000
-                    cx[fresh + s] = 1
-                else:
-                    cx[fresh + s] = 0
-                j += 1
-            dep = cx[7]
-            at = cx[h + 2]
-            n = cx[h + 3]
-            j = 0
-            while j < n:
-                k = cx[at + 2 * j]
-                need = cx[at + 2 * j + 1]
-                if need == 0 or cx[fresh + need - 1] != 0:
-                    a = cx[dep + 2 * k]
-                    if a == 0:
-                        m = cx[9] + 12 * k
-                        mk = cx[m]
-                        if mk == 0:
-                            out |= 1 << (npre + j)
-                        elif mk == 3:  # _sway_plain
-                            v = cx[cx[8] + cx[m + 1]]
-                            band = cx[m + 2]
-                            code = cx[m + 9]
-                            turned = 0
-                            turn = 0
-                            if code == 0:
-                                cx[m + 4] = v
-                                cx[m + 5] = v
-                                cx[m + 9] = 3
-                            elif code == 3:
-                                if v > cx[m + 4]:
-                                    cx[m + 4] = v
-                                if v < cx[m + 5]:
-                                    cx[m + 5] = v
-                                if v <= cx[m + 4] - band:
-                                    turn = cx[m + 4]
-                                    turned = 1
-                                    cx[m + 9] = 2
-                                    cx[m + 3] = v
-                                elif v >= cx[m + 5] + band:
-                                    turn = cx[m + 5]
-                                    turned = 1
-                                    cx[m + 9] = 1
-                                    cx[m + 3] = v
-                            elif code == 1:
-                                if v > cx[m + 3]:
-                                    cx[m + 3] = v
-                                elif v <= cx[m + 3] - band:
-                                    turn = cx[m + 3]
-                                    turned = 1
-                                    cx[m + 9] = 2
-                                    cx[m + 3] = v
-                            else:
-                                if v < cx[m + 3]:
-                                    cx[m + 3] = v
-                                elif v >= cx[m + 3] + band:
-                                    turn = cx[m + 3]
-                                    turned = 1
-                                    cx[m + 9] = 1
-                                    cx[m + 3] = v
-                            if turned != 0:
-                                cx[m + 11] = turn
-                                cx[m + 8] = 1
-                                out |= 1 << (npre + j)
-                            elif cx[cx[10] + k] != 0 and cx[m + 10] != 0:
-                                if ((t - cx[m + 6]) & 0x3FFFFFFF) > cx[m + 7]:
-                                    out |= 1 << (npre + j)
-                        elif mk == 4:  # _sum_plain
-                            groups = cx[m + 6]
-                            if mi != cx[m + 5]:
-                                if cx[m + 9] == groups:
-                                    out |= 1 << (npre + j)
-                            else:
-                                g = lanes[cx[m + 1]]
-                                if g >= 0 and g < groups:
-                                    per = cx[m + 3]
-                                    row = cx[m + 4] + cx[m + 2] * g
-                                    ok = 1
-                                    total = 0
-                                    i = 0
-                                    while i < per:
-                                        raw = lanes[st[row]]
-                                        b = raw + 0x20000000
-                                        if b < st[row + 2] or b > st[row + 3]:
-                                            ok = 0
-                                        total += raw
-                                        row += cx[m + 8]
-                                        i += 1
-                                    rb = cx[m + 7] + g
-                                    sums = cx[m + 11] - 0x20000000
-                                    if ring_t[rb] != 0:
-                                        sums -= ring_v[rb]
-                                    if ok != 0:
-                                        ring_v[rb] = total
-                                        sums += total
-                                        if ring_t[rb] == 0:
-                                            ring_t[rb] = 1
-                                            cx[m + 9] = cx[m + 9] + 1
-                                    elif ring_t[rb] != 0:
-                                        ring_t[rb] = 0
-                                        cx[m + 9] = cx[m + 9] - 1
-                                    cx[m + 11] = sums + 0x20000000
-                        else:  # _mean_plain
-                            size = cx[m + 8]
-                            rb = cx[m + 7]  # the ring's start
-                            head = cx[m + 9]
-                            count = cx[m + 10]
-                            total = cx[m + 11] - 0x20000000
-                            s = cx[m + 1]
-                            if cx[fresh + s] != 0:
-                                if count == size:
-                                    total -= ring_v[rb + head] - 0x20000000
-                                    head += 1
-                                    if head == size:
-                                        head = 0
-                                    count -= 1
-                                i = head + count
-                                if i >= size:
-                                    i -= size
-                                ring_t[rb + i] = t
-                                v = cx[cx[8] + s]
-                                ring_v[rb + i] = v
-                                total += v - 0x20000000
-                                count += 1
-                            window = cx[m + 2]
-                            while count != 0 and ((t - ring_t[rb + head]) & 0x3FFFFFFF) >= window:
-                                total -= ring_v[rb + head] - 0x20000000
-                                head += 1
-                                if head == size:
-                                    head = 0
-                                count -= 1
-                            cx[m + 9] = head
-                            cx[m + 10] = count
-                            cx[m + 11] = total + 0x20000000
-                            if count != 0:
-                                active = cx[cx[10] + k]
-                                if active != 0:
-                                    q = cx[m + 5] - 0x20000000
-                                    r = cx[m + 6]
-                                else:
-                                    q = cx[m + 3] - 0x20000000
-                                    r = cx[m + 4]
-                                d = total - count * q
-                                above = 0
-                                if d >= size:
-                                    above = 1
-                                elif d >= 0 and 1000 * d > count * r:
-                                    above = 1
-                                if (active != 0 and above == 0) or (active == 0 and above != 0):
-                                    out |= 1 << (npre + j)
-                    else:
-                        v = cx[ver + a - 1] + cx[ver + cx[dep + 2 * k + 1] - 1]
-                        if v != cx[memo + k]:
-                            cx[memo + k] = v
-                            m = cx[9] + 12 * k
-                            if cx[m] != 2:
-                                out |= 1 << (npre + j)
-                            else:  # _flips
-                                b = cx[cx[8] + cx[m + 1]]
-                                if cx[cx[10] + k] != 0:
-                                    if b >= cx[m + 4] and b <= cx[m + 5]:
-                                        out |= 1 << (npre + j)
-                                elif b >= cx[m + 2] or b < cx[m + 3]:
-                                    out |= 1 << (npre + j)
-                j += 1
-            return out
-
-        _slots = _slots_v
-        # the board runs the viper twins: the plain ones (the host's reference, held to
-        # the board by the e2e tests) would only take RAM
-        del _slots_plain, _mean_plain, _sway_plain, _sum_plain
-    except (ImportError, AttributeError):
-        pass
-
-
 class Supervisor:
     def __init__(self, rules, lookup, emit, tow_range=None):
         self.r = rules
@@ -830,9 +570,9 @@ class Supervisor:
         self.range_runs = array("i", bytes(4 * nrows))
         self.range_last = array("I", bytes(4 * nrows))
         self.range_stamp = array("i", bytes(4 * nrows))
-        # the conditions' state lives in one int32 array too (_cx), so the update of a
-        # frame's tracked values and the choice of the rules to evaluate run in one viper
-        # call (_slots); the names below are views of its parts
+        # the conditions' state lives in one int32 array too (cx), so the update of a
+        # frame's tracked values and the choice of the rules to evaluate run in viper
+        # (_slots); the names below are views of its parts
         self.cx = cx  # built by host_tools.supervise.build_tables
         mv = memoryview(cx)
         self.cur, self.prev, self.known, self.fresh, self.ver = (mv[cx[p]:cx[p] + ns] for p in range(_CX_VER + 1))
@@ -845,7 +585,7 @@ class Supervisor:
         self.ring_t = array("i", bytes(4 * ring))
         self.ring_v = array("i", bytes(4 * ring))
         self.ring_st = array("i", bytes(4 * 3 * nr))  # per rule: head, count, sum (T_SWAY: last turning value, half cycles in a row)
-        self.pend = array("i", bytes(4 * nr))  # per rule: evaluations in a row that found it on (debounce)
+        self.pend = mv[cx[_CX_PEND]:cx[_CX_PEND] + nr]  # per rule: evaluations in a row that found it on (debounce)
         self.debounce = getattr(rules, "DEBOUNCE", None) or bytes(nr)
         self.alerts = 0
         self.reset()
@@ -859,14 +599,14 @@ class Supervisor:
         for i in range(len(self.memo)):
             self.memo[i] = -1
         cx = self.cx
-        for k in range(len(self.memo)):  # the windowed means in _slots: empty
+        for s in range(len(self.cur)):  # cur is 0: its biased copy too
+            cx[cx[_CX_CURB] + s] = _BIAS
+        for k in range(len(self.memo)):  # the state _slots keeps per rule (means, sums, sways): none
             m = cx[_CX_MEAN] + _MNW * k
             cx[m + _MN_HEAD] = 0
             cx[m + _MN_COUNT] = 0
             cx[m + _MN_TOTAL] = _BIAS
-            if cx[m] == _MN_PENDING:
-                cx[m] = _MN_LEVEL
-            elif cx[m] == _MN_SWAY:
+            if cx[m] == _MN_SWAY:
                 cx[m + 8] = 0
         r = self.r
         st = self.st
@@ -892,8 +632,6 @@ class Supervisor:
             st[m + _OPEN] = 0
             st[m + _SIG_START] = r.SIG_START[mi]
             st[m + _COND] = 1 if r.PRE_RULES[mi] or r.SLOTS_OF[mi] or r.TRIGGERS[mi] else 0
-        self.started = False
-        self.frame_count = 0
 
     # ---- alerts ----------------------------------------------------------------------
     def _send(self, frame_no, kind, cleared, mi, si, value):
@@ -904,9 +642,9 @@ class Supervisor:
     # ---- timeouts ----------------------------------------------------------------------
     def tick(self, t, frame_no):
         """Raise the timeouts due at time t (µs mod 2**30)."""
-        if not self.started:
-            return
         st = self.st
+        if not st[_STARTED]:
+            return
         st[_SCAN_AT] = t
         mi = _due(st, self.n_messages, t)
         while mi >= 0:
@@ -916,8 +654,8 @@ class Supervisor:
             mi = _due(st, self.n_messages, t)
 
     def _start(self, t):
-        self.started = True
         st = self.st
+        st[_STARTED] = 1
         st[_LATEST] = t
         st[_SCAN_AT] = t
         st[_TOW_AT] = t
@@ -928,37 +666,44 @@ class Supervisor:
     def frame(self, frame_no, t, result, can_id, ext, data, n, lanes, selected):
         """Check one received frame (result: the decoder's message index or error code).
         Returns True when its values are usable, False when they must not be trusted."""
-        if not self.started:
-            self._start(t)
-        self.frame_count = (self.frame_count + 1) & _MASK
+        # the board runs _frame_v instead: keep the two in step
         st = self.st
-        if result >= 0:
-            st[_T] = t
-            st[_MI] = result
-            st[_N] = n
-            ret = _fast(st, lanes, data, selected, _CRC8)
-            if ret & _R_TOW:
-                self._tow_sample(frame_no)
-            if ret & _R_SCAN:
-                self.tick(t, frame_no)
-            if ret & (_R_BACK | _R_LATE):
-                self._back(frame_no, t, result, ret)
-            m = _MSG + _MW * result
-            flags = ret & (_F_CRC | _F_REPEATED | _F_JUMP | _F_OUT_OF_ORDER)
-            if flags or st[m + _OPEN] & 0x7F:
-                self._runs(frame_no, result, flags)
-            if ret & (_F_CRC | _F_REPEATED):
-                if st[m + _OPEN] & _RANGE_OPEN:
-                    self._close_ranges(frame_no, result)
-                return False
-            if ret & _R_RANGE or st[m + _OPEN] & _RANGE_OPEN:
-                self._ranges(frame_no, result, lanes, selected)
-            if st[m + _COND]:
-                todo = _slots(self.cx, lanes, st, result, t, self.ring_t, self.ring_v)
-                if todo:
-                    self._conditions(frame_no, t, result, lanes, todo)
-            return True
-        return self._failed(frame_no, t, result, can_id, ext)
+        if not st[_STARTED]:
+            self._start(t)
+        st[_COUNT] = (st[_COUNT] + 1) & _MASK
+        if result < 0:
+            self._failed(frame_no, t, result, can_id, ext)
+            return False
+        ret = _fast_plain(st, t, result, n, lanes, data, selected)
+        if ret and not self._flagged(frame_no, t, result, lanes, selected, ret):
+            return False
+        if st[_MSG + _MW * result + _COND]:
+            todo = _slots_plain(self.cx, lanes, st, result, t, self.ring_t, self.ring_v)
+            if todo:
+                self._conditions(frame_no, t, result, lanes, todo)
+        return True
+
+    def _flagged(self, frame_no, t, mi, lanes, selected, ret):
+        # what the checks found beyond a clean frame (ret: _fast's bits): a towing sample or
+        # timeout scan due, a timeout ending, flags, open runs. False: the values are unusable
+        if ret & _R_TOW:
+            self._tow_sample(frame_no)
+        if ret & _R_SCAN:
+            self.tick(t, frame_no)
+        if ret & (_R_BACK | _R_LATE):
+            self._back(frame_no, t, mi, ret)
+        st = self.st
+        m = _MSG + _MW * mi
+        flags = ret & (_F_CRC | _F_REPEATED | _F_JUMP | _F_OUT_OF_ORDER)
+        if flags or st[m + _OPEN] & 0x7F:
+            self._runs(frame_no, mi, flags)
+        if ret & (_F_CRC | _F_REPEATED):
+            if st[m + _OPEN] & _RANGE_OPEN:
+                self._close_ranges(frame_no, mi)
+            return False
+        if ret & _R_RANGE or st[m + _OPEN] & _RANGE_OPEN:
+            self._ranges(frame_no, mi, lanes, selected)
+        return True
 
     def _back(self, frame_no, t, mi, ret):
         # a frame of a message that was (or should have been) timed out
@@ -985,7 +730,7 @@ class Supervisor:
             if flags:
                 self._send(frame_no, _OUT_OF_ORDER, 0, -1, -1, can_id)
                 self._send(frame_no, _OUT_OF_ORDER, 1, -1, -1, 1)
-            return False
+            return
         m = _MSG + _MW * mi
         since = (t - st[m + _RX]) & _MASK
         if since < _HALF:  # any frame of the id counts for its timeout, whatever its length
@@ -1001,7 +746,6 @@ class Supervisor:
             self._runs(frame_no, mi, flags)
         if st[m + _OPEN] & _RANGE_OPEN:
             self._close_ranges(frame_no, mi)
-        return False
 
     def _runs(self, frame_no, mi, flags):
         # consecutive flagged frames of one id are one alert per kind: raised on the first,
@@ -1029,7 +773,7 @@ class Supervisor:
         tab = self.st
         rows = self.rows
         runs = self.range_runs
-        stamp = self.frame_count
+        stamp = tab[_COUNT]
         flagged = False
         for k in range(1, selected[0] + 1):
             row = base + selected[k]
@@ -1054,7 +798,7 @@ class Supervisor:
         still = False
         for row in range(base, r.SIG_START[mi + 1]):
             if runs[row]:
-                if self.range_stamp[row] == self.frame_count:
+                if self.range_stamp[row] == self.st[_COUNT]:
                     still = True
                 else:
                     self._send(self.range_last[row], _RANGE, 1, mi, row - base, runs[row])
@@ -1124,22 +868,18 @@ class Supervisor:
                 self._flip(frame_no, k, rule, value)
             return
         pend = self.pend
-        m = self.cx[_CX_MEAN] + _MNW * k
         if hit:
             n = pend[k] + 1
             if n < need:
+                # _slots sets its bit on every evaluation while this counts, even if its
+                # inputs do not change (memo: they moved)
                 pend[k] = n
-                # evaluate it on the next frame even if its inputs do not change
                 self.memo[k] = -1
-                if self.cx[m] == _MN_LEVEL:
-                    self.cx[m] = _MN_PENDING
                 return
             self._flip(frame_no, k, rule, value)
         elif not pend[k]:
             return
         pend[k] = 0
-        if self.cx[m] == _MN_PENDING:
-            self.cx[m] = _MN_LEVEL
 
     def _rule(self, frame_no, t, k, rule, lanes):
         typ = rule[1]
@@ -1150,7 +890,7 @@ class Supervisor:
         elif typ == T_MEAN:
             cx = self.cx
             m = cx[_CX_MEAN] + _MNW * k
-            if cx[m]:  # _slots ran the window: its state flips
+            if cx[m] == _MN_MEAN:  # _slots ran the window: its state flips
                 self._flip(frame_no, k, rule, (cx[m + _MN_TOTAL] - _BIAS) // cx[m + _MN_COUNT])
             else:
                 self._mean(frame_no, t, k, rule)
@@ -1277,3 +1017,396 @@ class Supervisor:
         st[at + 2] = total
         if count and ((1000 * total <= count * rule[7]) if self.active[k] else (1000 * total > count * rule[6])):
             self._flip(frame_no, k, rule, total // count)
+
+
+# On the board: the viper twins. Supervisor.frame is one viper function with _fast_plain and
+# _slots_plain inline, so a clean frame costs one Python-level call: MicroPython takes a
+# bytecode function's frame from the heap, on every call, when its arguments, locals and
+# stack need more than 11 words (Supervisor.frame's ten arguments alone nearly do), and
+# each further call costs its argument conversions. Loads from an int32 array are
+# zero-extended on 64-bit ports: what is compared by order is stored + _BIAS, what by
+# equality is compared load with load.
+if sys.implementation.name == "micropython":
+    try:
+        import micropython
+
+        @micropython.viper
+        def _frame_v(self, frame_no, t: int, result: int, can_id, ext, data, n: int, lanes, selected) -> bool:
+            st = ptr32(self.st)
+            if st[_STARTED] == 0:
+                self._start(t)
+            st[_COUNT] = (st[_COUNT] + 1) & _MASK
+            if result < 0:
+                self._failed(frame_no, t, result, can_id, ext)
+                return False
+            lp = ptr32(lanes)
+            # ---- the frame checks: _fast_plain
+            m = _MSG + _MW * result
+            ret = 0
+            if st[m + _OPEN] != 0:
+                ret = _R_OPEN
+            if ((t - st[_LATEST]) & _MASK) >= _HALF:
+                ret |= _F_OUT_OF_ORDER
+            else:
+                st[_LATEST] = t
+                if st[_TOW_US] != 0 and ((t - st[_TOW_AT]) & _MASK) >= st[_TOW_US]:
+                    st[_TOW_AT] = t
+                    ret |= _R_TOW
+                if ((t - st[_SCAN_AT]) & _MASK) >= st[_SCAN_US]:
+                    st[_SCAN_AT] = t
+                    o = _MSG
+                    end = _MSG + _MW * st[_NM]
+                    while o < end:
+                        if o != m and st[o + _TIMED_OUT] == 0:
+                            since = (t - st[o + _RX]) & _MASK
+                            if since > st[o + _LIMIT] and since < _HALF:
+                                ret |= _R_SCAN
+                                break
+                        o += _MW
+            last = st[m + _RX]
+            st[_OLD_RX] = last
+            since = (t - last) & _MASK
+            if since < _HALF:
+                if st[m + _TIMED_OUT] != 0:
+                    ret |= _R_BACK
+                elif since > st[m + _LIMIT]:
+                    ret |= _R_LATE
+                st[m + _RX] = t
+            lane = st[m + _CTR_LANE]
+            if lane != 0:
+                dp = ptr8(data)
+                crc8 = ptr8(_CRC8)
+                crc = 0xFF
+                i = 0
+                while i < n - 1:
+                    crc = crc8[crc ^ dp[i]]
+                    i += 1
+                if (crc ^ 0xFF) != lp[st[m + _CRC_LANE]]:
+                    ret |= _F_CRC
+                else:
+                    counter = lp[lane - 1]
+                    last = st[m + _LAST_CTR]
+                    st[m + _LAST_CTR] = counter
+                    if last != _NO_CTR:
+                        delta = (counter - last) & st[m + _CTR_MASK]
+                        if delta == 0:
+                            ret |= _F_REPEATED
+                        elif delta > st[_MAX_DELTA]:
+                            ret |= _F_JUMP
+            if (ret & (_F_CRC | _F_REPEATED)) == 0:
+                sp = ptr16(selected)
+                rows = st[_ROWS] + _RW * st[m + _SIG_START]
+                nsel = int(sp[0])
+                k = 1
+                while k <= nsel:
+                    row = rows + _RW * int(sp[k])
+                    bits = st[row + 1]
+                    if bits != _SKIP:
+                        v = lp[st[row]]
+                        if bits != 0:
+                            v = v & ((1 << bits) - 1)
+                            v = v - ((v >> (bits - 1)) << bits)
+                        b = v + _BIAS
+                        if (b < st[row + 2] or b > st[row + 3]) and b != st[row + 4]:
+                            ret |= _R_RANGE
+                            break
+                    k += 1
+            if ret != 0:
+                if not self._flagged(frame_no, t, result, lanes, selected, ret):
+                    return False
+            if st[m + _COND] == 0:
+                return True
+            # ---- the conditions: _slots_plain (its helpers inline: _acts, _mean_plain,
+            # _sway_plain, _sum_plain)
+            cx = ptr32(self.cx)
+            h = _CX_MSG + _CXW * result
+            memo = cx[_CX_MEMO]
+            out = 0
+            at = cx[h + 4]
+            npre = cx[h + 5]
+            j = 0
+            while j < npre:
+                k = cx[at + 2 * j]
+                v = lp[cx[at + 2 * j + 1]]
+                if v != cx[memo + k]:
+                    cx[memo + k] = v
+                    out |= 1 << j
+                j += 1
+            gate = cx[h + 6]
+            if gate == 0 or lp[gate - 1] == cx[h + 7]:
+                cur = cx[_CX_CUR]
+                known = cx[_CX_KNOWN]
+                fresh = cx[_CX_FRESH]
+                ver = cx[_CX_VER]
+                curb = cx[_CX_CURB]
+                rows = cx[_CX_ROW]
+                prev = cx[_CX_PREV]
+                at = cx[h]
+                count = cx[h + 1]
+                j = 0
+                while j < count:
+                    s = cx[at + j]
+                    row = cx[rows + s]
+                    raw = lp[st[row]]
+                    c = cx[cur + s]
+                    bits = st[row + 1]
+                    ok = 1
+                    if bits != _SKIP:
+                        if bits != 0:
+                            raw = raw & ((1 << bits) - 1)
+                            raw = raw - ((raw >> (bits - 1)) << bits)
+                            c = c & ((1 << bits) - 1)
+                            c = c - ((c >> (bits - 1)) << bits)
+                        b = raw + _BIAS
+                        if b < st[row + 2] or b > st[row + 3]:
+                            ok = 0
+                    if ok != 0:
+                        if cx[known + s] < 2 or raw != c:
+                            cx[ver + s] = cx[ver + s] + 1
+                            if cx[known + s] < 2:
+                                cx[known + s] = cx[known + s] + 1
+                        cx[prev + s] = cx[cur + s]
+                        cx[cur + s] = raw
+                        cx[curb + s] = raw + _BIAS
+                        cx[fresh + s] = 1
+                    else:
+                        cx[fresh + s] = 0
+                    j += 1
+                dep = cx[_CX_DEP]
+                active = cx[_CX_ACTIVE]
+                pend = cx[_CX_PEND]
+                entries = cx[_CX_MEAN]
+                at = cx[h + 2]
+                count = cx[h + 3]
+                j = 0
+                while j < count:
+                    k = cx[at + 2 * j]
+                    need = cx[at + 2 * j + 1]
+                    go = 1
+                    if need != 0 and cx[fresh + need - 1] == 0:
+                        go = 0
+                    a = cx[dep + 2 * k]
+                    if go != 0 and a != 0:  # only when an input's version moved
+                        v = cx[ver + a - 1] + cx[ver + cx[dep + 2 * k + 1] - 1]
+                        if v == cx[memo + k]:
+                            go = 0
+                        else:
+                            cx[memo + k] = v
+                    if go != 0:
+                        m = entries + _MNW * k
+                        mk = cx[m]
+                        on = cx[active + k]
+                        run = 0
+                        if mk == _MN_ALWAYS:
+                            run = 1
+                        elif mk == _MN_LEVEL:  # _acts
+                            b = cx[curb + cx[m + 1]]
+                            if on != 0:
+                                if b >= cx[m + 4] and b <= cx[m + 5]:
+                                    run = 1
+                            elif b >= cx[m + 2] or b < cx[m + 3] or cx[pend + k] != 0:
+                                run = 1
+                        elif mk == _MN_SPREAD:  # _acts
+                            a = cx[m + 1]
+                            b = cx[m + 2]
+                            if cx[fresh + a] != 0 and cx[fresh + b] != 0:
+                                d = cx[curb + a] - cx[curb + b]
+                                if on != 0:
+                                    if d <= cx[m + 4] - _BIAS:
+                                        run = 1
+                                elif d >= cx[m + 3] - _BIAS or cx[pend + k] != 0:
+                                    run = 1
+                        elif mk == _MN_EDGE:  # _acts
+                            s = cx[m + 1]
+                            if cx[fresh + s] != 0:
+                                if on != 0:
+                                    if cx[cur + s] == cx[m + 3]:
+                                        run = 1
+                                elif (cx[cur + s] == cx[m + 4] and cx[known + s] == 2
+                                      and cx[prev + s] == cx[m + 3] and cx[curb + cx[m + 2]] >= cx[m + 5]):
+                                    run = 1
+                        elif mk == _MN_LIMITS:  # _acts
+                            s = cx[m + 1]
+                            a = cx[m + 2]
+                            b = cx[m + 3]
+                            if cx[known + s] != 0 and cx[known + a] != 0 and cx[known + b] != 0:
+                                v = cx[curb + s] - _BIAS
+                                up = cx[m + 4] * (cx[curb + a] - _BIAS)
+                                lo = 0 - cx[m + 4] * (cx[curb + b] - _BIAS)
+                                if on != 0:
+                                    d = cx[m + 6] - _BIAS
+                                    if lo - d <= v and v <= up + d:
+                                        run = 1
+                                else:
+                                    d = cx[m + 5] - _BIAS
+                                    if v > up + d or v < lo - d or cx[pend + k] != 0:
+                                        run = 1
+                        elif mk == _MN_SWAY:  # _sway_plain
+                            v = cx[curb + cx[m + 1]]
+                            band = cx[m + 2]
+                            code = cx[m + 9]
+                            turned = 0
+                            turn = 0
+                            if code == 0:
+                                cx[m + 4] = v
+                                cx[m + 5] = v
+                                cx[m + 9] = 3
+                            elif code == 3:
+                                if v > cx[m + 4]:
+                                    cx[m + 4] = v
+                                if v < cx[m + 5]:
+                                    cx[m + 5] = v
+                                if v <= cx[m + 4] - band:
+                                    turn = cx[m + 4]
+                                    turned = 1
+                                    cx[m + 9] = 2
+                                    cx[m + 3] = v
+                                elif v >= cx[m + 5] + band:
+                                    turn = cx[m + 5]
+                                    turned = 1
+                                    cx[m + 9] = 1
+                                    cx[m + 3] = v
+                            elif code == 1:
+                                if v > cx[m + 3]:
+                                    cx[m + 3] = v
+                                elif v <= cx[m + 3] - band:
+                                    turn = cx[m + 3]
+                                    turned = 1
+                                    cx[m + 9] = 2
+                                    cx[m + 3] = v
+                            else:
+                                if v < cx[m + 3]:
+                                    cx[m + 3] = v
+                                elif v >= cx[m + 3] + band:
+                                    turn = cx[m + 3]
+                                    turned = 1
+                                    cx[m + 9] = 1
+                                    cx[m + 3] = v
+                            if turned != 0:
+                                cx[m + 11] = turn
+                                cx[m + 8] = 1
+                                run = 1
+                            elif on != 0 and cx[m + 10] != 0 and ((t - cx[m + 6]) & _MASK) > cx[m + 7]:
+                                run = 1
+                        elif mk == _MN_SUM:  # _sum_plain
+                            groups = cx[m + 6]
+                            if result != cx[m + 5]:
+                                if cx[m + 9] == groups:
+                                    if cx[m + 13] == 0:
+                                        run = 1
+                                    else:
+                                        d = (cx[curb + cx[m + 12]] - _BIAS) * cx[m + 13] - (cx[m + 11] - _BIAS)
+                                        if d < 0:
+                                            d = 0 - d
+                                        if on != 0:
+                                            if d <= cx[m + 15] - _BIAS:
+                                                run = 1
+                                        elif d > cx[m + 14] - _BIAS or cx[pend + k] != 0:
+                                            run = 1
+                            else:
+                                g = lp[cx[m + 1]]
+                                if g >= 0 and g < groups:
+                                    ring_t = ptr32(self.ring_t)
+                                    ring_v = ptr32(self.ring_v)
+                                    per = cx[m + 3]
+                                    row = cx[m + 4] + cx[m + 2] * g
+                                    ok = 1
+                                    total = 0
+                                    i = 0
+                                    while i < per:
+                                        raw = lp[st[row]]
+                                        b = raw + _BIAS
+                                        if b < st[row + 2] or b > st[row + 3]:
+                                            ok = 0
+                                        total += raw
+                                        row += cx[m + 8]
+                                        i += 1
+                                    a = cx[m + 7] + g
+                                    sums = cx[m + 11] - _BIAS
+                                    if ring_t[a] != 0:
+                                        sums -= ring_v[a]
+                                    if ok != 0:
+                                        ring_v[a] = total
+                                        sums += total
+                                        if ring_t[a] == 0:
+                                            ring_t[a] = 1
+                                            cx[m + 9] = cx[m + 9] + 1
+                                    elif ring_t[a] != 0:
+                                        ring_t[a] = 0
+                                        cx[m + 9] = cx[m + 9] - 1
+                                    cx[m + 11] = sums + _BIAS
+                        else:  # _MN_MEAN: _mean_plain
+                            ring_t = ptr32(self.ring_t)
+                            ring_v = ptr32(self.ring_v)
+                            size = cx[m + 8]
+                            a = cx[m + 7]  # the ring's start
+                            head = cx[m + _MN_HEAD]
+                            filled = cx[m + _MN_COUNT]
+                            total = cx[m + _MN_TOTAL] - _BIAS
+                            s = cx[m + 1]
+                            if cx[fresh + s] != 0:
+                                if filled == size:  # full: the oldest goes
+                                    total -= ring_v[a + head] - _BIAS
+                                    head += 1
+                                    if head == size:
+                                        head = 0
+                                    filled -= 1
+                                i = head + filled
+                                if i >= size:
+                                    i -= size
+                                ring_t[a + i] = t
+                                v = cx[curb + s]
+                                ring_v[a + i] = v
+                                total += v - _BIAS
+                                filled += 1
+                            window = cx[m + 2]
+                            while filled != 0 and ((t - ring_t[a + head]) & _MASK) >= window:
+                                total -= ring_v[a + head] - _BIAS
+                                head += 1
+                                if head == size:
+                                    head = 0
+                                filled -= 1
+                            cx[m + _MN_HEAD] = head
+                            cx[m + _MN_COUNT] = filled
+                            cx[m + _MN_TOTAL] = total + _BIAS
+                            if filled != 0:
+                                if on != 0:
+                                    q = cx[m + 5] - _BIAS
+                                    r = cx[m + 6]
+                                else:
+                                    q = cx[m + 3] - _BIAS
+                                    r = cx[m + 4]
+                                d = total - filled * q
+                                above = 0
+                                if d >= size:
+                                    above = 1
+                                elif d >= 0 and 1000 * d > filled * r:
+                                    above = 1
+                                if (on != 0 and above == 0) or (on == 0 and above != 0):
+                                    run = 1
+                        if run != 0:
+                            out |= 1 << (npre + j)
+                    j += 1
+            if out != 0:
+                self._conditions(frame_no, t, result, lanes, out)
+            return True
+
+        @micropython.viper
+        def _due_v(st: ptr32, n: int, t: int) -> int:
+            i = 0
+            while i < n:
+                m = _MSG + _MW * i
+                if st[m + _TIMED_OUT] == 0:
+                    since = (t - st[m + _RX]) & _MASK
+                    if since > st[m + _LIMIT] and since < _HALF:
+                        return i
+                i += 1
+            return -1
+
+        Supervisor.frame = _frame_v  # type: ignore[method-assign]
+        _due = _due_v
+        # the plain twins are the host's reference (held to the board by the e2e tests): on
+        # the board they would only take RAM
+        del _fast_plain, _due_plain, _slots_plain, _acts, _mean_plain, _sway_plain, _sum_plain
+    except (ImportError, AttributeError):
+        pass

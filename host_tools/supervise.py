@@ -217,7 +217,7 @@ def _cond_table(rules: dict, rows: int, extra: dict) -> bytes:
         if len(rules["PRE_RULES"][mi]) + len(rules["TRIGGERS"][mi]) // 2 > firmware._MAX_TODO:
             raise SuperviseError(f"message {mi}: more than {firmware._MAX_TODO} condition rules")
         size += len(rules["SLOTS_OF"][mi]) + len(rules["TRIGGERS"][mi]) + 2 * len(rules["PRE_RULES"][mi])
-    size += 7 * ns + (3 + firmware._MNW + 1) * nr
+    size += 7 * ns + (firmware._MNW + 5) * nr  # memo, active, pend, the entry, two deps
     cx = [0] * size
     for mi in range(nm):
         h = firmware._CX_MSG + firmware._CXW * mi
@@ -249,6 +249,8 @@ def _cond_table(rules: dict, rows: int, extra: dict) -> bytes:
     at += nr
     cx[firmware._CX_ACTIVE] = at
     at += nr
+    cx[firmware._CX_PEND] = at
+    at += nr
     cx[firmware._CX_MEAN] = at
     at += firmware._MNW * nr
     cx[firmware._CX_DEP] = at
@@ -258,10 +260,19 @@ def _cond_table(rules: dict, rows: int, extra: dict) -> bytes:
         a, b = _deps(rules["RULES"][k])
         cx[at + 2 * k] = a + 1
         cx[at + 2 * k + 1] = b + 1
+
+    def bound(slot):
+        return _bound(rows, st, rules["SLOT_ROW"][slot])
+
+    def small(*terms):  # a sum of these magnitudes stays an int on a 32-bit board, biased too
+        return None not in terms and sum(terms) < _SMALL
+
     for k in range(nr):
         rule = rules["RULES"][k]
         at = cx[firmware._CX_MEAN] + firmware._MNW * k
         B = firmware._BIAS
+        # _slots tests a rule (firmware/supervise.py, _acts) only when its arithmetic cannot
+        # overflow there; else _MN_ALWAYS: bytecode evaluates it on every trigger
         if rule[1] == firmware.T_ABOVE:  # raised at >= p1, cleared at <= p2
             cx[at:at + 6] = [firmware._MN_LEVEL, rule[4], rule[5] + B, 0, 0, rule[6] + B]
         elif rule[1] == firmware.T_OUTSIDE:  # raised at >= p1 or <= p2, cleared within p3 .. p4
@@ -270,9 +281,24 @@ def _cond_table(rules: dict, rows: int, extra: dict) -> bytes:
             cx[at:at + 12] = [firmware._MN_SWAY, rule[4], extra[k], 0, 0, 0, 0, rule[8], 0, 0, 0, B]
         elif rule[1] == firmware.T_SUM:
             g = extra[k]
-            cx[at:at + 12] = [firmware._MN_SUM, g["mux_lane"], firmware._RW * g["group_step"], g["per_group"],
+            summed = [_bound(rows, st, g["first_row"] + i * g["group_step"] + j * g["signal_step"])
+                      for i in range(g["groups"]) for j in range(g["per_group"])]
+            b = bound(rule[4])
+            fast = b is not None and None not in summed and small(b * rule[5], sum(summed), abs(rule[6]), abs(rule[7]))
+            cx[at:at + 16] = [firmware._MN_SUM, g["mux_lane"], firmware._RW * g["group_step"], g["per_group"],
                               rows + firmware._RW * g["first_row"], g["mi"], g["groups"], g["ring_at"],
-                              firmware._RW * g["signal_step"], 0, 0, B]
+                              firmware._RW * g["signal_step"], 0, 0, B,
+                              rule[4], rule[5] if fast else 0, rule[6] + B if fast else 0, rule[7] + B if fast else 0]
+        elif rule[1] == firmware.T_SPREAD:
+            if small(bound(rule[4]), bound(rule[5]), abs(rule[6]), abs(rule[7])):
+                cx[at:at + 5] = [firmware._MN_SPREAD, rule[4], rule[5], rule[6] + B, rule[7] + B]
+        elif rule[1] == firmware.T_EDGE:
+            if small(bound(rule[7]), abs(rule[8])):
+                cx[at:at + 6] = [firmware._MN_EDGE, rule[4], rule[7], rule[5], rule[6], rule[8] + B]
+        elif rule[1] == firmware.T_LIMITS:
+            limits = [bound(rule[5]), bound(rule[6])]
+            if None not in limits and small(bound(rule[4]), rule[7] * max(limits), max(abs(rule[8]), abs(rule[9]))):
+                cx[at:at + 7] = [firmware._MN_LIMITS, rule[4], rule[5], rule[6], rule[7], rule[8] + B, rule[9] + B]
         if rule[1] != firmware.T_MEAN:
             continue
         row = rows + firmware._RW * rules["SLOT_ROW"][rule[4]]
@@ -283,10 +309,21 @@ def _cond_table(rules: dict, rows: int, extra: dict) -> bytes:
         # the ring's sums must stay small ints on a 32-bit board, else Supervisor._mean runs it
         big = max(abs(st[row + 2] - firmware._BIAS), abs(st[row + 3] - firmware._BIAS), abs(q_on), abs(q_off))
         fast = st[row + 1] != firmware._SKIP and big < (1 << 28) // ring and rule[5] < firmware._HALF
-        values = (1 if fast else 0, rule[4], rule[5], q_on + firmware._BIAS, r_on, q_off + firmware._BIAS, r_off,
-                  rule[8], ring)
+        values = (firmware._MN_MEAN if fast else firmware._MN_ALWAYS, rule[4], rule[5], q_on + firmware._BIAS, r_on,
+                  q_off + firmware._BIAS, r_off, rule[8], ring)
         cx[at:at + len(values)] = values
     return struct.pack(f"<{len(cx)}i", *cx)
+
+
+_SMALL = 1 << 29  # what _slots computes with stays below this: + _BIAS, an int32 on any board
+
+
+def _bound(rows: int, st: list, row: int) -> int | None:
+    """The largest |raw| signal `row` (of st's rows) has once range-checked; None: unchecked."""
+    at = rows + firmware._RW * row
+    if st[at + 1] == firmware._SKIP:
+        return None
+    return max(abs(st[at + 2] - firmware._BIAS), abs(st[at + 3] - firmware._BIAS))
 
 
 def _sum_rule(kind, rule, s, messages, lanes_of, sig_start, ring_at):

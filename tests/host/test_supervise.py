@@ -206,6 +206,52 @@ def test_new_rules_in_raw_units_and_their_config_errors(dbc):
     assert build_tables(dbc, {"tow_range": {"enabled": False}})["TOW_RANGE"] == ()
 
 
+def bytecode_only(rules):
+    """The rule tables with every rule that _slots tests (level, spread, edge, limits, fast
+    mean, the sum's difference) left to bytecode: evaluated on every trigger instead."""
+    cx = memoryview(bytearray(rules.CX)).cast("i")
+    for k in range(len(rules.RULES)):
+        at = cx[firmware._CX_MEAN] + firmware._MNW * k
+        if cx[at] == firmware._MN_SUM:
+            cx[at + 13] = 0
+        elif cx[at] != firmware._MN_SWAY:
+            cx[at] = firmware._MN_ALWAYS
+    rules.CX = bytes(cx)
+    return rules
+
+
+BUSY = {"rules": [{"kind": "cell_spread", "debounce": 3, "on_above": 20.0, "off_at_or_below": 10.0},
+                  {"kind": "pack_current_beyond_limits", "debounce": 2, "margin": -50.0, "clear_margin": -60.0},
+                  {"kind": "overtemperature", "debounce": 2, "on_above": 20.0, "off_at_or_below": 18.0},
+                  {"kind": "drawbar_overload", "debounce": 2},
+                  {"kind": "trailer_disconnected_moving", "speed_above": 0.0},
+                  {"kind": "pack_voltage_vs_cells", "debounce": 2, "on_above": 1.0, "off_at_or_below": 0.5}]}
+
+
+@pytest.mark.parametrize("config", [None, BUSY])
+def test_the_rules_slots_tests_act_where_bytecode_alone_would(dbc, tmp_path, config):
+    # _slots sets a rule's bit only when it will act (flip, or count a debounce): the same
+    # alerts as evaluating every rule on every trigger, at the clear levels exactly, with
+    # debounces that start and are reset, at a threshold exactly, an unplugged trailer on the move
+    log = tmp_path / "busy.log"
+    simulate("highway_tow", log, duration_s=12, seed=7, dbc=dbc, faults=[
+        "value:HitchLoad.drawbar_force_n=45000@3+0.3", "value:HitchLoad.drawbar_force_n=36000@3.3+0.3",
+        "value:HitchLoad.drawbar_force_n=45000@5+0.015", "value:HitchLoad.drawbar_force_n=45000@5.1+0.05",
+        "value:BmsCellStats.cell_v_max_mv=4100@3+0.5", "value:BmsCellStats.cell_v_min_mv=3990@3+1",
+        "value:BmsCellStats.cell_v_max_mv=4070@3.5+0.5", "value:BmsTempStats.cell_t_max_c=60@3+0.3",
+        "value:BmsTempStats.cell_t_max_c=52@3.3+0.3", "value:BmsTempStats.cell_t_max_c=18@4+0.3",
+        "value:BmsPackStatus.pack_current_a=1400@6+0.1", "value:BmsPackStatus.pack_current_a=-1400@6.5+0.3",
+        "value:BmsPackStatus.pack_voltage_v=300@8+0.1", "value:BmsPackStatus.pack_voltage_v=300@8.5+0.7",
+        "value:HitchLoad.trailer_connected=0@9+0.3", "value:BmsCellStats.cell_v_max_mv=4100@10+0.1",
+        "value:BmsCellStats.cell_v_max_mv=4100@10.5+0.5", "value:BmsCellStats.cell_v_max_mv=4091@11.2+0.3",
+        "value:BmsCellStats.cell_v_min_mv=3990@11.2+0.3"])
+    frames = [f for f in read_frames(log) if f.kind == "data"]
+    fast = check_frames(dbc, frames, rules=rules_module(dbc, config))
+    assert fast == check_frames(dbc, frames, rules=bytecode_only(rules_module(dbc, config)))
+    assert {e.kind for e in fast} >= {"drawbar_overload", "cell_spread", "overtemperature",
+                                      "pack_current_beyond_limits", "pack_voltage_vs_cells", "trailer_disconnected_moving"}
+
+
 @pytest.mark.parametrize("fast", [True, False])
 def test_a_debounced_level_rule_counts_evaluations_in_a_row(dbc, tmp_path, fast):
     # overtemperature (a level rule: the fast path skips it while nothing changes) with
@@ -217,12 +263,9 @@ def test_a_debounced_level_rule_counts_evaluations_in_a_row(dbc, tmp_path, fast)
     at = [i for i, f in enumerate(frames) if dbc.lookup(f.can_id, f.ext).name == "BmsTempStats"][10:10 + len(temps)]
     for i, temp in zip(at, temps):
         frames[i] = with_values(dbc, frames[i], {"cell_t_max_c": temp})
-    rules = {"rules": [{"kind": "overtemperature", "debounce": 3}]}
-    if not fast:  # the same rule kept off the fast path (a mean of nothing): what the fast path must equal
-        rules = {"rules": [{"kind": "overtemperature", "debounce": 3, "type": "spread", "signal": "cell_t_max_c",
-                            "minus": "cell_t_min_c", "on_above": 55.0 - 0.0, "off_at_or_below": 52.0}]}
-        for i in at:  # spread = max - min: with min at 0 degC, the same numbers
-            frames[i] = with_values(dbc, frames[i], {"cell_t_min_c": 0})
-    got = raised(check_frames(dbc, frames, rules), "overtemperature")
+    rules = rules_module(dbc, {"rules": [{"kind": "overtemperature", "debounce": 3}]})
+    if not fast:  # the same rule kept off the fast path: what the fast path must equal
+        rules = bytecode_only(rules)
+    got = raised(check_frames(dbc, frames, rules=rules), "overtemperature")
     # the first two are reset by 50; the third of the next run raises; 53 holds; 52 clears
     assert got == [(at[5], False), (at[8], True)]
