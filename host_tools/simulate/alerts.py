@@ -136,7 +136,7 @@ class Receiver:
         # the plausibility rules
         self.value_faults = frozenset(value_faults)  # `value` faults: they cause the conditions they trip
         self._frame_causes: list[int] | tuple = ()
-        self.debounce: dict[str, int] = {}  # kind -> consecutive evaluations with the on-condition
+        self.debounce: dict[str, int] = {}  # kind -> consecutive evaluations with the on-condition (> 0)
         self.group_mv: list[int | None] = [None] * GROUPS  # sum of each cell group's 3 cells, mV
         self.groups_unknown = GROUPS
         self.sway = sway_detector(limits, self._scale("HitchLoad", "hitch_angle_deg", 0.1))
@@ -241,12 +241,16 @@ class Receiver:
                 debounce: int = 1, value=None) -> None:
         """Raise on the `debounce`-th consecutive evaluation with `on` (any other evaluation
         resets the count); clear, without debounce, when `off` holds. A `value` fault on the
-        frame that raises it is its cause."""
-        if not on and not self.debounce.get(kind) and kind not in self.open:
-            return  # nothing to raise, count or clear: most evaluations
+        frame that raises it is its cause.
+
+        Without `on` it changes something only for a kind in self.open or self.debounce, so
+        the conditions evaluated on every frame skip the call then (`_live`): most frames."""
         if debounce > 1:
             count = self.debounce.get(kind, 0) + 1 if on else 0
-            self.debounce[kind] = count
+            if count:
+                self.debounce[kind] = count
+            else:
+                self.debounce.pop(kind, None)
             on = count >= debounce
         alert = self.open.get(kind)
         if alert is None and on:
@@ -257,19 +261,26 @@ class Receiver:
             alert["end"] = t
             del self.open[kind]
 
+    def _live(self, kind: str) -> bool:
+        """Whether an evaluation without the on-condition can change `kind`: open or counting."""
+        return kind in self.open or kind in self.debounce
+
     def _hitch(self, t: int, m: _Message, raws) -> None:
         limits = self.limits
         status = int(m.field(raws, "hitch_sensor_status")[0])
-        self._switch("sensor_fault", status not in _STATUS_FINE, status in _STATUS_FINE, t, m.name,
-                     "hitch_sensor_status", _STATUS_NAME.get(status) or str(status))
+        fine = status in _STATUS_FINE
+        if not fine or self._live("sensor_fault"):
+            self._switch("sensor_fault", not fine, fine, t, m.name, "hitch_sensor_status",
+                         _STATUS_NAME.get(status, str(status)))
         if status != _STATUS_OK:
             return
         load_raw, usable = m.raw(raws, "tongue_load_kg")
         if usable:  # the status part is the gate: the module says OK, its load says otherwise
             load = load_raw * m.scale("tongue_load_kg")
-            self._switch("hitch_status_vs_load", abs(load) > limits.hitch_sensor_overload_kg,
-                         abs(load) <= limits.hitch_sensor_overload_clear_kg, t, m.name,
-                         "tongue_load_kg", debounce=limits.hitch_status_debounce)
+            over = abs(load) > limits.hitch_sensor_overload_kg
+            if over or self._live("hitch_status_vs_load"):
+                self._switch("hitch_status_vs_load", over, abs(load) <= limits.hitch_sensor_overload_clear_kg, t,
+                             m.name, "tongue_load_kg", debounce=limits.hitch_status_debounce)
         angle, usable = m.raw(raws, "hitch_angle_deg")
         if usable:
             event = self.sway.update(angle, t)
@@ -286,12 +297,14 @@ class Receiver:
             self.tongue_sum -= window.popleft()[1]
         if window:
             mean = self.tongue_sum / len(window)
-            self._switch("tongue_overload", mean > limits.tongue_rating_kg,
-                         mean <= limits.tongue_clear_fraction * limits.tongue_rating_kg, t, m.name, "tongue_load_kg")
+            over = mean > limits.tongue_rating_kg
+            if over or self._live("tongue_overload"):
+                self._switch("tongue_overload", over, mean <= limits.tongue_clear_fraction * limits.tongue_rating_kg,
+                             t, m.name, "tongue_load_kg")
         connected = int(m.field(raws, "trailer_connected")[0])
-        moving = self.speed > limits.moving_kph
-        self._switch("trailer_disconnected_moving", connected == 0 and self.connected == 1 and moving,
-                     connected == 1, t, m.name, "trailer_connected")
+        lost = connected == 0 and self.connected == 1 and self.speed > limits.moving_kph
+        if lost or self._live("trailer_disconnected_moving"):
+            self._switch("trailer_disconnected_moving", lost, connected == 1, t, m.name, "trailer_connected")
         self.connected = connected
         self._soc_low(t)
 
@@ -311,8 +324,9 @@ class Receiver:
         if soc_usable and state_usable:
             band = limits.soc_state_bands.get(_BMS_NAME.get(state, str(state)))
             outside = band is not None and not band[0] <= soc <= band[1]
-            self._switch("soc_vs_bms_state", outside, not outside, t, m.name, "soc_pct",
-                         _BMS_NAME.get(state, str(state)), debounce=limits.soc_state_debounce, value=soc_raw)
+            if outside or self._live("soc_vs_bms_state"):
+                self._switch("soc_vs_bms_state", outside, not outside, t, m.name, "soc_pct",
+                             _BMS_NAME.get(state, str(state)), debounce=limits.soc_state_debounce, value=soc_raw)
         current_raw, usable = m.raw(raws, "pack_current_a")
         if usable:
             self.current_raw = current_raw
@@ -320,9 +334,10 @@ class Receiver:
         pack_raw, usable = m.raw(raws, "pack_voltage_v")
         if usable and not self.groups_unknown:
             diff_mv = abs(round(pack_raw * m.scale("pack_voltage_v") * 1000) - sum(self.group_mv))
-            self._switch("pack_voltage_vs_cells", diff_mv > round(limits.pack_cells_on_above_v * 1000),
-                         diff_mv <= round(limits.pack_cells_off_at_or_below_v * 1000), t, m.name, "pack_voltage_v",
-                         debounce=limits.pack_cells_debounce, value=diff_mv)
+            apart = diff_mv > round(limits.pack_cells_on_above_v * 1000)
+            if apart or self._live("pack_voltage_vs_cells"):
+                self._switch("pack_voltage_vs_cells", apart, diff_mv <= round(limits.pack_cells_off_at_or_below_v * 1000),
+                             t, m.name, "pack_voltage_v", debounce=limits.pack_cells_debounce, value=diff_mv)
 
     def _power_limits(self, t: int, m: _Message, raws) -> None:
         charge_raw, usable = m.raw(raws, "max_charge_current_a")
@@ -346,8 +361,10 @@ class Receiver:
         clear = round(self.limits.pack_current_clear_margin_a / current_scale)
         up, low = per * self.max_discharge_raw, -per * self.max_charge_raw
         i = self.current_raw
-        self._switch("pack_current_beyond_limits", i > up + margin or i < low - margin,
-                     low - clear <= i <= up + clear, t, "BmsPackStatus", "pack_current_a", value=i)
+        beyond = i > up + margin or i < low - margin
+        if beyond or self._live("pack_current_beyond_limits"):
+            self._switch("pack_current_beyond_limits", beyond, low - clear <= i <= up + clear, t, "BmsPackStatus",
+                         "pack_current_a", value=i)
 
     def _cell_voltages(self, t: int, m: _Message, raws) -> None:
         """The latest sum of each group's cells; a group with a bad cell is unknown until a good frame."""
@@ -367,22 +384,26 @@ class Receiver:
     def _soc_low(self, t: int) -> None:
         limits = self.limits
         on = self.soc is not None and self.soc < limits.soc_low_pct and self.connected == 1
-        off = self.soc is None or self.soc >= limits.soc_low_clear_pct or self.connected != 1
-        self._switch("soc_low_for_tow", on, off, t, "BmsPackStatus", "soc_pct")
+        if on or self._live("soc_low_for_tow"):
+            off = self.soc is None or self.soc >= limits.soc_low_clear_pct or self.connected != 1
+            self._switch("soc_low_for_tow", on, off, t, "BmsPackStatus", "soc_pct")
 
     def _cell_stats(self, t: int, m: _Message, raws) -> None:
         high, ok_high = m.field(raws, "cell_v_max_mv")
         low, ok_low = m.field(raws, "cell_v_min_mv")
         if ok_high and ok_low:
             spread = high - low
-            self._switch("cell_spread", spread > self.limits.cell_spread_mv,
-                         spread <= self.limits.cell_spread_clear_mv, t, m.name, "cell_v_max_mv")
+            wide = spread > self.limits.cell_spread_mv
+            if wide or self._live("cell_spread"):
+                self._switch("cell_spread", wide, spread <= self.limits.cell_spread_clear_mv, t, m.name, "cell_v_max_mv")
 
     def _temps(self, t: int, m: _Message, raws) -> None:
         hottest, valid = m.field(raws, "cell_t_max_c")
         if valid:
-            self._switch("overtemperature", hottest > self.limits.overtemperature_c,
-                         hottest <= self.limits.overtemperature_clear_c, t, m.name, "cell_t_max_c")
+            hot = hottest > self.limits.overtemperature_c
+            if hot or self._live("overtemperature"):
+                self._switch("overtemperature", hot, hottest <= self.limits.overtemperature_clear_c, t, m.name,
+                             "cell_t_max_c")
 
     # -- the end -------------------------------------------------------------------------------
 
