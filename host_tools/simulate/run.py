@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.metadata
 import random
 from dataclasses import dataclass, field
@@ -208,6 +209,7 @@ def _seconds(t_us: int) -> float:
     return round(t_us / 1e6, 6)
 
 
+@functools.cache  # reading the installed package's metadata took ~1 ms a run
 def _version() -> str:
     try:
         return importlib.metadata.version("mule")
