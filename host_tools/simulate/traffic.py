@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from host_tools.codegen.layout import payload_bits
 from host_tools.dbc import frame_key
 from host_tools.e2e import payload_crc, protection
+from host_tools.simulate.crc import payload_crc_function
 from host_tools.simulate.ecus import GROUPS, MUX_MESSAGE, SIGNALS, Ecus, cell_group_signals
 from host_tools.simulate.encoding import Packer
 from host_tools.simulate.errors import SimulateError
@@ -128,6 +129,7 @@ class Sender:
         encode = [p.encoder(protected) for p in packers]
         length = self.message.length
         crc_shift = 8 * (length - 1)  # the CRC fills the last byte (checked in __init__)
+        payload_crc_fast = payload_crc_function(length)
         first_fault = self.first_fault_us if self.first_fault_us is not None else end
         counter = 0
         last = None  # counter of the previous frame sent
@@ -141,7 +143,7 @@ class Sender:
             if t < first_fault:  # the usual case: no fault near
                 if protected:
                     raws, payload = encode[n % groups](sampler(t // DT_US, n), counter)
-                    crc = payload_crc(payload.to_bytes(length, "little"))
+                    crc = payload_crc_fast(payload.to_bytes(length, "little"))
                     data = (payload | crc << crc_shift).to_bytes(length, "little")
                     last = counter
                     counter = (counter + 1) & 15

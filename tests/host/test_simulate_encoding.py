@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from host_tools.dbc import load_dbc
-from host_tools.e2e import protection
+from host_tools.e2e import payload_crc, protection
+from host_tools.simulate.crc import payload_crc_function
 from host_tools.simulate.ecus import GROUPS, MUX_MESSAGE, SIGNALS, cell_group_signals
 from host_tools.simulate.encoding import Packer, not_available_raw, raw_limits, raw_range
 from mule_testing import PROJECT_DBC
@@ -148,3 +149,12 @@ def test_raw_range_follows_scale_and_offset():
     assert raw_range(by_name["ambient_temp_c"]) == (0, 250)  # -40..85 at 0.5 degC, offset -40
     assert raw_range(by_name["tongue_load_kg"]) == (-2000, 2000)
     assert raw_limits(by_name["tongue_load_kg"]) == (-2048, 2047)
+
+
+@pytest.mark.parametrize("length", [1, 2, 3, 7, 8, 12, 64])
+def test_the_unrolled_crc_is_the_shared_payload_crc(length):
+    rng = random.Random(length)
+    crc = payload_crc_function(length)
+    for _ in range(500):
+        data = bytes(rng.getrandbits(8) for _ in range(length))
+        assert crc(data) == payload_crc(data), data.hex()
