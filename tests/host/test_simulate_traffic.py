@@ -4,12 +4,14 @@ and CRC, messages come at their cycle times, and the same seed gives the same by
 
 from __future__ import annotations
 
+import gc
 import json
 import statistics
 from collections import defaultdict
 
 import pytest
 
+import host_tools.simulate.run as run_module
 from host_tools.dbc import load_dbc
 from host_tools.e2e import payload_crc, protection
 from host_tools.logfile import LogStats, read_frames
@@ -104,6 +106,24 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
         truth_b = json.loads(b.truth_file.read_text())
         truth_a["log"].pop("file"), truth_b["log"].pop("file")
         assert truth_a == truth_b
+
+
+def test_a_run_pauses_the_garbage_collector_and_leaves_it_as_it_was(tmp_path, monkeypatch):
+    seen = []
+    real_check = run_module.check_format
+    monkeypatch.setattr(run_module, "check_format", lambda path: (seen.append(gc.isenabled()), real_check(path)))
+    assert gc.isenabled()
+    simulate("city_drive", tmp_path / "on.log", duration_s=1)
+    assert gc.isenabled() and seen == [False]
+    with pytest.raises(SimulateError):
+        simulate("city_drive", tmp_path / "bad.log", duration_s=-1)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        simulate("city_drive", tmp_path / "off.log", duration_s=1)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
