@@ -84,6 +84,8 @@ class _Message:
         packer = sender.packers[0]  # the conditions read no multiplexed signal
         self._where = {f.name: (k, f.scale, f.offset, f.lo, f.hi) for k, f in enumerate(packer.fields)}
         self._raw = {f.name: (k, f.lo, f.hi, f.na) for k, f in enumerate(packer.fields)}
+        # per multiplexer value, (lo, hi, n/a, scale, offset) of the fields after it (the cells)
+        self.muxed = [tuple((f.lo, f.hi, f.na, f.scale, f.offset) for f in p.fields[1:4]) for p in sender.packers]
 
     def raw(self, raws, name):
         """(raw value, usable: inside [min|max] and not the n/a code) of signal `name`."""
@@ -372,11 +374,11 @@ class Receiver:
         if not 0 <= group < len(m.packers):
             return
         total = 0
-        for f, raw in zip(m.packers[group].fields[1:4], raws[1:4]):
-            if not f.lo <= raw <= f.hi or raw == f.na:
+        for (lo, hi, na, scale, offset), raw in zip(m.muxed[group], raws[1:4]):
+            if not lo <= raw <= hi or raw == na:
                 total = None
                 break
-            total += round(raw * f.scale + f.offset)
+            total += round(raw * scale + offset)
         was_unknown = self.group_mv[group] is None
         self.group_mv[group] = total
         self.groups_unknown += (total is None) - was_unknown
