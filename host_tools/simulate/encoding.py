@@ -128,7 +128,10 @@ class Packer:
 
     def encode(self, values, counter: int | None = None) -> tuple[list[int], bytearray]:
         """The encoder's result with the payload as bytes (counter: as for encoder(True))."""
-        raws, payload = self.encoder(counter is not None)(values, *(() if counter is None else (counter,)))
+        if counter is None:
+            raws, payload = self.encoder(False)(values)
+        else:
+            raws, payload = self.encoder(True)(values, counter)
         return raws, bytearray(payload.to_bytes(self.length, "little"))
 
 
