@@ -53,7 +53,7 @@ def cost(dbc, tmp: Path) -> None:
     simulate("highway_tow", tmp / "cost.log", duration_s=30, seed=2, dbc=dbc)
     frames = frames_of(tmp / "cost.log")
     print(f"\nsupervision cost in MicroPython (x64 viper): {len(frames)} frames of highway_tow, no faults\n")
-    timing = measure(dbc, frames, rounds=3, heap=None)
+    timing = measure(dbc, frames, rounds=9, heap=None)
     heap = measure(dbc, frames[:600], rounds=1, heap="100K")
     print(f"{'per frame':40} {'without':>9} {'with':>9} {'added':>8}")
     print(f"{'decoder call (dbc.DECODERS fn)':40} {timing['decode_us']:8.2f}µs {timing['supervised_us']:8.2f}µs "
