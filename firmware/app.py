@@ -167,6 +167,7 @@ class Board:
         self.last_credit = time.ticks_ms()
 
     # ---- one frame ------------------------------------------------------------------
+    @micropython.native
     def decode(self, frame_no, can_id, ext, data, n, t=0):
         # t: the frame's time, µs mod 2**30 (the log's in replay mode)
         stats = self.stats

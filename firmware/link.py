@@ -669,6 +669,7 @@ class Writer:
         st[_SINCE] = 0
         return self._send(b, CREDIT, 4)
 
+    @micropython.native
     def telemetry(self, frame_no, result, lanes, selected, k=0):
         """Add a decode result (result: the decoder's message index or error code) from
         the decoder's lanes and selected. Returns -1 when it is in; otherwise the frame is
