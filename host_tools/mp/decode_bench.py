@@ -1,12 +1,13 @@
 # Runs inside MicroPython (unix port): speed and heap use of a generated decoder.
 # Usage: micropython decode_bench.py MODULE_DIR MODULE_NAME FRAMES_FILE ROUNDS
 # FRAMES_FILE has one frame per line: "<can id> <ext 0|1> <hex payload>".
-# Prints one JSON object: frames per pass, microseconds and heap bytes for the raw path
-# (decode()), the firmware's hot loop (DECODERS.get + the message's decoder) and the
-# physical path (decode() + phys_value of every present signal).
+# Prints one JSON object: frames per pass, microseconds of the best pass and heap bytes for
+# the raw path (decode()), the firmware's hot loop (DECODERS.get + the message's decoder)
+# and the physical path (decode() + phys_value of every present signal).
 import sys
 import gc
 import json
+import micropython
 import time
 from binascii import unhexlify
 
@@ -26,7 +27,7 @@ def load(path):
                 data = unhexlify(fields[2]) if len(fields) > 2 else b""
                 can_id = int(fields[0])
                 ext = fields[1] == "1"
-                frames[i] = (can_id, ext, data, decoder.key(can_id, ext))
+                frames[i] = (can_id, ext, data, decoder.key(can_id, ext), len(data))
                 i += 1
     return frames
 
@@ -41,13 +42,15 @@ def decode_pass(frames, lanes, selected):
     return decoded
 
 
+@micropython.native
 def hot_pass(frames, lanes, selected):
-    """The firmware's hot loop: one dict look-up, then the message's viper decoder."""
+    """The firmware's hot loop, as app.Board.decode runs it (native code, the length known
+    from the CAN record): one dict look-up, then the message's viper decoder."""
     get = decoder.DECODERS.get
     decoded = 0
     for frame in frames:
         fn = get(frame[3])
-        if fn is not None and fn(frame[2], lanes, selected, len(frame[2])) >= 0:
+        if fn is not None and fn(frame[2], lanes, selected, frame[4]) >= 0:
             decoded += 1
     return decoded
 
@@ -77,11 +80,12 @@ def measure(fn, frames, lanes, selected, rounds):
     allocated = gc.mem_alloc() - before - fixed
     gc.enable()
     gc.collect()
-    start = time.ticks_us()
-    for _ in range(rounds):
+    best = 1 << 30
+    for _ in range(rounds):  # the best pass: a virtual machine's neighbours slow some by half
+        start = time.ticks_us()
         decoded = fn(frames, lanes, selected)
-    elapsed = time.ticks_diff(time.ticks_us(), start)
-    return {"us": elapsed, "alloc_bytes": allocated, "decoded": decoded}
+        best = min(best, time.ticks_diff(time.ticks_us(), start))
+    return {"us": best, "alloc_bytes": allocated, "decoded": decoded}
 
 
 def main():
