@@ -53,7 +53,7 @@ def physics_rate(seconds: float) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=120.0, help="simulated seconds per run")
-    parser.add_argument("--repeats", type=int, default=2, help="runs per figure (the best counts)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per figure (the best counts)")
     args = parser.parse_args()
 
     print(f"mule simulate benchmark: {args.seconds:g} simulated s per run, best of {args.repeats}\n")
