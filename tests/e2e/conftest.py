@@ -1,19 +1,12 @@
-"""Fixtures the end-to-end tests share: the project DBC and a virtual board running the
+"""Fixtures the end-to-end tests share: a virtual board running the
 firmware `mule flash` builds."""
 
 from __future__ import annotations
 
 import pytest
 
-from host_tools.dbc import load_dbc
 from host_tools.flash import build_firmware
 from host_tools.vboard import VirtualBoard
-from mule_testing import PROJECT_DBC
-
-
-@pytest.fixture(scope="module")
-def dbc():
-    return load_dbc(PROJECT_DBC)
 
 
 @pytest.fixture(scope="module")

@@ -3,19 +3,10 @@ heap (-X heapsize=100K), on clean traffic and while it raises alerts."""
 
 from __future__ import annotations
 
-import pytest
-
-from host_tools.dbc import load_dbc
 from host_tools.logfile import read_frames
 from host_tools.simulate import simulate
 from host_tools.supervise import check_frames, with_values
 from host_tools.supervise import measure
-from mule_testing import PROJECT_DBC
-
-
-@pytest.fixture(scope="module")
-def dbc():
-    return load_dbc(PROJECT_DBC)
 
 
 def frames_of(dbc, tmp_path, faults=()):

@@ -10,13 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from host_tools.dbc import load_dbc
 from host_tools.flash import build_firmware
 from host_tools.logfile import read_frames
 from host_tools.simulate import simulate
 from host_tools.supervise import check_frames, pack_frames
 from host_tools.tools import tool
-from mule_testing import PROJECT_DBC
 
 SCRIPT = Path(__file__).resolve().parent / "supervise_twins_mp.py"
 
@@ -66,11 +64,6 @@ CONFIGS = {
                        {"kind": "trailer_disconnected_moving", "speed_above": 0.0},
                        {"kind": "pack_voltage_vs_cells", "debounce": 2, "on_above": 1.0, "off_at_or_below": 0.5}]},
 }
-
-
-@pytest.fixture(scope="module")
-def dbc():
-    return load_dbc(PROJECT_DBC)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from host_tools.dbc import load_dbc
 from host_tools.decode import DecodeSummary, decoded_records, write_records
 from host_tools.engines.cantools_engine import decode_one
 from host_tools.link import messages as m
@@ -19,12 +18,6 @@ from host_tools.monitor import Dashboard, Recorder, run_monitor
 from host_tools.replay import Replay
 from host_tools.replay.loopback import LoopbackBoard
 from host_tools.simulate import simulate
-from mule_testing import PROJECT_DBC
-
-
-@pytest.fixture(scope="module")
-def dbc():
-    return load_dbc(PROJECT_DBC)
 
 
 @pytest.fixture(scope="module")

@@ -6,19 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from host_tools.dbc import load_dbc
 from host_tools.link import messages as m
 from host_tools.logfile import read_frames
 from host_tools.replay import Replay
 from host_tools.replay import alerts as alerting
 from host_tools.replay.loopback import LoopbackBoard
 from host_tools.simulate import simulate
-from mule_testing import PROJECT_DBC
-
-
-@pytest.fixture(scope="module")
-def dbc():
-    return load_dbc(PROJECT_DBC)
 
 
 @pytest.fixture(scope="module")

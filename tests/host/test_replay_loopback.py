@@ -21,11 +21,6 @@ from mule_testing import PROJECT_DBC
 
 
 @pytest.fixture(scope="module")
-def dbc():
-    return load_dbc(PROJECT_DBC)
-
-
-@pytest.fixture(scope="module")
 def busy_log(tmp_path_factory, dbc):
     """6 s of a towing truck on a busy bus: ~9,000 frames, most of other ECUs."""
     path = tmp_path_factory.mktemp("logs") / "sensor_fault.log"

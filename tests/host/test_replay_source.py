@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from host_tools.dbc import load_dbc
 from host_tools.logfile import LogError
 from host_tools.replay.source import LogSource, estimate_records
-from mule_testing import PROJECT_DBC
 
 # HitchLoad is 0x0CFF4D2A (extended), BmsPackStatus 0x200; 0x7DF is not in the DBC
 TRUCK_LOG = """\
@@ -23,11 +21,6 @@ TRUCK_LOG = """\
 (1700000000.000650) can0 7DF#0201050000000000
 (1700000000.000800) can1 0CFF4D2A#0001000000100000
 """
-
-
-@pytest.fixture(scope="module")
-def dbc():
-    return load_dbc(PROJECT_DBC)
 
 
 def write(tmp_path, text, name="truck.log"):

@@ -25,11 +25,6 @@ STABLE = ("frames_sent", "frames_decoded", "frames_verified", "mismatches", "fra
 
 
 @pytest.fixture(scope="module")
-def dbc():
-    return load_dbc(PROJECT_DBC)
-
-
-@pytest.fixture(scope="module")
 def report(tmp_path_factory, dbc):
     """A cold-soak drive (the sidecar expects cell_spread from ~7 s) replayed to a board that
     raises cell_spread on time and reads tongue load one kilogram high."""

@@ -13,12 +13,7 @@ from host_tools.simulate import simulate
 from host_tools.simulate.scenarios import SCENARIOS
 from host_tools.supervise import (KINDS, SuperviseError, build_tables, check_frames, expected, firmware, intervals,
                                   rules_module, same_alerts, with_values)
-from mule_testing import FILES, PROJECT_DBC
-
-
-@pytest.fixture(scope="module")
-def dbc():
-    return load_dbc(PROJECT_DBC)
+from mule_testing import FILES
 
 
 def rule(tables, kind):
