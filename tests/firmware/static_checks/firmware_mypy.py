@@ -16,7 +16,6 @@ import base64
 import hashlib
 import importlib.metadata as metadata
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
