@@ -2,7 +2,8 @@
 
 1. Per-frame cost inside MicroPython (the unix port, x64 viper): the decoder call alone
    and with supervision; the board's per-frame path (app.Board.decode: decode + TELEMETRY)
-   without and with it; heap bytes per frame in steady state under a 100 KB heap.
+   without and with it, in µs and (with valgrind) in machine instructions, which do not
+   change with the machine's load; heap bytes per frame in steady state under a 100 KB heap.
    Target (issue): supervision adds at most 50 % to the per-frame cost of decoding.
 2. Detection latency of every rule on the simulator's scenarios and faults: how long after
    the sidecar's start of each expected alert the supervisor raised it (the time of the
@@ -25,7 +26,7 @@ from host_tools.dbc import load_dbc  # noqa: E402
 from host_tools.logfile import read_frames  # noqa: E402
 from host_tools.simulate import simulate  # noqa: E402
 from host_tools.supervise import check_frames, expected, intervals, same_alerts  # noqa: E402
-from host_tools.supervise import measure  # noqa: E402
+from host_tools.supervise import measure, measure_instructions  # noqa: E402
 
 # (scenario, seconds or None for its full length, faults)
 LATENCY_RUNS = [
@@ -55,15 +56,29 @@ def cost(dbc, tmp: Path) -> None:
     print(f"\nsupervision cost in MicroPython (x64 viper): {len(frames)} frames of highway_tow, no faults\n")
     timing = measure(dbc, frames, rounds=9, heap=None)
     heap = measure(dbc, frames[:600], rounds=1, heap="100K")
-    print(f"{'per frame':40} {'without':>9} {'with':>9} {'added':>8}")
-    print(f"{'decoder call (dbc.DECODERS fn)':40} {timing['decode_us']:8.2f}µs {timing['supervised_us']:8.2f}µs "
+    print(f"{'per frame':40} {'without':>12} {'with':>12} {'added':>8}")
+    print(f"times include the benchmark's unpacking of each frame record ({timing['unpack_us']:.2f} µs)")
+    print(f"{'decoder call (dbc.DECODERS fn)':40} {timing['decode_us']:10.2f}µs {timing['supervised_us']:10.2f}µs "
           f"{timing['added_pct']:7.0f}%")
-    print(f"{'board path (Board.decode: + TELEMETRY)':40} {timing['board_path_us']:8.2f}µs "
-          f"{timing['board_path_supervised_us']:8.2f}µs {timing['board_added_pct']:7.0f}%")
+    print(f"{'board path (Board.decode: + TELEMETRY)':40} {timing['board_path_us']:10.2f}µs "
+          f"{timing['board_path_supervised_us']:10.2f}µs {timing['board_added_pct']:7.0f}%")
+    # Times on a shared virtual machine swing by half from run to run; instruction counts
+    # do not, so the verdict uses them where valgrind is installed.
+    counts = measure_instructions(dbc, frames[:1430])
+    verdict = counts or timing
+    if counts:
+        print(f"instructions (valgrind), without the unpacking ({counts['unpack']:,.0f})")
+        print(f"{'decoder call, instructions (valgrind)':40} {counts['decode']:12,.0f} {counts['supervised']:12,.0f} "
+              f"{counts['added_pct']:7.0f}%")
+        print(f"{'board path, instructions (valgrind)':40} {counts['board_path']:12,.0f} "
+              f"{counts['board_path_supervised']:12,.0f} {counts['board_added_pct']:7.0f}%")
+    else:
+        print("(no valgrind: no instruction counts; the verdict below is on the times)")
     print(f"heap in steady state, 100 KB heap: {heap['heap_bytes']} bytes over {heap['steady_frames']} frames")
-    met = timing["board_added_pct"] <= 50
-    print(f"target (supervision adds ≤ 50 % to the per-frame cost): board path {'met' if met else 'NOT met'}, "
-          f"decoder call alone {'met' if timing['added_pct'] <= 50 else 'NOT met'}")
+    print(f"target (supervision adds ≤ 50 % to the per-frame cost of decoding): on the board's per-frame path "
+          f"{'met' if verdict['board_added_pct'] <= 50 else 'NOT met'} ({verdict['board_added_pct']:.0f} %); "
+          f"against the bare decoder call {'met' if verdict['added_pct'] <= 50 else 'NOT met'} "
+          f"({verdict['added_pct']:.0f} %)")
 
 
 def latency(dbc, tmp: Path) -> None:

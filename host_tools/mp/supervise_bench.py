@@ -1,10 +1,13 @@
 # Runs inside MicroPython: the board's decode and supervision stages over preloaded frames.
-# Usage: micropython supervise_bench.py FIRMWARE_DIR FRAMES_FILE COUNT ROUNDS [BOARD 0|1]
+# Usage: micropython supervise_bench.py FIRMWARE_DIR FRAMES_FILE COUNT ROUNDS [BOARD 0|1] [ONLY]
 # FRAMES_FILE: COUNT records of 18 bytes (t_us u32 mod 2**30, id u32, ext u8, length u8,
 # data 8 bytes). Prints "<decode us/frame> <decode+supervise us/frame> <heap bytes in the
-# steady part> <steady frames> <alerts> <board path us/frame> <board path + supervise>"
+# steady part> <steady frames> <alerts> <board path us/frame> <board path + supervise>
+# <unpacking alone us/frame>" (each variant's time includes the unpacking)
 # (times: the best of ROUNDS rounds; heap over the last three quarters of the first round;
 # "board path": app.Board.decode, i.e. decode + TELEMETRY packing, as the replay loop runs it).
+# ONLY (a variant's number, below): run just that one in the rounds, for instruction counts
+# under valgrind (the others print 0).
 import gc
 import sys
 import time
@@ -60,7 +63,12 @@ sup = supervise.Supervisor(supervise_rules, dbc.lookup, emit, tow)
 decoders = dbc.DECODERS
 
 
-def one(i, check):
+# Variants: 0 the decoder call, 1 with supervision, 2 the board path, 3 with supervision,
+# 4 the frame's unpacking from the blob alone (this harness's own cost, taken off the others).
+_UNPACK = 4
+
+
+def one(i, v):
     at = i * _REC
     t = blob[at] | (blob[at + 1] << 8) | (blob[at + 2] << 16) | ((blob[at + 3] & 0x3F) << 24)
     can_id = blob[at + 4] | (blob[at + 5] << 8) | (blob[at + 6] << 16) | ((blob[at + 7] & 0x1F) << 24)
@@ -68,16 +76,18 @@ def one(i, check):
     n = blob[at + 9]
     for k in range(n):
         data[k] = blob[at + 10 + k]
-    if check >= 2:
+    if v == _UNPACK:
+        return
+    if v >= 2:
         board.decode(i, can_id, ext, data, n, t)
         return
     fn = decoders.get(can_id | 0x20000000 if ext else can_id)
     result = -1 if fn is None else fn(data, lanes, selected, n)
-    if check:
+    if v:
         sup.frame(i, t, result, can_id, ext, data, n, lanes, selected)
 
 
-def run(check, measure_heap=False):
+def run(v, measure_heap=False):
     sup.reset()
     if board_sup is not None:
         board_sup.reset()
@@ -90,7 +100,7 @@ def run(check, measure_heap=False):
             gc.collect()
             gc.disable()
             heap = gc.mem_alloc()
-        one(i, check)
+        one(i, v)
     took = time.ticks_diff(time.ticks_us(), start)
     if measure_heap:
         heap = gc.mem_alloc() - heap
@@ -99,19 +109,21 @@ def run(check, measure_heap=False):
     return took, heap, steady
 
 
-_, heap, steady = run(True, True)
+def variant(v):
+    if with_board:
+        board.supervisor = board_sup if v == 3 else None
+    return run(v)[0]
+
+
+_, heap, steady = run(1, True)
 alerts_first = alerts[0]
+only = int(sys.argv[6]) if len(sys.argv) > 6 else -1
 # The best round of each: a virtual machine's neighbours slow some rounds by half; the
 # variants alternate, so each gets the same chances at a quiet round.
-base = full = path = path_sup = 1 << 30
+best = [1 << 30] * 5
+ran = [v for v in ((0, 1, 2, 3, _UNPACK) if with_board else (0, 1, _UNPACK)) if only < 0 or v == only]
 for _ in range(rounds):
-    base = min(base, run(0)[0])
-    full = min(full, run(1)[0])
-    if with_board:
-        board.supervisor = None
-        path = min(path, run(2)[0])
-        board.supervisor = board_sup
-        path_sup = min(path_sup, run(2)[0])
-if not with_board:
-    path = path_sup = 0
-print(base / count, full / count, heap, steady, alerts_first, path / count, path_sup / count)
+    for v in ran:
+        best[v] = min(best[v], variant(v))
+us = [best[v] / count if v in ran else 0 for v in range(5)]
+print(us[0], us[1], heap, steady, alerts_first, us[2], us[3], us[_UNPACK])
