@@ -4,13 +4,13 @@ count the gap, get it back and go on with the next frame."""
 
 from __future__ import annotations
 
-import gc
 import math
 import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
+from host_tools.collector import collector_paused
 from host_tools.dbc import Dbc
 from host_tools.link import messages as m
 from host_tools.link.session import BoardLink, LinkError
@@ -79,22 +79,21 @@ class Replay:
         session = self.session
         session.open()
         self._started = time.perf_counter()
-        paused_gc = _pause_gc()
         try:
-            try:
-                if self.board_stats:
-                    self._wait_stats(STATS_WAIT_S)  # the board's counters before we start
-                self._stream()
-            except KeyboardInterrupt:
-                self.interrupted = True
-            try:
-                self._drain()
-                if self.board_stats and not self.aborted and not self.interrupted:
-                    self._wait_stats(STATS_WAIT_S)  # its counters after the last frame
-            except KeyboardInterrupt:
-                self.interrupted = True
+            with collector_paused():
+                try:
+                    if self.board_stats:
+                        self._wait_stats(STATS_WAIT_S)  # the board's counters before we start
+                    self._stream()
+                except KeyboardInterrupt:
+                    self.interrupted = True
+                try:
+                    self._drain()
+                    if self.board_stats and not self.aborted and not self.interrupted:
+                        self._wait_stats(STATS_WAIT_S)  # its counters after the last frame
+                except KeyboardInterrupt:
+                    self.interrupted = True
         finally:
-            _resume_gc(paused_gc)
             self.book.settle_all()
             session.close()
         return self._result()
@@ -384,24 +383,6 @@ class Replay:
                 break
             out.append(frame)
         return out
-
-
-def _pause_gc() -> bool:
-    """Keep the cyclic garbage collector out of the send loop. A frame's objects are freed
-    by reference counting as soon as it is verified; what the collector would find costs a
-    pass over every live object, measured at 30-100 ms with the DBC and the log reader
-    loaded: long enough to put hundreds of frames late at --speed 1. Returns whether it
-    was on."""
-    was_on = gc.isenabled()
-    gc.freeze()  # what lives now (cantools' database, the reader ...) is never scanned
-    gc.disable()
-    return was_on
-
-
-def _resume_gc(was_on: bool) -> None:
-    gc.unfreeze()
-    if was_on:
-        gc.enable()
 
 
 def _wire_size(body: int) -> int:

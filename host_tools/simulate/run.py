@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
-import gc
 import importlib.metadata
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from host_tools import DEFAULT_DBC
+from host_tools.collector import collector_paused
 from host_tools.dbc import Dbc, frame_key, load_dbc
 from host_tools.simulate import physics
 from host_tools.simulate.alerts import Limits, Receiver
@@ -44,23 +42,8 @@ def simulate(scenario: str, output: str | Path, *, duration_s: float | None = No
              settings: list[str] | tuple[str, ...] = (), dbc: str | Path | Dbc = DEFAULT_DBC) -> Result:
     """Write the scenario's CAN log to `output` and its ground truth beside it.
     Everything the user gave is checked before anything is computed or written."""
-    with _collector_paused():
+    with collector_paused():
         return _simulate(scenario, Path(output), duration_s, seed, faults, bus_load_pct, settings, dbc)
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection during a run. Every frame makes a few tuples and lists,
-    freed by reference counting at once; the collections their count set off found nothing
-    and cost an eighth of the run. What a run leaves in cycles (~2400 objects, the DBC it
-    loaded among them, however long it ran) is collected once the collector is back on."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
 
 
 def _simulate(scenario: str, output: Path, duration_s: float | None, seed: int, faults, bus_load_pct: float | None,
