@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from host_tools.cli.args import writable_file
 from host_tools.codegen.build import HOST_MARCH, PYBOARD_MARCH, compile_mpy, write_decoder
 from host_tools.codegen.emit import MODES
 from host_tools.dbc import load_dbc
@@ -28,7 +29,7 @@ def add_subparser(subparsers) -> None:
                     "(API: docs/decoder.md).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("dbc", type=Path, help="DBC file (any file cantools loads)")
-    parser.add_argument("-o", "--output", type=Path, required=True,
+    parser.add_argument("-o", "--output", type=writable_file, required=True,
                         help="output .py file; its name is the module name")
     parser.add_argument("--emit", choices=MODES, default="viper",
                         help="viper: native code, fastest, no allocation; plain: bytecode fallback")

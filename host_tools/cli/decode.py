@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from host_tools import DEFAULT_DBC
+from host_tools.cli.args import writable_file
 from host_tools.dbc import load_dbc
 from host_tools.decode import FORMATS, DecodeSummary, decoded_records, write_records
 from host_tools.engines import ENGINES
@@ -51,7 +52,7 @@ def add_subparser(subparsers) -> None:
                         help="cantools: reference in CPython; firmware: generated decoder "
                              "inside the MicroPython unix port")
     parser.add_argument("--format", choices=FORMATS, default="jsonl", help="output format")
-    parser.add_argument("-o", "--output", type=Path, help="output file (default: stdout)")
+    parser.add_argument("-o", "--output", type=writable_file, help="output file (default: stdout)")
     parser.add_argument("--skip-bad", action="store_true",
                         help="count and report malformed log records instead of stopping")
     parser.add_argument("--heap", help="MicroPython heap size for the firmware engine, e.g. 100K")

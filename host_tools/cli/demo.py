@@ -13,6 +13,7 @@ from rich.table import Table
 
 from host_tools import DEFAULT_DBC, REPO_ROOT
 from host_tools.board_stream import stream_frames, verify
+from host_tools.cli.args import positive_float, writable_file
 from host_tools.dbc import load_dbc
 from host_tools.engines.cantools_engine import decode_one
 from host_tools.flash import flash
@@ -116,8 +117,8 @@ def add_subparser(subparsers) -> None:
                     "to it over the link, and show its telemetry next to cantools' values.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--dbc", type=Path, default=DEFAULT_DBC, help="DBC file")
-    parser.add_argument("--log", type=Path, default=REPO_ROOT / "build" / "demo" / "highway_tow.log",
+    parser.add_argument("--log", type=writable_file, default=REPO_ROOT / "build" / "demo" / "highway_tow.log",
                         help="where to write the drive's log")
-    parser.add_argument("--seconds", type=float, default=15.0, help="length of the drive")
+    parser.add_argument("--seconds", type=positive_float, default=15.0, help="length of the drive")
     parser.add_argument("--heap", default="100K", help="the virtual board's heap (a Pyboard has ~100K)")
     parser.set_defaults(func=_do_demo)

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.live import Live
 
 from host_tools import DEFAULT_DBC
+from host_tools.cli.args import non_negative_float, positive_float, writable_file
 from host_tools.cli.replay import ctrl_c_stops
 from host_tools.dbc import load_dbc
 from host_tools.link.session import BoardLink
@@ -59,10 +60,10 @@ def add_subparser(subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--port", required=True, help="the board's serial port or a pyserial URL")
     parser.add_argument("--dbc", type=Path, default=DEFAULT_DBC, help="DBC file (the board's decoder)")
-    parser.add_argument("--record", type=Path, metavar="FILE",
+    parser.add_argument("--record", type=writable_file, metavar="FILE",
                         help="save the frames the board decoded, re-encoded with cantools, as a CAN log "
                              "(.log: candump) for mule replay / mule decode")
-    parser.add_argument("--duration", type=float, help="stop after this many seconds (none: until Ctrl-C)")
-    parser.add_argument("--reconnect-timeout", type=float, default=30.0,
+    parser.add_argument("--duration", type=positive_float, help="stop after this many seconds (none: until Ctrl-C)")
+    parser.add_argument("--reconnect-timeout", type=non_negative_float, default=30.0,
                         help="seconds to wait for a board that went away to come back")
     parser.set_defaults(func=_do_monitor)

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from host_tools import DEFAULT_DBC
+from host_tools.cli.args import non_negative_float, writable_dir
 from host_tools.dbc import load_dbc
 from host_tools.link.session import BoardLink, LinkError
 from host_tools.logfile import LogError
@@ -135,15 +136,15 @@ def add_subparser(subparsers) -> None:
     parser.add_argument("--speed", type=_speed, default="1", metavar="1|N|max",
                         help="1: the log's timing; N: N times faster; max: as fast as the board's credit allows")
     parser.add_argument("--dbc", type=Path, default=DEFAULT_DBC, help="DBC file (the board must run its decoder)")
-    parser.add_argument("--report", type=Path, metavar="DIR",
+    parser.add_argument("--report", type=writable_dir, metavar="DIR",
                         help="write summary.json, mismatches.jsonl, alerts.jsonl, plots and index.html to DIR")
     parser.add_argument("--channel", default=AUTO,
                         help="the log channel (bus) to replay; auto: the first one carrying an id of the DBC")
     parser.add_argument("--skip-bad", action="store_true",
                         help="count and report malformed log records instead of stopping")
-    parser.add_argument("--settle", type=float, default=3.0,
+    parser.add_argument("--settle", type=non_negative_float, default=3.0,
                         help="seconds to wait for the answers to the last frames")
-    parser.add_argument("--reconnect-timeout", type=float, default=30.0,
+    parser.add_argument("--reconnect-timeout", type=non_negative_float, default=30.0,
                         help="seconds to wait for a board that went away to come back")
     parser.add_argument("--heap", default="100K", help="the virtual board's heap (without --port)")
     parser.set_defaults(func=_do_replay)

@@ -11,6 +11,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from host_tools import DEFAULT_DBC
+from host_tools.cli.args import non_negative_float, positive_float, writable_file
 from host_tools.simulate import FORMATS, SCENARIOS, SimulateError, simulate, syntax_help
 
 
@@ -67,14 +68,14 @@ def add_subparser(subparsers) -> None:
                     "Same seed, same bytes. See docs/simulator.md.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("scenario", nargs="?", metavar="SCENARIO", help=f"one of: {', '.join(SCENARIOS)}")
-    parser.add_argument("-o", "--output", type=Path, metavar="FILE", help="the log to write (.log, .asc or .blf)")
+    parser.add_argument("-o", "--output", type=writable_file, metavar="FILE", help="the log to write (.log, .asc or .blf)")
     parser.add_argument("--list", action="store_true", help="describe the scenarios and the fault syntax, then exit")
-    parser.add_argument("--duration", type=float, metavar="S",
+    parser.add_argument("--duration", type=positive_float, metavar="S",
                         help="seconds to simulate (default: the scenario's own length)")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed: same seed, same bytes")
     parser.add_argument("--fault", action="append", metavar="SPEC",
                         help="inject a fault, e.g. dropout:HitchLoad@30+2 (repeat for more; --list shows all)")
-    parser.add_argument("--bus-load", type=float, metavar="PCT",
+    parser.add_argument("--bus-load", type=non_negative_float, metavar="PCT",
                         help="add other ECUs' traffic (unknown ids) up to this bus load at 500 kbit/s")
     parser.add_argument("--set", action="append", metavar="NAME=VALUE",
                         help="change a scenario parameter, e.g. trailer_mass_kg=0 (repeatable)")

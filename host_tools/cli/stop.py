@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from host_tools.cli.args import positive_float
 from host_tools.link.session import BoardLink
 
 
@@ -25,5 +26,5 @@ def add_subparser(subparsers) -> None:
                     "(binary data may contain 0x03), so mpremote cannot interrupt it; stop it first.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--port", required=True, help="serial port or pyserial URL")
-    parser.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the answer")
+    parser.add_argument("--timeout", type=positive_float, default=3.0, help="seconds to wait for the answer")
     parser.set_defaults(func=_do_stop)
