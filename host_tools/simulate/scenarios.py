@@ -123,20 +123,52 @@ class Scenario:
         return params
 
 
+# Every parameter's physical range, inclusive (checked before anything is computed or
+# written: an inf or nan would otherwise reach the encoder or the sidecar's JSON).
+LIMITS: dict[str, tuple[float, float]] = {
+    "truck_mass_kg": (500.0, 20_000.0),
+    "trailer_mass_kg": (0.0, 20_000.0),  # 0: no trailer
+    "tongue_fraction": (0.0, 0.5),
+    "trailer_frontal_area_m2": (0.1, 20.0),
+    "soc_pct": (0.0, 100.0),
+    "pack_temp_c": (-40.0, 60.0),
+    "ambient_temp_c": (-40.0, 50.0),
+    "soh_pct": (50.0, 100.0),
+    "weak_cell": (0, 96),  # 0: none
+    "max_speed_kph": (1.0, 180.0),
+    "hills_pct": (0.0, 30.0),
+    "cruise_kph": (1.0, 180.0),
+    "grade_start_km": (0.0, 500.0),
+    "grade_pct": (0.0, 30.0),
+    "grade_length_km": (0.0, 500.0),
+    "descent_pct": (0.0, 30.0),
+    "descent_length_km": (0.0, 500.0),
+    "cargo_kg": (0.0, 20_000.0),
+    "loaded_tongue_fraction": (0.0, 0.5),
+    "drive_kph": (1.0, 180.0),
+    "charger_max_a": (0.0, 1000.0),
+    "target_soc_pct": (0.0, 100.0),
+    "cabin_heater_kw": (0.0, 20.0),
+    "sway_start_s": (0.0, 7200.0),
+    "sway_hz": (0.1, 5.0),
+    "sway_amplitude_deg": (0.0, 45.0),
+    "sway_grow_s": (0.0, 600.0),
+    "sway_hold_s": (0.0, 600.0),
+    "sway_damp_s": (0.0, 600.0),
+    "trailer_brake_pct": (0.0, 100.0),
+    "slow_to_kph": (1.0, 180.0),
+}
+
+
 def _check(name: str, p: Params) -> None:
     problems = []
-    if not 0 <= p.soc_pct <= 100:
-        problems.append(f"soc_pct {p.soc_pct} is outside 0..100")
-    if not 50 <= p.soh_pct <= 100:
-        problems.append(f"soh_pct {p.soh_pct} is outside 50..100")
-    if not 0 <= p.weak_cell <= 96:
-        problems.append(f"weak_cell {p.weak_cell} is outside 0..96")
-    if p.trailer_mass_kg < 0 or p.truck_mass_kg <= 0:
-        problems.append("masses must be positive (trailer_mass_kg 0 = no trailer)")
-    if not 0 <= p.tongue_fraction <= 0.5:
-        problems.append(f"tongue_fraction {p.tongue_fraction} is outside 0..0.5")
-    if not -40 <= p.pack_temp_c <= 60 or not -40 <= p.ambient_temp_c <= 50:
-        problems.append("pack_temp_c must be in -40..60 and ambient_temp_c in -40..50")
+    for f in dataclasses.fields(p):
+        value = getattr(p, f.name)
+        if isinstance(value, bool):
+            continue
+        lo, hi = LIMITS[f.name]  # a new parameter needs its range here
+        if not lo <= value <= hi:  # False for nan too
+            problems.append(f"{f.name} {value} is outside {lo:g}..{hi:g}")
     if problems:
         raise SimulateError(f"{name}: " + "; ".join(problems))
 

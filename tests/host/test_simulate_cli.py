@@ -62,6 +62,14 @@ def test_a_run_writes_the_log_and_its_truth(tmp_path):
     (["unhitch_rehitch", "--set", "plug_bounce=maybe"], ["plug_bounce takes a bool"]),
     (["towing"], ["unknown scenario 'towing'", "highway_tow"]),
     (["city_drive", "--dbc", FILES / "dbc" / "mux_simple.dbc"], ["message 'MuxSparse' has no model", "HitchLoad"]),
+    # not finite or not physical: refused before the log or its sidecar exists
+    (["highway_tow", "--set", "trailer_mass_kg=inf"], ["trailer_mass_kg inf is outside 0..20000"]),
+    (["highway_tow", "--set", "trailer_mass_kg=nan"], ["trailer_mass_kg nan is outside 0..20000"]),
+    (["highway_tow", "--set", "cruise_kph=-inf"], ["cruise_kph -inf is outside 1..180"]),
+    (["trailer_sway", "--set", "sway_hz=1e308"], ["sway_hz 1e+308 is outside 0.1..5"]),
+    (["city_drive", "--set", "truck_mass_kg=1e9"], ["truck_mass_kg 1000000000.0 is outside 500..20000"]),
+    (["highway_tow", "--bus-load", "nan"], ["--bus-load", "'nan': give a finite number"]),
+    (["highway_tow", "--bus-load", "-3"], ["--bus-load", "give a number of 0 or more"]),
 ])
 def test_mistakes_exit_2_naming_the_bad_part(tmp_path, args, words):
     result = mule_simulate(*args, "--duration", "3", "-o", tmp_path / "x.log")
@@ -70,6 +78,29 @@ def test_mistakes_exit_2_naming_the_bad_part(tmp_path, args, words):
     for word in words:
         assert word in result.stderr
     assert not (tmp_path / "x.log").exists()
+    assert not (tmp_path / "x.log.truth.json").exists()
+
+
+@pytest.mark.parametrize("duration", ["inf", "nan", "0", "-5"])
+def test_a_duration_must_be_a_finite_positive_number(tmp_path, duration):
+    result = mule_simulate("city_drive", "--duration", duration, "-o", tmp_path / "x.log")
+    assert result.returncode == 2 and "argument --duration" in result.stderr and "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_every_parameter_has_a_finite_range():
+    from host_tools.simulate.scenarios import LIMITS
+
+    names = {f for s in SCENARIOS.values() for f in s.params.__dataclass_fields__}
+    numeric = {n for s in SCENARIOS.values() for n in s.params.__dataclass_fields__
+               if not isinstance(getattr(s.params, n), bool)}
+    assert numeric <= set(LIMITS) <= names
+    assert all(-1e6 < lo <= hi < 1e6 for lo, hi in LIMITS.values())
+
+
+def test_an_unwritable_output_is_refused_before_simulating(tmp_path):
+    result = mule_simulate("city_drive", "-o", "/proc/mule/x.log")
+    assert result.returncode == 2 and "argument -o/--output" in result.stderr and "cannot write in" in result.stderr
 
 
 def test_an_output_without_a_known_extension_is_refused(tmp_path):
