@@ -66,6 +66,11 @@ def load_dbc(path: str | Path) -> Dbc:
         raise DbcError(f"{path}: not a valid DBC: {reason}") from None
     finally:
         cantools_log.setLevel(level)
+    return checked_dbc(database, path, hashlib.sha256(raw).hexdigest())
+
+
+def checked_dbc(database, path: Path, sha256: str) -> Dbc:
+    """A loaded cantools database (or one built in memory) with this module's checks."""
     messages = tuple(database.messages)
     if not messages:
         raise DbcError(f"{path}: the DBC defines no messages")
@@ -79,7 +84,7 @@ def load_dbc(path: str | Path) -> Dbc:
                 f"{path}: messages {other.name!r} and {message.name!r} share frame id "
                 f"{message.frame_id:#x} ({'extended' if message.is_extended_frame else 'standard'})")
         by_key[key] = message
-    return Dbc(path, hashlib.sha256(raw).hexdigest(), database, messages, by_key)
+    return Dbc(Path(path), sha256, database, messages, by_key)
 
 
 def _check_message(path: Path, message) -> None:
@@ -89,8 +94,18 @@ def _check_message(path: Path, message) -> None:
     limit = 0x1FFFFFFF if message.is_extended_frame else 0x7FF
     if message.frame_id > limit:
         raise DbcError(f"{where}: id does not fit a {'29' if message.is_extended_frame else '11'}-bit identifier")
+    names = {signal.name for signal in message.signals}
+    seen = set()
     for signal in message.signals:
         what = f"{where}: signal {signal.name!r}"
+        if signal.name in seen:  # records key values by name, cantools' signal tree names signals
+            raise DbcError(f"{what}: two signals of the message have this name; rename one")
+        seen.add(signal.name)
+        if signal.multiplexer_ids and signal.multiplexer_signal not in names:
+            # cantools leaves such a signal out of every decode, silently
+            raise DbcError(f"{what}: its multiplexer {signal.multiplexer_signal!r} is not a signal of the "
+                           f"message by that name, so cantools would never decode it (a SystemSignalLongSymbol "
+                           f"renames the multiplexer?); remove the multiplexer's long name")
         if not 1 <= signal.length <= 64:
             raise DbcError(f"{what}: length {signal.length} is outside 1..64 bits")
         if signal.is_float and signal.length not in (32, 64):

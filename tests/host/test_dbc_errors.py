@@ -21,6 +21,8 @@ EXPECTED = {
     "overlapping_signals.dbc": "Beta and Alpha are overlapping in message Overlap",
     "message_too_long.dbc": "message 'TooLong' (0x100): length 65 exceeds the 64 bytes",
     "empty.dbc": "the DBC defines no messages",
+    "duplicate_signal_name.dbc": "signal 'Level': two signals of the message have this name",
+    "multiplexer_long_name.dbc": "signal 'LevelA': its multiplexer 'Mode' is not a signal of the message",
 }
 
 
