@@ -1,5 +1,8 @@
-"""A virtual board: the MicroPython unix port behind a pseudo-terminal, behaving like a
-dev board on a USB serial port, so mpremote, `mule flash` and the link work unchanged.
+"""Virtual boards behind a pseudo-terminal, behaving like a dev board on a USB serial port,
+so mpremote, `mule flash` and the link work unchanged: `VirtualBoard` runs the MicroPython
+unix port (fast, 64-bit), `QemuBoard` an emulated Pyboard (qemu-system-arm, Cortex-M4F,
+float32, armv7emsp; docs/hardware.md says what differs from a real one). `open_board`
+picks one by name; `parse_heap` is the one place heap sizes are checked.
 
 Two pty pairs and a relay thread: the user's side (`port`, what mpremote opens) and the
 board's side (micropython's stdin/stdout). The relay adds what the unix port lacks:
@@ -19,6 +22,7 @@ import os
 import pty
 import re
 import select
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -27,7 +31,10 @@ import time
 import tty
 from pathlib import Path
 
+from host_tools.qemu_board.build import DEFAULT_HEAP, parse_heap
 from host_tools.tools import tool
+
+BOARDS = ("unix", "qemu")
 
 RAW_PROMPTS = (b"raw REPL; CTRL-B to exit\r\n>", b"\x04>")
 FRIENDLY_PROMPT = b">>> "
@@ -49,9 +56,11 @@ _MAX_PENDING = 1 << 20  # board→host bytes held while nobody reads the port
 class VirtualBoard:
     """Run with `with VirtualBoard(dir) as board: ... board.port ...`."""
 
-    def __init__(self, directory: str | Path, heap: str | None = None):
+    kind = "unix"
+
+    def __init__(self, directory: str | Path, heap: str | int | None = None):
         self.directory = Path(directory).resolve()
-        self.heap = heap
+        self.heap = parse_heap(heap)  # bytes; None: a Pyboard's 100K. ValueError says what is wrong
         self.boots = 0  # how many times MicroPython was started (1 + soft resets)
         self.dropped_to_board = 0  # host→board bytes lost to a full receive buffer
         self._proc: subprocess.Popen | None = None
@@ -114,9 +123,7 @@ class VirtualBoard:
     def _spawn(self, run_main: bool) -> None:
         master, slave = pty.openpty()
         tty.setraw(slave)
-        cmd = [tool("micropython")]
-        if self.heap:
-            cmd += ["-X", f"heapsize={self.heap}"]
+        cmd = [tool("micropython"), "-X", f"heapsize={self.heap}"]
         cmd += ["-i", str(self._boot_script)] if run_main else []
         self._proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, cwd=self.directory,
                                       close_fds=True, start_new_session=True)
@@ -237,38 +244,41 @@ class VirtualBoard:
 
     def _relay(self) -> None:
         while not self._stop.is_set():
-            if self._reset_requested.is_set():
-                self._reset_requested.clear()
-                self._reboot(run_main=True)
-            board_fd = self._board_fd
-            want = [self._user_master] + ([board_fd] if len(self._to_user) < _MAX_PENDING else [])
-            writers = [self._user_master] if self._to_user else []
-            try:
-                readable, writable, _ = select.select(want, writers, [], 0.05)
-            except (OSError, ValueError):
-                readable, writable = [], []
-            if writable:
-                self._flush_user()
-            if board_fd in readable:
-                try:
-                    data = os.read(board_fd, 65536)
-                except OSError:  # EIO: the board's side closed; poll() below sees it exit
-                    data = b""
-                if data:
-                    self._tail = (self._tail + data)[-64:]
-                    self._sent_since_output = 0
-                    self._emit(data)
-            if self._user_master in readable:
-                try:
-                    data = os.read(self._user_master, 65536)
-                except OSError:
-                    data = b""
-                if data:
-                    self._from_user(data)
-            if self._proc is not None and self._proc.poll() is not None:
-                self._drain_board()
-                self._reboot(run_main=True)  # MicroPython exited: a real board reboots
+            self._relay_step()
         self._flush_user()
+
+    def _relay_step(self) -> None:
+        if self._reset_requested.is_set():
+            self._reset_requested.clear()
+            self._reboot(run_main=True)
+        board_fd = self._board_fd
+        want = [self._user_master] + ([board_fd] if len(self._to_user) < _MAX_PENDING else [])
+        writers = [self._user_master] if self._to_user else []
+        try:
+            readable, writable, _ = select.select(want, writers, [], 0.05)
+        except (OSError, ValueError):
+            readable, writable = [], []
+        if writable:
+            self._flush_user()
+        if board_fd in readable:
+            try:
+                data = os.read(board_fd, 65536)
+            except OSError:  # EIO: the board's side closed; poll() below sees it exit
+                data = b""
+            if data:
+                self._tail = (self._tail + data)[-64:]
+                self._sent_since_output = 0
+                self._emit(data)
+        if self._user_master in readable:
+            try:
+                data = os.read(self._user_master, 65536)
+            except OSError:
+                data = b""
+            if data:
+                self._from_user(data)
+        if self._proc is not None and self._proc.poll() is not None:
+            self._drain_board()
+            self._reboot(run_main=True)  # MicroPython exited: a real board reboots
 
     def _drain_board(self) -> None:
         while True:
@@ -279,3 +289,94 @@ class VirtualBoard:
             if not data:
                 return
             self._emit(data)
+
+
+FLASH_IMAGE = "mule_flash.img"  # the emulated board's /flash drive, in its folder
+FLASH_SIZE = 1024 * 1024
+_QUICK_EXIT_S = 2.0  # QEMU gone this soon after starting: do not restart it in a loop
+
+
+class QemuBoard(VirtualBoard):
+    """The emulated Pyboard: MicroPython's qemu port (host_tools/qemu_board) in
+    qemu-system-arm, its UART behind the same relay. The firmware does what the unix board's
+    relay fakes (soft reset rerunning main.py, Ctrl-C while kbd_intr is on), so bytes pass
+    through unchanged. Its /flash is `mule_flash.img` in the board's folder (FAT, written
+    through semihosting): files survive soft resets, `soft_reset()` (a hard reset: QEMU
+    restarts) and new runs on the same folder. QEMU exiting (machine.reset()) restarts it."""
+
+    kind = "qemu"
+
+    def __init__(self, directory: str | Path, heap: str | int | None = None, firmware: Path | None = None):
+        super().__init__(directory, heap)
+        self.firmware = firmware  # None: build (or reuse) the one for this heap at start()
+        self.qemu_log = Path(self._tmp.name) / "qemu.log"
+        self._started_at = 0.0
+        self._failed = False
+
+    def start(self) -> None:
+        if self.firmware is None:
+            from host_tools.qemu_board.build import build
+
+            self.firmware = build(self.heap, log=lambda text: None).elf
+        if self.directory.is_dir():
+            image = self.directory / FLASH_IMAGE
+            if not image.exists():  # a blank drive: the board formats it on its first boot
+                with open(image, "wb") as f:
+                    f.truncate(FLASH_SIZE)
+        super().start()
+
+    def _spawn(self, run_main: bool = True) -> None:
+        master, slave = pty.openpty()
+        tty.setraw(slave)
+        # QEMU opens the pty by name as a serial line (raw; its stdio backend would add \r)
+        cmd = [shutil.which("qemu-system-arm") or "qemu-system-arm", "-machine", "mps2-an386", "-nographic",
+               "-monitor", "null", "-semihosting-config", "enable=on,target=native", "-kernel", str(self.firmware),
+               "-chardev", f"serial,id=uart,path={os.ttyname(slave)}", "-serial", "chardev:uart"]
+        with open(self.qemu_log, "ab") as log:
+            self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=self.directory,
+                                          close_fds=True, start_new_session=True)
+        self._board_slave = slave  # held open: the master never sees a hang-up between QEMU runs
+        os.set_blocking(master, False)
+        self._board_fd = master
+        self._tail = b""
+        self._sent_since_output = 0
+        self._started_at = time.monotonic()
+        self.boots += 1
+
+    def _kill(self) -> None:
+        super()._kill()
+        if getattr(self, "_board_slave", -1) >= 0:
+            os.close(self._board_slave)
+            self._board_slave = -1
+
+    def _reboot(self, run_main: bool = True) -> None:
+        """A hard reset: QEMU starts again on the same firmware and drive."""
+        quick = self._proc is not None and self._proc.poll() is not None \
+            and time.monotonic() - self._started_at < _QUICK_EXIT_S
+        self._kill()
+        if quick:  # it cannot start: say why on the port instead of restarting forever
+            reason = self.qemu_log.read_text(errors="replace").strip().splitlines()[-3:]
+            self._emit(("\r\nmule: qemu-system-arm exited at start: " + " / ".join(reason) + "\r\n").encode())
+            self._failed = True
+            return
+        self._spawn(run_main)
+
+    def _from_user(self, data: bytes) -> None:
+        self._send(data)
+
+    def _relay_step(self) -> None:
+        if self._failed:  # nothing to relay from; keep the port open for the message
+            self._stop.wait(0.05)
+            self._flush_user()
+            return
+        super()._relay_step()
+
+    def _sigint_handled(self) -> bool:
+        return False
+
+
+def open_board(kind: str, directory: str | Path, heap: str | int | None = None) -> VirtualBoard:
+    """A board by name ("unix" or "qemu"), not started. ValueError for a bad heap or kind."""
+    if kind not in BOARDS:
+        raise ValueError(f"board {kind!r}: choose one of {', '.join(BOARDS)}")
+    return (QemuBoard if kind == "qemu" else VirtualBoard)(directory, heap)
