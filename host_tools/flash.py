@@ -93,8 +93,11 @@ def build_firmware(dbc: Dbc, out_dir: Path, arch: str | None, config: dict) -> l
 
 
 def copy_to_board(port: str, files: list[Path]) -> None:
-    # one mpremote session: a soft reset in the raw REPL (main.py does not run), then copies
-    mpremote(port, "fs", "cp", *map(str, files), ":./", timeout=120)
+    # one mpremote session: a soft reset in the raw REPL (main.py does not run), then copies.
+    # Into the working folder by its name: FAT (a Pyboard's /flash) cannot stat "." (EINVAL),
+    # so mpremote would call ":./" "not a directory".
+    cwd = mpremote(port, "exec", "import os; print(os.getcwd())").strip().splitlines()[-1]
+    mpremote(port, "fs", "cp", *map(str, files), ":" + cwd.rstrip("/") + "/", timeout=120)
 
 
 def restart(port: str) -> None:
