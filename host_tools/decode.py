@@ -66,6 +66,11 @@ class DecodeSummary:
             out.append(f"{len(self.log.bad_records)} malformed records skipped (first: {first})")
         for kind, n in sorted(self.log.ignored.items()):
             out.append(f"{n} non-frame records ignored ({kind})")
+        if self.log.library_message_count:
+            first = "; ".join(self.log.library_messages[:_FIRST_PLACES])
+            out.append(f"{self.log.library_message_count} warnings from python-can (first: {first})")
+        if self.log.truncated:
+            out.append(f"log truncated: {self.log.truncated}")
         return out
 
 
@@ -84,12 +89,14 @@ def make_engine(name: str, dbc: Dbc, heap: str | None = None):
 
 
 def decoded_records(log: Path, dbc: Dbc, engine: str = "cantools", *, skip_bad: bool = False,
-                    heap: str | None = None, summary: DecodeSummary | None = None) -> Iterator[dict]:
-    """Decode every frame of `log`; yields records in log order and fills `summary`."""
+                    heap: str | None = None, summary: DecodeSummary | None = None,
+                    accept_truncated: bool = False) -> Iterator[dict]:
+    """Decode every frame of `log`; yields records in log order and fills `summary`
+    (summary.log.truncated: the log ends early, see read_frames)."""
     summary = summary if summary is not None else DecodeSummary(engine)
 
     def data_frames():
-        for frame in read_frames(log, skip_bad=skip_bad, stats=summary.log):
+        for frame in read_frames(log, skip_bad=skip_bad, stats=summary.log, accept_truncated=accept_truncated):
             if frame.kind == "data":
                 summary.data_frames += 1
                 yield frame

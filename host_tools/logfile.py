@@ -6,6 +6,8 @@ validation, and an account of every record that produced no frame.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -18,6 +20,8 @@ from can.io.blf import BLFReader
 from can.io.canutils import CanutilsLogReader
 from can.io.csv import CSVReader
 from can.io.trc import TRCReader
+
+from host_tools.text import printable
 
 __all__ = ["Frame", "LogError", "LogStats", "read_frames", "supported_suffixes"]
 
@@ -50,15 +54,17 @@ class LogError(Exception):
         reason: str,
         *,
         index: int | None = None,
+        truncated: bool = False,
     ) -> None:
         self.path = Path(path)
         self.line = line
         self.index = index  # BLF frame index, when line is None
         self.reason = reason
+        self.truncated = truncated  # the file ends early (LogStats.truncated)
         super().__init__(str(self))
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_log_error, (self.path, self.line, self.reason, self.index))
+        return (_log_error, (self.path, self.line, self.reason, self.index, self.truncated))
 
     def __str__(self) -> str:
         if self.line is not None:
@@ -68,8 +74,10 @@ class LogError(Exception):
         return f"{self.path}: {self.reason}"
 
 
-def _log_error(path: Path, line: int | None, reason: str, index: int | None) -> LogError:
-    return LogError(path, line, reason, index=index)
+def _log_error(
+    path: Path, line: int | None, reason: str, index: int | None, truncated: bool = False
+) -> LogError:
+    return LogError(path, line, reason, index=index, truncated=truncated)
 
 
 @dataclass
@@ -81,6 +89,12 @@ class LogStats:
     bad_records: list[tuple[str, str]] = field(default_factory=list)
     # non-frame records ignored on purpose, by kind ("asc:comment", "trc:status", ...)
     ignored: dict[str, int] = field(default_factory=dict)
+    # the file ends before its frames do (a cut BLF, or one unreadable from some byte on):
+    # where, and what is known of what was lost; the frames before it were read
+    truncated: str | None = None
+    # what python-can logged while reading (kept off the terminal, made printable)
+    library_messages: list[str] = field(default_factory=list)
+    library_message_count: int = 0
 
     def _ignore(self, kind: str, n: int = 1) -> None:
         self.ignored[kind] = self.ignored.get(kind, 0) + n
@@ -92,6 +106,52 @@ _SUFFIXES = (".log", ".asc", ".blf", ".trc", ".csv")
 def supported_suffixes() -> tuple[str, ...]:
     """File extensions read_frames understands (matched case-insensitively)."""
     return _SUFFIXES
+
+
+# --------------------------------------------------------------------------
+# python-can's own messages
+#
+# python-can logs a warning (through logging's last-resort handler: straight to stderr)
+# for some records it skips, quoting the raw line -- terminal escapes and all. While a log
+# is read here those messages go to LogStats instead, printable; the records themselves
+# are reported as bad records with their file:line.
+
+_CAN_IO = logging.getLogger("can.io")
+_KEEP_MESSAGES = 20
+_active = [0, True]  # reads in progress; can.io's propagate flag before the first
+
+
+class _ToStats(logging.Handler):
+    def __init__(self, stats: LogStats) -> None:
+        super().__init__(logging.WARNING)
+        self.stats = stats
+
+    def emit(self, record: logging.LogRecord) -> None:
+        stats = self.stats
+        stats.library_message_count += 1
+        if len(stats.library_messages) < _KEEP_MESSAGES:
+            try:
+                text = record.getMessage()
+            except Exception:  # a malformed record must not stop the reading
+                text = str(record.msg)
+            stats.library_messages.append(printable(_quote_text(text, 160)))
+
+
+@contextlib.contextmanager
+def _python_can_messages(stats: LogStats) -> Iterator[None]:
+    handler = _ToStats(stats)
+    if _active[0] == 0:
+        _active[1] = _CAN_IO.propagate
+        _CAN_IO.propagate = False
+    _active[0] += 1
+    _CAN_IO.addHandler(handler)
+    try:
+        yield
+    finally:
+        _CAN_IO.removeHandler(handler)
+        _active[0] -= 1
+        if _active[0] == 0:
+            _CAN_IO.propagate = bool(_active[1])
 
 
 # --------------------------------------------------------------------------
@@ -166,11 +226,15 @@ def _check_msg(msg: can.Message, fd_dlc_is_code: bool) -> tuple[str, bytes] | st
     return ("data", data)
 
 
-def _quote(line: str, limit: int = 60) -> str:
+def _quote_text(line: str, limit: int = 60) -> str:
     s = " ".join(line.split())
     if len(s) > limit:
         s = s[: limit - 3] + "..."
-    return repr(s)
+    return s
+
+
+def _quote(line: str, limit: int = 60) -> str:
+    return repr(_quote_text(line, limit))  # repr: control characters come out escaped
 
 
 def _describe(exc: BaseException) -> str:
@@ -187,10 +251,14 @@ def _describe(exc: BaseException) -> str:
 # lines that python-can consumed without producing a frame, and may add checks.
 
 _TS = r"\d+(?:\.\d*)?"
+# reasons for lines python-can skipped that were nevertheless meant as frames
+_ASC_UNPARSED = "looks like a CAN frame but python-can did not parse it"
+_TRC_UNPARSED = "frame record not parsed by python-can (missing fields?)"
 
 
 class _TextFormat:
     name = ""
+    title = ""  # for messages: "candump", "ASC"...
     reader_cls: Callable[..., Iterable[can.Message]]
     fd_dlc_is_code = False
     # call fix() for extended-id / CAN FD messages (error frames: always)
@@ -216,17 +284,29 @@ class _TextFormat:
         """Format-specific correction/extra check of a parsed message."""
         return msg
 
+    def frame_like(self, line: str) -> bool:
+        """Whether a line python-can choked on was at least meant as a frame (readers
+        that parse every line say which ones could be)."""
+        return True
+
     def header_error(self, lineno: int | None, reason: str) -> LogError:
         return LogError(self.path, lineno, reason)
+
+
+_CANDUMP_FRAME_LIKE = re.compile(r"\s*\(\s*[\d.]+\)")  # a record begins with its timestamp
 
 
 class _Candump(_TextFormat):
     """candump -L: ``(1.5) can0 123#1122``; python-can skips only blank lines."""
 
     name = "log"
+    title = "candump"
     reader_cls = CanutilsLogReader
     fix_ext = True
     dlc_hint = " (odd number of hex digits?)"
+
+    def frame_like(self, line: str) -> bool:
+        return _CANDUMP_FRAME_LIKE.match(line) is not None
 
     def fix(self, msg: can.Message, line: str) -> can.Message | str:
         # python-can masks the raw id with 0x1FFFFFFF and only recognises error
@@ -268,6 +348,7 @@ class _Csv(_TextFormat):
     """python-can's CSV (CSVWriter layout); python-can skips the first line blindly."""
 
     name = "csv"
+    title = "CSV"
     reader_cls = CSVReader
 
     def prescan(self, it: Iterator[str], stats: LogStats) -> tuple[str | None, int]:
@@ -316,7 +397,9 @@ _ASC_FRAME_LIKE = re.compile(
 _ASC_STAT = re.compile(rf"{_TS}\s+\d+\s+statistic:", re.I)
 _ASC_CHIP = re.compile(rf"{_TS}\s+can\s+\d+\s+status:", re.I)
 _ASC_J1939 = re.compile(rf"{_TS}\s+j1939", re.I)
-_ASC_EVENT = re.compile(rf"{_TS}\s+\S")
+# any other timestamped event (log triggers, system variables, other buses): plain text only,
+# so a line of binary garbage that happens to start with a digit is not taken for one
+_ASC_EVENT = re.compile(rf"{_TS}\s+[\x21-\x7e][\x20-\x7e]*\Z")
 
 
 class _Asc(_TextFormat):
@@ -325,6 +408,7 @@ class _Asc(_TextFormat):
     frames...) and also swallows the first line after the header."""
 
     name = "asc"
+    title = "ASC"
     reader_cls = ASCReader
     fix_fd = True
 
@@ -383,7 +467,7 @@ class _Asc(_TextFormat):
         if _ASC_DATE.match(s) or _ASC_BASE.match(s) or _ASC_EVENTS.match(s):
             return "asc:header", None
         if _ASC_FRAME_LIKE.match(s):
-            return None, f"looks like a CAN frame but python-can did not parse it: {_quote(line)}"
+            return None, f"{_ASC_UNPARSED}: {_quote(line)}"
         if _ASC_STAT.match(s):
             return "asc:statistic", None
         if _ASC_CHIP.match(s):
@@ -392,7 +476,7 @@ class _Asc(_TextFormat):
             return "asc:j1939", None
         if _ASC_EVENT.match(s):
             return "asc:event", None
-        return "asc:unrecognised", None
+        return None, f"not an ASC record python-can reads (skipped by it without a word): {_quote(line)}"
 
     def fix(self, msg: can.Message, line: str) -> can.Message | str:
         # python-can only logs a warning when a CAN FD record's DLC code and
@@ -432,6 +516,7 @@ class _Trc(_TextFormat):
     frame records with too few fields."""
 
     name = "trc"
+    title = "TRC"
     reader_cls = TRCReader
 
     def __init__(self, path: Path) -> None:
@@ -506,8 +591,12 @@ class _Trc(_TextFormat):
                 pos = self.columns.index("T")
             typ = cols[pos] if len(cols) > pos else None
             if typ is not None and typ not in ("Tx", "Rx") and typ not in _TRC_FRAME_TYPES_V2:
-                return f"trc:{_TRC_KIND.get(typ.upper(), typ.lower())}", None
-        return None, f"frame record not parsed by python-can (missing fields?): {_quote(line)}"
+                kind = _TRC_KIND.get(typ.upper())
+                if kind is None:
+                    return None, (f"record type {typ!r} is not one PEAK defines (skipped by python-can "
+                                  f"without a word): {_quote(line)}")
+                return f"trc:{kind}", None
+        return None, f"{_TRC_UNPARSED}: {_quote(line)}"
 
 
 _TEXT_FORMATS: dict[str, type[_TextFormat]] = {
@@ -543,9 +632,19 @@ def _read_text(fmt: _TextFormat, skip_bad: bool, stats: LogStats) -> Iterator[Fr
     fd_code = fmt.fd_dlc_is_code
     dlc_hint = fmt.dlc_hint
 
-    def bad(lineno: int, reason: str) -> None:
+    # the first line that is no record of this format at all (python-can skipped it or
+    # choked on it), and how many records python-can did parse into a (bad) frame
+    unrecognised: list[tuple[int, str]] = []
+    parsed_bad = 0
+
+    def bad(lineno: int, reason: str, parsed: bool = False) -> None:
+        nonlocal parsed_bad
         if not skip_bad:
             raise LogError(path, lineno, reason)
+        if parsed:
+            parsed_bad += 1
+        elif not unrecognised:
+            unrecognised.append((lineno, reason))
         bad_records.append((f"{prefix}{lineno}", reason))
 
     def skipped(lines: list[str], lineno: int) -> int:
@@ -556,14 +655,16 @@ def _read_text(fmt: _TextFormat, skip_bad: bool, stats: LogStats) -> Iterator[Fr
             if kind is not None:
                 ignore(kind)
             else:
-                bad(lineno, reason or "unparsed record")
+                reason = reason or "unparsed record"
+                bad(lineno, reason, reason.startswith((_ASC_UNPARSED, _TRC_UNPARSED)))
         return lineno
 
     try:
         fh = open(path, encoding="utf-8", errors="replace", newline=None)
     except OSError as exc:
         raise LogError(path, None, f"cannot open: {exc.strerror or exc}") from None
-    with fh:
+    frames_before = stats.frames
+    with fh, _python_can_messages(stats):
         it = iter(fh)
         first, lineno = fmt.prescan(it, stats)
         fd_code = fmt.fd_dlc_is_code  # prescan may set it
@@ -590,7 +691,7 @@ def _read_text(fmt: _TextFormat, skip_bad: bool, stats: LogStats) -> Iterator[Fr
                     lineno += 1
                     buf.clear()
                     if line.strip():
-                        bad(lineno, f"cannot parse ({_describe(exc)}): {_quote(line)}")
+                        bad(lineno, f"cannot parse ({_describe(exc)}): {_quote(line)}", fmt.frame_like(line))
                     else:
                         ignore(f"{fmt.name}:blank")
                     # resume with a fresh reader after that line
@@ -621,7 +722,7 @@ def _read_text(fmt: _TextFormat, skip_bad: bool, stats: LogStats) -> Iterator[Fr
                         except (ValueError, IndexError) as exc:
                             fixed = f"cannot parse ({_describe(exc)})"
                         if type(fixed) is str:
-                            bad(lineno, f"{fixed}: {_quote(line)}")
+                            bad(lineno, f"{fixed}: {_quote(line)}", True)
                             continue
                         msg = fixed
                         ext = msg.is_extended_id
@@ -629,7 +730,7 @@ def _read_text(fmt: _TextFormat, skip_bad: bool, stats: LogStats) -> Iterator[Fr
                 if msg.is_error_frame or msg.is_remote_frame:
                     res = _check_msg(msg, fd_code)
                     if type(res) is str:
-                        bad(lineno, f"{res}: {_quote(line)}")
+                        bad(lineno, f"{res}: {_quote(line)}", True)
                         continue
                     kind, data = res
                 else:
@@ -648,7 +749,7 @@ def _read_text(fmt: _TextFormat, skip_bad: bool, stats: LogStats) -> Iterator[Fr
                         if type(res) is str:
                             if res.startswith("dlc"):
                                 res += dlc_hint
-                            bad(lineno, f"{res}: {_quote(line)}")
+                            bad(lineno, f"{res}: {_quote(line)}", True)
                             continue
                     kind = "data"
                 stats.frames += 1
@@ -664,6 +765,12 @@ def _read_text(fmt: _TextFormat, skip_bad: bool, stats: LogStats) -> Iterator[Fr
                 f.where = f"{prefix}{lineno}"
                 f.__class__ = Frame
                 yield f
+    if unrecognised and stats.frames == frames_before and not parsed_bad:
+        # --skip-bad or not, a file in which not one line reads as a frame is not this
+        # kind of log at all (random bytes named .asc)
+        line, reason = unrecognised[0]
+        raise LogError(path, line, f"no {fmt.title} frame in the file, {len(bad_records):,} bad records "
+                                   f"(this is the first: {reason}); is the file really in {fmt.title} format?")
 
 
 # --------------------------------------------------------------------------
@@ -703,7 +810,8 @@ class _GuardedFile:
         # a 0-byte read where an object header would start is the normal end
         eof_ok = not b and n == 16 and pending == -1
         if len(b) < n and not eof_ok and self.short is None:
-            self.short = f"file truncated: needed {n} bytes at offset {pos}, only {len(b)} left"
+            self.short = (f"file truncated at byte {pos + len(b):,}: an object needed {n:,} bytes "
+                          f"from byte {pos:,}")
         if n == 16 and b[:4] == b"LOBJ":
             self._pending_type = int.from_bytes(b[12:16], "little")
         elif pending == _LOG_CONTAINER and len(b) >= 2:
@@ -724,14 +832,14 @@ class _GuardedFile:
         pass  # the real file is closed by _read_blf
 
 
-def _read_blf(path: Path, skip_bad: bool, stats: LogStats) -> Iterator[Frame]:
+def _read_blf(path: Path, skip_bad: bool, stats: LogStats, accept_truncated: bool) -> Iterator[Frame]:
     bad_records = stats.bad_records
     prefix = f"{path}#"
     try:
         fh = open(path, "rb")
     except OSError as exc:
         raise LogError(path, None, f"cannot open: {exc.strerror or exc}") from None
-    with fh:
+    with fh, _python_can_messages(stats):
         guard = _GuardedFile(fh)
         try:
             reader = BLFReader(guard)
@@ -744,6 +852,23 @@ def _read_blf(path: Path, skip_bad: bool, stats: LogStats) -> Iterator[Frame]:
                 raise LogError(path, None, reason, index=idx)
             bad_records.append((f"{prefix}{idx}", reason))
 
+        def cut(what: str) -> None:
+            # BLF cannot resync: nothing after this point can be read. Say what is known
+            # of what is lost (the header's counts) rather than count it as one bad record.
+            size = fh.seek(0, 2)
+            text = f"{what}; {index:,} frames read before it (the last: #{index})"
+            if reader.object_count > index:
+                text += (f"; the header lists {reader.object_count:,} objects, so up to "
+                         f"{reader.object_count - index:,} frames or other objects after it are lost")
+            elif not reader.object_count:
+                text += "; the header does not say how many objects the file held"
+            if reader.file_size > size:
+                text += f"; the header gives {reader.file_size:,} bytes, the file has {size:,}"
+            stats.truncated = text
+            if not (skip_bad or accept_truncated):
+                raise LogError(path, None, f"{text}; BLF cannot resync, reading stops here",
+                               index=index + 1, truncated=True)
+
         nxt = iter(reader).__next__
         while True:
             try:
@@ -752,9 +877,10 @@ def _read_blf(path: Path, skip_bad: bool, stats: LogStats) -> Iterator[Frame]:
                 break
             except Exception as exc:
                 what = guard.short or (
-                    str(exc) if isinstance(exc, _BLFGuard) else _describe(exc)
+                    f"unreadable from byte {fh.tell():,}: "
+                    + (str(exc) if isinstance(exc, _BLFGuard) else _describe(exc))
                 )
-                bad(index + 1, f"{what}; BLF cannot resync, reading stops here")
+                cut(what)
                 return
             index += 1
             res = _check_msg(msg, False)
@@ -774,14 +900,12 @@ def _read_blf(path: Path, skip_bad: bool, stats: LogStats) -> Iterator[Frame]:
             )
         # python-can keeps an incomplete trailing object in _tail and ends quietly
         if guard.short is None and b"LOBJ" in getattr(reader, "_tail", b""):
-            guard.short = "file ends inside an object"
+            guard.short = f"file ends inside an object (at byte {fh.seek(0, 2):,})"
         size = fh.seek(0, 2)
         if guard.short is None and reader.file_size > size:
-            guard.short = (
-                f"file truncated: header says {reader.file_size} bytes, file has {size}"
-            )
+            guard.short = f"file truncated at byte {size:,}"
         if guard.short is not None:
-            bad(index + 1, f"{guard.short}; BLF cannot resync, reading stops here")
+            cut(guard.short)
             return
         others = reader.object_count - index
         if others > 0:
@@ -792,14 +916,22 @@ def _read_blf(path: Path, skip_bad: bool, stats: LogStats) -> Iterator[Frame]:
 
 
 def read_frames(
-    path: str | Path, *, skip_bad: bool = False, stats: LogStats | None = None
+    path: str | Path,
+    *,
+    skip_bad: bool = False,
+    stats: LogStats | None = None,
+    accept_truncated: bool = False,
 ) -> Iterator[Frame]:
     """Iterate over the frames of a CAN log, choosing the format by extension.
 
     Raises LogError for an unknown extension or unreadable file (at once), and
     for a malformed record (when reached), unless skip_bad is set: then the
-    record goes to stats.bad_records and reading continues after it (a broken
-    BLF stops at the break). Non-frame records are counted in stats.ignored.
+    record goes to stats.bad_records and reading continues after it. A text log
+    with bad records and not one frame raises LogError even with skip_bad. A BLF
+    that ends early (cut, or unreadable from some byte on: BLF cannot resync)
+    raises LogError there unless skip_bad or accept_truncated: then reading stops
+    and stats.truncated says where and what is lost. Non-frame records are counted
+    in stats.ignored; python-can's warnings go to stats.library_messages.
     """
     p = Path(path)
     suffix = p.suffix.lower()
@@ -816,5 +948,5 @@ def read_frames(
     if stats is None:
         stats = LogStats()
     if suffix == ".blf":
-        return _read_blf(p, skip_bad, stats)
+        return _read_blf(p, skip_bad, stats, accept_truncated)
     return _read_text(_TEXT_FORMATS[suffix](p), skip_bad, stats)

@@ -142,3 +142,50 @@ def test_missing_log_and_unknown_format_are_user_errors(tmp_path):
     odd.write_text("")
     result = mule("decode", odd, check=False)
     assert result.returncode == 1 and "drive.xyz" in result.stderr
+
+
+def test_random_bytes_named_asc_are_an_error_with_or_without_skip_bad():
+    log = LOGS / "asc_random_bytes.asc"
+    for extra in ((), ("--skip-bad",)):
+        result = mule("decode", log, *extra, check=False)
+        assert result.returncode == 1, extra
+        assert f"mule: error: {log}:1: " in result.stderr
+        assert "Traceback" not in result.stderr and result.stdout == ""
+    assert "no ASC frame in the file" in result.stderr
+
+
+def test_a_truncated_blf_fails_unless_accepted_and_says_what_was_lost():
+    log = LOGS / "blf_truncated_half.blf"
+    lost = ("191 frames read before it (the last: #191); the header lists 400 objects, "
+            "so up to 209 frames or other objects after it are lost")
+    result = mule("decode", log, check=False)
+    assert result.returncode == 1 and f"{log}#192: file truncated at byte 2,725" in result.stderr
+    assert lost in result.stderr and "--accept-truncated" in result.stderr
+    # --skip-bad is for damaged records: the frames before the cut, but still a failure
+    result = mule("decode", log, "--skip-bad", check=False)
+    assert result.returncode == 1
+    assert "0 of 191 data frames decoded" in result.stderr
+    assert f"log truncated: file truncated at byte 2,725" in result.stderr and lost in result.stderr
+    assert "damaged records" not in result.stderr and "malformed records skipped" not in result.stderr
+    accepted = mule("decode", log, "--accept-truncated")
+    assert lost in accepted.stderr and "log truncated" in accepted.stderr
+
+
+def test_a_crafted_trc_puts_no_terminal_escape_on_the_terminal():
+    log = LOGS / "trc_terminal_escapes.trc"
+    result = mule("decode", log, "--skip-bad", "--engine", "firmware")
+    for control in ("\x1b", "\x07", "\x9b"):
+        assert control not in result.stderr and control not in result.stdout
+    assert "3 malformed records skipped" in result.stderr
+    assert "2 warnings from python-can" in result.stderr and "\\x1b[2J" in result.stderr
+    result = mule("decode", log, check=False)  # stops at the first, quoted printable
+    assert result.returncode == 1 and "\x1b" not in result.stderr and f"{log}:7:" in result.stderr
+
+
+def test_a_file_name_with_escapes_is_printed_escaped(tmp_path):
+    log = tmp_path / "drive\x1b]0;pwned\x07.log"
+    log.write_text("(1.0) can0 123#GG\n")
+    result = mule("decode", log, check=False)
+    assert result.returncode == 1
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr
+    assert "drive\\x1b]0;pwned\\x07.log:1:" in result.stderr

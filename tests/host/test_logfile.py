@@ -238,7 +238,8 @@ def test_every_log_file_is_covered():
         "csv_good.csv",
         "csv_no_header.csv",
     }
-    assert sorted(p.name for p in LOGS.iterdir()) == sorted(good | set(MALFORMED))
+    hostile = {"make_hostile_logs.py", *HOSTILE}
+    assert sorted(p.name for p in LOGS.iterdir()) == sorted(good | set(MALFORMED) | hostile)
 
 
 @pytest.mark.parametrize("name", sorted(MALFORMED))
@@ -430,9 +431,12 @@ def test_blf_truncated(tmp_path, cut):
     assert "truncated" in str(err) and "cannot resync" in str(err)
     assert len(good) < len(blf_messages())
 
+    assert err.truncated
     frames, stats = read(path, skip_bad=True)
     assert frames == good
-    assert stats.bad_records == [(f"{path}#{len(good) + 1}", err.reason)]
+    # not one "bad record": everything after the cut is lost, and said so
+    assert stats.bad_records == []
+    assert stats.truncated and f"{len(good):,} frames read before it" in stats.truncated
 
 
 def test_blf_unknown_compression(tmp_path):
@@ -449,7 +453,9 @@ def test_blf_unknown_compression(tmp_path):
     # objects span containers, so reading cannot go on after a skipped one
     frames, stats = read(path, skip_bad=True)
     assert frames == []
-    assert [w for w, _ in stats.bad_records] == [f"{path}#1"]
+    # the rest of the file is unreadable: said so, not counted as one bad record
+    assert stats.bad_records == []
+    assert "unknown compression method 5" in stats.truncated and "0 frames read before it" in stats.truncated
 
 
 def test_blf_absurd_object_size(tmp_path):
@@ -585,7 +591,7 @@ CANDUMP_NOISE = [
     ("(1.0) can0 12G#00", "bad"),  # python-can raises
     ("(1.0) can0 123#ABC", "bad"),  # odd hex: python-can yields a wrong frame
     ("(1.0) can0", "bad"),
-    ("garbage", "bad"),
+    ("garbage", "junk"),  # bad, and not even meant as a frame
     ("(1.0) can0 FFFF0000F#00", "bad"),  # id beyond 29 bits, masked by python-can
     ("", "blank"),
     ("   ", "blank"),
@@ -596,7 +602,7 @@ CANDUMP_NOISE = [
 @given(st.lists(st.one_of(st.integers(0, 0x7FF), st.sampled_from(range(len(CANDUMP_NOISE)))
                           .map(lambda i: -1 - i)), min_size=1, max_size=40))
 def test_candump_noise_is_reported_and_frames_survive(items):
-    lines, want, bad_lines, blank = [], [], [], 0
+    lines, want, bad_lines, blank, frame_like = [], [], [], 0, False
     for n, item in enumerate(items, 1):
         if item >= 0:
             lines.append(f"({n}.000000) can0 {item:03X}#{n % 256:02X}")
@@ -604,13 +610,18 @@ def test_candump_noise_is_reported_and_frames_survive(items):
         else:
             text, what = CANDUMP_NOISE[-1 - item]
             lines.append(text)
-            if what == "bad":
+            if what in ("bad", "junk"):
                 bad_lines.append(n)
+                frame_like |= what == "bad"
             else:
                 blank += 1
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "noise.log"
         path.write_text("\n".join(lines) + "\n")
+        if bad_lines and not want and not frame_like:  # nothing in it is a candump record
+            with pytest.raises(LogError, match="no candump frame in the file"):
+                read(path, skip_bad=True)
+            return
         frames, stats = read(path, skip_bad=True)
     assert [(int(f.where.rsplit(":", 1)[1]), f.can_id) for f in frames] == want
     assert all(f.data == bytes([n % 256]) for (n, _), f in zip(want, frames))
@@ -628,6 +639,7 @@ ASC_NOISE = [
     ("   1.000000 1  100             Qx   d 1 1", "bad"),  # python-can skips silently
     ("   1.000000 1  100             Rx   d 4 1 2", "bad"),  # dlc 4, 2 bytes
     ("   1.000000 CANFD", "bad"),
+    ("\x01\x02 binary junk \x7f", "junk"),  # python-can skips it without a word
     ("// comment", "asc:comment"),
     ("   1.000000 1  Statistic: D 1 R 0 XD 0 XR 0 E 0 O 0 B 0.12%", "asc:statistic"),
     ("   1.000000 CAN 1 Status:chip status error active", "asc:chip-status"),
@@ -640,7 +652,7 @@ ASC_NOISE = [
 @given(st.lists(st.one_of(st.integers(0, 2047), st.sampled_from(range(len(ASC_NOISE)))
                           .map(lambda i: -1 - i)), min_size=1, max_size=40))
 def test_asc_noise_is_reported_and_decimal_base_survives(items):
-    lines, want, bad_lines = list(ASC_HEADER), [], []
+    lines, want, bad_lines, frame_like = list(ASC_HEADER), [], [], False
     ignored: dict[str, int] = {"asc:header": 3}
     for item in items:
         n = len(lines) + 1
@@ -651,13 +663,18 @@ def test_asc_noise_is_reported_and_decimal_base_survives(items):
         else:
             text, what = ASC_NOISE[-1 - item]
             lines.append(text)
-            if what == "bad":
+            if what in ("bad", "junk"):
                 bad_lines.append(n)
+                frame_like |= what == "bad"
             else:
                 ignored[what] = ignored.get(what, 0) + 1
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "noise.asc"
         path.write_text("\n".join(lines) + "\n")
+        if bad_lines and not want and not frame_like:  # nothing in it is an ASC record
+            with pytest.raises(LogError, match="no ASC frame in the file"):
+                read(path, skip_bad=True)
+            return
         frames, stats = read(path, skip_bad=True)
     assert [(int(f.where.rsplit(":", 1)[1]), f.can_id, f.data) for f in frames] == want
     assert [int(w.rsplit(":", 1)[1]) for w, _ in stats.bad_records] == bad_lines
@@ -680,3 +697,74 @@ def test_stats_frames_is_live():
     next(it)
     assert stats.frames == 2
     it.close()
+
+
+# --------------------------------------------------------------------------- hostile files
+# made by tests/files/logs/make_hostile_logs.py
+
+HOSTILE = ("asc_random_bytes.asc", "trc_terminal_escapes.trc", "blf_truncated_half.blf")
+
+
+def test_random_bytes_named_asc_are_an_error_naming_the_first_bad_line():
+    path = LOGS / "asc_random_bytes.asc"
+    with pytest.raises(LogError) as info:
+        list(read_frames(path))
+    assert info.value.line == 1 and "not an ASC record" in info.value.reason
+    # --skip-bad does not make a file without one frame a log
+    with pytest.raises(LogError) as info:
+        list(read_frames(path, skip_bad=True))
+    assert info.value.line == 1 and str(info.value).startswith(f"{path}:1: no ASC frame in the file, ")
+    assert "really in ASC format" in info.value.reason
+
+
+def test_an_asc_line_python_can_skips_silently_is_a_bad_record(tmp_path):
+    path = tmp_path / "mixed.asc"
+    good = (LOGS / "asc_good.asc").read_text().splitlines()
+    path.write_text("\n".join(good[:7] + ["\x01\x02 binary \x7f junk", "   1.5 \u263a not text"] + good[7:]) + "\n")
+    frames, stats = read(path, skip_bad=True)
+    assert [w for w, _ in stats.bad_records] == [f"{path}:8", f"{path}:9"]
+    assert all("not an ASC record" in r for _, r in stats.bad_records)
+    assert "asc:unrecognised" not in stats.ignored
+    assert len(frames) == len(read(LOGS / "asc_good.asc")[0])
+
+
+def test_a_trc_record_type_peak_does_not_define_is_a_bad_record():
+    path = LOGS / "trc_terminal_escapes.trc"
+    frames, stats = read(path, skip_bad=True)
+    assert lines_of(frames) == [6, 10]
+    assert [w for w, _ in stats.bad_records] == [f"{path}:{n}" for n in (7, 8, 9)]
+    assert "record type '\\x1b]0;pwned\\x07' is not one PEAK defines" in stats.bad_records[1][1]
+
+
+def test_python_can_warnings_are_captured_printable_not_printed(capfd):
+    path = LOGS / "trc_terminal_escapes.trc"
+    frames, stats = read(path, skip_bad=True)
+    out, err = capfd.readouterr()
+    assert out == err == ""  # python-can's last-resort handler printed them raw to stderr
+    assert stats.library_message_count == 2
+    assert all("\x1b" not in text and "\x07" not in text for text in stats.library_messages)
+    assert "Failed to parse message" in stats.library_messages[0] and "\\x1b[2J" in stats.library_messages[0]
+    for _, reason in stats.bad_records:
+        assert "\x1b" not in reason and "\x07" not in reason
+    import logging
+
+    assert logging.getLogger("can.io").propagate  # restored after the read
+
+
+def test_a_blf_cut_in_half_says_where_and_what_is_lost():
+    path = LOGS / "blf_truncated_half.blf"
+    good = []
+    with pytest.raises(LogError) as info:
+        for frame in read_frames(path):
+            good.append(frame)
+    err = info.value
+    assert err.truncated and err.index == 192 and len(good) == 191
+    for words in ("file truncated at byte 2,725", "191 frames read before it (the last: #191)",
+                  "the header lists 400 objects, so up to 209 frames or other objects after it are lost",
+                  "the header gives 5,450 bytes, the file has 2,725"):
+        assert words in str(err)
+    for options in ({"skip_bad": True}, {"accept_truncated": True}):
+        frames, stats = read(path, **options)
+        assert frames == good
+        assert stats.bad_records == []
+        assert stats.truncated == err.reason.removesuffix("; BLF cannot resync, reading stops here")
