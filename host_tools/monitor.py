@@ -28,6 +28,7 @@ import serial
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from host_tools.dbc import Dbc
 from host_tools.link import messages as m
@@ -35,6 +36,7 @@ from host_tools.link.session import BoardLink, LinkError
 from host_tools.logfile import supported_suffixes
 from host_tools.replay.alerts import describe
 from host_tools.telemetry import TelemetryDecoder
+from host_tools.text import printable
 
 CAN_STATES = {0: "error-active", 1: "warning", 2: "passive", 3: "bus-off", 255: "n/a"}
 ALERTS_SHOWN = 8
@@ -205,7 +207,7 @@ class Dashboard:
         top.add_row(self._panel("Hitch", HITCH_PANEL), self._panel("Battery", BATTERY_PANEL), self._link_panel())
         bottom = Table.grid(padding=(0, 2))
         bottom.add_row(self._cycle_table(now), self._alerts_panel())
-        return Group(self._title(now), top, bottom)
+        return Group(Text(printable(self._title(now))), top, bottom)  # HELLO's board name: not markup
 
     def text(self, width: int = 140) -> str:
         """The dashboard as plain text (tests, logs, a terminal that is not one)."""
@@ -270,7 +272,7 @@ class Dashboard:
                 status = "off"
             elif got is not None:
                 status = "ok"
-            table.add_row(message.name, f"{dbc_ms}" if dbc_ms else "–", f"{got:.1f}" if got is not None else "–",
+            table.add_row(Text(printable(message.name)), f"{dbc_ms}" if dbc_ms else "–", f"{got:.1f}" if got is not None else "–",
                           f"{cycle.frames:,}", status)
         return table
 
@@ -284,7 +286,9 @@ class Dashboard:
             lines.append("none" if self.alert_count == 0 else "")
         lines += [f"note {n}" for n in self.notes]
         lines += [f"board: {text}" for text in self.logs]
-        return Panel("\n".join(lines), title=f"Alerts ({self.alert_count})", width=72)
+        # DBC names and the board's LOG text: plain text, never rich markup
+        return Panel(Text(printable("\n".join(lines), keep_newlines=True)), title=f"Alerts ({self.alert_count})",
+                     width=72)
 
 
 def _fmt(value, fmt) -> str:

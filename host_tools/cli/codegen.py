@@ -10,15 +10,16 @@ from host_tools.cli.args import writable_file
 from host_tools.codegen.build import HOST_MARCH, PYBOARD_MARCH, compile_mpy, write_decoder
 from host_tools.codegen.emit import MODES
 from host_tools.dbc import load_dbc
+from host_tools.text import printable
 
 
 def _do_codegen(args: argparse.Namespace) -> int:
     dbc = load_dbc(args.dbc)
     out = write_decoder(dbc, args.output, args.emit)
-    print(f"wrote {out} ({len(dbc.messages)} messages, DBC sha256 {dbc.sha256[:12]}…)", file=sys.stderr)
+    print(f"wrote {printable(out)} ({len(dbc.messages)} messages, DBC sha256 {dbc.sha256[:12]}…)", file=sys.stderr)
     if args.mpy:
         mpy = compile_mpy(out, None if args.march == "none" else args.march)
-        print(f"compiled {mpy} (-march={args.march})", file=sys.stderr)
+        print(f"compiled {printable(mpy)} (-march={args.march})", file=sys.stderr)
     return 0
 
 

@@ -11,6 +11,7 @@ from host_tools import DEFAULT_DBC, REPO_ROOT
 from host_tools.cli.vboard import DEFAULT_DIR
 from host_tools.dbc import load_dbc
 from host_tools.flash import flash
+from host_tools.text import printable
 from host_tools.vboard import VirtualBoard
 
 
@@ -29,8 +30,8 @@ def _do_flash(args: argparse.Namespace) -> int:
             config[key] = value
     build_dir = REPO_ROOT / "build" / "flash"
 
-    def log(text: str) -> None:
-        print(f"mule flash: {text}", file=sys.stderr)
+    def log(text: str) -> None:  # the board's HELLO name and mpremote's output among it
+        print(f"mule flash: {printable(text)}", file=sys.stderr)
 
     if args.port:
         flash(dbc, args.port, config, build_dir, log)

@@ -13,6 +13,7 @@ from host_tools.engines.firmware_engine import EngineError
 from host_tools.flash import FlashError
 from host_tools.link.session import LinkError
 from host_tools.logfile import LogError
+from host_tools.text import printable
 from host_tools.tools import ToolMissing
 
 SUBCOMMANDS = (codegen, decode, demo, flash, monitor, replay, simulate, stop, vboard)
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     except USER_ERRORS as exc:
         if args.debug:
             raise
-        print(f"mule: error: {exc}", file=sys.stderr)
+        print(f"mule: error: {printable(exc, keep_newlines=True)}", file=sys.stderr)  # names files, DBC names
         return 1
 
 

@@ -20,6 +20,7 @@ from host_tools.link.session import BoardLink, LinkError
 from host_tools.logfile import LogError
 from host_tools.replay import Replay, ReplayError, parse_speed
 from host_tools.replay.source import AUTO, estimate_records
+from host_tools.text import printable
 
 
 def _speed(text: str) -> float | None:
@@ -57,13 +58,17 @@ def _do_replay(args: argparse.Namespace) -> int:
     except ReplayError as exc:
         if getattr(args, "debug", False):
             raise
-        err.print(f"mule replay: error: {exc}", markup=False, highlight=False)
+        err.print(f"mule replay: error: {printable(exc)}", markup=False, highlight=False)
         return 2
     except LogError as exc:
-        if args.skip_bad or exc.line is None and exc.index is None:
+        if exc.truncated:
+            hint = "--skip-bad replays the frames before the cut; the verdict still fails"
+        elif args.skip_bad or exc.line is None and exc.index is None:
             raise
-        raise LogError(exc.path, exc.line, f"{exc.reason} (--skip-bad counts and skips such records)",
-                       index=exc.index) from None
+        else:
+            hint = "--skip-bad counts and skips such records"
+        raise LogError(exc.path, exc.line, f"{exc.reason} ({hint})", index=exc.index,
+                       truncated=exc.truncated) from None
 
 
 def _replay(args: argparse.Namespace, err: Console) -> int:
@@ -81,8 +86,8 @@ def _replay(args: argparse.Namespace, err: Console) -> int:
                 f"mismatched {state['mismatched']:,}" + (f" gaps {state['gaps']}" if state["gaps"] else ""))
         progress.update(task, completed=state["records"], line=line)
 
-    def log(text: str) -> None:
-        err.print(f"mule replay: {text}", markup=False, highlight=False)
+    def log(text: str) -> None:  # the board's HELLO name and LOG text among it
+        err.print(f"mule replay: {printable(text)}", markup=False, highlight=False)
 
     with contextlib.ExitStack() as stack:
         if args.port:
@@ -107,15 +112,17 @@ def _replay(args: argparse.Namespace, err: Console) -> int:
     out = Console(soft_wrap=True)
     colour = "green" if result.ok else "red"
     verdict = "everything verified" if result.ok else "NOT everything verified"
-    out.print(f"[{colour}]mule replay: {args.log}: {verdict}[/{colour}]")
+    # everything printed from here names things from the log, the DBC or the board: printable,
+    # and never rich markup
+    out.print(f"mule replay: {printable(args.log)}: {verdict}", style=colour, markup=False, highlight=False)
     for line in result.lines():
-        out.print(f"  {line}", markup=False, highlight=False)
+        out.print(f"  {printable(line)}", markup=False, highlight=False)
     for problem in result.mismatches[:10]:
-        out.print(f"  mismatch: frame {problem.frame} ({problem.where}) {problem.message}.{problem.signal}: "
-                  f"expected {problem.expected!r}, got {problem.got!r}", markup=False, highlight=False)
+        out.print(printable(f"  mismatch: frame {problem.frame} ({problem.where}) {problem.message}.{problem.signal}: "
+                            f"expected {problem.expected!r}, got {problem.got!r}"), markup=False, highlight=False)
     if args.report:
         paths = write_report(args.report, result)
-        out.print(f"  report: {paths[-1]} ({len(paths)} files)", markup=False, highlight=False)
+        out.print(f"  report: {printable(paths[-1])} ({len(paths)} files)", markup=False, highlight=False)
     if result.interrupted:
         return 130
     return 0 if result.ok else 1

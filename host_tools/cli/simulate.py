@@ -13,6 +13,7 @@ from pathlib import Path
 from host_tools import DEFAULT_DBC
 from host_tools.cli.args import non_negative_float, positive_float, writable_file
 from host_tools.simulate import FORMATS, SCENARIOS, SimulateError, simulate, syntax_help
+from host_tools.text import printable
 
 
 def _do_simulate(args: argparse.Namespace) -> int:
@@ -30,16 +31,16 @@ def _do_simulate(args: argparse.Namespace) -> int:
     except SimulateError as exc:
         if getattr(args, "debug", False):
             raise
-        print(f"mule simulate: error: {exc}", file=sys.stderr)
+        print(f"mule simulate: error: {printable(exc, keep_newlines=True)}", file=sys.stderr)
         return 2
     elapsed = time.perf_counter() - started
     truth = result.truth
     duration = truth["duration_s"]
     print(f"{truth['scenario']['name']}, {duration:g} s, seed {truth['seed']}: {result.frames:,} frames "
-          f"to {result.log} in {elapsed:.1f} s ({duration / elapsed:,.0f}x real time)")
+          f"to {printable(result.log)} in {elapsed:.1f} s ({duration / elapsed:,.0f}x real time)")
     alerts = truth["expected_alerts"]
     kinds = sorted({a["kind"] for a in alerts})
-    print(f"ground truth: {result.truth_file}: {len(truth['faults'])} faults, {len(alerts)} expected alerts"
+    print(f"ground truth: {printable(result.truth_file)}: {len(truth['faults'])} faults, {len(alerts)} expected alerts"
           + (f" ({', '.join(kinds)})" if kinds else ""))
     return 0
 

@@ -55,6 +55,8 @@ class ReplayResult:
         """Everything verified: every frame of the log sent and verified, the alerts as expected,
         and the board up throughout (a reset restarts its supervision: not a clean run even
         when no frame was lost)."""
+        if self.source.log.truncated:  # the log ends early: what followed the cut is unknown
+            return False
         t = self.tally
         alerts_ok = self.alert_check.status != "failed" or not self.alert_check.counts_for_exit
         return (not self.interrupted and self.aborted is None and self.frames_not_sent == 0 and t.sent > 0
@@ -86,6 +88,7 @@ class ReplayResult:
             "interrupted": self.interrupted,
             "aborted": self.aborted,
             "log_contents": self.source.as_dict(),
+            "log_truncated": self.source.log.truncated,
             "link": {"host": dict(self.host_link), "board": dict(self.board_link)},
             "resets": len([g for g in self.gaps if g.kind == "reset"]),
             "gaps": [g.as_dict() for g in self.gaps],
@@ -122,6 +125,8 @@ class ReplayResult:
         lines.append(f"log: {src['records']:,} records, channel {src['channel']}; not sent: " + ", ".join(skipped)
                      + (f"; {src['backwards_timestamps']:,} timestamps step back" if src["backwards_timestamps"]
                         else ""))
+        if self.source.log.truncated:
+            lines.append(f"log truncated: {self.source.log.truncated}")
         h, b = d["link"]["host"], d["link"]["board"]
         lines.append(f"link errors {d['link_errors']:,} (host: CRC {h['crc_errors']}, bad {h['bad_frames']}, "
                      f"undecodable telemetry {h['telemetry_errors']}, lost frames {h['seq_gaps']}; board: CRC "
