@@ -3,6 +3,7 @@ mpremote, restart the board and check that it answers with the DBC we built from
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -15,6 +16,7 @@ import serial
 from host_tools import REPO_ROOT
 from host_tools.codegen.build import compile_mpy, write_decoder
 from host_tools.dbc import Dbc
+from host_tools.text import printable
 from host_tools.tools import tool
 
 FIRMWARE = REPO_ROOT / "firmware"
@@ -29,11 +31,47 @@ class FlashError(Exception):
     pass
 
 
+# firmware/settings.py, loaded in CPython: the one table of board settings (SETTINGS) and
+# the check the board also runs on its mule_config.json at boot
+_spec = importlib.util.spec_from_file_location("mule_firmware_settings", FIRMWARE / "settings.py")
+board_config = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(board_config)
+HOST_ONLY = ("supervision",)  # goes into the rule tables, not onto the board's config file
+
+
+def allowed_values(name: str) -> tuple:
+    """The values a "one_of" setting takes (for the CLI's choices)."""
+    for setting in board_config.SETTINGS:
+        if setting[0] == name and setting[2] == "one_of":
+            return setting[3]
+    raise KeyError(name)
+
+
+def check_settings(config: dict) -> list[str]:
+    """Why each setting of `config` would not be used by the board (empty: all fine)."""
+    problems = []
+    for name, value in config.items():
+        if name in HOST_ONLY:
+            continue
+        why = board_config.check(name, value)
+        if why is not None and why.startswith("unknown setting"):
+            why += f" (the board reads: {', '.join(s[0] for s in board_config.SETTINGS)})"
+        if why is not None:
+            problems.append(why)
+    return problems
+
+
 @dataclass
 class BoardInfo:
     arch: str | None  # None: no native code (bytecode only)
     platform: str
     version: str
+    machine_can: bool = False  # machine.CAN
+    pyb_can: bool = False  # pyb.CAN
+    spi: bool = False  # machine.SPI and machine.Pin (an MCP2515)
+
+    def can_controllers(self) -> list[str]:
+        return [name for name, have in (("machine.CAN", self.machine_can), ("pyb.CAN", self.pyb_can)) if have]
 
 
 def mpremote(port: str, *args: str, timeout: float = 60) -> str:
@@ -48,15 +86,60 @@ def mpremote(port: str, *args: str, timeout: float = 60) -> str:
     return result.stdout
 
 
-def board_info(port: str) -> BoardInfo:
-    out = mpremote(port, "exec", "import sys; print(sys.implementation._mpy, sys.platform, "
-                                 "'.'.join(str(v) for v in sys.implementation.version[:3]))")
+_INFO_SCRIPT = """\
+import sys
+def _has(module, names):
     try:
-        mpy, platform, version = out.split()[-3:]
+        m = __import__(module)
+    except ImportError:
+        return 0
+    for n in names:
+        if not hasattr(m, n):
+            return 0
+    return 1
+print('mule-info', sys.implementation._mpy, sys.platform, '.'.join(str(v) for v in sys.implementation.version[:3]),
+      _has('machine', ('CAN',)), _has('pyb', ('CAN',)), _has('machine', ('SPI', 'Pin')))
+"""
+
+
+def board_info(port: str, timeout: float = 20) -> BoardInfo:
+    """The board's MicroPython: native architecture, platform, version, CAN controllers."""
+    try:
+        out = mpremote(port, "exec", _INFO_SCRIPT, timeout=timeout)
+    except FlashError as exc:
+        if "did not finish" not in str(exc):
+            raise
+        raise FlashError(f"{port}: the board answers neither STOP nor mpremote (firmware running that does "
+                         "not read the port?): boot it in safe mode (hold USR while pressing RST, "
+                         "docs/hardware.md) and run `mule flash` again") from None
+    words = next((line.split() for line in out.splitlines() if line.startswith("mule-info ")), [])
+    try:
+        mpy, platform, version, machine_can, pyb_can, spi = words[1:7]
         arch = ARCHS.get(int(mpy) >> 10)
+        flags = [bool(int(v)) for v in (machine_can, pyb_can, spi)]
     except ValueError:
-        raise FlashError(f"{port}: unexpected answer from the board: {out.strip()!r}") from None
-    return BoardInfo(arch, platform, version)
+        raise FlashError(f"{port}: unexpected answer from the board: {printable(out.strip())!r}") from None
+    return BoardInfo(arch, platform, version, *flags)
+
+
+def check_board(config: dict, info: BoardInfo) -> None:
+    """Refuse settings this board cannot run: live mode needs the CAN controller it names."""
+    if config.get("mode", "replay") != "live":
+        return
+    which = config.get("can", "auto")
+    board = f"this board (MicroPython {info.version} on {info.platform})"
+    fix = ("flash --mode replay, or wire an MCP2515 module to SPI and flash --can mcp2515 "
+           "(docs/hardware.md)")
+    if which == "mcp2515":
+        if not info.spi:
+            raise FlashError(f"--can mcp2515 needs machine.SPI and machine.Pin, and {board} has none: "
+                             "flash --mode replay")
+        return
+    needs = {"auto": ("machine.CAN", "pyb.CAN"), "machine": ("machine.CAN",), "pyb": ("pyb.CAN",)}[which]
+    if not set(needs) & set(info.can_controllers()):
+        has = ", ".join(info.can_controllers()) or "no CAN controller"
+        raise FlashError(f"live mode reads the CAN bus through {' or '.join(needs)} (--can {which}), and "
+                         f"{board} has {has}: {fix}")
 
 
 def build_firmware(dbc: Dbc, out_dir: Path, arch: str | None, config: dict) -> list[Path]:
@@ -100,9 +183,45 @@ def copy_to_board(port: str, files: list[Path]) -> None:
     mpremote(port, "fs", "cp", *map(str, files), ":" + cwd.rstrip("/") + "/", timeout=120)
 
 
-def restart(port: str) -> None:
-    """Soft-reset from the friendly REPL, as pressing Ctrl-D at the prompt: runs main.py."""
-    with serial.serial_for_url(port, timeout=0.2) as link:
+@dataclass
+class Boot:
+    """What the board did after the soft reset: "link" (the firmware speaks the link),
+    "repl" (it came back to the REPL: the firmware did not start or stopped) or "quiet"
+    (neither within the time given); `raw`: its output after "soft reboot"."""
+
+    state: str
+    raw: bytes
+
+    def text(self) -> str:
+        """What the board printed outside link frames (a traceback), printable, without
+        the REPL's banner and prompt."""
+        raw = self.raw.rsplit(b"\x00", 1)[-1] if self.state != "quiet" else self.raw
+        lines = []
+        for line in raw.decode("utf-8", "replace").splitlines():
+            line = line.rstrip("\r")
+            if (not line.strip() or line.startswith(">>>") or line.startswith('Type "help()"')
+                    or (line.startswith("MicroPython ") and " on " in line)):
+                continue
+            lines.append(printable(line))
+        return "\n".join(lines)
+
+    def logs(self) -> list:
+        """The LOG messages among the link frames (e.g. a mule_config.json the board refused)."""
+        from host_tools.link import messages as m
+
+        out = []
+        for frame in m.host_receiver().feed(self.raw):
+            if frame.type == m.LOG:
+                out.append(m.decode_frame(frame))
+        return out
+
+
+def restart(port: str, timeout: float = 10.0, linger: float = 0.5) -> Boot:
+    """Soft-reset from the friendly REPL, as pressing Ctrl-D at the prompt: runs main.py.
+    Watches what the board says until its firmware speaks the link (a frame's 0x00) and
+    `linger` s more (a firmware that fails right after its HELLO prints why), or until it
+    is back at the REPL prompt, or for `timeout` s."""
+    with serial.serial_for_url(port, timeout=0.05) as link:
         link.write(b"\r\x02")  # Ctrl-B: leave the raw REPL if mpremote left it there
         deadline = time.monotonic() + 5
         seen = b""
@@ -110,8 +229,28 @@ def restart(port: str) -> None:
             seen += link.read(link.in_waiting or 1)
         if b">>> " not in seen:
             raise FlashError(f"{port}: the board did not show its REPL prompt after flashing")
+        while link.read(256) and time.monotonic() < deadline:  # the rest of what Ctrl-B printed: Ctrl-D must meet an idle prompt
+            pass
         link.write(b"\x04")
         link.flush()
+        out = b""
+        state = "quiet"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            out += link.read(link.in_waiting or 1)
+            if b"soft reboot" not in out:
+                continue
+            after = out.split(b"soft reboot", 1)[1]
+            if b">>> " in after.rsplit(b"\x00", 1)[-1]:
+                return Boot("repl", after)
+            if state == "quiet" and b"\x00" in after:
+                state = "link"
+                deadline = min(deadline, time.monotonic() + linger)
+        return Boot(state, out.split(b"soft reboot", 1)[-1])
+
+
+def quoted(text: str) -> str:
+    return "\n".join("    | " + line for line in text.splitlines())
 
 
 def remove_shadowing_sources(port: str, names: list[str]) -> None:
@@ -145,25 +284,38 @@ def flash(dbc: Dbc, port: str, config: dict, build_dir: Path, log=print,
     """Build, copy, restart, and check the HELLO's DBC hash. Raises FlashError."""
     from host_tools.link.session import BoardLink, LinkError
 
+    problems = check_settings(config)
+    if problems:
+        raise FlashError("refused, nothing was copied: " + "; ".join(problems))
     if port.startswith("/dev/") and not Path(port).exists():
         raise FlashError(f"{port}: no such serial port (is the board plugged in? `ls /dev/ttyACM*`)")
     if stop_streaming(port, dbc):
         log(f"{port}: the running firmware stopped streaming")
     info = board_info(port)
-    log(f"{port}: MicroPython {info.version} on {info.platform}, native code: {info.arch or 'none'}")
+    can = ", ".join(info.can_controllers() + (["machine.SPI"] if info.spi else [])) or "no CAN controller"
+    log(f"{port}: MicroPython {info.version} on {info.platform}, native code: {info.arch or 'none'}, {can}")
+    check_board(config, info)
     files = build_firmware(dbc, build_dir, info.arch, config)
     remove_shadowing_sources(port, [f.with_suffix(".py").name for f in files if f.suffix == ".mpy"])
     copy_to_board(port, files)
     log(f"{port}: copied {', '.join(f.name for f in files)}")
-    restart(port)
+    started = time.monotonic()
+    boot = restart(port, hello_timeout)
+    if boot.state == "repl":
+        raise FlashError(f"{port}: the firmware did not start; the board said:\n{quoted(boot.text() or '(nothing)')}")
     try:
         with BoardLink(port, dbc) as link:
-            hello = link.sync(timeout=hello_timeout)
+            hello = link.sync(timeout=max(2.0, hello_timeout - (time.monotonic() - started)))
     except LinkError as exc:
+        said = boot.text()
+        if said:
+            raise FlashError(f"{port}: no HELLO from the firmware; the board said:\n{quoted(said)}") from None
         raise FlashError(f"{exc}; the board's REPL may show why (mpremote connect {port} repl)") from None
     if hello.dbc_sha256.hex() != dbc.sha256:
         raise FlashError(f"{port}: the board decodes with DBC sha256 {hello.dbc_sha256.hex()[:12]}…, "
                          f"not {dbc.path.name} ({dbc.sha256[:12]}…): flashing did not take")
-    log(f"{port}: HELLO from '{hello.board}' ({hello.fw_version}), boot {hello.boot_id:#x}, "
+    log(f"{port}: HELLO from '{printable(hello.board)}' ({printable(hello.fw_version)}), boot {hello.boot_id:#x}, "
         f"DBC {dbc.path.name} sha256 {dbc.sha256[:12]}… matches")
+    for message in boot.logs():
+        log(f"{port}: the board says: {printable(message.text)}")
     return FlashReport(port, info, files, hello)

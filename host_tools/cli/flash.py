@@ -10,7 +10,7 @@ from pathlib import Path
 from host_tools import DEFAULT_DBC, REPO_ROOT
 from host_tools.cli.vboard import DEFAULT_DIR
 from host_tools.dbc import load_dbc
-from host_tools.flash import flash
+from host_tools.flash import allowed_values, check_settings, flash
 from host_tools.text import printable
 from host_tools.vboard import VirtualBoard
 
@@ -28,6 +28,12 @@ def _do_flash(args: argparse.Namespace) -> int:
             config[key] = json.loads(value)
         except ValueError:
             config[key] = value
+    problems = check_settings(config)  # before a board is touched: one table, firmware/config.py
+    if problems:
+        for problem in problems:
+            print(f"mule flash: {problem}", file=sys.stderr)
+        print("mule flash: nothing was copied; fix the setting (docs/hardware.md lists them)", file=sys.stderr)
+        return 2
     build_dir = REPO_ROOT / "build" / "flash"
 
     def log(text: str) -> None:  # the board's HELLO name and mpremote's output among it
@@ -53,20 +59,22 @@ def add_subparser(subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--port", help="serial port or pyserial URL; default: the virtual board")
     parser.add_argument("--dbc", type=Path, default=DEFAULT_DBC, help="DBC file")
-    parser.add_argument("--mode", choices=("replay", "live"), default="replay",
+    parser.add_argument("--mode", choices=allowed_values("mode"), default="replay",
                         help="replay: CAN frames come over the link; live: from the board's CAN bus")
     parser.add_argument("--bus", type=int, default=1, help="CAN controller (live mode)")
-    parser.add_argument("--bitrate", type=int, default=500000, help="CAN bitrate (live mode)")
+    parser.add_argument("--bitrate", type=int, default=500000,
+                        help="CAN bitrate (live mode): " + ", ".join(map(str, allowed_values("bitrate"))))
     parser.add_argument("--decimation", type=int, default=1, help="telemetry for 1 decoded frame in N")
-    parser.add_argument("--can", choices=("auto", "pyb", "machine", "mcp2515"), default="auto",
+    parser.add_argument("--can", choices=allowed_values("can"), default="auto",
                         help="the CAN controller: auto = machine.CAN where the firmware has it, else pyb.CAN; "
                              "mcp2515 = over SPI (docs/hardware.md)")
-    parser.add_argument("--replay-path", choices=("link", "loopback"), default="link",
+    parser.add_argument("--replay-path", choices=allowed_values("replay_path"), default="link",
                         help="replay mode: decode the link's frames (link), or send them through the "
                              "controller in silent loopback and read them back through its filters and FIFO")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="another board setting for mule_config.json (value as JSON, else a string), "
-                             "e.g. --set cs=17 --set crystal_hz=8000000")
+                             "e.g. --set cs=17 --set crystal_hz=8000000; every setting and its range: "
+                             "firmware/config.py, docs/hardware.md")
     parser.add_argument("--vboard-dir", type=Path, default=DEFAULT_DIR,
                         help="the virtual board's filesystem (without --port)")
     parser.set_defaults(func=_do_flash)

@@ -144,7 +144,7 @@ def test_flash_reports_a_board_that_never_answers(tmp_path, dbc, monkeypatch):
 
     (tmp_path / "vb").mkdir()
     with VirtualBoard(tmp_path / "vb") as vb:
-        monkeypatch.setattr(flashing, "restart", lambda port: None)  # main.py never starts
+        monkeypatch.setattr(flashing, "restart", lambda port, timeout: flashing.Boot("quiet", b""))  # main.py never starts
         with pytest.raises(FlashError, match="no HELLO from the board"):
             flash(dbc, vb.port, {"mode": "replay"}, tmp_path / "build", log=lambda text: None,
                   hello_timeout=2)
