@@ -14,6 +14,7 @@ from rich.table import Table
 from host_tools import DEFAULT_DBC, REPO_ROOT
 from host_tools.board_stream import stream_frames, verify
 from host_tools.cli.args import positive_float, writable_file
+from host_tools.text import printable
 from host_tools.dbc import load_dbc
 from host_tools.engines.cantools_engine import decode_one
 from host_tools.flash import flash
@@ -42,7 +43,7 @@ def _do_demo(args: argparse.Namespace) -> int:
     drive = simulate("highway_tow", args.log, duration_s=args.seconds, seed=1, bus_load_pct=4, dbc=dbc)
     background = drive.truth["frames"]["background"]
     console.print(f"1. Simulated {args.seconds:g} s of highway_tow (3.2 t trailer) with other ECUs on the bus: "
-                  f"{drive.frames} frames ({background} with ids the DBC lacks), {args.log}")
+                  f"{drive.frames} frames ({background} with ids the DBC lacks), {printable(args.log)}", markup=False)
     frames = [f for f in read_frames(args.log) if f.kind == "data"]
     board_dir = args.log.parent / "vboard"
     shutil.rmtree(board_dir, ignore_errors=True)
@@ -50,7 +51,7 @@ def _do_demo(args: argparse.Namespace) -> int:
     with VirtualBoard(board_dir, heap=args.heap) as board:
         console.print(f"2. Virtual board on {board.port} (MicroPython unix port, heap {args.heap or 'default'})")
         flash(dbc, board.port, {"mode": "replay"}, args.log.parent / "flash",
-              log=lambda text: console.print(f"   {text}"))
+              log=lambda text: console.print(f"   {printable(text)}", markup=False, highlight=False))
         with BoardLink(board.port, dbc) as link:
             link.sync()
             result = stream_frames(link, frames)
@@ -74,7 +75,7 @@ def _do_demo(args: argparse.Namespace) -> int:
                   f"({decoded} decoded, {unknown} with ids the DBC lacks, counted), "
                   f"lost {len(report.lost)}, mismatched {len(report.problems)}[/{colour}]")
     for number, problem in report.problems[:20]:
-        console.print(f"  [red]frame {number}: {problem}[/red]")
+        console.print(printable(f"  frame {number}: {problem}"), style="red", markup=False, highlight=False)
     console.print("5. Board stopped.")
     return 0 if ok else 1
 
