@@ -287,7 +287,7 @@ class _TextFormat:
     def frame_like(self, line: str) -> bool:
         """Whether a line python-can choked on was at least meant as a frame (readers
         that parse every line say which ones could be)."""
-        return True
+        return _TRC_FRAME_LIKE.match(line) is not None
 
     def header_error(self, lineno: int | None, reason: str) -> LogError:
         return LogError(self.path, lineno, reason)
@@ -510,6 +510,10 @@ _TRC_KIND = {
 }
 
 
+# every TRC version starts a record with its number (")" in 1.x) and the time offset
+_TRC_FRAME_LIKE = re.compile(r"\s*\d+\)?\s+\d+(?:\.\d*)?\s")
+
+
 class _Trc(_TextFormat):
     """PEAK TRC. python-can's TRCReader skips comment lines, non-frame record
     types (status, error frames, events...) and -- via a caught IndexError --
@@ -523,6 +527,9 @@ class _Trc(_TextFormat):
         super().__init__(path)
         self.version = "1.0"
         self.columns: list[str] = []
+
+    def frame_like(self, line: str) -> bool:
+        return True
 
     def prescan(self, it: Iterator[str], stats: LogStats) -> tuple[str | None, int]:
         n = 0
@@ -656,7 +663,7 @@ def _read_text(fmt: _TextFormat, skip_bad: bool, stats: LogStats) -> Iterator[Fr
                 ignore(kind)
             else:
                 reason = reason or "unparsed record"
-                bad(lineno, reason, reason.startswith((_ASC_UNPARSED, _TRC_UNPARSED)))
+                bad(lineno, reason, reason.startswith((_ASC_UNPARSED, _TRC_UNPARSED)) and fmt.frame_like(line))
         return lineno
 
     try:

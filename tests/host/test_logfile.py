@@ -768,3 +768,12 @@ def test_a_blf_cut_in_half_says_where_and_what_is_lost():
         assert frames == good
         assert stats.bad_records == []
         assert stats.truncated == err.reason.removesuffix("; BLF cannot resync, reading stops here")
+
+
+@pytest.mark.parametrize("suffix,title", [(".log", "candump"), (".trc", "TRC"), (".asc", "ASC")])
+def test_random_bytes_under_any_text_suffix_are_no_log(tmp_path, suffix, title):
+    path = tmp_path / f"noise{suffix}"
+    shutil.copy(LOGS / "asc_random_bytes.asc", path)
+    with pytest.raises(LogError, match=f"no {title} frame in the file") as info:
+        list(read_frames(path, skip_bad=True))
+    assert info.value.line == 1
