@@ -24,6 +24,7 @@ _LIVE_BURST = const(16)  # CAN frames taken per pass before serving the link aga
 _LOG_INFO = const(1)
 _LOG_ERROR = const(3)
 _T_MASK = const(0x3FFFFFFF)  # supervision times: µs mod 2**30, as replay records carry them
+_FRAME_NO_MASK = const(0x3FFFFFFF)  # frame numbers count mod 2**30, as on the wire
 # ALERT codes 32.. are the board's own (1..31 supervision's): 32 can_bus_state, value the
 # new can_state (can_source.STATE_*), cleared (| 0x100) back at error-active
 _ALERT_BUS_STATE = const(32)
@@ -251,7 +252,7 @@ class Board:
             if frame is None:
                 break
             got = True
-            self.live_no += 1
+            self.live_no = (self.live_no + 1) & _FRAME_NO_MASK  # mod 2**30 (docs/protocol.md): a small int
             try:
                 data = frame[4]
                 self.decode(self.live_no, frame[0], frame[1], data, len(data), time.ticks_us() & _T_MASK)
@@ -332,6 +333,7 @@ class Board:
                 wdt.feed()
             start = time.ticks_us()
             busy = False
+            ping = False
             n = port.readinto(self.rx)
             if n:
                 busy = True
@@ -345,6 +347,8 @@ class Board:
                             self.replay_batch()
                     elif kind == link.SYNC:
                         self.hello()
+                    elif kind == link.PING:  # the host waits for an answer: CREDIT at once
+                        ping = True
                     elif kind == link.STOP:
                         self.send(self.writer.telemetry_flush())
                         self.log(_LOG_INFO, "stopped")
@@ -361,7 +365,7 @@ class Board:
                     self.bus_checked = now
             self.send(self.writer.telemetry_flush())
             now = time.ticks_ms()
-            if (reader.since_credit() >= self.rx_window // 4
+            if (ping or reader.since_credit() >= self.rx_window // 4
                     or time.ticks_diff(now, self.last_credit) >= _CREDIT_MS):
                 self.send(self.writer.credit(reader, self.rx_window))
                 self.last_credit = now

@@ -1,5 +1,5 @@
 # The board's side of the serial link (docs/protocol.md): host frames in (SYNC, STOP,
-# CAN batches), board frames out (HELLO, TELEMETRY, ALERT, STATS, LOG, CREDIT).
+# PING, CAN batches), board frames out (HELLO, TELEMETRY, ALERT, STATS, LOG, CREDIT).
 """Usage (buffers are allocated once; the receive path allocates nothing per frame):
 
     import link
@@ -22,11 +22,13 @@
                         port.write(writer.wire, writer.telemetry_flush())
                         k = writer.telemetry(reader.can_frame_no(i), mi, lanes, selected, k)
             elif t == link.SYNC:
-                reader.new_session()       # credit counts from this SYNC on
+                reader.new_session()
                 ... HELLO, then CREDIT
+            elif t == link.PING:           # the host waits for an answer: CREDIT at once
+                ping = True
             t = reader.next()
-        if reader.since_credit() >= RX_WINDOW // 4:
-            port.write(writer.wire, writer.credit(reader, RX_WINDOW))
+        if ping or reader.since_credit() >= RX_WINDOW // 4:
+            port.write(writer.wire, writer.credit(reader, RX_WINDOW))  # acks reader.last_seq()
 
 Every packer returns the frame's length on the wire, in writer.wire[0:n]: write it with
 stream.write(writer.wire, n) (MicroPython streams take a length: no slice, no allocation).
@@ -39,11 +41,12 @@ import micropython
 from array import array
 from micropython import const
 
-PROTO_VERSION = const(1)
+PROTO_VERSION = const(2)
 
 HELLO = const(0x01)
 SYNC = const(0x02)
 STOP = const(0x03)
+PING = const(0x04)
 CAN = const(0x10)
 TELEMETRY = const(0x11)
 ALERT = const(0x12)
@@ -62,6 +65,7 @@ CAN_BATCH_HEADER = const(5)
 CAN_RECORD_HEADER = const(9)
 CAN_MAX_DATA = const(64)
 STATS_COUNT = const(18)  # u32 fields of STATS before can_state, in docs/protocol.md's order
+FRAME_NO_MASK = const(0x3FFFFFFF)  # frame numbers count mod 2**30: small ints on a 32-bit board
 
 # HELLO
 MODE_LIVE = const(0)
@@ -83,9 +87,8 @@ _OUT = const(3)  # decoded bytes so far
 _LEFT = const(4)  # bytes left in the current COBS block
 _CODE = const(5)  # the current block's code
 _LEN = const(6)  # payload length of the completed frame
-_CONSUMED = const(7)  # bytes taken since new_session(), mod 2**32
-_SINCE = const(8)  # bytes taken since the last CREDIT
-_SLOTS = const(9)
+_SINCE = const(7)  # bytes taken since the last CREDIT
+_SLOTS = const(8)
 
 _NONE = const(0)  # _feed results
 _FRAME = const(1)
@@ -97,7 +100,7 @@ def _make_table():
     for i in range(256):
         c = i
         for _ in range(8):
-            c = (c >> 1) ^ 0xEDB88320 if c & 1 else c >> 1
+            c = (c >> 1) ^ ((0xEDB8 << 16) | 0x8320) if c & 1 else c >> 1  # start-up only
         table[i] = c
     return table
 
@@ -153,7 +156,6 @@ def _feed(st, out, src) -> int:
     s[_OUT] = olen
     s[_LEFT] = left
     s[_CODE] = code
-    s[_CONSUMED] = s[_CONSUMED] + pos - start
     s[_SINCE] = s[_SINCE] + pos - start
     return result
 
@@ -199,8 +201,6 @@ def _feed_plain(st, out, src):
     st[_OUT] = olen
     st[_LEFT] = left
     st[_CODE] = code
-    v = st[_CONSUMED] + pos - start
-    st[_CONSUMED] = v - 0x100000000 if v > 0x7FFFFFFF else v  # wraps as the viper code's does
     st[_SINCE] += pos - start
     return result
 
@@ -312,7 +312,7 @@ def _can_index(p, blen: int, offs) -> int:
     returns the record count, or -1 when the body does not parse exactly."""
     b = ptr8(p)
     o = ptr16(offs)
-    if blen < CAN_BATCH_HEADER:
+    if blen < CAN_BATCH_HEADER or b[HEADER + 3] & 0xC0:  # first_no: a frame number < 2**30
         return -1
     end = HEADER + blen
     count = b[HEADER + 4]
@@ -338,7 +338,7 @@ def _can_index(p, blen: int, offs) -> int:
 
 
 def _can_index_plain(p, blen, offs):
-    if blen < CAN_BATCH_HEADER:
+    if blen < CAN_BATCH_HEADER or p[HEADER + 3] & 0xC0:
         return -1
     end = HEADER + blen
     count = p[HEADER + 4]
@@ -529,7 +529,7 @@ class FrameReader:
                     self.bad_frames += 1
                     continue
                 self.count = count
-            elif (t != SYNC and t != STOP) or n:
+            elif (t != SYNC and t != STOP and t != PING) or n:
                 self.bad_frames += 1
                 continue
             self.frames += 1
@@ -544,11 +544,14 @@ class FrameReader:
 
     def can_first_no(self):
         p = self.payload
-        return p[3] | (p[4] << 8) | (p[5] << 16) | (p[6] << 24)
+        return p[3] | (p[4] << 8) | (p[5] << 16) | (p[6] << 24)  # < 2**30: next() checked bits 30, 31
 
     def can_frame_no(self, i):
-        """The host's number of record i (a heap int on a 32-bit board once ≥ 2**30)."""
-        return (self.can_first_no() + i) & 0xFFFFFFFF
+        """The host's number of record i, mod 2**30: a small int on a 32-bit board, no
+        intermediate value above 2**30 - 1 (first_no + i could be one)."""
+        first = self.can_first_no()
+        left = FRAME_NO_MASK - first  # numbers before the wrap
+        return first + i if i <= left else i - left - 1
 
     def can_record(self, i, rec, data):
         """Record i of the last CAN batch: rec (array('i', bytes(16))) gets t_us mod 2**30, the
@@ -556,13 +559,16 @@ class FrameReader:
         return self._can_get(self.payload, self._offs[i], rec, data)
 
     def new_session(self):
-        """Count credit from here (after the SYNC just returned, or at boot)."""
-        self._st[_CONSUMED] = 0
+        """A new session starts (after the SYNC just returned, or at boot)."""
         self._st[_SINCE] = 0
 
     def since_credit(self):
         """Bytes taken since the last CREDIT was packed: send one when ≥ rx_window / 4."""
         return self._st[_SINCE]
+
+    def last_seq(self):
+        """seq of the last frame that passed its CRC (what CREDIT acknowledges), -1: none yet."""
+        return self._last
 
 
 class Writer:
@@ -661,12 +667,16 @@ class Writer:
         b[HEADER + 4 * STATS_COUNT] = can_state
         return self._send(b, STATS, 4 * STATS_COUNT + 1)
 
-    def credit(self, reader, rx_window):
-        """CREDIT granting (bytes reader took since new_session()) + rx_window."""
+    def credit(self, reader, window):
+        """CREDIT: the host may have `window` wire bytes in flight after the last frame
+        `reader` took (its seq; 0xFFFF before any)."""
         b = self._pay
-        st = reader._st
-        _put_sum(b, HEADER, st, rx_window)
-        st[_SINCE] = 0
+        ack = reader._last & 0xFFFF
+        b[3] = window & 0xFF
+        b[4] = (window >> 8) & 0xFF
+        b[5] = ack & 0xFF
+        b[6] = ack >> 8
+        reader._st[_SINCE] = 0
         return self._send(b, CREDIT, 4)
 
     @micropython.native
@@ -713,14 +723,3 @@ class Writer:
         self.tm_count = 0
         return n
 
-
-@micropython.viper
-def _put_sum(buf, at: int, st, add: int):
-    # st[_CONSUMED] + add, mod 2**32, little-endian: in machine words, no int object
-    b = ptr8(buf)
-    s = ptr32(st)
-    v = uint(s[_CONSUMED]) + uint(add)
-    b[at] = int(v) & 0xFF
-    b[at + 1] = int(v >> 8) & 0xFF
-    b[at + 2] = int(v >> 16) & 0xFF
-    b[at + 3] = int(v >> 24) & 0xFF

@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, NamedTuple
 
-from host_tools.link.wire import (ALERT, BOARD_TO_HOST, CAN, CREDIT, HELLO, HOST_TO_BOARD, LOG,
-                                  MAX_BODY, PROTO_VERSION, STATS, STOP, SYNC, TELEMETRY, TOW_RANGE, Frame,
-                                  StreamDecoder)
+from host_tools.link.wire import (ALERT, BOARD_TO_HOST, CAN, CREDIT, FRAME_NO_MASK, HELLO, HOST_TO_BOARD, LOG,
+                                  MAX_BODY, NO_ACK, PING, PROTO_VERSION, STATS, STOP, SYNC, TELEMETRY, TOW_RANGE,
+                                  Frame, StreamDecoder)
 
 CAN_EXT_FLAG = 0x80000000
 CAN_BATCH_HEADER = 5  # first_no u32, count u8
@@ -134,6 +134,13 @@ class Stop(Sync):
 
 
 @dataclass(frozen=True)
+class Ping(Sync):
+    """The host asks for a CREDIT at once (docs/protocol.md, CREDIT)."""
+
+    TYPE: ClassVar[int] = PING
+
+
+@dataclass(frozen=True)
 class CanRecord:
     t_us: int  # µs since the replay started, mod 2**32
     can_id: int
@@ -154,7 +161,9 @@ class CanBatch:
     def encode(self) -> bytes:
         if len(self.records) > MAX_COUNT:
             raise ValueError(f"{len(self.records)} records: at most {MAX_COUNT} per batch")
-        out = bytearray(struct.pack("<IB", self.first_no & 0xFFFFFFFF, len(self.records)))
+        if not 0 <= self.first_no <= FRAME_NO_MASK:
+            raise ValueError(f"first_no {self.first_no}: frame numbers count mod 2**30")
+        out = bytearray(struct.pack("<IB", self.first_no, len(self.records)))
         for r in self.records:
             if r.can_id > (0x1FFFFFFF if r.ext else 0x7FF) or r.can_id < 0:
                 kind = "an extended" if r.ext else "a standard"
@@ -169,6 +178,8 @@ class CanBatch:
     def decode(cls, body: bytes) -> CanBatch:
         b = _Body(body)
         first_no, count = b.take("<IB")
+        if first_no > FRAME_NO_MASK:
+            raise BodyError(f"first_no {first_no:#010x}: frame numbers count mod 2**30")
         records = []
         for _ in range(count):
             t_us, key, n = b.take("<IIB")
@@ -194,13 +205,13 @@ def split_batches(records: Iterable[CanRecord], first_no: int = 0,
     size = CAN_BATCH_HEADER
     for record in records:
         if current and (size + record.size > max_body or len(current) == MAX_COUNT):
-            batches.append(CanBatch(first_no & 0xFFFFFFFF, tuple(current)))
+            batches.append(CanBatch(first_no & FRAME_NO_MASK, tuple(current)))
             first_no += len(current)
             current, size = [], CAN_BATCH_HEADER
         current.append(record)
         size += record.size
     if current:
-        batches.append(CanBatch(first_no & 0xFFFFFFFF, tuple(current)))
+        batches.append(CanBatch(first_no & FRAME_NO_MASK, tuple(current)))
     return batches
 
 
@@ -379,18 +390,22 @@ class Log:
 
 @dataclass(frozen=True)
 class Credit:
+    """The host may have `window` wire bytes in flight after the end of its frame `ack`
+    (the last one the board took; NO_ACK before any)."""
+
     TYPE: ClassVar[int] = CREDIT
-    granted: int
+    window: int
+    ack: int = NO_ACK
 
     def encode(self) -> bytes:
-        return struct.pack("<I", self.granted & 0xFFFFFFFF)
+        return struct.pack("<HH", self.window, self.ack)
 
     @classmethod
     def decode(cls, body: bytes) -> Credit:
         b = _Body(body)
-        (granted,) = b.take("<I")
+        window, ack = b.take("<HH")
         b.end()
-        return cls(granted)
+        return cls(window, ack)
 
 
 @dataclass(frozen=True)
@@ -419,9 +434,9 @@ class TowRange:
         return cls(*fields)
 
 
-MESSAGE_TYPES = {cls.TYPE: cls for cls in (Hello, Sync, Stop, CanBatch, Telemetry, Alert, Stats, Log, Credit,
-                                           TowRange)}
-Message = Hello | Sync | Stop | CanBatch | Telemetry | Alert | Stats | Log | Credit | TowRange
+MESSAGE_TYPES = {cls.TYPE: cls for cls in (Hello, Sync, Stop, Ping, CanBatch, Telemetry, Alert, Stats, Log,
+                                           Credit, TowRange)}
+Message = Hello | Sync | Stop | Ping | CanBatch | Telemetry | Alert | Stats | Log | Credit | TowRange
 
 
 def decode_body(type_: int, body: bytes, wide: WideFn | None = None) -> Message:

@@ -48,6 +48,14 @@ class BoardLink:
     def _write(self, type_: int, body: bytes = b"") -> int:
         return self._write_frame(self.encoder.encode(type_, body))
 
+    def _ping_if_due(self) -> None:
+        """Held up by frames the board has not acknowledged: ask for a CREDIT (docs/protocol.md)."""
+        now = time.monotonic()
+        if self.credit.ping_due(now) == 0.0:
+            seq = self.encoder.seq
+            self.credit.pinged(seq, now)
+            self._write(wire.PING)
+
     def _write_frame(self, frame: bytes) -> int:
         try:
             self.serial.write(frame)
@@ -60,24 +68,33 @@ class BoardLink:
         the wire bytes written. `tamper(wire_bytes) -> wire_bytes` lets tests corrupt
         what goes on the wire."""
         type_, body = m.encode(message)
-        frame = self.encoder.encode(type_, body)
+        if type_ == wire.CAN:
+            # wait first: a PING may go out meanwhile and take the next seq. The length with
+            # the final seq (or tampered) may differ by a few bytes: PING_RESERVE absorbs them.
+            size = len(wire.encode_frame(type_, self.encoder.seq, body))
+            deadline = time.monotonic() + timeout
+            while not self.credit.may_send(size):
+                if time.monotonic() > deadline:
+                    raise LinkError(f"{self.port}: no credit from the board for {timeout:.0f} s "
+                                    f"(may send up to {self.credit.limit}, sent {self.credit.sent_total})")
+                self.wait_readable(0.002)
+                self.poll(0)
+        seq = self.encoder.seq
+        frame = self.encoder.encode(type_, body)  # nothing else is sent before it is written
         if tamper is not None:
             frame = tamper(frame)
         if type_ == wire.CAN:
-            deadline = time.monotonic() + timeout
-            while not self.credit.may_send(len(frame)):
-                if time.monotonic() > deadline:
-                    raise LinkError(f"{self.port}: no credit from the board for {timeout:.0f} s "
-                                    f"(granted {self.credit.granted}, sent {self.credit.sent_total})")
-                self.poll(0.002)
-            self.credit.sent(len(frame))
+            self.credit.sent(seq, len(frame), time.monotonic())
+        elif type_ == wire.STOP:
+            self.credit.close()
         self._write_frame(frame)
         return len(frame)
 
     # ---- receiving -------------------------------------------------------------------
     def poll(self, wait: float = 0.0) -> int:
         """Read what the board sent (waiting up to `wait` s for the first byte); decoded
-        messages go to `inbox`. Returns how many arrived."""
+        messages go to `inbox`. Returns how many arrived. Sends a PING when one is due."""
+        self._ping_if_due()
         if wait and not self.serial.in_waiting:
             self.serial.timeout = wait
             first = self.serial.read(1)
@@ -104,7 +121,7 @@ class BoardLink:
                 if not self.boot_ids or self.boot_ids[-1] != message.boot_id:
                     self.boot_ids.append(message.boot_id)
             elif isinstance(message, m.Credit):
-                self.credit.on_credit(message.granted)
+                self.credit.on_credit(message.window, message.ack, time.monotonic())
                 continue
             self.inbox.append(message)
             count += 1
@@ -115,6 +132,7 @@ class BoardLink:
         has one, as a device or pty does; a short sleep for URL ports without)."""
         if self.serial.in_waiting:
             return
+        timeout = min(timeout, self.credit.ping_due(time.monotonic()))  # a PING may fall due first
         try:
             fd = self.serial.fileno()
         except (AttributeError, serial.SerialException, OSError, ValueError):
@@ -168,6 +186,10 @@ class BoardLink:
                             seen = self.hello
                             quiet_until = time.monotonic() + settle
                     self.inbox = deque(x for x in self.inbox if not isinstance(x, m.Hello))
+                    if self.hello.proto != wire.PROTO_VERSION:
+                        raise LinkError(f"{self.port}: the board speaks link protocol {self.hello.proto}, this "
+                                        f"host {wire.PROTO_VERSION}: `mule flash --port {self.port}` updates its "
+                                        "firmware")
                     return self.hello
         raise LinkError(f"{self.port}: no HELLO from the board in {timeout:.0f} s "
                         "(is the mule firmware running? `mule flash` installs it)")

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections import deque
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-PROTO_VERSION = 1
+PROTO_VERSION = 2
 
 HELLO = 0x01
 SYNC = 0x02
 STOP = 0x03
+PING = 0x04
 CAN = 0x10
 TELEMETRY = 0x11
 ALERT = 0x12
@@ -21,9 +23,9 @@ LOG = 0x14
 CREDIT = 0x15
 TOW_RANGE = 0x16
 
-TYPE_NAMES = {HELLO: "HELLO", SYNC: "SYNC", STOP: "STOP", CAN: "CAN", TELEMETRY: "TELEMETRY",
+TYPE_NAMES = {HELLO: "HELLO", SYNC: "SYNC", STOP: "STOP", PING: "PING", CAN: "CAN", TELEMETRY: "TELEMETRY",
               ALERT: "ALERT", STATS: "STATS", LOG: "LOG", CREDIT: "CREDIT", TOW_RANGE: "TOW_RANGE"}
-HOST_TO_BOARD = frozenset({SYNC, STOP, CAN})
+HOST_TO_BOARD = frozenset({SYNC, STOP, PING, CAN})
 BOARD_TO_HOST = frozenset({HELLO, TELEMETRY, ALERT, STATS, LOG, CREDIT, TOW_RANGE})
 RESTART_TYPES = frozenset({HELLO, SYNC})  # a peer's fresh start: never counted as a seq gap
 
@@ -33,6 +35,12 @@ MAX_PAYLOAD = 512
 MAX_BODY = MAX_PAYLOAD - HEADER - CRC_SIZE
 MAX_ENCODED = MAX_PAYLOAD + -(-MAX_PAYLOAD // 254)  # worst-case COBS run: 515
 MAX_WIRE = MAX_ENCODED + 2
+FRAME_NO_MASK = (1 << 30) - 1  # frame numbers (CAN first_no, TELEMETRY/ALERT frame_no) count mod 2**30
+NO_ACK = 0xFFFF  # CREDIT's ack before the board has taken any frame
+PING_WIRE = 10  # a PING on the wire: 0x00, COBS of its 7-byte payload, 0x00
+PING_RESERVE = 6 * PING_WIRE  # kept free of CAN batches in every window: room for PINGs
+PING_MIN_S = 0.003  # the first PING after this long without an acknowledgement (or 2 × the RTT)
+PING_MAX_S = 1.0  # the wait doubles with every unanswered PING, up to this
 
 
 class CobsError(ValueError):
@@ -200,26 +208,82 @@ class StreamDecoder:
 
 
 class CreditWindow:
-    """The host's half of CREDIT flow control: send only what the board has room for."""
+    """The host's half of flow control (docs/protocol.md, CREDIT): which frames the board
+    has not acknowledged yet, how much may be in flight after the last one it has, and
+    when to ask again with a PING. A frame lost on the way to the board is released by the
+    acknowledgement of any later frame; a lost CREDIT by the next one, which a PING asks for
+    within milliseconds when the host is held up."""
 
     def __init__(self) -> None:
-        self.granted = 0
-        self.sent_total = 0
+        self.sent_total = 0  # wire bytes sent since the last HELLO
+        self.limit = 0  # sent_total may grow to this (end of the acknowledged frame + window)
+        self.unacked: deque = deque()  # (seq, sent_total after it, when sent) not acknowledged yet
+        self.rtt = 0.01  # smoothed seconds from a frame's sending to its acknowledgement
+        self.pings = 0
+        self.acks = 0  # CREDITs that acknowledged a frame of this session
+        self.stale = 0  # CREDITs that did not (before the session, or repeated)
+        self._asked = 0.0  # the last acknowledgement or PING
+        self._wait = PING_MIN_S  # before the next PING
+
+    @property
+    def granted(self) -> int:
+        return self.limit
 
     def on_hello(self, rx_window: int) -> None:
+        """HELLO: the board took everything up to the SYNC it answers; rx_window may follow."""
         self.sent_total = 0
-        self.granted = rx_window
+        self.limit = rx_window
+        self.unacked.clear()
+        self._wait = PING_MIN_S
 
-    def on_credit(self, granted: int) -> None:
-        self.granted = granted & 0xFFFFFFFF
+    def on_credit(self, window: int, ack: int, now: float = 0.0) -> bool:
+        """A CREDIT: `window` bytes may be in flight after frame `ack`. False when `ack` is no
+        unacknowledged frame of ours (stale: it changes nothing)."""
+        unacked = self.unacked
+        for k, (seq, _, _) in enumerate(unacked):
+            if seq == ack:
+                break
+        else:
+            self.stale += 1
+            return False
+        for _ in range(k):
+            unacked.popleft()
+        _, end, at = unacked.popleft()
+        self.limit = end + window
+        self.acks += 1
+        if now:
+            self.rtt += (max(0.0, now - at) - self.rtt) / 8
+            self._asked = now
+        self._wait = min(PING_MAX_S, max(PING_MIN_S, 2 * self.rtt))
+        return True
 
     def room(self) -> int:
-        """Wire bytes the host may send now (0 when the last CREDIT is stale)."""
-        room = (self.granted - self.sent_total) & 0xFFFFFFFF
-        return 0 if room >= 0x80000000 else room
+        """Wire bytes of CAN frames the host may send now (PING_RESERVE stays for PINGs)."""
+        return max(0, self.limit - PING_RESERVE - self.sent_total)
 
     def may_send(self, wire_length: int) -> bool:
         return wire_length <= self.room()
 
-    def sent(self, wire_length: int) -> None:
-        self.sent_total = (self.sent_total + wire_length) & 0xFFFFFFFF
+    def sent(self, seq: int, wire_length: int, now: float = 0.0) -> None:
+        if not self.unacked:
+            self._asked = now  # the wait for an acknowledgement starts here
+        self.sent_total += wire_length
+        self.unacked.append((seq & 0xFFFF, self.sent_total, now))
+
+    def ping_due(self, now: float) -> float:
+        """Seconds until a PING is due (0: now; inf: none will be): frames are unacknowledged,
+        the room left is less than a full frame, and no acknowledgement or PING came lately."""
+        if not self.unacked or self.room() >= MAX_WIRE or self.sent_total + PING_WIRE > self.limit:
+            return float("inf")
+        return max(0.0, self._asked + self._wait - now)
+
+    def pinged(self, seq: int, now: float) -> None:
+        self.sent(seq, PING_WIRE, now)
+        self.pings += 1
+        self._asked = now
+        self._wait = min(PING_MAX_S, 2 * self._wait)
+
+    def close(self) -> None:
+        """STOP: nothing more goes to this session."""
+        self.unacked.clear()
+        self.limit = self.sent_total

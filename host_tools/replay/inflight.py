@@ -2,7 +2,7 @@
 
 Frames are numbered 0, 1, 2 … in the order they are sent, for the whole replay: a re-SYNC
 after a reset does not start again at 0, so a number is never reused. On the wire a frame
-carries `base + number` (mod 2**32) with a random `base` per replay, so records a board
+carries `base + number` (mod 2**30, docs/protocol.md) with a random `base` per replay, so records a board
 still holds from an earlier replay cannot pass for ours. The board answers in order, so a
 record for frame n settles every frame before n: those without a record are lost."""
 
@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from host_tools.engines import DECODED
 from host_tools.replay.check import Checker
 
-WRAP = 1 << 32
+WRAP = 1 << 30  # frame numbers on the wire: small ints on a 32-bit board
 MAX_KEPT_MISMATCHES = 10_000  # listed in the report; all are counted
 MAX_LOST_RUNS = 1_000
 
 
 def session_base(rnd: random.Random | None = None) -> int:
     """A wire number base that reads well in the board's LOG lines: k × 1,000,000."""
-    return (rnd or random.SystemRandom()).randrange(1, 4000) * 1_000_000
+    return (rnd or random.SystemRandom()).randrange(1, 1000) * 1_000_000  # < 2**30
 
 
 @dataclass

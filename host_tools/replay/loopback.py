@@ -98,7 +98,7 @@ class LoopbackBoard:
         them 1, 2, 3 … and sends TELEMETRY for each."""
         records = []
         for frame in frames:
-            self.live_no += 1
+            self.live_no = (self.live_no + 1) & wire.FRAME_NO_MASK
             records.append(self._decode(self.live_no, m.CanRecord(0, frame.can_id, frame.ext, bytes(frame.data))))
         self._telemetry(records)
         self._tick()
@@ -109,7 +109,14 @@ class LoopbackBoard:
         sha = bytes.fromhex(self.dbc.sha256)
         caps = m.CAP_REPLAY if self.mode == m.MODE_REPLAY else m.CAP_PYB_CAN
         self._emit(m.Hello(self.boot_id, self.mode, caps, self.rx_window, sha, "loopback 0.1", "loopback"))
-        self._emit(m.Credit(self.rx_window))
+        self._credit()
+
+    def _credit(self) -> None:
+        """CREDIT: rx_window bytes may follow the last frame taken (docs/protocol.md)."""
+        last = self.receiver.last_seq
+        self.last_credit = self.consumed
+        self.last_credit_t = time.monotonic()
+        self._emit(m.Credit(self.rx_window, wire.NO_ACK if last is None else last))
 
     def _emit(self, message) -> None:
         frame = self.encoder.encode(*m.encode(message))
@@ -121,6 +128,7 @@ class LoopbackBoard:
         if self.silent:
             return
         self.consumed += len(data)
+        ping = False
         for frame in self.receiver.feed(data):
             if frame.type == wire.SYNC:
                 self.consumed = 0  # credit counts from the SYNC's closing delimiter
@@ -132,9 +140,10 @@ class LoopbackBoard:
                 self._batch(m.CanBatch.decode(frame.body))
             elif frame.type == wire.STOP:
                 self._emit(m.Log(1, "stopped"))
-        if self.consumed - self.last_credit >= self.rx_window // 4:
-            self.last_credit = self.consumed
-            self._emit(m.Credit(self.consumed + self.rx_window))
+            elif frame.type == wire.PING:
+                ping = True
+        if ping or self.consumed - self.last_credit >= self.rx_window // 4:
+            self._credit()
         self._tick()
 
     def _batch(self, batch: m.CanBatch) -> None:
@@ -145,7 +154,7 @@ class LoopbackBoard:
                 return  # the batch went down with the board
         records = []
         for i, record in enumerate(batch.records):
-            frame_no = (batch.first_no + i) & 0xFFFFFFFF
+            frame_no = (batch.first_no + i) & wire.FRAME_NO_MASK
             records.append(self._decode(frame_no, record))
             if self.alerts is not None:
                 for alert in self.alerts(frame_no, record):
@@ -183,7 +192,11 @@ class LoopbackBoard:
 
     def _tick(self) -> None:
         now = time.monotonic()
-        if self.silent or not self.plugged or now - self.last_stats < self.stats_every:
+        if self.silent or not self.plugged:
+            return
+        if now - self.last_credit_t >= 1.0:  # at least once a second, as the firmware
+            self._credit()
+        if now - self.last_stats < self.stats_every:
             return
         self.last_stats = now
         c = self.receiver.counters()

@@ -52,9 +52,9 @@ def load(path):
 
 
 # firmware/link.py's private constants (const() names with _ are not importable)
-_LEN = 6  # FrameReader._st slots
-_CONSUMED = 7
-_SINCE = 8
+_POS = 0  # FrameReader._st slots
+_LEN = 6
+_SINCE = 7
 _FRAME = 1  # _feed results
 _BAD = 2
 
@@ -64,7 +64,7 @@ def decode_run(src):
     reader = link.FrameReader(VIPER)
     reader.feed(src)
     r = reader._feed(reader._st, reader.payload, reader._src)
-    return r, hx(reader.payload, reader._st[_LEN]), reader._st[_CONSUMED]
+    return r, hx(reader.payload, reader._st[_LEN]), reader._st[_POS]
 
 
 def receive(data, chunk, show=False, size=-1):
@@ -93,10 +93,11 @@ def receive(data, chunk, show=False, size=-1):
 
 
 def constants():
-    names = ("PROTO_VERSION", "HELLO", "SYNC", "STOP", "CAN", "TELEMETRY", "ALERT", "STATS", "LOG",
+    names = ("PROTO_VERSION", "HELLO", "SYNC", "STOP", "PING", "CAN", "TELEMETRY", "ALERT", "STATS", "LOG",
              "CREDIT", "TOW_RANGE", "MAX_PAYLOAD", "MAX_BODY", "MAX_ENCODED", "MAX_WIRE", "HEADER", "CRC_SIZE",
              "CAN_BATCH_HEADER", "CAN_RECORD_HEADER", "CAN_MAX_DATA", "STATS_COUNT", "MODE_LIVE",
-             "MODE_REPLAY", "CAP_REPLAY", "CAP_PYB_CAN", "CAP_MACHINE_CAN", "CAP_VIPER", "CAP_SUPERVISION")
+             "MODE_REPLAY", "CAP_REPLAY", "CAP_PYB_CAN", "CAP_MACHINE_CAN", "CAP_VIPER", "CAP_SUPERVISION",
+             "FRAME_NO_MASK")
     return {name: getattr(link, name) for name in names}
 
 
@@ -172,11 +173,9 @@ def board_message(m):
         return w, w.stats([f[k] for k in names], f["can_state"])
     if name == "CREDIT":
         reader = link.FrameReader(VIPER)
-        window = 1000 if f["granted"] >= 1000 else f["granted"]
-        consumed = f["granted"] - window
-        reader._st[_CONSUMED] = consumed - 0x100000000 if consumed > 0x7FFFFFFF else consumed
+        reader._last = -1 if f["ack"] == 0xFFFF else f["ack"]  # as after a frame with that seq
         reader._st[_SINCE] = 77
-        n = w.credit(reader, window)
+        n = w.credit(reader, f["window"])
         check(reader.since_credit() == 0, "credit resets since_credit")
         return w, n
     if name == "TELEMETRY" and not f["records"]:
@@ -211,7 +210,7 @@ def host_message(m):
         want = [r["t_us"] & 0x3FFFFFFF, r["id"], int(r["ext"]), len(r["data"]) // 2]
         check(list(rec) == want and n == want[3] and hx(data, n) == r["data"],
               "can record %s %d: %s" % (m["name"], i, list(rec)))
-        check(reader.can_frame_no(i) == (f["first_no"] + i) & 0xFFFFFFFF, "can frame_no")
+        check(reader.can_frame_no(i) == (f["first_no"] + i) & 0x3FFFFFFF, "can frame_no")  # mod 2**30
 
 
 def stream_vectors(directory):
@@ -235,7 +234,7 @@ def vectors(directory):
     cobs_vectors(directory)
     gc.collect()
     for m in load(directory + "/messages.json")["messages"]:
-        if m["type"] in (link.SYNC, link.STOP, link.CAN):
+        if m["type"] in (link.SYNC, link.STOP, link.PING, link.CAN):
             host_message(m)
         else:
             w, n = board_message(m)
@@ -247,10 +246,12 @@ def vectors(directory):
             continue
         data = unhexlify(s["stream"])
         s["stream"] = None
+        last = -1 if s["last_seq"] is None else s["last_seq"]
         for chunk in (len(data) + 1, 1, 7, 64):
-            got, counters, _ = receive(data, chunk)
+            got, counters, reader = receive(data, chunk)
             check(got == s["frames"] and counters == s["counters"],
                   "stream %s chunk %d: %s" % (s["name"], chunk, counters))
+            check(reader.last_seq() == last, "stream %s: CREDIT acknowledges %d" % (s["name"], reader.last_seq()))
         s = data = got = None
         gc.collect()
     print(json.dumps({"checks": checks[0], "failures": failures, "constants": constants()}))

@@ -91,7 +91,7 @@ def test_firmware_constants_equal_the_hosts(vectors_dir):
             "CAN_RECORD_HEADER": m.CAN_RECORD_HEADER, "CAN_MAX_DATA": m.CAN_MAX_DATA,
             "STATS_COUNT": len(m.STATS_FIELDS), "MODE_LIVE": m.MODE_LIVE, "MODE_REPLAY": m.MODE_REPLAY,
             "CAP_REPLAY": m.CAP_REPLAY, "CAP_PYB_CAN": m.CAP_PYB_CAN, "CAP_MACHINE_CAN": m.CAP_MACHINE_CAN,
-            "CAP_VIPER": m.CAP_VIPER, "CAP_SUPERVISION": m.CAP_SUPERVISION}
+            "CAP_VIPER": m.CAP_VIPER, "CAP_SUPERVISION": m.CAP_SUPERVISION, "FRAME_NO_MASK": wire.FRAME_NO_MASK}
     host.update({name: code for code, name in wire.TYPE_NAMES.items()})
     assert c == host
     shared = json.loads((VECTORS / "constants.json").read_text())
@@ -184,7 +184,7 @@ def test_board_pipeline_sends_what_cantools_decodes_without_allocating(tmp_path,
     build_module(dbc, tmp_path, "viper")
     rnd = random.Random(path.name)
     frames = [f for f in (random_frame(dbc, rnd) for _ in range(300)) if len(f.data) <= m.CAN_MAX_DATA]
-    first_no = 0x3FFFFF00  # numbers stay small ints on the board, as for the first 2**30 frames
+    first_no = 0x3FFFFF00  # numbers wrap at 2**30 (docs/protocol.md): small ints on the board
     records = [m.CanRecord(k * 1000, f.can_id, f.ext, bytes(f.data)) for k, f in enumerate(frames)]
     encoder = wire.FrameEncoder()
     stream = b"".join(encoder.encode(wire.CAN, b.encode()) for b in m.split_batches(records, first_no))
@@ -210,9 +210,9 @@ def test_board_pipeline_sends_what_cantools_decodes_without_allocating(tmp_path,
         pieces = [r for f in out for r in m.Telemetry.decode(f.body, m.wide_signals(dbc)).records]
         assert len(pieces) > len(got)  # some records were split ...
         assert all(len(f.body) <= wire.MAX_BODY for f in out)  # ... because they had to be
-    assert sorted(got) == [first_no + k for k in range(len(frames))]
+    assert sorted(got) == sorted((first_no + k) & wire.FRAME_NO_MASK for k in range(len(frames)))
     for k, frame in enumerate(frames):
-        record = got[first_no + k]
+        record = got[(first_no + k) & wire.FRAME_NO_MASK]
         want = decode_one(dbc, frame.can_id, frame.ext, frame.data)
         if record.result < 0:
             assert (want.status, record.signals) == (_STATUS[record.result], ())

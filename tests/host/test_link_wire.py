@@ -55,6 +55,8 @@ def test_constants_match_the_vectors():
         c["MAX_PAYLOAD"], c["MAX_BODY"], c["MAX_ENCODED"], c["MAX_WIRE"])
     assert (wire.HEADER, wire.CRC_SIZE, wire.PROTO_VERSION) == (
         c["HEADER"], c["CRC_SIZE"], c["PROTO_VERSION"])
+    assert (wire.FRAME_NO_MASK, wire.NO_ACK, wire.PING_WIRE) == (c["FRAME_NO_MASK"], c["NO_ACK"], c["PING_WIRE"])
+    assert len(wire.encode_frame(wire.PING, 0)) == len(wire.encode_frame(wire.PING, 0x0101)) == wire.PING_WIRE
     assert (m.CAN_BATCH_HEADER, m.CAN_RECORD_HEADER, m.CAN_MAX_DATA, m.STATS_SIZE, m.CAN_EXT_FLAG) == (
         c["CAN_BATCH_HEADER"], c["CAN_RECORD_HEADER"], c["CAN_MAX_DATA"], c["STATS_SIZE"], c["CAN_EXT_FLAG"])
     assert list(m.STATS_FIELDS) == vectors("messages.json")["stats_fields"]
@@ -98,7 +100,7 @@ def message_from_fields(v: dict):
                                  for r in f["records"]))
     if name == "STATS":
         return m.Stats(**f)
-    cls = {"SYNC": m.Sync, "STOP": m.Stop, "ALERT": m.Alert, "LOG": m.Log, "CREDIT": m.Credit,
+    cls = {"SYNC": m.Sync, "STOP": m.Stop, "PING": m.Ping, "ALERT": m.Alert, "LOG": m.Log, "CREDIT": m.Credit,
            "TOW_RANGE": m.TowRange}[name]
     return cls(**f)
 
@@ -131,6 +133,7 @@ def test_stream_vectors(v):
         frames = feed_in_chunks(decoder, data, sizes)
         assert frames_as_dicts(frames) == v["frames"]
         assert decoder.counters() == v["counters"]
+        assert decoder.last_seq == v["last_seq"]  # what a CREDIT acknowledges
 
 
 # ---------------------------------------------------------------- properties
@@ -157,13 +160,13 @@ records_strategy = st.lists(st.builds(
     st.one_of(st.binary(max_size=8), st.binary(min_size=12, max_size=64))), max_size=120)
 
 
-@given(records_strategy, st.integers(0, 2**32 - 1), st.integers(78, wire.MAX_BODY))
+@given(records_strategy, st.integers(0, 2**30 - 1), st.integers(78, wire.MAX_BODY))
 def test_split_batches_keeps_order_numbers_and_size(records, first_no, max_body):
     batches = m.split_batches(records, first_no, max_body)
     assert [r for b in batches for r in b.records] == records
     number = first_no
     for batch in batches:
-        assert batch.first_no == number & 0xFFFFFFFF
+        assert batch.first_no == number & wire.FRAME_NO_MASK  # frame numbers count mod 2**30
         number += len(batch.records)
         body = batch.encode()
         assert len(body) <= max_body and 0 < len(batch.records) <= m.MAX_COUNT
@@ -212,6 +215,8 @@ def test_encoders_refuse_what_does_not_fit():
         m.CanBatch(0, (m.CanRecord(0, 0x800, False, b""),)).encode()
     with pytest.raises(ValueError, match="64"):
         m.CanBatch(0, (m.CanRecord(0, 1, False, bytes(65)),)).encode()
+    with pytest.raises(ValueError, match="2\\*\\*30"):
+        m.CanBatch(1 << 30, ()).encode()
 
 
 def test_frame_encoder_numbers_frames_and_wraps():
@@ -238,24 +243,54 @@ def test_overhead_per_replayed_can_frame_is_at_most_6_bytes():
 
 
 def test_credit_window_follows_the_documented_example():
+    # docs/protocol.md, CREDIT: rx_window 1024, CAN batches of 288 wire bytes, SYNC was seq 0
     window = wire.CreditWindow()
     window.on_hello(1024)
-    sent = 0
+    assert not window.on_credit(1024, 0)  # acknowledges the SYNC: not a frame of this session
+    seq = 1
     while window.may_send(288):
-        window.sent(288)
-        sent += 1
-    assert (sent, window.sent_total, window.room()) == (3, 864, 160)
-    window.on_credit(1624)
-    assert window.room() == 760
-    window.sent(288)
-    window.sent(288)
-    assert window.room() == 184
-    window.on_credit(2464)  # the CREDIT of 2024 was lost: the next one heals it
-    assert window.room() == 1024
-    window.on_credit(1000)  # stale (older than what was sent): no room, not 2**32
-    assert window.room() == 0
-    window.sent_total, window.granted = 0xFFFFFF00, 0x100  # wraps mod 2**32
-    assert window.room() == 0x200
+        window.sent(seq, 288)
+        seq += 1
+    assert (seq, window.sent_total, window.room()) == (4, 864, 100)
+    assert window.on_credit(1024, 1)
+    assert (window.limit, window.room()) == (1312, 388)
+    window.sent(4, 288)  # CAN 3 is lost on the way, CAN 4 arrives; CREDIT ack 4 is lost
+    assert window.room() == 100 and [s for s, _, _ in window.unacked] == [2, 3, 4]
+    assert window.ping_due(10.0) == 0.0  # held up for longer than ping_after
+    window.pinged(5, 10.0)
+    assert window.ping_due(10.0) > 0  # not again at once: the wait doubles
+    assert window.on_credit(1024, 5, 10.002)
+    assert (window.limit, window.sent_total, window.room(), len(window.unacked)) == (2186, 1162, 964, 0)
+    assert window.ping_due(20.0) == float("inf")  # nothing unacknowledged: no PING
+    assert not window.on_credit(1024, 5)  # a repeated CREDIT changes nothing
+    assert window.limit == 2186 and window.stale == 2
+
+
+def test_a_frame_lost_on_the_way_in_is_released_by_any_later_acknowledgement():
+    window = wire.CreditWindow()
+    window.on_hello(1024)
+    for seq in range(1, 4):
+        window.sent(seq, 300)  # 900 bytes in flight: no room for another batch
+    assert window.room() == 64
+    assert window.on_credit(1024, 3)  # 1 and 2 never arrived: 3's acknowledgement releases them
+    assert window.room() == 964 and not window.unacked
+
+
+def test_pings_back_off_and_stop_when_the_reserve_is_spent():
+    window = wire.CreditWindow()
+    window.on_hello(600)
+    window.sent(1, 600 - wire.PING_RESERVE, now=0.0)  # all the room CAN frames have
+    waits, now, seq = [], 0.0, 2
+    while window.ping_due(now) != float("inf"):
+        now += window.ping_due(now)
+        window.pinged(seq, now)
+        waits.append(now)
+        seq += 1
+    assert len(waits) == 6  # PING_RESERVE holds six: none of them answered, the host stops asking
+    gaps = [b - a for a, b in zip(waits, waits[1:])]
+    assert all(b == pytest.approx(2 * a) for a, b in zip(gaps, gaps[1:]))  # doubling
+    assert window.on_credit(600, seq - 1, now + 0.01)  # the last PING's CREDIT releases everything
+    assert window.room() == 600 - wire.PING_RESERVE
 
 
 # ---------------------------------------------------------------- garbage in a stream of frames

@@ -6,7 +6,7 @@ from pathlib import Path
 OUT = Path(__file__).resolve().parent
 OUT.mkdir(parents=True, exist_ok=True)
 
-T = dict(HELLO=0x01, SYNC=0x02, STOP=0x03, CAN=0x10, TELEMETRY=0x11, ALERT=0x12, STATS=0x13, LOG=0x14, CREDIT=0x15,
+T = dict(HELLO=0x01, SYNC=0x02, STOP=0x03, PING=0x04, CAN=0x10, TELEMETRY=0x11, ALERT=0x12, STATS=0x13, LOG=0x14, CREDIT=0x15,
          TOW_RANGE=0x16)
 MAX_PAYLOAD = 512; MAX_ENCODED = 515
 
@@ -57,8 +57,9 @@ def s8(text):
 
 # ---------------- constants
 constants = {"types": T, "MAX_PAYLOAD": 512, "MAX_BODY": 505, "MAX_ENCODED": 515, "MAX_WIRE": 517,
-             "HEADER": 3, "CRC_SIZE": 4, "PROTO_VERSION": 1, "CAN_BATCH_HEADER": 5, "CAN_RECORD_HEADER": 9,
-             "CAN_MAX_DATA": 64, "STATS_SIZE": 73, "CAN_EXT_FLAG": 0x80000000,
+             "HEADER": 3, "CRC_SIZE": 4, "PROTO_VERSION": 2, "CAN_BATCH_HEADER": 5, "CAN_RECORD_HEADER": 9,
+             "CAN_MAX_DATA": 64, "STATS_SIZE": 73, "CAN_EXT_FLAG": 0x80000000, "FRAME_NO_MASK": 0x3FFFFFFF,
+             "NO_ACK": 0xFFFF, "PING_WIRE": 10,
              "note": "docs/protocol.md; firmware/link.py and host_tools/link must define the same values"}
 
 # ---------------- crc
@@ -155,7 +156,7 @@ def log(f):
     return bytes([f["level"]]) + s8(f["text"])
 
 def credit(f):
-    return struct.pack("<I", f["granted"])
+    return struct.pack("<HH", f["window"], f["ack"])
 
 msgs = []
 def add(name, typ, seq, fields, body, **extra):
@@ -163,13 +164,14 @@ def add(name, typ, seq, fields, body, **extra):
          "body": body.hex(), "wire": frame(T[typ], seq, body).hex()}
     msgs.append(v)
 
-h = dict(proto=1, boot_id=0xDEADBEEF, mode=1, caps=0b1011, rx_window=1024,
+h = dict(proto=2, boot_id=0xDEADBEEF, mode=1, caps=0b1011, rx_window=1024,
          dbc_sha256=hashlib.sha256(b"mule").hexdigest(), fw_version="0.1.0", board="pyboard-v1.1")
 add("hello", "HELLO", 0, h, hello(h))
 h2 = dict(h, boot_id=0, mode=0, caps=0, rx_window=0, dbc_sha256="00" * 32, fw_version="", board="")
 add("hello_zeros", "HELLO", 65535, h2, hello(h2))
 add("sync", "SYNC", 0, {}, b"")
 add("stop", "STOP", 7, {}, b"")
+add("ping", "PING", 65535, {}, b"")
 c = dict(first_no=1000, records=[
     dict(t_us=0, id=0x123, ext=False, data="0011223344556677"),
     dict(t_us=0xFFFFFFF0, id=0x18FEF100, ext=True, data=""),
@@ -178,14 +180,14 @@ c = dict(first_no=1000, records=[
     dict(t_us=1, id=0, ext=False, data="00"),
 ])
 add("can_mixed", "CAN", 1, c, can(c))
-c16 = dict(first_no=0xFFFFFFF8, records=[dict(t_us=i * 250, id=0x100 + i, ext=False,
+c16 = dict(first_no=0x3FFFFFF8, records=[dict(t_us=i * 250, id=0x100 + i, ext=False,
            data=bytes((i * 8 + k) & 0xFF for k in range(8)).hex()) for i in range(16)])
 add("can_16_classic", "CAN", 2, c16, can(c16))
 add("can_empty", "CAN", 3, dict(first_no=5, records=[]), can(dict(first_no=5, records=[])))
 t = dict(records=[
     dict(frame_no=1000, result=2, signals=[[0, 5, None], [1, -1, None], [2, 0x12345678, -2], [7, -2147483648, None]]),
     dict(frame_no=1001, result=-1, signals=[]),
-    dict(frame_no=0xFFFFFFFF, result=-3, signals=[]),
+    dict(frame_no=0x3FFFFFFF, result=-3, signals=[]),
     dict(frame_no=1002, result=0, signals=[[3, 2147483647, None]]),
     dict(frame_no=1003, result=-2, signals=[]),
 ])
@@ -197,7 +199,7 @@ add("alert", "ALERT", 6, a, alert(a))
 st = {k: i * 1000 + 1 for i, k in enumerate(STATS_FIELDS)}
 st.update(uptime_ms=0xFFFFFFFF, heap_free=0x40000000, can_state=255)
 add("stats", "STATS", 8, st, stats(st))
-r = dict(frame_no=0xFFFFFFF0, range_dkm=1234, wh_per_km=-1, window_m=1800)
+r = dict(frame_no=0x3FFFFFF0, range_dkm=1234, wh_per_km=-1, window_m=1800)
 add("tow_range", "TOW_RANGE", 7, r, tow_range(r))
 add("log", "LOG", 9, dict(level=1, text="stopped"), log(dict(level=1, text="stopped")))
 add("log_utf8", "LOG", 10, dict(level=2, text="Zugkraft über 5 kN ✓"), log(dict(level=2, text="Zugkraft über 5 kN ✓")))
@@ -205,11 +207,12 @@ long = "x" * 300
 add("log_truncated", "LOG", 11, dict(level=3, text=long), log(dict(level=3, text=long)), decoded={"level": 3, "text": "x" * 255})
 long2 = "é" * 200  # 400 bytes: cut to 254 bytes, 127 characters
 add("log_truncated_utf8", "LOG", 12, dict(level=0, text=long2), log(dict(level=0, text=long2)), decoded={"level": 0, "text": "é" * 127})
-add("credit", "CREDIT", 13, dict(granted=0xFFFFFF00), credit(dict(granted=0xFFFFFF00)))
-add("credit_window", "CREDIT", 65535, dict(granted=1024), credit(dict(granted=1024)))
+add("credit", "CREDIT", 13, dict(window=1024, ack=0x1234), credit(dict(window=1024, ack=0x1234)))
+add("credit_before_any_frame", "CREDIT", 65535, dict(window=0xFFFF, ack=0xFFFF), credit(dict(window=0xFFFF, ack=0xFFFF)))
+add("credit_ack_0", "CREDIT", 0, dict(window=256, ack=0), credit(dict(window=256, ack=0)))
 
 # ---------------- streams (the reference receiver; each vector also says what its author expects)
-BOARD_TYPES = {T["SYNC"], T["STOP"], T["CAN"]}
+BOARD_TYPES = {T["SYNC"], T["STOP"], T["PING"], T["CAN"]}
 HOST_TYPES = {T["HELLO"], T["TELEMETRY"], T["ALERT"], T["STATS"], T["LOG"], T["CREDIT"], T["TOW_RANGE"]}
 
 def str_end(b, i):
@@ -218,9 +221,10 @@ def str_end(b, i):
     return j if j <= len(b) else None
 
 def body_ok(t, b):
-    if t in (T["SYNC"], T["STOP"]): return len(b) == 0
+    if t in (T["SYNC"], T["STOP"], T["PING"]): return len(b) == 0
     if t == T["CAN"]:
         if len(b) < 5: return False
+        if struct.unpack_from("<I", b)[0] > 0x3FFFFFFF: return False  # first_no: frame numbers < 2**30
         i = 5
         for _ in range(b[4]):
             if i + 9 > len(b): return False
@@ -267,19 +271,21 @@ def receive(stream, types):
             c["bad_frames"] += 1; continue
         c["frames"] += 1
         out.append({"type": t, "seq": seq, "body": body.hex()})
-    return out, c
+    return out, c, last
 
 streams = []
 def stream(name, receiver, parts, frames_expected, **counters):
     data = b"".join(parts)
-    got, c = receive(data, BOARD_TYPES if receiver == "board" else HOST_TYPES)
+    got, c, last = receive(data, BOARD_TYPES if receiver == "board" else HOST_TYPES)
     want = dict(frames=len(got), crc_errors=0, bad_frames=0, seq_gaps=0)
     want.update(counters)
     assert c == want, (name, c, want)
     assert [(f["type"], f["seq"]) for f in got] == frames_expected, (name, got)
-    streams.append({"name": name, "receiver": receiver, "stream": data.hex(), "frames": got, "counters": c})
+    # last_seq: the seq of the last frame that passed its CRC, what the board's CREDIT acknowledges (null: none)
+    streams.append({"name": name, "receiver": receiver, "stream": data.hex(), "frames": got, "counters": c,
+                    "last_seq": last})
 
-SYNC, STOP, CAN = T["SYNC"], T["STOP"], T["CAN"]
+SYNC, STOP, CAN, PING = T["SYNC"], T["STOP"], T["CAN"], T["PING"]
 def canb(first, n, seed=0):
     r = random.Random(seed)
     return can(dict(first_no=first, records=[dict(t_us=r.getrandbits(32), id=r.getrandbits(11), ext=False,
@@ -362,13 +368,22 @@ bad_can("can_key_bit_30", struct.pack("<IBIIB", 0, 1, 0, 0xC0000100, 0))
 bad_can("can_std_id_too_big", struct.pack("<IBIIB", 0, 1, 0, 0x800, 0))
 bad_can("can_record_cut", struct.pack("<IBIIB", 0, 1, 0, 0x100, 8) + bytes(7))
 stream("can_ext_id_max_ok", "board", [F(CAN, 0, struct.pack("<IBIIB", 0, 1, 0, 0x9FFFFFFF, 0))], [(CAN, 0)])
+stream("ping_between_batches", "board", [F(SYNC, 0), F(CAN, 1, cb), F(PING, 2), F(CAN, 3, cb)],
+       [(SYNC, 0), (CAN, 1), (PING, 2), (CAN, 3)])
+stream("ping_with_body", "board", [F(SYNC, 0), F(PING, 1, b"\x00"), F(STOP, 2)], [(SYNC, 0), (STOP, 2)], bad_frames=1)
+# what CREDIT acknowledges: the last frame that passed its CRC, even one refused after it
+stream("ack_is_last_crc_good_frame", "board", [F(SYNC, 0), F(CAN, 1, cb), F(0x7F, 2, b"\x01"), bytes(wf)],
+       [(SYNC, 0), (CAN, 1)], bad_frames=1, crc_errors=1)
+bad_can("can_first_no_bit_30", struct.pack("<IB", 0x40000000, 0))
+bad_can("can_first_no_bit_31", struct.pack("<IB", 0x80000001, 0))
+stream("can_first_no_max_ok", "board", [F(CAN, 0, struct.pack("<IB", 0x3FFFFFFF, 0))], [(CAN, 0)])
 stream("ends_mid_frame", "board", [F(SYNC, 0), F(STOP, 1)[:-3]], [(SYNC, 0)])
 stream("only_garbage_and_zeros", "board", [bytes([0, 0, 7, 0, 0, 0xFF, 0xFE, 0, 0])], [], bad_frames=2)
 # the host's receiver
-stream("host_clean", "host", [F(T["HELLO"], 0, hello(h)), F(T["CREDIT"], 1, credit(dict(granted=1024))),
+stream("host_clean", "host", [F(T["HELLO"], 0, hello(h)), F(T["CREDIT"], 1, credit(dict(window=1024, ack=3))),
        F(T["LOG"], 2, log(dict(level=1, text="hi")))], [(1, 0), (0x15, 1), (0x14, 2)])
 stream("host_hello_restarts_tracking", "host", [F(T["LOG"], 500, log(dict(level=1, text="a"))), F(T["HELLO"], 0, hello(h)),
-       F(T["CREDIT"], 2, credit(dict(granted=1024)))], [(0x14, 500), (1, 0), (0x15, 2)], seq_gaps=1)
+       F(T["CREDIT"], 2, credit(dict(window=1024, ack=0xFFFF)))], [(0x14, 500), (1, 0), (0x15, 2)], seq_gaps=1)
 stream("host_bad_bodies", "host", [F(T["HELLO"], 0, hello(h) + b"\x00"), F(T["STATS"], 1, bytes(72)),
        F(T["CREDIT"], 2, b"\x00\x04\x00"), F(T["LOG"], 3, b"\x01\x05abc"), F(T["ALERT"], 4, alert(a)),
        F(SYNC, 5)], [(0x12, 4)], bad_frames=5)
