@@ -179,8 +179,13 @@ def copy_to_board(port: str, files: list[Path]) -> None:
     # one mpremote session: a soft reset in the raw REPL (main.py does not run), then copies.
     # Into the working folder by its name: FAT (a Pyboard's /flash) cannot stat "." (EINVAL),
     # so mpremote would call ":./" "not a directory".
-    cwd = mpremote(port, "exec", "import os; print(os.getcwd())").strip().splitlines()[-1]
-    mpremote(port, "fs", "cp", *map(str, files), ":" + cwd.rstrip("/") + "/", timeout=120)
+    # SAFE_MODE while copying: a copy cut short leaves the board booting to its REPL, not
+    # into half a firmware (MicroPython's loader can spin for ever on a truncated .mpy, deaf
+    # to Ctrl-C). Removed once every file is there, so a user's SAFE_MODE goes too.
+    cwd = mpremote(port, "exec", "import os\nf = open('SAFE_MODE', 'w')\nf.write('mule flash: copying')\n"
+                                 "f.close()\nprint(os.getcwd())").strip().splitlines()[-1]
+    mpremote(port, "fs", "cp", *map(str, files), ":" + cwd.rstrip("/") + "/", "+",
+             "exec", "import os; os.remove('SAFE_MODE')", timeout=120)
 
 
 @dataclass

@@ -163,3 +163,28 @@ def test_settings_out_of_range_are_refused_before_the_board_is_touched(dbc, tmp_
     assert text.startswith("refused, nothing was copied")
     for name in config:
         assert f"{name} = " in text or f'unknown setting "{name}"' in text, name
+
+
+def test_a_copy_cut_short_leaves_the_board_in_safe_mode(dbc, tmp_path, prebuilt, monkeypatch):
+    """The cable goes mid-copy, leaving half an app.mpy (MicroPython's loader spins on a
+    truncated .mpy, deaf to Ctrl-C): the board boots to its REPL, and the next flash works."""
+    real = flashing.mpremote
+    vb_dir = board_dir(prebuilt, tmp_path)
+
+    def cut_short(port, *args, timeout=60):
+        if args[0] == "fs":
+            app = (prebuilt / "app.mpy").read_bytes()
+            (vb_dir / "app.mpy").write_bytes(app[: len(app) // 2])
+            raise FlashError(f"mpremote on {port} failed (fs): device disconnected")
+        return real(port, *args, timeout=timeout)
+
+    with VirtualBoard(vb_dir) as vb:
+        monkeypatch.setattr(flashing, "mpremote", cut_short)
+        with pytest.raises(FlashError, match="device disconnected"):
+            flash(dbc, vb.port, {"mode": "replay"}, tmp_path / "build", log=lambda text: None)
+        monkeypatch.setattr(flashing, "mpremote", real)
+        boot = flashing.restart(vb.port, timeout=5)
+        assert boot.state == "repl", boot
+        assert "safe mode" in boot.text()
+        assert repair(dbc, vb.port, tmp_path / "build") < REPAIR_S
+        assert not (vb_dir / "SAFE_MODE").exists()
