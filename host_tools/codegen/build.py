@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from host_tools.codegen.emit import generate
+from host_tools.codegen.emit import BuildError, generate
 from host_tools.dbc import Dbc
 from host_tools.tools import tool
 
@@ -13,9 +13,7 @@ from host_tools.tools import tool
 HOST_MARCH = "x64"
 PYBOARD_MARCH = "armv7emsp"
 
-
-class BuildError(Exception):
-    pass
+__all__ = ["BuildError", "HOST_MARCH", "PYBOARD_MARCH", "compile_mpy", "write_decoder"]
 
 
 def write_decoder(dbc: Dbc, out: Path, mode: str = "viper") -> Path:
@@ -23,7 +21,7 @@ def write_decoder(dbc: Dbc, out: Path, mode: str = "viper") -> Path:
     if not out.stem.isidentifier():
         raise BuildError(f"{out}: the file name must be a Python module name (letters, digits, _)")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(generate(dbc, mode))
+    out.write_text(generate(dbc, mode), encoding="utf-8")  # ASCII in fact
     return out
 
 

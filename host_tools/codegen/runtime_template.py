@@ -14,10 +14,15 @@ M_FRAME_ID = const(1)
 M_EXT = const(2)
 M_LENGTH = const(3)
 M_CYCLE_MS = const(4)  # GenMsgCycleTime, or None
-M_SIGNAL_NAMES = const(5)  # str: signal names separated by spaces
-M_UNITS = const(6)  # str: units separated by tabs
+M_SIGNAL_NAMES = const(5)  # packed: one name per signal
+M_UNITS = const(6)  # packed: one unit per signal ("" for none)
 M_LAYOUT = const(7)  # bytes: one 36-byte record per signal, see below
-M_CHOICES = const(8)  # str: a line "signal<TAB>raw<TAB>label" per value-table entry
+M_CHOICES = const(8)  # packed: signal index, raw value, label per value-table entry
+
+# "Packed" strings: one bytes object holding each string's UTF-8 bytes after their count
+# (LEB128: 7 bits a byte, low first, high bit set on all but the last; one byte below 128),
+# b"\ndrive_mode\x0eroad grade raw": one heap object per field, and names with spaces,
+# tabs, newlines or any other character come back exactly (_unpack).
 
 # A layout record, little-endian: lane u16, kind u16, scale and offset (int64 when
 # KIND_INT_CONV, else float64), minimum and maximum (float64). Packed bytes instead
@@ -131,24 +136,41 @@ def signal_count(mi):
     return len(MESSAGES[mi][M_LAYOUT]) // _RECORD
 
 
+def _unpack(packed):
+    """The strings of a packed field, in order."""
+    found = []
+    i = 0
+    while i < len(packed):
+        size = shift = 0
+        while True:
+            b = packed[i]
+            i += 1
+            size |= (b & 0x7F) << shift
+            shift += 7
+            if b < 0x80:
+                break
+        found.append(str(packed[i:i + size], "utf-8"))
+        i += size
+    return found
+
+
 def signal_names(mi):
     """Names of message `mi`'s signals, in DBC order (signal index order)."""
-    return MESSAGES[mi][M_SIGNAL_NAMES].split(" ")
+    return _unpack(MESSAGES[mi][M_SIGNAL_NAMES])
 
 
 def signal_unit(mi, si):
-    return MESSAGES[mi][M_UNITS].split("\t")[si]
+    """Unit of signal `si`, "" where the DBC gives none."""
+    return _unpack(MESSAGES[mi][M_UNITS])[si]
 
 
 def signal_choices(mi, si):
     """The value table of signal `si` as ((raw, label), ...), or None."""
     found = []
-    text = MESSAGES[mi][M_CHOICES]
-    if text:
-        for line in text.split("\n"):
-            index, raw, label = line.split("\t", 2)
-            if int(index) == si:
-                found.append((int(raw), label))
+    items = _unpack(MESSAGES[mi][M_CHOICES])
+    for k in range(0, len(items), 3):
+        if int(items[k]) == si:
+            found.append((int(items[k + 1]), items[k + 2]))
     return tuple(found) if found else None
 
 

@@ -69,7 +69,8 @@ class FirmwareEngine:
         build_module(self.dbc, Path(self._tmp.name), self.mode)
         cmd = micropython_command(RUNNER, [self._tmp.name, MODULE], self.heap)
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True, bufsize=1 << 16)
+                                      stderr=subprocess.PIPE, text=True, encoding="utf-8",
+                                      errors="replace", bufsize=1 << 16)
         first = self._proc.stdout.readline()
         try:
             self.names = json.loads(first)

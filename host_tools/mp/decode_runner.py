@@ -1,7 +1,8 @@
 # Runs inside MicroPython (unix port): the firmware decode engine of `mule decode`.
 # Usage: micropython decode_runner.py MODULE_DIR MODULE_NAME
 # Reads frames from stdin, one per line: "<can id> <ext 0|1> <hex payload>".
-# Writes first a JSON line of names [[message, [signals...]], ...], then one line per frame:
+# Writes first a JSON line (UTF-8) of the module's names [[message, [signals...]], ...], exactly
+# as signal_names() gives them, then one line per frame:
 #   "U"                       the DBC lacks the id
 #   "E <code> <mi>"           decode() refused a frame of message mi (ERR_LENGTH, ERR_MUX)
 #   "D <mi> <si>:<raw>:<phys> ..."
