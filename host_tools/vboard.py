@@ -31,7 +31,7 @@ import time
 import tty
 from pathlib import Path
 
-from host_tools.qemu_board.build import DEFAULT_HEAP, parse_heap
+from host_tools.qemu_board.build import MAX_HEAP, parse_heap
 from host_tools.tools import tool
 
 BOARDS = ("unix", "qemu")
@@ -308,6 +308,7 @@ class QemuBoard(VirtualBoard):
 
     def __init__(self, directory: str | Path, heap: str | int | None = None, firmware: Path | None = None):
         super().__init__(directory, heap)
+        self.heap = parse_heap(self.heap, MAX_HEAP)
         self.firmware = firmware  # None: build (or reuse) the one for this heap at start()
         self.qemu_log = Path(self._tmp.name) / "qemu.log"
         self._started_at = 0.0

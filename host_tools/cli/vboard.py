@@ -1,4 +1,5 @@
-"""`mule vboard`: run a virtual board (the MicroPython unix port behind a pty) until Ctrl-C."""
+"""`mule vboard`: run a virtual board (the unix port, or the emulated Pyboard in QEMU)
+behind a pty until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -9,23 +10,51 @@ import threading
 from pathlib import Path
 
 from host_tools import REPO_ROOT
-from host_tools.vboard import VirtualBoard
+from host_tools.qemu_board.build import BuildError, parse_heap
+from host_tools.vboard import BOARDS, open_board
 
 DEFAULT_DIR = REPO_ROOT / "build" / "vboard"
+DEFAULT_DIRS = {"unix": DEFAULT_DIR, "qemu": REPO_ROOT / "build" / "vboard-qemu"}
+DESCRIPTIONS = {"unix": "MicroPython unix port, 64-bit", "qemu": "emulated Pyboard: Cortex-M4F in QEMU"}
+
+
+def heap_arg(text: str) -> str:
+    """argparse type for --heap: bytes, or a message naming the setting and what to give."""
+    try:
+        parse_heap(text)
+        return text
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _do_vboard(args: argparse.Namespace) -> int:
-    args.dir.mkdir(parents=True, exist_ok=True)
+    folder = args.dir or DEFAULT_DIRS[args.board]
+    folder.mkdir(parents=True, exist_ok=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
-    with VirtualBoard(args.dir, heap=args.heap) as board:
+    try:
+        board = open_board(args.board, folder, args.heap)
+    except ValueError as exc:
+        print(f"mule vboard: --heap: {exc}", file=sys.stderr)
+        return 2
+    if args.board == "qemu":
+        print("mule vboard: building or reusing the emulated Pyboard's firmware (the first build takes ~1 min)",
+              file=sys.stderr)
+    try:
+        board.start()
+    except BuildError as exc:
+        print(f"mule vboard: {exc}", file=sys.stderr)
+        return 1
+    try:
         print(board.port, flush=True)
-        print(f"virtual board up: files in {args.dir}, heap {args.heap or 'default'}; "
-              f"try `mpremote connect {board.port} resume fs ls`. Ctrl-C stops it.", file=sys.stderr)
+        print(f"virtual board up ({DESCRIPTIONS[args.board]}): files in {folder}, heap {board.heap // 1024}K; "
+              f"try `mpremote connect {board.port} fs ls`. Ctrl-C stops it.", file=sys.stderr)
         try:
             done.wait()
         except KeyboardInterrupt:
             pass
+    finally:
+        board.stop()
     print("virtual board stopped", file=sys.stderr)
     return 0
 
@@ -33,11 +62,16 @@ def _do_vboard(args: argparse.Namespace) -> int:
 def add_subparser(subparsers) -> None:
     parser = subparsers.add_parser(
         "vboard", help="run a virtual board and print its serial port",
-        description="Run the MicroPython unix port as a board behind a pseudo-terminal. "
-                    "It prints the port to use (mpremote, mule flash --port, the link) and "
-                    "stays up until Ctrl-C. A soft reset restarts MicroPython in DIR and "
-                    "runs main.py, as a real board does.",
+        description="Run a virtual board behind a pseudo-terminal: the MicroPython unix port (--board unix, "
+                    "fast) or an emulated Pyboard v1.1 in QEMU (--board qemu: Cortex-M4F, 32-bit, float32, "
+                    "armv7emsp code; docs/hardware.md). It prints the port to use (mpremote, mule flash --port, "
+                    "the link, mule replay --port) and stays up until Ctrl-C. A soft reset reruns main.py, "
+                    "as a real board does.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="the board's filesystem")
-    parser.add_argument("--heap", help="heap size, e.g. 100K for a Pyboard-sized heap")
+    parser.add_argument("--board", choices=BOARDS, default="unix", help="which virtual board")
+    parser.add_argument("--dir", type=Path, default=None,
+                        help="the board's files (unix: the folder itself; qemu: its /flash drive image "
+                             "mule_flash.img); default build/vboard or build/vboard-qemu")
+    parser.add_argument("--heap", type=heap_arg, default="100K",
+                        help="heap size, e.g. 100K (a Pyboard v1.1's); at least 32K")
     parser.set_defaults(func=_do_vboard)

@@ -32,7 +32,8 @@ TARBALL = REPO_ROOT.parent / "shared" / "micropython" / "micropython-1c3c201.tar
 APT_PACKAGES = ("gcc-arm-none-eabi", "libnewlib-arm-none-eabi", "qemu-system-arm")
 DEFAULT_HEAP = 100 * 1024  # a Pyboard v1.1's heap, about
 MIN_HEAP = 32 * 1024  # below this MicroPython's own start-up and the REPL do not fit
-MAX_HEAP = 3 * 1024 * 1024  # the firmware lives in the machine's 4 MB SSRAM1 with it
+MAX_HEAP = 3 * 1024 * 1024
+RECIPE = "2"  # bump when build() changes how the firmware is made (part of the inputs' hash)  # the firmware lives in the machine's 4 MB SSRAM1 with it
 
 
 class BuildError(Exception):
@@ -46,7 +47,7 @@ class Firmware:
     build_seconds: float | None  # None: reused from an earlier build
 
 
-def parse_heap(text: str | int | None) -> int:
+def parse_heap(text: str | int | None, maximum: int | None = None) -> int:
     """Bytes from "100K", "1M", "65536"; refuses what no board can run with."""
     if text is None:
         return DEFAULT_HEAP
@@ -62,8 +63,8 @@ def parse_heap(text: str | int | None) -> int:
     if size < MIN_HEAP:
         raise ValueError(f"heap {text}: below {MIN_HEAP // 1024}K MicroPython cannot start the firmware "
                          f"(a Pyboard v1.1 has about 100K); give at least {MIN_HEAP // 1024}K")
-    if size > MAX_HEAP:
-        raise ValueError(f"heap {text}: above {MAX_HEAP // (1024 * 1024)}M it does not fit the emulated "
+    if maximum is not None and size > maximum:
+        raise ValueError(f"heap {text}: above {maximum // (1024 * 1024)}M it does not fit the emulated "
                          "board's RAM beside the firmware")
     return size
 
@@ -145,7 +146,7 @@ def _toolchain_version() -> str:
 
 def inputs_hash(source_id: str, heap: int) -> str:
     h = hashlib.sha256()
-    for part in (source_id, str(heap), _toolchain_version(), Path(__file__).read_text()):
+    for part in (source_id, str(heap), _toolchain_version(), RECIPE):
         h.update(part.encode() + b"\0")
     for path in sorted(BOARD_DIR.iterdir()):
         h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
@@ -175,7 +176,7 @@ def _source_id_without_unpacking() -> tuple[Path | None, str]:
 
 def build(heap: int | str | None = None, install: bool = False, log=print) -> Firmware:
     """The firmware for this heap size: built once, then reused. Raises BuildError."""
-    heap = parse_heap(heap)
+    heap = parse_heap(heap, MAX_HEAP)
     ensure_toolchain(install, log)
     BUILD_ROOT.mkdir(parents=True, exist_ok=True)
     with open(BUILD_ROOT / ".qemu-build.lock", "w") as lock:

@@ -10,9 +10,9 @@ CFLAGS += -DMICROPY_HW_MCU_NAME='"Cortex-M4F"'
 CFLAGS += -include $(BOARD_DIR)/mpconfigboard.h
 
 LDSCRIPT = mcu/arm/mps2.ld
-# mule_board.c sits between the port and its UART (Ctrl-C while code runs, a receive
-# buffer) and runs boot.py/main.py after every (soft) reset, as a Pyboard does.
-LDFLAGS += --wrap=uart_rx_chr --wrap=uart_rx_any --wrap=mp_init
+# mule_board.c sits between the port and its UART (an RX interrupt and buffer: Ctrl-C while
+# code runs) and runs boot.py/main.py after every (soft) reset, as a Pyboard does.
+LDFLAGS += --wrap=uart_init --wrap=uart_rx_chr --wrap=uart_rx_any --wrap=mp_init
 
 SRC_C += $(BOARD_DIR)/mule_board.c shared/timeutils/timeutils.c
 SRC_BOARD_O = shared/runtime/gchelper_native.o shared/runtime/gchelper_thumb2.o

@@ -1,6 +1,6 @@
 // The emulated Pyboard's board support: what a Pyboard v1.1 has and MicroPython's qemu
 // port lacks, so the mule firmware and the host tools see the same board.
-// - a receive buffer in front of the UART, filled from the VM hook, so Ctrl-C interrupts
+// - a receive buffer in front of the UART, filled by its RX interrupt, so Ctrl-C interrupts
 //   running code (a Pyboard's USB VCP interrupt does that) and bytes wait for the program;
 // - pyb.USB_VCP over that UART (recv/any/write/read, setinterrupt), pyb.wfi;
 // - pyb.Flash: the block device behind /flash, 512-byte blocks kept in a file on the host
@@ -18,41 +18,85 @@
 #include "shared/runtime/interrupt_char.h"
 #include "shared/runtime/pyexec.h"
 
-// ---- the UART's receive buffer ----------------------------------------------------------
+// ---- the UART's receive buffer, filled by its RX interrupt --------------------------------
+// As on a Pyboard (its USB VCP interrupt): bytes wait in RAM for the program, and the
+// interrupt character raises KeyboardInterrupt in running code. Polling the UART from the
+// program instead starves QEMU's I/O thread (a few KB/s); with the interrupt it runs freely.
 
 #define RX_SIZE (2048)  // a power of two
 static uint8_t rx_buf[RX_SIZE];
 static volatile uint32_t rx_head, rx_tail;
 
-int __real_uart_rx_chr(void);
-int __real_uart_rx_any(void);
+typedef struct _cmsdk_uart_t {
+    volatile uint32_t DATA;
+    volatile uint32_t STATE;
+    volatile uint32_t CTRL;
+    volatile uint32_t INTSTATUS;
+} cmsdk_uart_t;
+#define UART0 ((cmsdk_uart_t *)0x40004000)
+#define UART_STATE_RXFULL (1 << 1)
+#define UART_CTRL_RX_INT (1 << 3)
+#define UART_INT_RX (1 << 1)
+#define UART0_RX_IRQ (0)  // mps2-an386: UART0 RX is external interrupt 0
+#define SCB_VTOR (*(volatile uint32_t *)0xE000ED08)
+#define NVIC_ISER0 (*(volatile uint32_t *)0xE000E100)
+
+void __real_uart_init(void);
 void __real_mp_init(void);
 
-void mule_uart_poll(void) {
-    // QEMU's CMSDK UART holds one byte; a full buffer leaves the rest waiting in QEMU
-    while (rx_head - rx_tail < RX_SIZE) {
-        int c = __real_uart_rx_chr();
-        if (c < 0) {
+static void uart0_rx_irq_handler(void) {
+    UART0->INTSTATUS = UART_INT_RX;
+    while (UART0->STATE & UART_STATE_RXFULL) {
+        if (rx_head - rx_tail >= RX_SIZE) {
+            // full: stop taking bytes (they wait in QEMU) until the program reads some
+            UART0->CTRL &= ~UART_CTRL_RX_INT;
             return;
         }
+        int c = UART0->DATA;
         if (c == mp_interrupt_char) {
             mp_sched_keyboard_interrupt();
-            continue;
+        } else {
+            rx_buf[rx_head++ % RX_SIZE] = c;
         }
-        rx_buf[rx_head++ % RX_SIZE] = c;
     }
 }
 
-static size_t rx_waiting(void) {
-    mule_uart_poll();
+// the 16 system vectors of the port's table, then the external interrupts, in RAM
+static uint32_t vector_table[16 + 32] __attribute__((aligned(256)));
+
+void __wrap_uart_init(void) {
+    __real_uart_init();
+    const uint32_t *rom = (const uint32_t *)SCB_VTOR;
+    for (int i = 0; i < 16; ++i) {
+        vector_table[i] = rom[i];
+    }
+    vector_table[16 + UART0_RX_IRQ] = (uint32_t)uart0_rx_irq_handler;
+    SCB_VTOR = (uint32_t)vector_table;
+    __asm__ volatile ("dsb\nisb");
+    UART0->CTRL |= UART_CTRL_RX_INT;
+    NVIC_ISER0 = 1 << UART0_RX_IRQ;
+}
+
+static inline size_t rx_waiting(void) {
     return rx_head - rx_tail;
 }
 
+static int rx_pop(void) {
+    int c = rx_buf[rx_tail++ % RX_SIZE];
+    if (!(UART0->CTRL & UART_CTRL_RX_INT)) {
+        UART0->CTRL |= UART_CTRL_RX_INT;  // room again: take bytes again
+    }
+    return c;
+}
+
+// Only the REPL's blocking read calls this: sleep until an interrupt (a byte, or the 1 ms
+// SysTick) instead of spinning QEMU at 100 % of a host core.
 int __wrap_uart_rx_chr(void) {
     if (!rx_waiting()) {
+        __asm__ volatile ("wfi");
         return -1;  // UART_RX_NO_CHAR
     }
-    return rx_buf[rx_tail++ % RX_SIZE];
+    return rx_pop();
 }
 
 int __wrap_uart_rx_any(void) {
@@ -65,10 +109,12 @@ static size_t rx_read(uint8_t *buf, size_t len, mp_uint_t timeout_ms) {
     mp_uint_t start = mp_hal_ticks_ms();
     while (n < len) {
         if (rx_waiting()) {
-            buf[n++] = rx_buf[rx_tail++ % RX_SIZE];
+            buf[n++] = rx_pop();
             start = mp_hal_ticks_ms();
         } else if (mp_hal_ticks_ms() - start >= timeout_ms) {
             break;
+        } else {
+            __asm__ volatile ("wfi");  // until a byte or the next millisecond
         }
     }
     return n;
