@@ -124,6 +124,7 @@ class Board:
         # live: frames from the CAN controller. Replay with "replay_path": "loopback": the
         # link's frames go through the controller (silent loopback) and back, so replay
         # tests its filters and FIFO too. can_source.BusGuard watches the error state.
+        self.problems = []  # LOG lines repeated after each HELLO (run() fills it)
         self.can_problem = None
         self.bus_guard = None
         loopback = self.replay and cfg.get("replay_path", "link") == "loopback"
@@ -166,6 +167,8 @@ class Board:
                                     FW_VERSION, _board_name(self.cfg)))
         self.send(self.writer.credit(self.reader, self.rx_window))
         self.last_credit = time.ticks_ms()
+        for text in self.problems:  # what this boot could not do: said to every host that syncs
+            self.log(_LOG_ERROR, text)
 
     # ---- one frame ------------------------------------------------------------------
     @micropython.native
@@ -313,15 +316,11 @@ class Board:
 
     def run(self, problem=None):
         """Serve until the host sends STOP."""
+        self.problems = [p for p in (problem, self.sup_problem, self.can_problem) if p]
         self.hello()
-        if problem:
-            self.log(_LOG_ERROR, problem)
-        if self.sup_problem:
-            self.log(_LOG_ERROR, self.sup_problem)
-        if self.can_problem:
-            self.log(_LOG_ERROR, self.can_problem)
         wdt, why = _watchdog(int(self.cfg.get("watchdog_ms", 0)))
         if why:
+            self.problems.append(why)
             self.log(_LOG_ERROR, why)
         elif wdt is not None:
             self.log(_LOG_INFO, "watchdog on: %d ms (after STOP the board resets)" % self.cfg["watchdog_ms"])

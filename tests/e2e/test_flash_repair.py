@@ -16,6 +16,7 @@ import serial
 
 import host_tools.flash as flashing
 from host_tools.flash import FlashError, build_firmware, flash
+from host_tools.link import messages as m
 from host_tools.link.session import BoardLink
 from host_tools.tools import tool
 from host_tools.vboard import VirtualBoard
@@ -77,7 +78,9 @@ def test_a_config_that_bricked_the_board_is_not_used_and_flash_repairs_it(dbc, t
         assert any("decimation = 0: must be an integer in 1..65535; using 1" in text for text in logs), logs
         with BoardLink(vb.port, dbc) as link:
             assert link.sync(timeout=5).rx_window == 1024
+            said = [x.text for x in link.messages() if isinstance(x, m.Log)]  # again after this HELLO
             assert link.stop(timeout=3)  # the board reads the link
+        assert any(text.startswith("mule_config.json: rx_window = 0") for text in said), said
         assert answers_mpremote(vb.port) == "repl free"
         assert repair(dbc, vb.port, tmp_path / "build") < REPAIR_S
 
