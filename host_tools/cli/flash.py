@@ -43,11 +43,24 @@ def _do_flash(args: argparse.Namespace) -> int:
         flash(dbc, args.port, config, build_dir, log)
         return 0
     args.vboard_dir.mkdir(parents=True, exist_ok=True)
-    with VirtualBoard(args.vboard_dir) as board:
-        log(f"virtual board on {board.port}, files in {args.vboard_dir}")
-        flash(dbc, board.port, config, build_dir, log)
+    # The virtual board's folder is ours to write: it boots in safe mode, so no firmware in it
+    # (one that does not read the port, say) can keep mpremote out. Copying removes the file.
+    safe = args.vboard_dir / "SAFE_MODE"
+    ours = not safe.exists()
+    if ours:
+        safe.write_text(_SAFE_MARK)
+    try:
+        with VirtualBoard(args.vboard_dir) as board:
+            log(f"virtual board on {board.port}, files in {args.vboard_dir}")
+            flash(dbc, board.port, config, build_dir, log)
+    finally:
+        if ours and safe.exists() and safe.read_text() == _SAFE_MARK:  # refused before copying
+            safe.unlink()
     log(f"done: `mule vboard --dir {args.vboard_dir}` runs it")
     return 0
+
+
+_SAFE_MARK = "mule flash: the virtual board boots to its REPL while it is flashed\n"
 
 
 def add_subparser(subparsers) -> None:

@@ -191,3 +191,23 @@ def test_a_copy_cut_short_leaves_the_board_in_safe_mode(dbc, tmp_path, prebuilt,
         assert "safe mode" in boot.text()
         assert repair(dbc, vb.port, tmp_path / "build") < REPAIR_S
         assert not (vb_dir / "SAFE_MODE").exists()
+
+
+DEAF_APP = "import micropython, time\n\ndef main():\n    micropython.kbd_intr(-1)\n    while True:\n        time.sleep(1)\n"
+
+
+def test_mule_flash_repairs_a_virtual_board_whose_firmware_never_reads_the_port(tmp_path, prebuilt, capsys):
+    """An older firmware that ignores STOP and Ctrl-C (the rx_window=0 board): `mule flash`
+    boots the virtual board's folder in safe mode, so it never waits for mpremote's 60 s."""
+    from host_tools.cli.main import main
+
+    vb_dir = board_dir(prebuilt, tmp_path)
+    (vb_dir / "app.mpy").unlink()
+    (vb_dir / "app.py").write_text(DEAF_APP)
+    began = time.monotonic()
+    assert main(["flash", "--vboard-dir", str(vb_dir)]) == 0, capsys.readouterr().err
+    assert time.monotonic() - began < REPAIR_S
+    assert not (vb_dir / "SAFE_MODE").exists() and not (vb_dir / "app.py").exists()
+    assert main(["flash", "--vboard-dir", str(vb_dir), "--mode", "live"]) == 1  # refused before copying
+    assert "no CAN controller" in capsys.readouterr().err
+    assert not (vb_dir / "SAFE_MODE").exists()  # the next `mule vboard` starts the firmware
