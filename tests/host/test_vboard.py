@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 
 import pytest
@@ -140,3 +141,20 @@ def test_soft_reset_from_the_host_side_reruns_main(board):
         assert board.boots == boots + 1
         data = read_until(port, b">>> ")
     assert b"MPY: soft reboot" in data and b"main ran" in data
+
+
+def test_heap_defaults_to_a_pyboards_100k(tmp_path):
+    (tmp_path / "main.py").write_text("import gc\ngc.collect()\nprint('heap', gc.mem_free() + gc.mem_alloc())\n")
+    with VirtualBoard(tmp_path) as vb, serial.Serial(vb.port, timeout=0.1) as port:
+        data = read_until(port, b">>> ")
+    heap = int(data.split(b"heap ")[1].split()[0])
+    assert 90_000 < heap <= 100 * 1024  # MicroPython's own default would be ~2 MB
+
+
+@pytest.mark.parametrize("heap, why", [("1K", "below 32K"), ("abc", "give a size in bytes"), ("", "give a size")])
+def test_mule_vboard_refuses_a_heap_no_board_can_run_with(heap, why):
+    result = subprocess.run([sys.executable, "-m", "host_tools.cli.main", "vboard", "--heap", heap],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert why in result.stderr and "--heap" in result.stderr
+    assert "Invalid command line arguments" not in result.stderr and "Traceback" not in result.stderr
