@@ -285,8 +285,9 @@ class FlashReport:
 
 
 def flash(dbc: Dbc, port: str, config: dict, build_dir: Path, log=print,
-          hello_timeout: float = 10.0) -> FlashReport:
-    """Build, copy, restart, and check the HELLO's DBC hash. Raises FlashError."""
+          hello_timeout: float = 10.0, stop_first: bool = True) -> FlashReport:
+    """Build, copy, restart, and check the HELLO's DBC hash. Raises FlashError.
+    stop_first=False: the board is known to be at its REPL (no STOP, no wait for its answer)."""
     from host_tools.link.session import BoardLink, LinkError
 
     problems = check_settings(config)
@@ -294,7 +295,7 @@ def flash(dbc: Dbc, port: str, config: dict, build_dir: Path, log=print,
         raise FlashError("refused, nothing was copied: " + "; ".join(problems))
     if port.startswith("/dev/") and not Path(port).exists():
         raise FlashError(f"{port}: no such serial port (is the board plugged in? `ls /dev/ttyACM*`)")
-    if stop_streaming(port, dbc):
+    if stop_first and stop_streaming(port, dbc):
         log(f"{port}: the running firmware stopped streaming")
     info = board_info(port)
     can = ", ".join(info.can_controllers() + (["machine.SPI"] if info.spi else [])) or "no CAN controller"

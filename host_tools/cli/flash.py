@@ -52,7 +52,7 @@ def _do_flash(args: argparse.Namespace) -> int:
     try:
         with VirtualBoard(args.vboard_dir) as board:
             log(f"virtual board on {board.port}, files in {args.vboard_dir}")
-            flash(dbc, board.port, config, build_dir, log)
+            flash(dbc, board.port, config, build_dir, log, stop_first=not ours)
     finally:
         if ours and safe.exists() and safe.read_text() == _SAFE_MARK:  # refused before copying
             safe.unlink()
