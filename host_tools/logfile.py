@@ -287,7 +287,7 @@ class _TextFormat:
     def frame_like(self, line: str) -> bool:
         """Whether a line python-can choked on was at least meant as a frame (readers
         that parse every line say which ones could be)."""
-        return _TRC_FRAME_LIKE.match(line) is not None
+        return True
 
     def header_error(self, lineno: int | None, reason: str) -> LogError:
         return LogError(self.path, lineno, reason)
@@ -529,7 +529,7 @@ class _Trc(_TextFormat):
         self.columns: list[str] = []
 
     def frame_like(self, line: str) -> bool:
-        return True
+        return _TRC_FRAME_LIKE.match(line) is not None
 
     def prescan(self, it: Iterator[str], stats: LogStats) -> tuple[str | None, int]:
         n = 0

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import can
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from host_tools.logfile import (
@@ -601,6 +601,8 @@ CANDUMP_NOISE = [
 @PROPERTY
 @given(st.lists(st.one_of(st.integers(0, 0x7FF), st.sampled_from(range(len(CANDUMP_NOISE)))
                           .map(lambda i: -1 - i)), min_size=1, max_size=40))
+@example(items=[-1])  # only a frame python-can chokes on
+@example(items=[-4])  # only junk: no candump log at all
 def test_candump_noise_is_reported_and_frames_survive(items):
     lines, want, bad_lines, blank, frame_like = [], [], [], 0, False
     for n, item in enumerate(items, 1):
@@ -651,6 +653,8 @@ ASC_NOISE = [
 @PROPERTY
 @given(st.lists(st.one_of(st.integers(0, 2047), st.sampled_from(range(len(ASC_NOISE)))
                           .map(lambda i: -1 - i)), min_size=1, max_size=40))
+@example(items=[-1])  # only a frame python-can chokes on: a bad frame, not "no ASC log"
+@example(items=[-10])  # only junk: no ASC log at all
 def test_asc_noise_is_reported_and_decimal_base_survives(items):
     lines, want, bad_lines, frame_like = list(ASC_HEADER), [], [], False
     ignored: dict[str, int] = {"asc:header": 3}
