@@ -33,6 +33,8 @@ class BoardLink:
         self.hello: m.Hello | None = None
         self.boot_ids: list[int] = []  # every boot seen: more than one means the board reset
         self.inbox: deque = deque()
+        self.preamble: list = []  # what came before the last sync()'s HELLO, in order (HELLOs too)
+        self.rx_bytes = 0  # every byte read, intact or not: a damaged link is not a silent board
         self.telemetry_errors = 0  # TELEMETRY bodies that did not match the DBC
 
     def __enter__(self) -> "BoardLink":
@@ -104,6 +106,7 @@ class BoardLink:
         data = first + self.serial.read(self.serial.in_waiting or 0)
         if not data:
             return 0
+        self.rx_bytes += len(data)
         count = 0
         for frame in self.receiver.feed(data):
             if frame.type == wire.TELEMETRY and self.wide is None:
@@ -161,15 +164,21 @@ class BoardLink:
         while self.inbox:
             yield self.inbox.popleft()
 
-    def sync(self, timeout: float = 5.0, settle: float = 0.3) -> m.Hello:
-        """Start a session: drop stale bytes, SYNC until the board says HELLO.
+    def sync(self, timeout: float = 5.0, settle: float = 0.3, flush: bool = True) -> m.Hello:
+        """Start a session: drop stale bytes (`flush`), SYNC until the board says HELLO.
 
         A board that is still booting says HELLO once at boot and once more when it reads
         the SYNC, and a slow answer can cross a repeated SYNC: each HELLO restarts the
         board's credit count, so the session may begin only after the last of them (a
         HELLO that came after the first CAN batches would make the host forget bytes the
-        board counted, and overrun its buffer). Wait until none came for `settle` s."""
-        self.serial.reset_input_buffer()
+        board counted, and overrun its buffer). Wait until none came for `settle` s.
+
+        The session starts at that HELLO: the messages before it (bytes still queued in the
+        port from an earlier boot or session survive the flush) go to `preamble`, in order
+        with their HELLOs, for the caller to discard or to read; `inbox` keeps what came after."""
+        if flush:
+            self.serial.reset_input_buffer()
+        before = dict(self.receiver.counters(), rx_bytes=self.rx_bytes, telemetry_errors=self.telemetry_errors)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.hello = None
@@ -185,14 +194,36 @@ class BoardLink:
                         if self.hello is not seen:  # another HELLO: it counts from there
                             seen = self.hello
                             quiet_until = time.monotonic() + settle
-                    self.inbox = deque(x for x in self.inbox if not isinstance(x, m.Hello))
-                    if self.hello.proto != wire.PROTO_VERSION:
-                        raise LinkError(f"{self.port}: the board speaks link protocol {self.hello.proto}, this "
-                                        f"host {wire.PROTO_VERSION}: `mule flash --port {self.port}` updates its "
-                                        "firmware")
-                    return self.hello
-        raise LinkError(f"{self.port}: no HELLO from the board in {timeout:.0f} s "
-                        "(is the mule firmware running? `mule flash` installs it)")
+                    items = list(self.inbox)
+                    last = max(k for k, x in enumerate(items) if x is seen)
+                    self.preamble = items[:last]
+                    self.inbox = deque(items[last + 1:])
+                    if seen.proto != wire.PROTO_VERSION:
+                        raise LinkError(f"{self.port}: the board speaks link protocol {seen.proto}, this host "
+                                        f"{wire.PROTO_VERSION}: `mule flash --port {self.port}` updates its firmware")
+                    return seen
+        raise LinkError(self._no_hello(timeout, before))
+
+    def _no_hello(self, timeout: float, before: dict) -> str:
+        """Why no HELLO came: silence, something that is not the mule protocol, or a damaged link."""
+        now = dict(self.receiver.counters(), rx_bytes=self.rx_bytes, telemetry_errors=self.telemetry_errors)
+        got = {k: now[k] - before[k] for k in now}
+        damaged = got["crc_errors"] + got["bad_frames"] + got["telemetry_errors"]
+        head = f"{self.port}: no HELLO from the board in {timeout:g} s"
+        if got["rx_bytes"] == 0:
+            return (f"{head}, and not one byte back (is it powered, is this its port, is the mule firmware "
+                    "running? `mule flash` installs it)")
+        counts = (f"{got['rx_bytes']:,} bytes arrived: {got['frames']:,} intact frames (no HELLO among them), "
+                  f"{got['crc_errors']:,} with a bad CRC, {got['bad_frames'] + got['telemetry_errors']:,} malformed")
+        if got["frames"] or got["crc_errors"]:
+            baud = getattr(self.serial, "baudrate", None)
+            return (f"{head}; {counts}. The link is damaged, not the firmware: check the cable and its "
+                    f"connectors, that both ends use the same baud rate{f' ({baud:,} here)' if baud else ''} "
+                    "and that no other program has the port open")
+        if damaged:
+            return (f"{head}; {counts}: something that does not speak the mule protocol answers (a REPL, "
+                    "another program, the wrong baud rate?); `mule flash` installs the mule firmware")
+        return f"{head}; {got['rx_bytes']:,} bytes arrived, not one complete frame (the wrong port or baud rate?)"
 
     def stop(self, timeout: float = 3.0) -> bool:
         """Ask the board to leave streaming and return to its REPL; True when it confirmed."""

@@ -178,24 +178,48 @@ class AlertCheck:
     matched: int = 0
     reference_matched: int | None = None
     counts_for_exit: bool = False  # a failure here fails the replay
+    not_reached: int = 0  # expected where the board got no frames (not sent, or lost): not checked
 
     def as_dict(self) -> dict:
         return {"status": self.status, "reason": self.reason, "expected": len(self.expected),
-                "raised": len(self.raised), "matched": self.matched,
+                "raised": len(self.raised), "matched": self.matched, "not_reached": self.not_reached,
                 "reference": None if self.reference is None else len(self.reference),
                 "reference_matched": self.reference_matched}
 
 
+def reachable(expected: list[dict], unseen: list[tuple[float, float]]) -> tuple[list[dict], list[bool]]:
+    """The expected alerts as the board could have raised them, and for each whether it starts
+    in a stretch of the log the board never got (`unseen`: [from, to) on the replay's clock,
+    frames not sent or lost; to = inf for the end). One still open where the board's view ends
+    is expected open."""
+    end = min((lo for lo, hi in unseen if hi == float("inf")), default=None)
+    out, unreached = [], []
+    for e in expected:
+        e = dict(e)
+        if end is not None and e["start"] < end and e["end"] is not None and e["end"] >= end:
+            e["end"] = None
+        out.append(e)
+        unreached.append(any(lo <= e["start"] < hi for lo, hi in unseen))
+    return out, unreached
+
+
 def check_alerts(alerts: list[BoardAlert], hello, truth: dict | None, t0: float | None,
                  reference: list[dict] | None, dbc: Dbc | None = None, times: list[float] | None = None,
-                 restarted: bool = False) -> AlertCheck:
+                 restarted: bool = False, unseen: list[tuple[float, float]] = (),
+                 resynced: bool = False) -> AlertCheck:
+    """`unseen`: where the board got no frames ([from, to) on the replay's clock): an expected
+    alert starting there is "not reached", not "not raised". `restarted`: a new boot id during
+    the replay; `resynced`: a re-SYNC without one (either restarts the board's supervision)."""
     raised = board_intervals(alerts, dbc, times)
     expected = expected_intervals(truth, t0) if truth is not None and t0 is not None else []
     advertised = supervision_advertised(hello)
     check = AlertCheck("not available", "", expected, raised, reference)
-    if expected:
-        pairs, _ = match(expected, raised)
-        check.matched = len(pairs)
+    reach, unreached = reachable(expected, list(unseen))
+    pairs, extra = match(reach, raised)
+    paired = {i for i, _ in pairs}
+    not_reached = sum(1 for i, u in enumerate(unreached) if u and i not in paired)
+    check.matched = len(pairs)
+    check.not_reached = not_reached
     if reference is not None:
         check.reference_matched = len(match(reference, raised)[0])
     if not advertised and not alerts:
@@ -208,9 +232,9 @@ def check_alerts(alerts: list[BoardAlert], hello, truth: dict | None, t0: float 
     check.counts_for_exit = advertised or bool(alerts)
     problems = []
     if truth is not None:
-        pairs, extra = match(expected, raised)
-        if len(pairs) < len(expected):
-            problems.append(f"{len(expected) - len(pairs)} of {len(expected)} expected alerts not raised")
+        missing = len(expected) - len(pairs) - not_reached
+        if missing:
+            problems.append(f"{missing} of {len(expected) - not_reached} expected alerts not raised")
         if extra:
             problems.append(f"{len(extra)} raised alerts the sidecar does not expect")
     if reference is not None:
@@ -219,9 +243,15 @@ def check_alerts(alerts: list[BoardAlert], hello, truth: dict | None, t0: float 
             problems.append(f"the host reference raises {len(reference)}, the board {len(raised)}, "
                             f"{len(pairs)} agree")
     check.status = "failed" if problems else "passed"
-    check.reason = "; ".join(problems) or "every alert as expected"
+    check.reason = "; ".join(problems) or ("every alert as expected" + (" in the part of the log the board got"
+                                                                        if not_reached else ""))
+    if not_reached:
+        check.reason += (f"; {not_reached} expected alert{'s' if not_reached > 1 else ''} not reached: "
+                         "in the part of the log the board never got (not sent, or lost)")
     if restarted:
         check.reason += " (the board restarted during the replay: its supervision started again after the gap)"
+    elif resynced:
+        check.reason += " (the board was re-SYNCed after a gap: SYNC restarts its supervision)"
     return check
 
 

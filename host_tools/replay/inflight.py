@@ -3,14 +3,14 @@
 Frames are numbered 0, 1, 2 … in the order they are sent, for the whole replay: a re-SYNC
 after a reset does not start again at 0, so a number is never reused. On the wire a frame
 carries `base + number` (mod 2**30, docs/protocol.md) with a random `base` per replay, so records a board
-still holds from an earlier replay cannot pass for ours. The board answers in order, so a
-record for frame n settles every frame before n: those without a record are lost."""
+still holds from an earlier replay cannot pass for ours. A record settles its own frame
+and no other: the order records arrive in proves nothing, so a frame is lost only when
+its number was never reported by the end of the replay."""
 
 from __future__ import annotations
 
 import random
 from array import array
-from collections import deque
 from dataclasses import dataclass, field
 
 from host_tools.engines import DECODED
@@ -30,11 +30,17 @@ def session_base(rnd: random.Random | None = None) -> int:
 class Gap:
     """A board that reset, stalled or went away, and what it cost."""
 
-    kind: str  # "reset" (new boot), "stall" (silent board, re-SYNC) or "disconnect" (port gone)
+    # "reset": a new boot id (each one counted in `boots`); "not_answering": nothing from the
+    # board (no bytes at all) for stall_s; "link_damaged": bytes, but no intact frame;
+    # "no_credit": it talks but takes no frames; "disconnect": the port failed; "resync":
+    # STATS went backwards yet the boot id stayed (re-SYNCed to be sure)
+    kind: str
     detected_at_s: float  # seconds since the replay started
     log_t: float | None  # the log time (s since the first frame) of the last frame sent before it
     boot_before: int | None
     boot_after: int | None = None
+    boots: list = field(default_factory=list)  # the new boot ids seen in it, in order: its resets
+    last_answered: int | None = None  # the highest frame number answered when it was noticed
     seconds: float = 0.0  # from detection until frames flowed again
     first_frame_after: int | None = None  # the number the replay continued with
     in_flight: tuple[int, int] | None = None  # frames sent but not yet answered when it was noticed
@@ -45,6 +51,8 @@ class Gap:
         return {"kind": self.kind, "detected_at_s": round(self.detected_at_s, 3),
                 "log_t": None if self.log_t is None else round(self.log_t, 6),
                 "boot_before": _hex(self.boot_before), "boot_after": _hex(self.boot_after),
+                "resets": len(self.boots), "boots": [_hex(b) for b in self.boots],
+                "last_answered": self.last_answered,
                 "seconds": round(self.seconds, 3), "first_frame_after": self.first_frame_after,
                 "in_flight": list(self.in_flight) if self.in_flight else None,
                 "frames_lost": self.frames_lost, "reason": self.reason}
@@ -86,7 +94,8 @@ class FrameBook:
         self.checker = checker
         self.base = base % WRAP
         self.next_n = 0
-        self.inflight: deque[_Entry] = deque()
+        self.waiting: dict[int, _Entry] = {}  # sent, no record yet, by number (in sending order)
+        self._open: _Entry | None = None  # answered last: the next record may be its next part
         self.times = array("d")  # every sent frame's log time, by number (alerts look it up)
         self.latency = array("d")  # send → record, seconds, per answered frame
         self.tally = Tally()
@@ -94,6 +103,7 @@ class FrameBook:
         self.lost_runs: list[list[int]] = []  # [first, last] numbers of lost frames
         self.on_decoded = on_decoded  # (message index, log time, raw values) of each verified decoded frame
         self.last_arrival = 0.0
+        self.answered_max = -1  # the highest frame number answered so far
 
     def wire_no(self, n: int) -> int:
         return (self.base + n) % WRAP
@@ -106,44 +116,79 @@ class FrameBook:
     def sent(self, frames, at: float) -> int:
         """Register frames about to go out; returns the first one's number."""
         first = self.next_n
+        waiting = self.waiting
         for frame in frames:
-            self.inflight.append(_Entry(self.next_n, frame, at))
+            n = self.next_n
+            waiting[n] = _Entry(n, frame, at)
             self.times.append(frame.t)
-            self.next_n += 1
+            self.next_n = n + 1
         self.tally.sent += len(frames)
         return first
 
     def record(self, rec, now: float) -> None:
         """One TELEMETRY record."""
         n = (rec.frame_no - self.base) % WRAP
-        inflight = self.inflight
-        if not inflight or n < inflight[0].n or n >= self.next_n:
+        entry = self._open
+        if entry is not None:
+            if entry.n == n:
+                entry.parts.append(rec)  # the next part of a record the board had to split
+                self.last_arrival = now
+                return
+            self._open = None
+            self._settle(entry)
+        entry = self.waiting.pop(n, None)
+        if entry is None:  # not ours, or answered already (a duplicate)
             self.tally.stale_records += 1
             return
-        while inflight[0].n < n:  # the board answers in order: these never will
-            self._settle(inflight.popleft())
-        entry = inflight[0]
-        if entry.parts is None:
-            entry.parts = [rec]
-            entry.arrived = now
-        else:
-            entry.parts.append(rec)  # the next part of a record the board had to split
+        entry.parts = [rec]
+        entry.arrived = now
+        self._open = entry
         self.last_arrival = now
+        if n > self.answered_max:
+            self.answered_max = n
+
+    @property
+    def inflight(self) -> int:
+        """Frames sent and not settled yet (answered but open, or not answered)."""
+        return len(self.waiting) + (self._open is not None)
 
     def answered(self) -> bool:
-        """Every frame in flight has at least its first record."""
-        return all(e.parts is not None for e in self.inflight)
+        """Every frame sent has at least its first record."""
+        return not self.waiting
+
+    def last_answered(self) -> bool:
+        """The last frame sent has its record (those still waiting are older)."""
+        return self.answered_max == self.next_n - 1
 
     def mark_gap(self, gap: Gap) -> None:
-        """Frames in flight now are at the mercy of `gap`: lost ones are counted there."""
-        if self.inflight:
-            gap.in_flight = (self.inflight[0].n, self.inflight[-1].n)
-        for entry in self.inflight:
-            entry.gap = gap
+        """Frames in flight now (sent after the last one answered) are at the mercy of `gap`:
+        those never answered are counted there. Older unanswered ones were lost before it."""
+        gap.last_answered = None if self.answered_max < 0 else self.answered_max
+        marked = []
+        for n in reversed(self.waiting):
+            if n <= self.answered_max:
+                break
+            marked.append(n)
+            self.waiting[n].gap = gap
+        if marked:
+            gap.in_flight = (marked[-1], marked[0])
+
+    def unreached(self) -> list[tuple[int, int | None]]:
+        """(first, last) numbers the board never got (lost frames; last None: to the end of what
+        was sent). Call after settle_all."""
+        out: list[tuple[int, int | None]] = [(a, b) for a, b in self.lost_runs]
+        if out and out[-1][1] == self.next_n - 1:
+            out[-1] = (out[-1][0], None)
+        return out
 
     def settle_all(self) -> None:
-        while self.inflight:
-            self._settle(self.inflight.popleft())
+        """The end: the open record is complete, and every frame still waiting is lost."""
+        if self._open is not None:
+            entry, self._open = self._open, None
+            self._settle(entry)
+        waiting, self.waiting = self.waiting, {}
+        for n in sorted(waiting):
+            self._settle(waiting[n])
 
     def _settle(self, entry: _Entry) -> None:
         tally = self.tally

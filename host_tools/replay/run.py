@@ -1,6 +1,8 @@
 """The replay loop: read the log, send each frame when it is due (credit permitting),
-take the board's answers in between, and when the board resets, stalls or goes away,
-count the gap, get it back and go on with the next frame."""
+take the board's answers in between, and when the board resets, stops answering or goes
+away, count the gap, get it back and go on with the next frame. What happened is read
+from boot ids and frame numbers, never guessed: a restart is a new boot id, a board that
+says nothing is "not answering", bytes without an intact frame are a damaged link."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from host_tools.replay.summary import ReplayResult
 LOOKAHEAD = 512  # frames read ahead of sending
 STATS_WAIT_S = 1.3  # the board sends STATS every second
 DRAIN_QUIET_S = 0.05  # after the last frame: every frame answered and nothing more for this long
+STRAGGLER_S = 0.5  # the last frame answered, some earlier ones not: how long they may still come
 
 
 class Replay:
@@ -65,7 +68,10 @@ class Replay:
         self.last_t: float | None = None
         self.interrupted = False
         self.aborted: str | None = None
-        self._reset: str | None = None  # why the stream needs a re-SYNC (set while reading messages)
+        # why the stream needs a re-SYNC, set while reading messages: (kind, reason, boot before,
+        # len(session.boots) before)
+        self._reset: tuple | None = None
+        self._in_gap = False  # reading what the board said while it was away: no new triggers
         self._started = 0.0
         self._first_send: float | None = None
         self._last_send = 0.0
@@ -111,18 +117,36 @@ class Replay:
                 budget = self._deadline() if pacer.paced else now + 0.005
                 self._take_messages(budget)
                 if self._reset:
-                    self._recover("stall" if "credit" in self._reset else "reset", self._reset)
+                    self._recover(*self._reset)
                     continue
                 if self._send_due():
                     continue
                 now = time.perf_counter()
                 if now - self.session.last_rx > self.stall_s:
-                    self._recover("stall", f"no word from the board for {self.stall_s:g} s")
+                    self._recover(*self._silence())
                     continue
                 wait = self._deadline() - now if pacer.paced else 0.005
                 self.session.poll(min(max(wait, 0.0002), 0.05))
             except Disconnected as exc:
                 self._recover("disconnect", str(exc) or "the port failed")
+
+    def _since_frame(self) -> str:
+        n = self.book.answered_max
+        if n < 0:
+            return "the first frame"
+        return f"frame {n:,} (log t {self.book.times[n] - self.t0:.3f} s)"
+
+    def _silence(self) -> tuple:
+        """Nothing intact from the board for stall_s: silent, or talking over a damaged link."""
+        got = self.session.since_quiet()
+        since = self._since_frame()
+        if got["crc_errors"] + got["bad_frames"]:
+            return ("link_damaged", f"{got['bytes']:,} bytes from the board in {self.stall_s:g} s but not one "
+                    f"intact frame ({got['crc_errors']:,} CRC errors, {got['bad_frames']:,} bad frames): the "
+                    f"link is damaged (check the cable, its connectors and the baud rate); the last frame "
+                    f"answered was {since}")
+        part = f" but {got['bytes']:,} bytes of an unfinished frame" if got["bytes"] else ""
+        return ("not_answering", f"not answering since {since}: nothing from the board for {self.stall_s:g} s{part}")
 
     def _stopping(self) -> bool:
         if self.aborted:
@@ -203,35 +227,51 @@ class Replay:
             self._credit_wait = now
         elif now - self._credit_wait > self.stall_s:
             self._credit_wait = None
-            self._reset = f"no credit from the board for {self.stall_s:g} s"
+            self._trigger("no_credit", f"no credit from the board for {self.stall_s:g} s while frames waited "
+                                       f"(it talks, but takes no frames; last frame answered: {self._since_frame()})")
         return False
+
+    def _trigger(self, kind: str, reason: str, boot_before: int | None = None, mark: int | None = None) -> None:
+        """Ask for a re-SYNC (the first reason wins)."""
+        if self._reset is None and not self._in_gap:
+            session = self.session
+            self._reset = (kind, reason, session.boot if boot_before is None else boot_before,
+                           len(session.boots) if mark is None else mark)
 
     # ---- the board's messages --------------------------------------------------------------
     def _take_messages(self, budget: float) -> None:
-        session = self.session
-        session.poll(0)
-        book = self.book
-        for message in session.messages():
-            if isinstance(message, m.Telemetry):
-                now = time.perf_counter()
-                for record in message.records:
-                    book.record(record, now)
-            elif isinstance(message, m.Alert):
-                self._alert(message)
-            elif isinstance(message, m.Stats):
-                if session.note_stats(message):
-                    self._reset = "STATS uptime went backwards: the board restarted"
-                    break  # mark the gap before anything the new boot says settles a frame
-            elif isinstance(message, m.Hello):
-                if session.new_boot(message):
-                    self._reset = f"HELLO with a new boot id {message.boot_id:#010x}"
-                    break  # mark the gap before anything the new boot says settles a frame
-            elif isinstance(message, m.Log):
-                self.logs.append((message.level, message.text))
-            elif isinstance(message, m.TowRange):
-                self._tow(message)
+        self.session.poll(0)
+        for message in self.session.messages():
+            if self._handle(message):
+                break  # mark the gap before anything the new boot says
             if time.perf_counter() > budget:
                 break  # the rest waits in the inbox: a frame is due
+
+    def _handle(self, message) -> bool:
+        """One message from the board, in stream order; True when it means a re-SYNC."""
+        if isinstance(message, m.Telemetry):
+            now = time.perf_counter()
+            record = self.book.record
+            for rec in message.records:
+                record(rec, now)
+        elif isinstance(message, m.Alert):
+            self._alert(message)
+        elif isinstance(message, m.Stats):
+            if self.session.note_stats(message) and not self._in_gap:
+                self._trigger("resync", "STATS uptime went backwards within boot "
+                                        f"{self.session.boot:#010x} (a reset whose HELLO was lost?)")
+                return True
+        elif isinstance(message, m.Hello):
+            session = self.session
+            before, mark = session.boot, len(session.boots)
+            if session.boot_seen(message) and not self._in_gap:
+                self._trigger("reset", f"HELLO with a new boot id {message.boot_id:#010x}", before, mark)
+                return True
+        elif isinstance(message, m.Log):
+            self.logs.append((message.level, message.text))
+        elif isinstance(message, m.TowRange):
+            self._tow(message)
+        return False
 
     def _tow(self, tow: m.TowRange) -> None:
         n = self.book.number(tow.frame_no)
@@ -257,42 +297,74 @@ class Replay:
             pass
 
     # ---- gaps ------------------------------------------------------------------------------
-    def _recover(self, kind: str, reason: str) -> None:
-        """The board reset, went silent or went away: count what was in flight against the
-        gap, get a HELLO again, and go on with the next frame at the log's pace."""
+    def _recover(self, kind: str, reason: str, boot_before: int | None = None, mark: int | None = None) -> None:
+        """The board reset, went silent, talks garbage or went away: count what was in flight
+        against the gap, get a HELLO again, read what the board said meanwhile (every boot id
+        in it is a reset), and go on with the next frame at the log's pace."""
         session = self.session
         now = time.perf_counter()
+        if boot_before is None:
+            boot_before = session.boot
+        if mark is None:
+            mark = len(session.boots)
         gap = Gap(kind, now - self._started, None if self.last_t is None else self.last_t - self.t0,
-                  session.boot, reason=reason)
+                  boot_before, reason=reason)
         self.gaps.append(gap)
         self.book.mark_gap(gap)
-        hello = None
-        if kind != "disconnect":
-            try:
-                self._take_messages(math.inf)  # what the new boot already said
-                hello = session.resync()
-            except Disconnected as exc:
-                gap.kind, gap.reason = "disconnect", f"{reason}; then {exc}"
         self._reset = None
         self._credit_wait = None
-        if hello is None:
-            hello = session.reconnect(time.perf_counter() + self.reconnect_s, self._stop_requested)
+        self._in_gap = True
+        hello = None
+        try:
+            if kind != "disconnect":
+                try:
+                    self._take_messages(math.inf)  # what the board already said
+                    hello = session.resync()
+                except Disconnected as exc:
+                    gap.reason = f"{reason}; then the port failed: {exc}"
+                    if kind == "not_answering":
+                        gap.kind = "disconnect"
+            if hello is None:
+                hello = session.reconnect(time.perf_counter() + self.reconnect_s, self._stop_requested)
+            if hello is not None:
+                for message in session.preamble():  # in stream order: old answers, HELLOs of every boot
+                    self._handle(message)
+                session.started(hello)
+        finally:
+            self._in_gap = False
+        gap.boots = session.boots[mark:]  # each a restart; the kind stays what was noticed first
+        if gap.boots and gap.kind == "resync":
+            gap.kind = "reset"  # the STATS that went backwards were a new boot's
         if hello is None:
             if not self.interrupted:
-                self.aborted = (f"the board did not come back within {self.reconnect_s:g} s after a {gap.kind} "
-                                f"({reason})")
+                self.aborted = self._gone(gap)
             gap.seconds = time.perf_counter() - now
             return
         gap.boot_after = hello.boot_id
         gap.first_frame_after = self.book.next_n
-        if gap.kind == "stall" and hello.boot_id != gap.boot_before:
-            gap.kind = "reset"
         resumed = time.perf_counter()
         gap.seconds = resumed - now
         if self.pending and self.pacer.paced:
             shift = self.pacer.resume(resumed, self.pending[0][1])
             if shift:
                 self.pending = deque((f, due + shift) for f, due in self.pending)
+
+    def _gone(self, gap: Gap) -> str:
+        """Why the replay ends: the board never came back, in the words of what it did."""
+        wait = f"{self.reconnect_s:g} s"
+        last = self.session.last_error
+        if gap.kind == "reset":
+            return f"the board restarted ({gap.reason}) and did not answer SYNC again within {wait}: {last}"
+        if gap.kind == "not_answering":
+            if "not one byte back" in last or not last:
+                return (f"the board has not answered since {self._since_frame()} and said nothing to SYNC for "
+                        f"{wait}, with no new boot id: it hangs (not a restart); reset or power-cycle it")
+            return f"the board has not answered since {self._since_frame()}; for {wait} after: {last}"
+        if gap.kind == "link_damaged":
+            return f"the link stayed damaged for {wait} ({gap.reason}); last SYNC: {last}"
+        if gap.kind == "no_credit":
+            return f"the board took no frames ({gap.reason}) and did not answer SYNC within {wait}: {last}"
+        return f"the board did not come back within {wait} after a {gap.kind} ({gap.reason}): {last}"
 
     def _stop_requested(self) -> bool:
         if self.stop():
@@ -306,18 +378,21 @@ class Replay:
         settle = 1.0 if self.interrupted else self.settle_s
         while book.inflight and not self.aborted:
             now = time.perf_counter()
-            if book.answered() and now - book.last_arrival > DRAIN_QUIET_S:
+            quiet = now - book.last_arrival
+            if book.answered() and quiet > DRAIN_QUIET_S:
                 break
+            if book.last_answered() and quiet > min(settle, STRAGGLER_S):
+                break  # the last frame came back; those still missing are not merely late
             if now - max(last_news, book.last_arrival) > settle:
                 break
             try:
-                before = (len(book.inflight), book.last_arrival)
+                before = (book.inflight, book.last_arrival)
                 self.session.poll(0.02)
                 self._take_messages(math.inf)
-                if (len(book.inflight), book.last_arrival) != before:
+                if (book.inflight, book.last_arrival) != before:
                     last_news = time.perf_counter()
                 if self._reset:
-                    self._recover("reset", self._reset)
+                    self._recover(*self._reset)
                     last_news = time.perf_counter()
             except Disconnected as exc:
                 self._recover("disconnect", str(exc) or "the port failed")
@@ -358,7 +433,8 @@ class Replay:
                 trouble = f"the host reference failed: {type(exc).__name__}: {exc}"
         times = [t - self.t0 for t in sent_t] if self.alerts and self.t0 is not None else None
         check = alerting.check_alerts(self.alerts, hello, self.truth, self.t0, reference, self.dbc, times,
-                                      restarted=bool(self.gaps))
+                                      restarted=session.resets > 0, unseen=self._unseen(not_sent),
+                                      resynced=bool(self.gaps))
         if trouble:
             check.reason = f"{check.reason}; {trouble}"
         return ReplayResult(
@@ -371,7 +447,22 @@ class Replay:
             seconds=seconds, send_seconds=(self._last_send - self._first_send) if self._first_send else 0.0,
             log_span_s=log_span, frames_not_sent=not_sent, interrupted=self.interrupted, aborted=self.aborted,
             alert_check=check, alerts=self.alerts, mismatches=book.mismatches, lost_runs=book.lost_runs,
-            board_stats=_stats_dict(session.stats), board_logs=self.logs, t0=self.t0, tow_range=self.tow_range)
+            board_stats=_stats_dict(session.stats), board_logs=self.logs, t0=self.t0, tow_range=self.tow_range,
+            resets=session.resets, discarded=session.discarded, unattributed_stats=session.unattributed_stats)
+
+    def _unseen(self, not_sent: int) -> list[tuple[float, float]]:
+        """Where the board got no frames, [from, to) on the replay's clock: each run of lost
+        frames, and the part of the log never sent."""
+        if self.t0 is None:
+            return []
+        times, t0, sent = self.book.times, self.t0, self.book.next_n
+        out = []
+        for first, last in self.book.unreached():
+            end = math.inf if last is None or last + 1 >= sent else times[last + 1] - t0
+            out.append((times[first] - t0, end))
+        if not_sent and sent and not (out and out[-1][1] == math.inf):
+            out.append((math.nextafter(times[sent - 1] - t0, math.inf), math.inf))
+        return out
 
     def _sent_frames(self) -> list:
         """The frames sent, read again from the log (for the host's supervision reference)."""

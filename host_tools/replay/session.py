@@ -1,7 +1,10 @@
-"""The replay's hold on the board: a BoardLink that survives the board. It opens and
-SYNCs, checks the HELLO, notices a board that reset (a HELLO with a new boot id, STATS
-uptime going backwards), went silent or went away (the port fails), re-SYNCs or reopens
-the port when it comes back, and keeps the counters of every boot and every port opened."""
+"""The link as a replay needs it: one session that survives the board. It opens and
+SYNCs, checks the HELLO, and attributes every message to a boot: a message belongs to the
+boot of the last HELLO before it in the stream, and what came before the replay's first
+HELLO (stale bytes still queued in the port) is discarded and counted. A restart is a new
+boot id, each one counted; STATS whose uptime goes backwards within a boot betray a reset
+whose HELLO was lost. It re-SYNCs or reopens the port when the board comes back, and keeps
+the counters of every boot and every port opened."""
 
 from __future__ import annotations
 
@@ -38,47 +41,111 @@ class BoardSession:
         self.boot: int | None = None  # the boot the stream is at now
         self.stats: m.Stats | None = None  # the latest STATS
         self.stats_seen = 0
+        self.discarded = 0  # messages from before the replay's first HELLO (stale in the port)
+        self.unattributed_stats = 0  # STATS that fit no boot we know (went backwards): set aside
         self._baseline: dict[int, m.Stats | None] = {}  # boot -> STATS before the replay (first boot only)
         self._latest: dict[int, m.Stats] = {}
         self._closed_counters = dict.fromkeys(HOST_COUNTERS, 0)
-        self.last_rx = time.perf_counter()  # when the board last sent anything
+        self.last_rx = time.perf_counter()  # when the board last sent anything intact
+        self.quiet_from: dict = {}  # link_counts() then
+        self.last_error = ""  # why the last SYNC or open failed
 
     # ---- opening -----------------------------------------------------------------------
     def open(self) -> m.Hello:
+        """Open the port and SYNC. The first time, what came before the HELLO is stale (an
+        earlier boot or session): discarded and counted. On a reopen it is this replay's (the
+        board's answers and HELLOs from before the port failed): the caller reads
+        `preamble()`, then `started(hello)`."""
+        first = not self.boots
         try:
             self.link = self.connect()
             hello = self.link.sync(timeout=self.sync_timeout)
+            if first:
+                self.discarded += len(self.link.preamble)
+                self.link.preamble = []
         except (serial.SerialException, OSError) as exc:
             self._drop_link()
-            raise LinkError(f"cannot use the port: {exc}") from None
-        except LinkError:
+            self.last_error = f"cannot use the port: {exc}"
+            raise LinkError(self.last_error) from None
+        except LinkError as exc:
             self._drop_link()
+            self.last_error = str(exc)
             raise
         try:
             self._accept(hello)
         except ReplayError:
             self._drop_link()
             raise
+        if first:
+            self.started(hello)
         return hello
 
     def _accept(self, hello: m.Hello) -> None:
         check_hello(hello, self.dbc, self.link.port if self.link else "")
         self.hello = hello
         self.last_rx = time.perf_counter()
-        if hello.boot_id not in self.boots:
+        self.mark_quiet()
+
+    def started(self, hello: m.Hello) -> None:
+        """The session's HELLO, after its preamble was read: the stream is at its boot."""
+        self.boot_seen(hello)
+        self.last_rx = time.perf_counter()
+        self.mark_quiet()
+
+    def boot_seen(self, hello: m.Hello) -> bool:
+        """A HELLO in the stream: what follows belongs to its boot. True when the boot is new
+        (a restart, unless it is the replay's first)."""
+        new = hello.boot_id not in self.boots
+        if new:
             self.boots.append(hello.boot_id)
             # the first boot's counters count from the first STATS (baseline); later boots from 0
             self._baseline.setdefault(hello.boot_id, None if len(self.boots) == 1 else m.Stats())
         self.boot = hello.boot_id
+        return new
 
-    def resync(self) -> m.Hello:
-        """SYNC again (after a reset or a stall): credit restarts at the HELLO."""
+    @property
+    def resets(self) -> int:
+        """Restarts seen during the replay: every boot id after the first."""
+        return max(0, len(self.boots) - 1)
+
+    def preamble(self) -> list:
+        """What the last SYNC's HELLO was preceded by (after a re-SYNC or a reopen), in order."""
+        if self.link is None:
+            return []
+        out, self.link.preamble = self.link.preamble, []
+        return out
+
+    def link_counts(self) -> dict:
+        """Bytes read and frames refused on the open link so far: bytes that arrive without
+        one intact frame are a damaged link, not a silent board."""
+        if self.link is None:
+            return {"bytes": 0, "crc_errors": 0, "bad_frames": 0}
+        c = self.link.receiver.counters()
+        return {"bytes": self.link.rx_bytes, "crc_errors": c["crc_errors"],
+                "bad_frames": c["bad_frames"] + self.link.telemetry_errors}
+
+    def mark_quiet(self) -> None:
+        self.quiet_from = self.link_counts()
+
+    def since_quiet(self) -> dict:
+        """What arrived since the last intact message: bytes, CRC errors, bad frames."""
+        now = self.link_counts()
+        return {k: now[k] - self.quiet_from.get(k, 0) for k in now}
+
+    def resync(self) -> m.Hello | None:
+        """SYNC again (after a reset or a stall): credit restarts at the HELLO. Nothing is
+        flushed: what the board said meanwhile is this replay's (the caller reads
+        `preamble()`, then `started(hello)`). None when no HELLO came; Disconnected when
+        the port failed."""
         try:
-            hello = self.link.sync(timeout=self.sync_timeout)
+            hello = self.link.sync(timeout=self.sync_timeout, flush=False)
         except (serial.SerialException, OSError) as exc:
             raise Disconnected(str(exc)) from None
         except LinkError as exc:
-            raise Disconnected(str(exc)) from None
+            if "write failed" in str(exc):
+                raise Disconnected(str(exc)) from None
+            self.last_error = str(exc)
+            return None
         self._accept(hello)
         return hello
 
@@ -126,36 +193,35 @@ class BoardSession:
         try:
             if wait > 0 and not link.inbox:
                 link.wait_readable(wait)
+            frames = link.receiver.frames
             count = link.poll(0)
         except (serial.SerialException, OSError) as exc:
             raise Disconnected(str(exc)) from None
-        if count:
+        if count or link.receiver.frames != frames:  # a CREDIT is a word from the board too
             self.last_rx = time.perf_counter()
+            self.mark_quiet()
         return count
 
     def messages(self):
         return self.link.messages()
 
     def note_stats(self, stats: m.Stats) -> bool:
-        """Keep a STATS of the current boot; True when its uptime went backwards (a reset
-        whose HELLO never reached us)."""
+        """Keep a STATS of the boot the stream is at; True when its uptime or frame count went
+        backwards (a reset whose HELLO never reached us: set aside, the caller re-SYNCs)."""
         boot = self.boot
         previous = self._latest.get(boot)
         # both only grow within a boot
         reset = previous is not None and (stats.uptime_ms < previous.uptime_ms
                                           or stats.frames_received < previous.frames_received)
-        self.stats = stats
         self.stats_seen += 1
         if reset:
+            self.unattributed_stats += 1
             return True
+        self.stats = stats
         if self._baseline.get(boot, 0) is None:
             self._baseline[boot] = stats
         self._latest[boot] = stats
         return False
-
-    def new_boot(self, hello: m.Hello) -> bool:
-        """A HELLO in the stream: True when it is a boot we did not sync with (a reset)."""
-        return hello.boot_id != self.boot
 
     # ---- counters ----------------------------------------------------------------------
     @staticmethod

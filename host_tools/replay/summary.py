@@ -40,6 +40,9 @@ class ReplayResult:
     series: dict = field(default_factory=dict)  # plot name -> (times, values), see report.plots
     t0: float | None = None  # log time of the first frame sent
     tow_range: dict | None = None  # the board's last TOW_RANGE estimate and how many came
+    resets: int = 0  # new boot ids seen during the replay (each restart counted)
+    discarded: int = 0  # messages from before the replay's first HELLO (stale in the port)
+    unattributed_stats: int = 0  # STATS that went backwards within a boot: set aside
 
     @property
     def link_errors(self) -> int:
@@ -60,7 +63,7 @@ class ReplayResult:
         t = self.tally
         alerts_ok = self.alert_check.status != "failed" or not self.alert_check.counts_for_exit
         return (not self.interrupted and self.aborted is None and self.frames_not_sent == 0 and t.sent > 0
-                and t.verified == t.sent and alerts_ok and not self.gaps)
+                and t.verified == t.sent and alerts_ok and not self.gaps and not self.resets)
 
     def as_dict(self) -> dict:
         t = self.tally
@@ -82,6 +85,7 @@ class ReplayResult:
             "alerts_expected": len(check.expected),
             "alerts_raised": len(check.raised),
             "alerts_matched": check.matched,
+            "alerts_not_reached": check.not_reached,
             "alert_check": check.as_dict(),
             "outcomes": dict(t.outcomes),
             "stale_records": t.stale_records,
@@ -90,7 +94,9 @@ class ReplayResult:
             "log_contents": self.source.as_dict(),
             "log_truncated": self.source.log.truncated,
             "link": {"host": dict(self.host_link), "board": dict(self.board_link)},
-            "resets": len([g for g in self.gaps if g.kind == "reset"]),
+            "resets": self.resets,
+            "messages_before_session": self.discarded,
+            "stats_set_aside": self.unattributed_stats,
             "gaps": [g.as_dict() for g in self.gaps],
             "latency": percentiles(self.latency, (50, 90, 99)),
             "timing_error": self.timing,
@@ -133,12 +139,15 @@ class ReplayResult:
                      f"{b['link_crc_errors']}, bad {b['link_bad_frames']}, lost frames {b['link_seq_gaps']}, "
                      f"dropped {b['frames_dropped']})"
                      + (f"; {d['stale_records']:,} stale records ignored" if d["stale_records"] else ""))
+        if self.discarded:
+            lines.append(f"{self.discarded:,} messages from before this session (still queued in the port from an "
+                         "earlier boot or run) discarded, not counted")
+        if self.unattributed_stats:
+            lines.append(f"{self.unattributed_stats:,} STATS set aside: their uptime went backwards within a boot")
         for gap in self.gaps:
-            g = gap.as_dict()
-            lines.append(f"{g['kind']} at {g['detected_at_s']:.1f} s (log t {g['log_t']}): boot {g['boot_before']} → "
-                         f"{g['boot_after']}, back after {g['seconds']:.1f} s, {g['frames_lost']:,} frames in "
-                         f"flight lost, continued with frame {g['first_frame_after']}"
-                         + (f" ({g['reason']})" if g["reason"] else ""))
+            lines.append(gap_line(gap))
+        if self.resets:
+            lines.append(f"resets: {self.resets} (boots {', '.join(d['board'].get('boots', []))})")
         lat = d["latency"]
         if lat:
             lines.append(f"latency frame → telemetry: p50 {lat['p50_ms']:.2f} ms, p90 {lat['p90_ms']:.2f} ms, "
@@ -158,9 +167,32 @@ class ReplayResult:
                          f"{tow['wh_per_km']} Wh/km over the last {tow['window_m']:,} m")
         check = self.alert_check
         lines.append(f"alerts: expected {d['alerts_expected']}, raised {d['alerts_raised']}, matched "
-                     f"{d['alerts_matched']}: {check.status} ({check.reason})")
+                     f"{d['alerts_matched']}" + (f", not reached {check.not_reached}" if check.not_reached else "")
+                     + f": {check.status} ({check.reason})")
         if self.interrupted:
             lines.append("interrupted (Ctrl-C): the figures cover what was sent until then")
         if self.aborted:
             lines.append(f"stopped early: {self.aborted}")
         return lines
+
+
+KIND_WORDS = {"reset": "reset", "not_answering": "not answering", "link_damaged": "link damaged",
+              "no_credit": "no credit", "disconnect": "port lost", "resync": "re-SYNC"}
+
+
+def gap_line(gap) -> str:
+    """One gap, in the words of what happened: a restart only with a new boot id."""
+    g = gap.as_dict()
+    head = f"{KIND_WORDS.get(g['kind'], g['kind'])} at {g['detected_at_s']:.1f} s (log t {g['log_t']})"
+    if g["boots"]:
+        chain = " → ".join([g["boot_before"] or "?"] + g["boots"])
+        boots = (("boot " if g["kind"] == "reset" else "then restarted: boot ") + chain
+                 + (f" ({g['resets']} resets)" if g["resets"] > 1 else ""))
+    elif g["boot_after"] is not None:
+        boots = f"same boot {g['boot_after']} (not a restart)"
+    else:
+        boots = f"boot {g['boot_before']}, no new boot id seen"
+    back = (f"back after {g['seconds']:.1f} s, continued with frame {g['first_frame_after']}"
+            if g["boot_after"] is not None else f"did not come back ({g['seconds']:.1f} s)")
+    return (f"{head}: {boots}, {back}, {g['frames_lost']:,} frames in flight lost"
+            + (f" ({g['reason']})" if g["reason"] else ""))
