@@ -15,23 +15,17 @@ import serial
 
 from host_tools import REPO_ROOT
 from host_tools.flash import flash
-from host_tools.qemu_board.build import BuildError, build
-from host_tools.tools import tool
+import qemu_testing
+from host_tools.qemu_board.build import build
 from host_tools.vboard import FLASH_IMAGE, QemuBoard
+from qemu_testing import qemu_firmware
 
 MULE = [sys.executable, "-m", "host_tools.cli.main"]
 
 
 @pytest.fixture(scope="module")
 def firmware():
-    """The firmware for a 100 KB heap (built once by `make test`). Without the toolchain it
-    skips, saying why, except in CI (MULE_REQUIRE_QEMU=1), where it must be there."""
-    try:
-        return build("100K", log=lambda text: None).elf
-    except BuildError as exc:
-        if os.environ.get("MULE_REQUIRE_QEMU"):
-            pytest.fail(f"MULE_REQUIRE_QEMU is set but the emulated Pyboard cannot be built: {exc}")
-        pytest.skip(f"emulated Pyboard not available: {exc}")
+    return qemu_firmware("100K")
 
 
 def read_until(port: serial.Serial, marker: bytes, timeout: float = 15.0) -> bytes:
@@ -44,10 +38,7 @@ def read_until(port: serial.Serial, marker: bytes, timeout: float = 15.0) -> byt
 
 
 def mpremote(board: QemuBoard, *args: str) -> str:
-    result = subprocess.run([tool("mpremote"), "connect", board.port, *args],
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
+    return qemu_testing.mpremote(board.port, *args)
 
 
 @pytest.fixture
