@@ -178,6 +178,7 @@ class BoardLink:
         with their HELLOs, for the caller to discard or to read; `inbox` keeps what came after."""
         if flush:
             self.serial.reset_input_buffer()
+        self.credit.close()  # the old session's frames: no PING for them while the board answers SYNC
         before = dict(self.receiver.counters(), rx_bytes=self.rx_bytes, telemetry_errors=self.telemetry_errors)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
