@@ -9,12 +9,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cantools
 
-from host_tools.codegen.layout import highest_byte
+from host_tools.codegen.layout import highest_byte, payload_bits
 
 CANFD_LENGTHS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 20, 24, 32, 48, 64)
 EXT_KEY = 1 << 29  # above every 29-bit id; the key stays a small int on a 32-bit board
@@ -32,6 +34,7 @@ class Dbc:
     database: cantools.database.can.Database
     messages: tuple = field(repr=False)
     by_key: dict = field(repr=False)
+    warnings: tuple = ()  # problems cantools' strict load refuses, loaded non-strictly
 
     def lookup(self, can_id: int, ext: bool):
         """The cantools Message for an id, or None."""
@@ -50,7 +53,15 @@ def payload_lengths(message) -> tuple[int, int]:
     return (length, padded)
 
 
-def load_dbc(path: str | Path) -> Dbc:
+def _stderr_warning(text: str) -> None:
+    print(f"mule: warning: {text}", file=sys.stderr)
+
+
+def load_dbc(path: str | Path, strict: bool = False,
+             warn: Callable[[str], None] | None = _stderr_warning) -> Dbc:
+    """Load as cantools does: strictly first; a DBC its strict checks refuse (overlapping
+    signals, signals past the message's end) loads non-strictly with one `warn()` per
+    problem, or raises DbcError naming them all with `strict`."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -59,14 +70,73 @@ def load_dbc(path: str | Path) -> Dbc:
     cantools_log = logging.getLogger("cantools")
     level = cantools_log.level
     cantools_log.setLevel(logging.ERROR)  # its duplicate-id warning becomes our error below
+    refusal = None  # cantools' own words when its strict load refuses the file
     try:
-        database = cantools.database.load_file(str(path), database_format="dbc")
-    except Exception as exc:  # cantools raises many types; all mean "unusable file"
-        reason = str(exc).strip() or type(exc).__name__
-        raise DbcError(f"{path}: not a valid DBC: {reason}") from None
+        try:
+            database = cantools.database.load_file(str(path), database_format="dbc")
+        except Exception as exc:  # cantools raises many types; all mean "unusable file"
+            reason = refusal = str(exc).strip() or type(exc).__name__
+            try:
+                database = cantools.database.load_file(str(path), database_format="dbc", strict=False)
+            except Exception:
+                raise DbcError(f"{path}: not a valid DBC: {reason}") from None
     finally:
         cantools_log.setLevel(level)
-    return checked_dbc(database, path, hashlib.sha256(raw).hexdigest())
+    dbc = checked_dbc(database, path, hashlib.sha256(raw).hexdigest())
+    if strict and dbc.warnings:
+        raise DbcError(f"{path}: not a valid DBC with --strict" + (f" ({refusal})" if refusal else "")
+                       + "; without --strict mule loads it as cantools' strict=False does, with warnings:\n  "
+                       + "\n  ".join(dbc.warnings))
+    if warn is not None:
+        for text in dbc.warnings:
+            warn(text)
+    return dbc
+
+
+def _bits(signal) -> set[tuple[int, int]]:
+    return set(payload_bits(signal.start, signal.length, signal.byte_order))
+
+
+def _levels(codec: dict, above: tuple = ()):
+    """(signals decoded above this level, this level's signals, its codec) for every level
+    of cantools' decode plan (one level per multiplexer value)."""
+    yield above, tuple(codec["signals"]), codec
+    for children in codec["multiplexers"].values():
+        for child in children.values():
+            yield from _levels(child, above + tuple(codec["signals"]))
+
+
+def layout_problems(database, path: Path) -> list[str]:
+    """What cantools' strict load refuses, one line per problem: signals sharing bits in one
+    decode, signals past the message's end; and whether cantools can decode such frames."""
+    from host_tools.codegen.emit import unpack_fails  # emit imports this module
+
+    problems = []
+    for message in database.messages:
+        where = f"message {message.name!r} ({message.frame_id:#x})"
+        pairs = set()
+        for above, level, codec in _levels(message._codecs):
+            broken = unpack_fails(codec, message.length)
+            consequence = ("cantools cannot decode such frames (unpacking fails), so mule counts them as "
+                           "bad_multiplexer" if broken else "each is decoded from its own bits, as cantools does")
+            for signal in level:
+                last = highest_byte(signal.start, signal.length, signal.byte_order)
+                if last >= message.length and signal.name not in pairs:
+                    pairs.add(signal.name)
+                    problems.append(f"{where}: signal {signal.name!r} reaches byte {last}, past the message "
+                                    f"length {message.length}; {consequence}")
+            for i, signal in enumerate(level):
+                mine = _bits(signal)
+                for other in (*above, *level[:i]):
+                    shared = mine & _bits(other)
+                    key = frozenset((id(signal), id(other)))
+                    if shared and key not in pairs:
+                        pairs.add(key)
+                        byte_list = sorted({b for b, _ in shared})
+                        problems.append(
+                            f"{where}: signals {other.name!r} and {signal.name!r} overlap in {len(shared)} "
+                            f"bit(s) of byte(s) {', '.join(map(str, byte_list))}; {consequence}")
+    return problems
 
 
 def checked_dbc(database, path: Path, sha256: str) -> Dbc:
@@ -74,9 +144,10 @@ def checked_dbc(database, path: Path, sha256: str) -> Dbc:
     messages = tuple(database.messages)
     if not messages:
         raise DbcError(f"{path}: the DBC defines no messages")
+    found = layout_problems(database, path)
     by_key: dict = {}
     for message in messages:
-        _check_message(path, message)
+        found += _check_message(path, message)
         key = frame_key(message.frame_id, message.is_extended_frame)
         if key in by_key:
             other = by_key[key]
@@ -84,10 +155,14 @@ def checked_dbc(database, path: Path, sha256: str) -> Dbc:
                 f"{path}: messages {other.name!r} and {message.name!r} share frame id "
                 f"{message.frame_id:#x} ({'extended' if message.is_extended_frame else 'standard'})")
         by_key[key] = message
-    return Dbc(Path(path), sha256, database, messages, by_key)
+    warnings = tuple(f"{path}: {text}" for text in found)
+    return Dbc(Path(path), sha256, database, messages, by_key, warnings)
 
 
-def _check_message(path: Path, message) -> None:
+def _check_message(path: Path, message) -> list[str]:
+    """Raise DbcError for what the board cannot decode faithfully; return what cantools
+    decodes in its own way (warnings)."""
+    found = []
     where = f"{path}: message {message.name!r} ({message.frame_id:#x})"
     if message.length > 64:
         raise DbcError(f"{where}: length {message.length} exceeds the 64 bytes of a CAN FD frame")
@@ -102,10 +177,11 @@ def _check_message(path: Path, message) -> None:
             raise DbcError(f"{what}: two signals of the message have this name; rename one")
         seen.add(signal.name)
         if signal.multiplexer_ids and signal.multiplexer_signal not in names:
-            # cantools leaves such a signal out of every decode, silently
-            raise DbcError(f"{what}: its multiplexer {signal.multiplexer_signal!r} is not a signal of the "
-                           f"message by that name, so cantools would never decode it (a SystemSignalLongSymbol "
-                           f"renames the multiplexer?); remove the multiplexer's long name")
+            # cantools leaves such a signal out of every decode, silently; so does mule, loudly
+            found.append(f"message {message.name!r} ({message.frame_id:#x}): signal {signal.name!r}: its "
+                         f"multiplexer {signal.multiplexer_signal!r} is not a signal of the message by that "
+                         f"name (a SystemSignalLongSymbol renames it?), so cantools never decodes it and "
+                         f"neither does mule; remove the multiplexer's long name")
         if not 1 <= signal.length <= 64:
             raise DbcError(f"{what}: length {signal.length} is outside 1..64 bits")
         if signal.is_float and signal.length not in (32, 64):
@@ -115,8 +191,6 @@ def _check_message(path: Path, message) -> None:
                 raise DbcError(f"{what}: {label} {value} is not a finite number")
         if signal.scale == 0:
             raise DbcError(f"{what}: scale 0 makes every value the same")
-        last = highest_byte(signal.start, signal.length, signal.byte_order)
-        if last >= message.length:
-            raise DbcError(f"{what}: bits reach byte {last}, past the message length {message.length}")
         if signal.is_multiplexer and (signal.is_float or signal.length > MAX_MUX_BITS):
             raise DbcError(f"{what}: a multiplexer must be an integer of at most {MAX_MUX_BITS} bits")
+    return found

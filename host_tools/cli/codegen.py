@@ -14,7 +14,7 @@ from host_tools.text import printable
 
 
 def _do_codegen(args: argparse.Namespace) -> int:
-    dbc = load_dbc(args.dbc)
+    dbc = load_dbc(args.dbc, strict=args.strict)
     out = write_decoder(dbc, args.output, args.emit)
     print(f"wrote {printable(out)} ({len(dbc.messages)} messages, DBC sha256 {dbc.sha256[:12]}…)", file=sys.stderr)
     if args.mpy:
@@ -30,6 +30,10 @@ def add_subparser(subparsers) -> None:
                     "(API: docs/decoder.md).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("dbc", type=Path, help="DBC file (any file cantools loads)")
+    parser.add_argument("--strict", action="store_true",
+                        help="refuse a DBC that cantools' strict load refuses (overlapping signals, signals "
+                             "past the message's end) instead of loading it as cantools' strict=False does, "
+                             "with a warning per problem")
     parser.add_argument("-o", "--output", type=writable_file, required=True,
                         help="output .py file; its name is the module name")
     parser.add_argument("--emit", choices=MODES, default="viper",

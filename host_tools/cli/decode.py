@@ -30,7 +30,7 @@ def _do_decode(args: argparse.Namespace) -> int:
 
 
 def _decode(args: argparse.Namespace) -> int:
-    dbc = load_dbc(args.dbc)
+    dbc = load_dbc(args.dbc, strict=args.strict)
     summary = DecodeSummary(args.engine)
     records = decoded_records(args.log, dbc, args.engine, skip_bad=args.skip_bad,
                               heap=args.heap, summary=summary, accept_truncated=args.accept_truncated)
@@ -57,6 +57,10 @@ def add_subparser(subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("log", type=Path, help="CAN log file")
     parser.add_argument("--dbc", type=Path, default=DEFAULT_DBC, help="DBC file")
+    parser.add_argument("--strict", action="store_true",
+                        help="refuse a DBC that cantools' strict load refuses (overlapping signals, signals "
+                             "past the message's end) instead of loading it as cantools' strict=False does, "
+                             "with a warning per problem")
     parser.add_argument("--engine", choices=ENGINES, default="cantools",
                         help="cantools: reference in CPython; firmware: generated decoder "
                              "inside the MicroPython unix port")

@@ -16,7 +16,7 @@ from host_tools.vboard import VirtualBoard
 
 
 def _do_flash(args: argparse.Namespace) -> int:
-    dbc = load_dbc(args.dbc)
+    dbc = load_dbc(args.dbc, strict=args.strict)
     config = {"mode": args.mode, "bitrate": args.bitrate, "bus": args.bus, "decimation": args.decimation,
               "can": args.can, "replay_path": args.replay_path}
     for item in args.set or ():  # anything else firmware/config.py reads, e.g. cs=17, crystal_hz=8000000
@@ -72,6 +72,10 @@ def add_subparser(subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--port", help="serial port or pyserial URL; default: the virtual board")
     parser.add_argument("--dbc", type=Path, default=DEFAULT_DBC, help="DBC file")
+    parser.add_argument("--strict", action="store_true",
+                        help="refuse a DBC that cantools' strict load refuses (overlapping signals, signals "
+                             "past the message's end) instead of loading it as cantools' strict=False does, "
+                             "with a warning per problem")
     parser.add_argument("--mode", choices=allowed_values("mode"), default="replay",
                         help="replay: CAN frames come over the link; live: from the board's CAN bus")
     parser.add_argument("--bus", type=int, default=1, help="CAN controller (live mode)")

@@ -106,6 +106,23 @@ def signal_record(signal, lane: int) -> bytes:
     return struct.pack("<HH", lane, kind) + scale_offset + limits
 
 
+def unpack_fails(codec: dict, length: int) -> bool:
+    """True when cantools cannot unpack any frame at this level of a message's tree.
+
+    cantools (non-strict) lays a level's signals end to end in one bit format per byte
+    order; signals that overlap in one byte order, or reach past the message, make that
+    format longer than the payload, and every decode of it raises "unpacking failed".
+    The failure depends on lengths only, so an all-zero payload finds it.
+    """
+    zeros = bytes(length)
+    try:
+        codec["formats"].big_endian.unpack(zeros)
+        codec["formats"].little_endian.unpack(zeros)
+    except Exception:  # bitstruct raises ValueError or its own Error
+        return True
+    return False
+
+
 def _cycle(message) -> str:
     return "None" if message.cycle_time is None else str(int(message.cycle_time))
 
@@ -189,9 +206,13 @@ class _MessageWriter:
         length, padded = payload_lengths(self.message)
         check = f"n != {length}" if length == padded else f"n != {length} and n != {padded}"
         body = [f"if {check}:", f"    return {ERR_LENGTH}"]
+        codec = self.message._codecs  # cantools' decode plan: one bit format per tree level
+        if unpack_fails(codec, self.message.length):
+            body.append(f"return {ERR_MUX}")  # cantools cannot decode any frame of it (docs/dbc.md)
+            return head + ["    " + line for line in body]
         if self.muxed:
             body.append("c = 1")
-            self._tree(self.message.signal_tree, body, "")
+            self._tree(self.message.signal_tree, body, "", codec)
             body.append("s[0] = c - 1")
         else:
             for i, item in enumerate(self.message.signal_tree):
@@ -216,7 +237,7 @@ class _MessageWriter:
         else:
             out.append(f"s[{slot}] = {self.index_of[name]}")
 
-    def _tree(self, items: list, out: list[str], indent: str) -> None:
+    def _tree(self, items: list, out: list[str], indent: str, codec: dict) -> None:
         for item in items:
             if isinstance(item, str):
                 self._lines(out, indent, lambda o: self._signal(item, o))
@@ -225,14 +246,18 @@ class _MessageWriter:
                 var = f"m{self.mux_depth}"
                 self.mux_depth += 1
                 self._lines(out, indent, lambda o: self._signal(mux_name, o, keep=var))
-                groups: dict[str, tuple[list[int], list]] = {}
+                groups: dict[str, tuple[list[int], list, dict]] = {}
                 for mux_id, subtree in children.items():
-                    groups.setdefault(repr(subtree), ([], subtree))[0].append(mux_id)
+                    child = codec["multiplexers"][mux_name][mux_id]
+                    groups.setdefault(repr(subtree), ([], subtree, child))[0].append(mux_id)
                 keyword = "if"
-                for ids, subtree in groups.values():
+                for ids, subtree, child in groups.values():
                     out.append(f"{indent}{keyword} {_condition(var, ids)}:")
                     inner: list[str] = []
-                    self._tree(subtree, inner, indent + "    ")
+                    if unpack_fails(child, self.message.length):
+                        inner.append(f"{indent}    return {ERR_MUX}")  # as cantools: no decode
+                    else:
+                        self._tree(subtree, inner, indent + "    ", child)
                     out.extend(inner or [f"{indent}    pass"])
                     keyword = "elif"
                 out.append(f"{indent}else:")
