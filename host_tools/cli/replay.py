@@ -15,6 +15,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from host_tools import DEFAULT_DBC
 from host_tools.cli.args import non_negative_float, writable_dir
+from host_tools.cli.vboard import heap_arg
+from host_tools.vboard import BOARDS
 from host_tools.dbc import load_dbc
 from host_tools.link.session import BoardLink, LinkError
 from host_tools.logfile import LogError
@@ -74,7 +76,7 @@ def _do_replay(args: argparse.Namespace) -> int:
 def _replay(args: argparse.Namespace, err: Console) -> int:
     from host_tools.report import SeriesCollector, write_report
 
-    dbc = load_dbc(args.dbc)
+    dbc = load_dbc(args.dbc, strict=args.strict)
     collector = SeriesCollector(dbc) if args.report else None
     total = estimate_records(args.log)
     progress = Progress(TextColumn("[bold]replay"), BarColumn(), TextColumn("{task.fields[line]}"),
@@ -95,7 +97,7 @@ def _replay(args: argparse.Namespace, err: Console) -> int:
         else:
             from host_tools.replay.board import virtual_board
 
-            port = stack.enter_context(virtual_board(dbc, heap=args.heap, log=log)).port
+            port = stack.enter_context(virtual_board(dbc, heap=args.heap, log=log, board=args.board)).port
         stop = stack.enter_context(ctrl_c_stops())
         replay = Replay(args.log, dbc, lambda: BoardLink(port, dbc), port=port, speed=args.speed,
                         channel=args.channel, skip_bad=args.skip_bad, settle_s=args.settle,
@@ -143,6 +145,10 @@ def add_subparser(subparsers) -> None:
     parser.add_argument("--speed", type=_speed, default="1", metavar="1|N|max",
                         help="1: the log's timing; N: N times faster; max: as fast as the board's credit allows")
     parser.add_argument("--dbc", type=Path, default=DEFAULT_DBC, help="DBC file (the board must run its decoder)")
+    parser.add_argument("--strict", action="store_true",
+                        help="refuse a DBC that cantools' strict load refuses (overlapping signals, signals "
+                             "past the message's end) instead of loading it as cantools' strict=False does, "
+                             "with a warning per problem")
     parser.add_argument("--report", type=writable_dir, metavar="DIR",
                         help="write summary.json, mismatches.jsonl, alerts.jsonl, plots and index.html to DIR")
     parser.add_argument("--channel", default=AUTO,
@@ -153,5 +159,8 @@ def add_subparser(subparsers) -> None:
                         help="seconds to wait for the answers to the last frames")
     parser.add_argument("--reconnect-timeout", type=non_negative_float, default=30.0,
                         help="seconds to wait for a board that went away to come back")
-    parser.add_argument("--heap", default="100K", help="the virtual board's heap (without --port)")
+    parser.add_argument("--heap", type=heap_arg, default="100K", help="the virtual board's heap (without --port)")
+    parser.add_argument("--board", choices=BOARDS, default="unix",
+                        help="the virtual board (without --port): unix = MicroPython's unix port, qemu = an "
+                             "emulated Pyboard (Cortex-M4F, float32; docs/hardware.md)")
     parser.set_defaults(func=_do_replay)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from host_tools import REPO_ROOT
+from host_tools.tools import ToolMissing
 
 BOARD = "MULE_PYBOARD"
 BOARD_DIR = Path(__file__).resolve().parent / "boards" / BOARD
@@ -36,8 +37,9 @@ MAX_HEAP = 3 * 1024 * 1024
 RECIPE = "2"  # bump when build() changes how the firmware is made (part of the inputs' hash)  # the firmware lives in the machine's 4 MB SSRAM1 with it
 
 
-class BuildError(Exception):
-    """The firmware cannot be built here; the message says why and what to do."""
+class BuildError(ToolMissing):
+    """The firmware cannot be built here; the message says why and what to do (the CLI
+    prints it as a user error, as for a missing tool)."""
 
 
 @dataclass

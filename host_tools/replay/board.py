@@ -10,15 +10,18 @@ from pathlib import Path
 
 from host_tools.dbc import Dbc
 from host_tools.flash import flash
-from host_tools.vboard import VirtualBoard
+from host_tools.vboard import VirtualBoard, open_board
+
+DESCRIPTIONS = {"unix": "MicroPython unix port", "qemu": "emulated Pyboard, Cortex-M4F in QEMU"}
 
 
 @contextmanager
-def virtual_board(dbc: Dbc, heap: str | None = "100K", log=print) -> Iterator[VirtualBoard]:
+def virtual_board(dbc: Dbc, heap: str | None = "100K", log=print, board: str = "unix") -> Iterator[VirtualBoard]:
+    """board: "unix" or "qemu" (host_tools.vboard.open_board)."""
     with tempfile.TemporaryDirectory(prefix="mule-replay-") as tmp:
         folder = Path(tmp) / "board"
         folder.mkdir()
-        with VirtualBoard(folder, heap=heap) as board:
-            log(f"virtual board on {board.port} (MicroPython unix port, heap {heap or 'default'})")
+        with open_board(board, folder, heap) as board:
+            log(f"virtual board on {board.port} ({DESCRIPTIONS[board.kind]}, heap {board.heap // 1024}K)")
             flash(dbc, board.port, {"mode": "replay"}, Path(tmp) / "flash", log=log)
             yield board

@@ -164,3 +164,17 @@ def test_mule_vboard_qemu_prints_its_port_and_stops_on_sigterm(tmp_path, firmwar
         proc.terminate()
         _, err = proc.communicate(timeout=15)
     assert "emulated Pyboard" in err and "virtual board stopped" in err
+
+
+def test_mule_replay_board_qemu_raises_the_expected_sway_alert(tmp_path, firmware):
+    """`mule replay --board qemu`: flashed on the fly, supervision in float32 on the board,
+    the simulator's expected trailer_sway alert raised and matched."""
+    log = tmp_path / "sway.log"
+    subprocess.run(MULE + ["simulate", "trailer_sway", "--duration", "15", "--set", "sway_start_s=2",
+                           "-o", str(log)], check=True, capture_output=True, cwd=REPO_ROOT)
+    result = subprocess.run(MULE + ["replay", "--board", "qemu", "--speed", "max", str(log)],
+                            capture_output=True, text=True, timeout=300, cwd=REPO_ROOT)
+    summary = result.stdout + result.stderr
+    assert result.returncode == 0, summary
+    assert "emulated Pyboard" in summary and "mismatched 0, lost 0" in summary
+    assert "expected 1, raised 1, matched 1" in summary
