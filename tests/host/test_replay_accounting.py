@@ -175,7 +175,7 @@ def overload(tmp_path_factory, dbc):
 
 def supervising_board(dbc, monkeypatch) -> lb.LoopbackBoard:
     """A loopback board whose HELLO advertises supervision (it raises nothing)."""
-    monkeypatch.setattr(alerting, "_supervise", None)
+    monkeypatch.setattr(alerting, "_supervise", None, raising=False)  # the checkouts before host_tools.supervision
     monkeypatch.setattr(m, "CAP_SUPERVISION", 1 << 4, raising=False)
     board = lb.LoopbackBoard(dbc)
     original = board._hello
