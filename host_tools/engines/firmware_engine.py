@@ -75,7 +75,11 @@ class FirmwareEngine:
         try:
             self.names = json.loads(first)
         except ValueError:
-            raise EngineError(self._failure(f"MicroPython did not start the decoder: {first!r}")) from None
+            # MicroPython prints an uncaught exception (a MemoryError at import) on stdout: quote it whole
+            self._proc.stdin.close()
+            said = (first + self._proc.stdout.read()).strip()
+            heap = f" with a {self.heap} heap" if self.heap else ""
+            raise EngineError(self._failure(f"MicroPython did not start the decoder{heap}:\n{said}")) from None
         return self
 
     def __exit__(self, *exc) -> None:

@@ -1,0 +1,53 @@
+"""Vehicle-scale DBCs (tests/files/dbc/make_vehicle_dbc.py): loaded as cantools loads them, and
+what does not fit a board's heap said whole."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from host_tools.dbc import DbcError, load_dbc
+from host_tools.engines.firmware_engine import EngineError, FirmwareEngine
+from mule_testing import FILES
+
+VEHICLE = FILES / "dbc" / "vehicle_330_canfd_overlapping.dbc"
+GENERATOR = FILES / "dbc" / "make_vehicle_dbc.py"
+
+
+def test_the_generator_rewrites_the_checked_in_files_byte_for_byte(tmp_path):
+    copy = tmp_path / GENERATOR.name
+    copy.write_text(GENERATOR.read_text())
+    subprocess.run([sys.executable, str(copy)], check=True, capture_output=True)
+    for made in tmp_path.glob("*.dbc"):
+        assert made.read_bytes() == (GENERATOR.parent / made.name).read_bytes(), made.name
+
+
+def test_the_vehicle_dbc_is_what_its_name_says():
+    said = []
+    dbc = load_dbc(VEHICLE, warn=said.append)
+    messages = dbc.messages
+    assert len(messages) >= 300
+    assert any(m.is_fd and m.length == 64 for m in messages)
+    assert sum(m.is_extended_frame for m in messages) > 50
+    assert any(s.length == 64 for m in messages for s in m.signals)
+    assert any(s.byte_order == "big_endian" and s.is_signed for m in messages for s in m.signals)
+    nested = [m for m in messages if any(s.is_multiplexer and s.multiplexer_ids for s in m.signals)]
+    assert nested, "a multiplexer under a multiplexer"
+    assert any("each is decoded from its own bits" in text for text in said)
+    assert any("cantools cannot decode such frames" in text for text in said)
+    assert len(said) == len(dbc.warnings) >= 10
+    with pytest.raises(DbcError, match="are overlapping"):
+        load_dbc(VEHICLE, strict=True)
+
+
+def test_a_memory_error_at_import_reaches_the_user_whole():
+    dbc = load_dbc(VEHICLE, warn=None)
+    with pytest.raises(EngineError) as info:
+        with FirmwareEngine(dbc, heap="100K"):
+            pass
+    text = str(info.value)
+    assert "with a 100K heap" in text
+    assert "Traceback (most recent call last):" in text
+    assert "MemoryError: memory allocation failed" in text
