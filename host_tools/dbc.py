@@ -159,6 +159,33 @@ def checked_dbc(database, path: Path, sha256: str) -> Dbc:
     return Dbc(Path(path), sha256, database, messages, by_key, warnings)
 
 
+def select_messages(dbc: Dbc, messages: list[str] | None = None, nodes: list[str] | None = None) -> Dbc:
+    """The DBC narrowed to the named messages and the messages the named nodes send or receive
+    (a board decodes only these; other ids are unknown to it). No selection: all of them."""
+    if not messages and not nodes:
+        return dbc
+    by_name = {m.name: m for m in dbc.messages}
+    missing = [name for name in messages or () if name not in by_name]
+    if missing:
+        raise DbcError(f"{dbc.path}: no message named {', '.join(map(repr, missing))} "
+                       f"(names as in the DBC's BO_ lines, case-sensitive)")
+    known = {node.name for node in dbc.database.nodes}
+    known |= {n for m in dbc.messages for n in m.senders}
+    known |= {n for m in dbc.messages for s in m.signals for n in s.receivers}
+    missing = [node for node in nodes or () if node not in known]
+    if missing:
+        raise DbcError(f"{dbc.path}: no node named {', '.join(map(repr, missing))}; "
+                       f"the DBC's nodes: {', '.join(sorted(known))}")
+    wanted = set(messages or ())
+    for message in dbc.messages:
+        talks = set(message.senders) | {n for s in message.signals for n in s.receivers}
+        if talks & set(nodes or ()):
+            wanted.add(message.name)
+    chosen = tuple(m for m in dbc.messages if m.name in wanted)
+    by_key = {frame_key(m.frame_id, m.is_extended_frame): m for m in chosen}
+    return Dbc(dbc.path, dbc.sha256, dbc.database, chosen, by_key, dbc.warnings)
+
+
 def _check_message(path: Path, message) -> list[str]:
     """Raise DbcError for what the board cannot decode faithfully; return what cantools
     decodes in its own way (warnings)."""

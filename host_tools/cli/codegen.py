@@ -7,20 +7,29 @@ import sys
 from pathlib import Path
 
 from host_tools.cli.args import writable_file
-from host_tools.codegen.build import HOST_MARCH, PYBOARD_MARCH, compile_mpy, write_decoder
+from host_tools.codegen.build import HOST_MARCH, PYBOARD_MARCH, compile_mpy, decoder_cost, write_decoder
 from host_tools.codegen.emit import MODES
-from host_tools.dbc import load_dbc
+from host_tools.dbc import load_dbc, select_messages
 from host_tools.text import printable
 
 
 def _do_codegen(args: argparse.Namespace) -> int:
     dbc = load_dbc(args.dbc, strict=args.strict)
+    every = len(dbc.messages)
+    dbc = select_messages(dbc, _names(args.messages), _names(args.nodes))
     out = write_decoder(dbc, args.output, args.emit)
-    print(f"wrote {printable(out)} ({len(dbc.messages)} messages, DBC sha256 {dbc.sha256[:12]}…)", file=sys.stderr)
+    chosen = f"{len(dbc.messages)} of {every} messages" if len(dbc.messages) < every else f"{every} messages"
+    print(f"wrote {printable(out)} ({chosen}, DBC sha256 {dbc.sha256[:12]}…)", file=sys.stderr)
+    print(f"{decoder_cost(out).text()}; a Pyboard v1.1 has ~100,000 bytes of heap for all of the firmware "
+          f"(--messages/--nodes decode fewer)", file=sys.stderr)
     if args.mpy:
         mpy = compile_mpy(out, None if args.march == "none" else args.march)
         print(f"compiled {printable(mpy)} (-march={args.march})", file=sys.stderr)
     return 0
+
+
+def _names(text: str | None) -> list[str]:
+    return [name.strip() for name in (text or "").split(",") if name.strip()]
 
 
 def add_subparser(subparsers) -> None:
@@ -38,6 +47,9 @@ def add_subparser(subparsers) -> None:
                         help="output .py file; its name is the module name")
     parser.add_argument("--emit", choices=MODES, default="viper",
                         help="viper: native code, fastest, no allocation; plain: bytecode fallback")
+    parser.add_argument("--messages", metavar="NAME,...",
+                        help="decode only these messages (and those of --nodes); other ids are unknown to the decoder")
+    parser.add_argument("--nodes", metavar="ECU,...", help="decode only the messages these nodes send or receive")
     parser.add_argument("--mpy", action="store_true", help="also compile it with mpy-cross")
     parser.add_argument("--march", default=HOST_MARCH,
                         help=f"mpy-cross architecture for viper code ({HOST_MARCH}: unix port, "

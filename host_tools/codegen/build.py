@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import subprocess
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from host_tools.codegen.emit import BuildError, generate
@@ -13,7 +15,47 @@ from host_tools.tools import tool
 HOST_MARCH = "x64"
 PYBOARD_MARCH = "armv7emsp"
 
-__all__ = ["BuildError", "HOST_MARCH", "PYBOARD_MARCH", "compile_mpy", "write_decoder"]
+__all__ = ["BuildError", "HOST_MARCH", "PYBOARD_MARCH", "Cost", "compile_mpy", "decoder_cost", "write_decoder"]
+
+_IMPORT_PROBE = """import gc, sys
+sys.path.insert(0, {folder!r})
+gc.collect()
+before = gc.mem_free()
+import {module}
+gc.collect()
+print(before - gc.mem_free())
+"""
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What a generated decoder costs a board."""
+
+    source_bytes: int
+    mpy_bytes: int  # armv7emsp .mpy: a Pyboard copies all of it into RAM from /flash
+    heap_bytes: int | None  # heap held after import, measured in the unix port (64-bit: an upper bound)
+
+    def text(self) -> str:
+        heap = "?" if self.heap_bytes is None else f"{self.heap_bytes:,}"
+        return (f"decoder cost: {self.mpy_bytes:,} bytes of .mpy (armv7emsp), {heap} bytes of heap "
+                f"after import (unix port, 64-bit), {self.source_bytes:,} bytes of Python")
+
+
+def decoder_cost(source: Path, heap: str = "4M") -> Cost:
+    """Compile `source` for a Pyboard and import it in the unix port to weigh it."""
+    source = Path(source)
+    with tempfile.TemporaryDirectory(prefix="mule-cost-") as tmp:
+        folder = Path(tmp)
+        mpy_arm = compile_mpy(source, PYBOARD_MARCH, folder / "arm.mpy")
+        module = "mule_cost_probe"
+        compile_mpy(source, HOST_MARCH, folder / f"{module}.mpy")
+        probe = folder / "probe.py"
+        probe.write_text(_IMPORT_PROBE.format(folder=str(folder), module=module))
+        result = subprocess.run([tool("micropython"), "-X", f"heapsize={heap}", str(probe)],
+                                capture_output=True, text=True, timeout=60)
+        said = result.stdout.strip().splitlines()
+        heap_bytes = int(said[-1]) if result.returncode == 0 and said and said[-1].isdigit() else None
+        return Cost(source.stat().st_size, mpy_arm.stat().st_size, heap_bytes)
 
 
 def write_decoder(dbc: Dbc, out: Path, mode: str = "viper") -> Path:

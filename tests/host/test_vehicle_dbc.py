@@ -51,3 +51,29 @@ def test_a_memory_error_at_import_reaches_the_user_whole():
     assert "with a 100K heap" in text
     assert "Traceback (most recent call last):" in text
     assert "MemoryError: memory allocation failed" in text
+
+
+def test_a_decoder_of_the_selected_messages_counts_the_others_as_unknown():
+    import random
+
+    from host_tools.dbc import select_messages
+    from mule_testing import random_frame
+
+    full = load_dbc(VEHICLE, warn=None)
+    chosen = select_messages(full, ["VCU_S0E5_016"], ["HITCH"])
+    names = {m.name for m in chosen.messages}
+    assert "VCU_S0E5_016" in names and all(m.name == "VCU_S0E5_016" or "HITCH" in m.senders
+                                          for m in chosen.messages)
+    assert 5 < len(names) < 60
+    rnd = random.Random("select")
+    frames = [random_frame(full, rnd, faults=False) for _ in range(400)]
+    with FirmwareEngine(chosen) as engine:
+        outcomes = [(f, o) for f, o in engine.decode(frames)]
+    for frame, outcome in outcomes:
+        message = full.lookup(frame.can_id, frame.ext)
+        if message.name in names:
+            assert outcome.status != "unknown_id" and outcome.msg == message.name
+        else:
+            assert outcome.status == "unknown_id"
+    with pytest.raises(DbcError, match="no node named 'ABS'"):
+        select_messages(full, None, ["ABS"])
