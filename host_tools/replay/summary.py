@@ -135,8 +135,8 @@ class ReplayResult:
             lines.append(f"log truncated: {self.source.log.truncated}")
         h, b = d["link"]["host"], d["link"]["board"]
         lines.append(f"link errors {d['link_errors']:,} (host: CRC {h['crc_errors']}, bad {h['bad_frames']}, "
-                     f"undecodable telemetry {h['telemetry_errors']}, lost frames {h['seq_gaps']}; board: CRC "
-                     f"{b['link_crc_errors']}, bad {b['link_bad_frames']}, lost frames {b['link_seq_gaps']}, "
+                     f"undecodable telemetry {h['telemetry_errors']}, seq gaps {h['seq_gaps']}; board: CRC "
+                     f"{b['link_crc_errors']}, bad {b['link_bad_frames']}, seq gaps {b['link_seq_gaps']}, "
                      f"dropped {b['frames_dropped']})"
                      + (f"; {d['stale_records']:,} stale records ignored" if d["stale_records"] else ""))
         if self.discarded:
