@@ -234,8 +234,8 @@ def restart(port: str, timeout: float = 10.0, linger: float = 0.5) -> Boot:
             seen += link.read(link.in_waiting or 1)
         if b">>> " not in seen:
             raise FlashError(f"{port}: the board did not show its REPL prompt after flashing")
-        while link.read(256) and time.monotonic() < deadline:  # the rest of what Ctrl-B printed: Ctrl-D must meet an idle prompt
-            pass
+        while link.read(256) and time.monotonic() < deadline:
+            pass  # the rest of what Ctrl-B printed: Ctrl-D must meet an idle prompt
         link.write(b"\x04")
         link.flush()
         out = b""
