@@ -434,7 +434,7 @@ class Replay:
         times = [t - self.t0 for t in sent_t] if self.alerts and self.t0 is not None else None
         check = alerting.check_alerts(self.alerts, hello, self.truth, self.t0, reference, self.dbc, times,
                                       restarted=session.resets > 0, unseen=self._unseen(not_sent),
-                                      resynced=bool(self.gaps))
+                                      resynced=any(g.boot_after is not None for g in self.gaps))
         if trouble:
             check.reason = f"{check.reason}; {trouble}"
         return ReplayResult(

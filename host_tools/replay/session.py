@@ -60,8 +60,9 @@ class BoardSession:
         try:
             self.link = self.connect()
             hello = self.link.sync(timeout=self.sync_timeout)
-            if first:
-                self.discarded += len(self.link.preamble)
+            if first:  # a HELLO of this very boot (said at boot, before our SYNC) is no news
+                self.discarded += sum(1 for x in self.link.preamble
+                                      if not (isinstance(x, m.Hello) and x.boot_id == hello.boot_id))
                 self.link.preamble = []
         except (serial.SerialException, OSError) as exc:
             self._drop_link()

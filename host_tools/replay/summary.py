@@ -140,8 +140,8 @@ class ReplayResult:
                      f"dropped {b['frames_dropped']})"
                      + (f"; {d['stale_records']:,} stale records ignored" if d["stale_records"] else ""))
         if self.discarded:
-            lines.append(f"{self.discarded:,} messages from before this session (still queued in the port from an "
-                         "earlier boot or run) discarded, not counted")
+            lines.append(f"{self.discarded:,} messages from before this session's HELLO (queued in the port: an "
+                         "earlier boot's or run's, or this boot's before the SYNC) discarded, not counted")
         if self.unattributed_stats:
             lines.append(f"{self.unattributed_stats:,} STATS set aside: their uptime went backwards within a boot")
         for gap in self.gaps:

@@ -61,11 +61,11 @@ def test_stale_stats_from_an_earlier_boot_queued_in_the_port_are_discarded_not_a
     result = run(busy_log, dbc, board)
     d = result.as_dict()
     assert result.gaps == [] and d["resets"] == 0, result.lines()
-    assert d["messages_before_session"] == 4
+    assert d["messages_before_session"] == 4  # the old boot's HELLO, two STATS and a LOG
     assert result.ok and d["frames_verified"] == d["frames_sent"] == board.frames_seen
     assert d["board"]["boots"] == [f"{board.boot_id:#010x}"]
     assert ("old boot" not in [text for _, text in result.board_logs])
-    assert any("4 messages from before this session" in line for line in result.lines())
+    assert any("4 messages from before this session's HELLO" in line for line in result.lines())
     assert not restarted_words(result)
 
 
