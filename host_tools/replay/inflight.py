@@ -156,6 +156,16 @@ class FrameBook:
         """Every frame sent has at least its first record."""
         return not self.waiting
 
+    def missing(self) -> int:
+        """Frames without a record though a later one has its own: lost so far, unless late
+        (the progress bar's figure; the count that matters is settle_all's)."""
+        above = 0
+        for n in reversed(self.waiting):
+            if n <= self.answered_max:
+                break
+            above += 1
+        return len(self.waiting) - above
+
     def last_answered(self) -> bool:
         """The last frame sent has its record (those still waiting are older)."""
         return self.answered_max == self.next_n - 1

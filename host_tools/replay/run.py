@@ -407,7 +407,8 @@ class Replay:
             return
         self._last_progress = now
         t = self.book.tally
-        self.progress({"sent": t.sent, "verified": t.verified, "lost": t.lost, "mismatched": t.mismatched,
+        self.progress({"sent": t.sent, "verified": t.verified, "lost": t.lost + self.book.missing(),
+                       "mismatched": t.mismatched,
                        "records": self.source.stats.records, "gaps": len(self.gaps),
                        "log_t": None if self.last_t is None else self.last_t - self.t0})
 

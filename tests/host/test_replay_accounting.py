@@ -246,3 +246,22 @@ def test_a_board_that_says_nothing_at_all_still_points_at_the_firmware(busy_log,
     board._out.clear()
     with pytest.raises(LinkError, match="not one byte back.*mule flash"):
         run(busy_log, dbc, board)
+
+
+def test_a_late_record_is_never_written_off_and_the_progress_shows_only_true_gaps(dbc):
+    from host_tools.replay.check import Checker
+    from host_tools.replay.inflight import FrameBook
+
+    class Frame:
+        def __init__(self, k):
+            self.t, self.can_id, self.ext, self.data, self.where = k / 100, 0x7FF, False, bytes(8), f"x:{k}"
+
+    book = FrameBook(Checker(dbc), base=7_000_000)
+    book.sent([Frame(k) for k in range(6)], 0.0)
+    for n in (0, 2, 4, 1):
+        book.record(m.TelemetryRecord(book.wire_no(n), -1), 0.1)
+    assert book.missing() == 1  # 3: later ones came; 5: still in flight
+    book.record(m.TelemetryRecord(book.wire_no(3), -1), 0.2)  # late, not lost
+    assert book.missing() == 0
+    book.settle_all()
+    assert (book.tally.verified, book.tally.lost, book.lost_runs) == (5, 1, [[5, 5]])
