@@ -25,8 +25,9 @@ from host_tools import DEFAULT_DBC  # noqa: E402
 from host_tools.dbc import load_dbc  # noqa: E402
 from host_tools.logfile import read_frames  # noqa: E402
 from host_tools.simulate import simulate  # noqa: E402
-from host_tools.supervise import check_frames, expected, intervals, same_alerts  # noqa: E402
-from host_tools.supervise import measure, measure_instructions  # noqa: E402
+from host_tools.supervision.bench import measure, measure_instructions  # noqa: E402
+from host_tools.supervision.intervals import expected, intervals, same_alerts  # noqa: E402
+from host_tools.supervision.reference import check_frames  # noqa: E402
 
 # (scenario, seconds or None for its full length, faults)
 LATENCY_RUNS = [

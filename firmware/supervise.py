@@ -1,6 +1,6 @@
 # Signal supervision between decode and link: timeouts, E2E counters and CRCs, ranges,
 # and the towing/battery conditions, all driven by the rule tables that
-# host_tools/supervise.py generates from the DBC and the config (module supervise_rules).
+# host_tools/supervision/rules.py generates from the DBC and the config (module supervise_rules).
 # Plain Python for MicroPython and CPython alike: the host's reference runs this file; on
 # the board Supervisor.frame is its viper twin (_frame_v, at the end).
 # Works in raw integer units and preallocated arrays: nothing is allocated per frame,
@@ -56,26 +56,95 @@ _F_OUT_OF_ORDER = const(64)
 _RUN_KINDS = const(7)  # kinds 1..7 have a run slot per message (1 and 6 unused)
 _RANGE_OPEN = const(0x80)  # in a message's _OPEN: some range run of it is open
 
-# rule types (supervise_rules.RULES rows: kind, type, mi, si, p0..p5)
-T_STATUS = const(1)  # p0 lane, p1/p2 the fine raw values: alert when neither
-T_ABOVE = const(2)  # p0 slot, on raw >= p1, off raw <= p2
-T_SPREAD = const(3)  # p0 slot a, p1 slot b, on a-b >= p2, off a-b <= p3
-T_MEAN = const(4)  # p0 slot, p1 window us, on 1000*sum > n*p2, off 1000*sum <= n*p3, p4 ring at, p5 size
-T_EDGE = const(5)  # p0 slot, p1 from, p2 to; p3 speed slot >= p4: on; off when raw == p1
-T_LOW_WHILE = const(6)  # p0 slot <= p1: on while slot p3 == p4; off when >= p2 or slot p3 != p4
-T_OUTSIDE = const(7)  # p0 slot, on raw >= p1 or raw <= p2, off p3 <= raw <= p4
-T_LIMITS = const(8)  # p0 slot, limits: p1 slot (upper), p2 slot (lower, a magnitude), both
-# times p3 in p0's raw units; on raw > p3*up + p4 or raw < -(p3*lo + p4), off within p5
-T_SWAY = const(9)  # p0 slot; turning points in _slots (band in cx); a half cycle counts when its
-# peak-to-peak >= p1 and p3 <= its µs <= p4; on after p5 in a row; off below p2 or out of band,
-# or no turning point for p4 µs
-T_SUM = const(10)  # p0 slot vs the sum of a multiplexed message's signals (_slots keeps it per
-# group): on |p1*raw - sum| > p2, off <= p3
-T_BAND = const(11)  # p0 slot, p1 state slot; then (state, lo, hi) triples: on raw < lo or raw > hi
-# for the state's triple, off inside it (or a state without one)
-# Debounce (supervise_rules.DEBOUNCE, per rule): raised after that many evaluations in a row
-# find the on-condition (not for T_MEAN, T_EDGE, T_SWAY: their window, edge or half cycles are
-# theirs)
+# Rule types. supervise_rules.RULES rows: kind, type, mi, si, then per type the parameters
+# named below (host_tools/supervision/rules.py writes them by these names). Debounce
+# (supervise_rules.DEBOUNCE, per rule): raised after that many evaluations in a row find the
+# on-condition (not for T_MEAN, T_EDGE, T_SWAY: their window, edge or half cycles are theirs).
+_RULE_KIND = const(0)
+_RULE_TYPE = const(1)
+_RULE_MI = const(2)
+_RULE_SI = const(3)
+_RULE_SLOT = const(4)  # the rule's signal: its slot (T_STATUS: its lane)
+T_STATUS = const(1)  # alert when the lane is neither fine value
+_STATUS_FINE = const(5)
+_STATUS_FINE_2 = const(6)
+T_ABOVE = const(2)  # on raw >= _ABOVE_ON, off raw <= _ABOVE_OFF
+_ABOVE_ON = const(5)
+_ABOVE_OFF = const(6)
+T_SPREAD = const(3)  # on slot - minus >= _SPREAD_ON, off <= _SPREAD_OFF
+_SPREAD_MINUS = const(5)
+_SPREAD_ON = const(6)
+_SPREAD_OFF = const(7)
+T_MEAN = const(4)  # over the window (µs): on 1000*sum > n*_MEAN_ON, off 1000*sum <= n*_MEAN_OFF
+_MEAN_WINDOW = const(5)
+_MEAN_ON = const(6)
+_MEAN_OFF = const(7)
+_MEAN_RING = const(8)  # where its samples start in ring_t/ring_v
+_MEAN_SIZE = const(9)
+T_EDGE = const(5)  # _EDGE_FROM -> _EDGE_TO while the speed slot >= _EDGE_SPEED: on; off on _EDGE_FROM
+_EDGE_FROM = const(5)
+_EDGE_TO = const(6)
+_EDGE_SPEED_SLOT = const(7)
+_EDGE_SPEED = const(8)
+T_LOW_WHILE = const(6)  # on raw <= _LOW_ON while the while slot == its value; off raw >= _LOW_OFF or not
+_LOW_ON = const(5)
+_LOW_OFF = const(6)
+_LOW_WHILE_SLOT = const(7)
+_LOW_WHILE_VALUE = const(8)
+T_OUTSIDE = const(7)  # on raw >= _OUT_ON_HI or raw <= _OUT_ON_LO, off _OUT_OFF_LO <= raw <= _OUT_OFF_HI
+_OUT_ON_HI = const(5)
+_OUT_ON_LO = const(6)
+_OUT_OFF_LO = const(7)
+_OUT_OFF_HI = const(8)
+T_LIMITS = const(8)  # the upper and lower (a magnitude) slots times _LIM_PER in the slot's raw units:
+# on raw > up + _LIM_MARGIN or raw < -(lo + _LIM_MARGIN), off within _LIM_CLEAR
+_LIM_UPPER = const(5)
+_LIM_LOWER = const(6)
+_LIM_PER = const(7)
+_LIM_MARGIN = const(8)
+_LIM_CLEAR = const(9)
+T_SWAY = const(9)  # turning points (the band is in its cx entry); a half cycle counts when its
+# peak-to-peak >= _SWAY_ON and _SWAY_SHORTEST <= its µs <= _SWAY_LONGEST; on after _SWAY_CYCLES in a
+# row; off below _SWAY_OFF or out of band, or no turning point for _SWAY_LONGEST µs
+_SWAY_ON = const(5)
+_SWAY_OFF = const(6)
+_SWAY_SHORTEST = const(7)
+_SWAY_LONGEST = const(8)
+_SWAY_CYCLES = const(9)
+T_SUM = const(10)  # the slot vs the sum of a multiplexed message's signals (kept per group in the
+# rule's cx entry): on |_SUM_PER*raw - sum| > _SUM_ON, off <= _SUM_OFF
+_SUM_PER = const(5)
+_SUM_ON = const(6)
+_SUM_OFF = const(7)
+T_BAND = const(11)  # then (state, lo, hi) triples from _BAND_FIRST: on raw < lo or raw > hi for the
+# state's triple, off inside it (or a state without one)
+_BAND_STATE_SLOT = const(5)
+_BAND_FIRST = const(6)
+# ring_st, per rule 3 ints: a T_MEAN run in bytecode (head, count, total); T_SWAY (the last
+# turning point's value, half cycles in a row)
+_RS_HEAD = const(0)
+_RS_COUNT = const(1)
+_RS_TOTAL = const(2)
+_RS_TURN = const(0)
+_RS_RUN = const(1)
+# TOW_RANGE: soc, voltage, current, speed slots, Wh per SOC raw unit, samples, µs between
+# samples, power divisor, cm per speed raw unit (numerator, denominator), least window in m
+_TW_SOC = const(0)
+_TW_VOLT = const(1)
+_TW_AMP = const(2)
+_TW_SPEED = const(3)
+_TW_WH = const(4)
+_TW_SAMPLES = const(5)
+_TW_EVERY = const(6)
+_TW_PER_W = const(7)
+_TW_CM_NUM = const(8)
+_TW_CM_DEN = const(9)
+_TW_MIN_M = const(10)
+# tow_st: head, count, sum of energy, sum of distance
+_TQ_HEAD = const(0)
+_TQ_COUNT = const(1)
+_TQ_ENERGY = const(2)
+_TQ_DIST = const(3)
 
 _MASK = const(0x3FFFFFFF)  # replay times are µs mod 2**30
 _HALF = const(0x20000000)
@@ -83,10 +152,10 @@ _ERR_UNKNOWN_ID = const(-1)
 _ERR_LENGTH = const(-2)
 
 
-# The state and tables every frame touches live in one int32 array `st`, so the checks of
-# a decoded frame (_fast) run in viper on the board, inline in _frame_v, with a plain twin
-# (_fast_plain) that CPython (the host's reference) runs; the e2e tests and
-# tests/firmware/test_supervise_twins.py hold the board's alerts to the reference's.
+# The state and tables every frame touches live in one int32 array `st`, so the checks of a
+# decoded frame run in viper on the board (_checks_v) with a plain twin (_checks_plain) that
+# CPython (the host's reference) runs; the e2e tests and tests/firmware/test_supervise_twins.py
+# hold the board's alerts to the reference's.
 _STARTED = const(0)  # 1 once the first frame has started the clocks
 _COUNT = const(1)  # frames seen, mod 2**30: a range run stamped with it was flagged on this frame
 _LATEST = const(3)  # newest frame time seen
@@ -103,31 +172,35 @@ _MW = const(10)
 _RX = const(0)  # last frame's time
 _LIMIT = const(1)  # timeout, µs
 _TIMED_OUT = const(2)
-_LAST_CTR = const(3)  # -1: none yet
-_CTR_LANE = const(4)  # -1: unprotected
+_LAST_CTR = const(3)  # _NO_CTR: none yet
+_CTR_LANE = const(4)  # its lane + 1; 0: unprotected
 _CRC_LANE = const(5)
 _CTR_MASK = const(6)
 _OPEN = const(7)  # open runs: bit (kind - 1), _RANGE_OPEN
 _SIG_START = const(8)  # first signal row
 _COND = const(9)  # 1: feeds some condition
-# _fast results beyond the frame-check flags; 0: nothing for bytecode to do
+# the checks' results beyond the frame-check flags; 0: nothing for bytecode to do
 _R_SCAN = const(0x100)  # a timeout scan is due
 _R_RANGE = const(0x200)  # some signal out of range
 _R_BACK = const(0x400)  # the message had timed out: it is back
 _R_LATE = const(0x800)  # its frame came later than its timeout: raise and clear at once
 _R_TOW = const(0x1000)  # a towing range sample is due
 _R_OPEN = const(0x2000)  # the message has open runs: this frame may end them
-# Signal rows (rules.SIG_TAB): lane, sign bits (the signal's length if signed, 0 unsigned,
-# _SKIP: not checked), raw min, max and n/a code each + _BIAS. Viper loads an int32 with
-# zero extension on 64-bit ports, so st holds no negative number and signed raw values
+# Signal rows (rules.SIG_TAB), _RW ints each + _BIAS where a raw value. Viper loads an int32
+# with zero extension on 64-bit ports, so st holds no negative number and signed raw values
 # are sign-extended from their own length, as the decoder does.
 _RW = const(5)
+_ROW_LANE = const(0)
+_ROW_BITS = const(1)  # the signal's length if signed, 0 unsigned, _SKIP: not checked
+_ROW_LO = const(2)  # raw min + _BIAS
+_ROW_HI = const(3)  # raw max + _BIAS
+_ROW_NA = const(4)  # the n/a code + _BIAS (0: none)
 _BIAS = const(0x20000000)
 _SKIP = const(0xFF)
 _NO_CTR = const(0x3FFFFFFF)
 
 
-def _fast_plain(st, t, mi, n, lanes, data, sel):
+def _checks_plain(st, t, mi, n, lanes, data, sel):
     # the checks of a decoded frame of message mi (n payload bytes): its flags and _R_ bits
     m = _MSG + _MW * mi
     ret = _R_OPEN if st[m + _OPEN] else 0
@@ -181,8 +254,8 @@ def _fast_plain(st, t, mi, n, lanes, data, sel):
 
 def _raw(st, row, lanes):
     # a signal's raw value from its lane, sign-extended from its own length
-    v = lanes[st[row]]
-    bits = st[row + 1]
+    v = lanes[st[row + _ROW_LANE]]
+    bits = st[row + _ROW_BITS]
     if bits and bits != _SKIP:
         v &= (1 << bits) - 1
         v -= (v >> (bits - 1)) << bits
@@ -190,16 +263,15 @@ def _raw(st, row, lanes):
 
 
 def _in_range(st, row, v):
-    b = v + _BIAS
-    return st[row + 2] <= b <= st[row + 3]
+    return st[row + _ROW_LO] <= v + _BIAS <= st[row + _ROW_HI]
 
 
 def _out_of_range(st, row, lanes):
     # out of [min|max] and not the signal's n/a code
-    if st[row + 1] == _SKIP:
+    if st[row + _ROW_BITS] == _SKIP:
         return False
     v = _raw(st, row, lanes)
-    return not _in_range(st, row, v) and v + _BIAS != st[row + 4]
+    return not _in_range(st, row, v) and v + _BIAS != st[row + _ROW_NA]
 
 
 def _due_plain(st, n, t):
@@ -216,12 +288,13 @@ def _due_plain(st, n, t):
 _due = _due_plain
 
 
-# The conditions' int32 array (Supervisor.cx) that _slots works on (the conditions' per-frame
-# part: _slots_plain, inline in _frame_v on the board): a header, then per message its slots and
-# trigger pairs, then per tracked signal (slot) its row in st, last usable value, the one
-# before, how many usable values were seen (capped at 2), whether this frame set it, its
-# version (bumped when the value or its known-ness changes); per rule its inputs' versions
-# when last evaluated and its input slots + 1 (0: evaluate on every trigger).
+# The conditions' int32 array (Supervisor.cx), which _slots_plain and _slots_v work on: a header (where each
+# part starts), then per message its slots, trigger pairs and gate-rule pairs, then per
+# tracked signal (slot) its row in st, last usable value, the one before, how many usable
+# values were seen (capped at 2), whether this frame set it, its version (bumped when the
+# value or its known-ness changes); per rule its inputs' versions when last evaluated, its
+# entry (how the slots step tests it, and the state it keeps there) and its input slots + 1 (0:
+# evaluate on every trigger). host_tools/supervision/tables.py builds it by these names.
 _CX_CUR = const(0)  # header: where each part starts
 _CX_PREV = const(1)
 _CX_KNOWN = const(2)
@@ -231,96 +304,122 @@ _CX_ROW = const(5)
 _CX_MEMO = const(6)
 _CX_DEP = const(7)
 _CX_CURB = const(8)  # the last usable value + _BIAS (what viper compares)
-_CX_MEAN = const(9)  # per rule, _MNW ints: how _slots tests it, and its state there
+_CX_MEAN = const(9)  # per rule, _MNW ints: its entry
 _CX_ACTIVE = const(10)  # per rule: raised
 _CX_PEND = const(11)  # per rule: evaluations in a row that found it on (its debounce counts)
-_CX_MSG = const(12)  # per message, _CXW ints: slots at, how many, trigger pairs at, how many,
-_CXW = const(8)  # gate-rule pairs (rule, lane) at, how many, gate lane + 1 (0: none), gate value
-_MAX_TODO = const(29)  # gate rules + trigger pairs per message: _slots returns one bit each
-# Per rule, _MNW ints; the first says how _slots tests it. It sets the rule's bit (Supervisor
-# ._rule runs it in bytecode) only when the rule will act: its state flips, or a debounce
-# counts (then on every evaluation).
+_CX_MSG = const(12)  # per message, _CXW ints:
+_CXW = const(8)
+_CM_SLOTS = const(0)  # where its slots are
+_CM_NSLOTS = const(1)
+_CM_TRIG = const(2)  # its trigger pairs (rule, slot that must be fresh + 1, 0: none)
+_CM_NTRIG = const(3)
+_CM_PRE = const(4)  # its gate-rule pairs (rule, lane): status rules, evaluated before the gate
+_CM_NPRE = const(5)
+_CM_GATE = const(6)  # the gate's lane + 1 (0: none)
+_CM_GATE_VALUE = const(7)  # the gate is open at this raw value
+_MAX_TODO = const(29)  # gate rules + trigger pairs per message: _slots_v returns one bit each
+# A rule's entry, _MNW ints. _E_HOW says how the slots step tests it: it sets the rule's bit
+# (Supervisor._rule runs it in bytecode) only when the rule will act: its state flips, or
+# a debounce counts (then on every evaluation).
 _MNW = const(16)
+_E_HOW = const(0)
+_E_SLOT = const(1)
 _MN_ALWAYS = const(0)  # no test here: the bit on every trigger (whose inputs moved, if it has any)
-# A windowed mean (T_MEAN) runs in _slots when its sums cannot overflow a small int (the
-# host decides, else _MN_ALWAYS: Supervisor._mean runs it): ring values and the total are
-# stored + _BIAS, and `1000 * total > count * p` is tested as `1000 * (total - count * q) >
-# count * r` with p = 1000 q + r (q stored + _BIAS). _MN_MEAN, slot, window us, q on, r on,
-# q off, r off, ring at, size, head, count, total + _BIAS.
+# T_MEAN, when its sums cannot overflow a small int (the host decides, else _MN_ALWAYS:
+# Supervisor._mean runs it): ring values and the total are stored + _BIAS, and `1000 * total
+# > count * p` is tested as `1000 * (total - count * q) > count * r` with p = 1000 q + r.
 _MN_MEAN = const(1)
-_MN_HEAD = const(9)
-_MN_COUNT = const(10)
-_MN_TOTAL = const(11)
-# A level rule (T_ABOVE, T_OUTSIDE): _MN_LEVEL, slot, raised at value + _BIAS >= [2] or < [3],
-# cleared within [4] .. [5]
+_EM_WINDOW = const(2)  # µs
+_EM_Q_ON = const(3)  # q + _BIAS
+_EM_R_ON = const(4)
+_EM_Q_OFF = const(5)
+_EM_R_OFF = const(6)
+_EM_RING = const(7)  # where its samples start in ring_t/ring_v
+_EM_SIZE = const(8)
+_EM_HEAD = const(9)
+_EM_COUNT = const(10)
+_EM_TOTAL = const(11)  # + _BIAS
+# T_ABOVE, T_OUTSIDE: raised at value + _BIAS >= _EL_ON_FROM or < _EL_ON_BELOW, cleared within
+# _EL_OFF_FROM .. _EL_OFF_TO
 _MN_LEVEL = const(2)
-# T_SWAY: _MN_SWAY, slot, band, extreme + _BIAS, high + _BIAS, low + _BIAS, last turning
-# point's time, longest half cycle, turned (1: this frame confirmed one), direction (0
-# nothing seen, 1 rising, 2 falling, 3 not known yet), a turning point seen, its value + _BIAS.
-# _slots sets the bit on a turning point, or when raised and none came for too long.
+_EL_ON_FROM = const(2)
+_EL_ON_BELOW = const(3)
+_EL_OFF_FROM = const(4)
+_EL_OFF_TO = const(5)
+# T_SWAY: the bit on a turning point, or when raised and none came for too long
 _MN_SWAY = const(3)
-# T_SUM: _MN_SUM, multiplexer lane, st step from a group's rows to the next's, signals per
-# group, group 0's first row in st, the summed message, groups, ring at (ring_v: group
-# sums, ring_t: known), st step between a group's rows, groups known, -, sum + _BIAS, slot,
-# p1 (0: not tested here, the bit on every evaluation), p2 + _BIAS, p3 + _BIAS. Evaluated on
-# a frame of another message when all groups are known.
+_ES_BAND = const(2)
+_ES_EXT = const(3)  # the running extreme + _BIAS
+_ES_HIGH = const(4)  # before the direction is known: highest and lowest + _BIAS
+_ES_LOW = const(5)
+_ES_TURN_T = const(6)  # the last turning point's time
+_ES_LONGEST = const(7)  # the longest half cycle, µs
+_ES_TURNED = const(8)  # 1: this frame confirmed a turning point
+_ES_DIR = const(9)  # 0 nothing seen, 1 rising, 2 falling, 3 not known yet
+_ES_SEEN = const(10)  # a turning point was seen
+_ES_TURN_V = const(11)  # its value + _BIAS
+# T_SUM: evaluated on a frame of another message when all groups are known; ring_v holds
+# each group's sum, ring_t whether it is known
 _MN_SUM = const(4)
-# The tests of _MN_SPREAD (slot a, slot b, on + _BIAS, off + _BIAS), _MN_EDGE (slot, speed
-# slot, from, to, speed + _BIAS) and _MN_LIMITS (slot, upper slot, lower slot, p3, p4 +
-# _BIAS, p5 + _BIAS) are _rule's for T_SPREAD, T_EDGE, T_LIMITS; the host makes such a
-# rule _MN_ALWAYS when its numbers could overflow a 32-bit board's int.
+_EU_MUX_LANE = const(1)
+_EU_GROUP_STEP = const(2)  # st step from a group's rows to the next's
+_EU_PER_GROUP = const(3)  # signals per group
+_EU_FIRST_ROW = const(4)  # group 0's first row in st
+_EU_MSG = const(5)  # the summed message
+_EU_GROUPS = const(6)
+_EU_RING = const(7)
+_EU_SIGNAL_STEP = const(8)  # st step between a group's rows
+_EU_KNOWN = const(9)  # groups known
+_EU_TOTAL = const(11)  # + _BIAS
+_EU_SLOT = const(12)
+_EU_PER = const(13)  # 0: not tested here, the bit on every evaluation
+_EU_ON = const(14)  # + _BIAS
+_EU_OFF = const(15)  # + _BIAS
+# T_SPREAD, T_EDGE, T_LIMITS tested here (_acts) when their numbers cannot overflow a 32-bit
+# board's int (the host decides, else _MN_ALWAYS); the values + _BIAS
 _MN_SPREAD = const(5)
+_EP_A = const(1)
+_EP_B = const(2)
+_EP_ON = const(3)
+_EP_OFF = const(4)
 _MN_EDGE = const(6)
+_EE_SPEED_SLOT = const(2)
+_EE_FROM = const(3)
+_EE_TO = const(4)
+_EE_SPEED = const(5)
 _MN_LIMITS = const(7)
+_EI_UPPER = const(2)
+_EI_LOWER = const(3)
+_EI_PER = const(4)
+_EI_MARGIN = const(5)
+_EI_CLEAR = const(6)
 
 
 def _slots_plain(cx, lanes, st, mi, t, ring_t, ring_v):
-    # returns bit j set when rule j of the message (its gate rules, then its trigger
-    # pairs: Supervisor.todo_of) must be evaluated: a gate rule when its status changed;
-    # then, if the gate is open, takes the frame's tracked values (those in range) and
-    # sets the bit of a triggered rule when it will act (its entry's test, after its
-    # inputs' versions moved if it has any)
+    # bit j set when rule j of the message (its gate rules, then its trigger pairs:
+    # Supervisor.todo_of) must be evaluated: a gate rule when its status changed; then, if
+    # the gate is open, the frame's tracked values are taken (_take_plain) and a triggered
+    # rule's bit set when it will act (_wants_plain)
     h = _CX_MSG + _CXW * mi
     memo = cx[_CX_MEMO]
     out = 0
-    at = cx[h + 4]
-    npre = cx[h + 5]
+    at = cx[h + _CM_PRE]
+    npre = cx[h + _CM_NPRE]
     for j in range(npre):
         k = cx[at + 2 * j]
         v = lanes[cx[at + 2 * j + 1]]
         if v != cx[memo + k]:
             cx[memo + k] = v
             out |= 1 << j
-    gate = cx[h + 6]
-    if gate and lanes[gate - 1] != cx[h + 7]:
+    gate = cx[h + _CM_GATE]
+    if gate and lanes[gate - 1] != cx[h + _CM_GATE_VALUE]:
         return out
-    cur = cx[_CX_CUR]
-    known = cx[_CX_KNOWN]
+    _take_plain(cx, lanes, st, h)
     fresh = cx[_CX_FRESH]
     ver = cx[_CX_VER]
-    at = cx[h]
-    for j in range(cx[h + 1]):
-        s = cx[at + j]
-        row = cx[cx[_CX_ROW] + s]
-        raw = lanes[st[row]]
-        bits = st[row + 1]
-        if bits and bits != _SKIP:
-            raw &= (1 << bits) - 1
-            raw -= (raw >> (bits - 1)) << bits
-        if bits == _SKIP or st[row + 2] <= raw + _BIAS <= st[row + 3]:
-            if cx[known + s] < 2 or raw != cx[cur + s]:
-                cx[ver + s] += 1
-                if cx[known + s] < 2:
-                    cx[known + s] += 1
-            cx[cx[_CX_PREV] + s] = cx[cur + s]
-            cx[cur + s] = raw
-            cx[cx[_CX_CURB] + s] = raw + _BIAS
-            cx[fresh + s] = 1
-        else:
-            cx[fresh + s] = 0
     dep = cx[_CX_DEP]
-    at = cx[h + 2]
-    for j in range(cx[h + 3]):
+    at = cx[h + _CM_TRIG]
+    for j in range(cx[h + _CM_NTRIG]):
         k = cx[at + 2 * j]
         need = cx[at + 2 * j + 1]
         if need and not cx[fresh + need - 1]:
@@ -331,67 +430,94 @@ def _slots_plain(cx, lanes, st, mi, t, ring_t, ring_v):
             if v == cx[memo + k]:
                 continue
             cx[memo + k] = v
-        m = cx[_CX_MEAN] + _MNW * k
-        mk = cx[m]
-        if mk == _MN_ALWAYS:
-            run = True
-        elif mk == _MN_MEAN:
-            run = _mean_plain(cx, k, t, ring_t, ring_v)
-        elif mk == _MN_SWAY:
-            run = _sway_plain(cx, k, t)
-        elif mk == _MN_SUM:
-            run = _sum_plain(cx, lanes, st, k, mi, ring_t, ring_v)
-        else:
-            run = _acts(cx, k, m, mk)
-        if run:
+        if _wants_plain(cx, lanes, st, k, mi, t, ring_t, ring_v):
             out |= 1 << (npre + j)
     return out
 
 
-def _acts(cx, k, m, mk):
+def _take_plain(cx, lanes, st, h):
+    # the message's tracked values, those in range, into cur/prev/curb (fresh: taken now)
+    cur = cx[_CX_CUR]
+    known = cx[_CX_KNOWN]
+    fresh = cx[_CX_FRESH]
+    ver = cx[_CX_VER]
+    at = cx[h + _CM_SLOTS]
+    for j in range(cx[h + _CM_NSLOTS]):
+        s = cx[at + j]
+        row = cx[cx[_CX_ROW] + s]
+        raw = _raw(st, row, lanes)
+        if st[row + _ROW_BITS] == _SKIP or _in_range(st, row, raw):
+            if cx[known + s] < 2 or raw != cx[cur + s]:
+                cx[ver + s] += 1
+                if cx[known + s] < 2:
+                    cx[known + s] += 1
+            cx[cx[_CX_PREV] + s] = cx[cur + s]
+            cx[cur + s] = raw
+            cx[cx[_CX_CURB] + s] = raw + _BIAS
+            cx[fresh + s] = 1
+        else:
+            cx[fresh + s] = 0
+
+
+def _wants_plain(cx, lanes, st, k, mi, t, ring_t, ring_v):
+    # rule k's entry: whether Supervisor._rule must evaluate it on this frame
+    m = cx[_CX_MEAN] + _MNW * k
+    how = cx[m + _E_HOW]
+    if how == _MN_ALWAYS:
+        return True
+    if how == _MN_MEAN:
+        return _mean_plain(cx, k, t, ring_t, ring_v)
+    if how == _MN_SWAY:
+        return _sway_plain(cx, k, t)
+    if how == _MN_SUM:
+        return _sum_plain(cx, lanes, st, k, mi, ring_t, ring_v)
+    return _acts(cx, k, m, how)
+
+
+def _acts(cx, k, m, how):
     # _MN_LEVEL, _MN_SPREAD, _MN_EDGE, _MN_LIMITS: True when _rule evaluates the rule on this
     # frame and finds its state flips (the off-condition when raised, else the on-condition)
     # or its debounce counts
     curb = cx[_CX_CURB]
     active = cx[cx[_CX_ACTIVE] + k]
     pend = cx[cx[_CX_PEND] + k]
-    if mk == _MN_LEVEL:
-        b = cx[curb + cx[m + 1]]
+    if how == _MN_LEVEL:
+        b = cx[curb + cx[m + _E_SLOT]]
         if active:
-            return cx[m + 4] <= b <= cx[m + 5]
-        return b >= cx[m + 2] or b < cx[m + 3] or pend > 0
-    if mk == _MN_SPREAD:
+            return cx[m + _EL_OFF_FROM] <= b <= cx[m + _EL_OFF_TO]
+        return b >= cx[m + _EL_ON_FROM] or b < cx[m + _EL_ON_BELOW] or pend > 0
+    if how == _MN_SPREAD:
         fresh = cx[_CX_FRESH]
-        a = cx[m + 1]
-        b = cx[m + 2]
+        a = cx[m + _EP_A]
+        b = cx[m + _EP_B]
         if not (cx[fresh + a] and cx[fresh + b]):
             return False
         d = cx[curb + a] - cx[curb + b]
         if active:
-            return d <= cx[m + 4] - _BIAS
-        return d >= cx[m + 3] - _BIAS or pend > 0
-    if mk == _MN_EDGE:  # no debounce: an edge is one frame
-        s = cx[m + 1]
+            return d <= cx[m + _EP_OFF] - _BIAS
+        return d >= cx[m + _EP_ON] - _BIAS or pend > 0
+    if how == _MN_EDGE:  # no debounce: an edge is one frame
+        s = cx[m + _E_SLOT]
         if not cx[cx[_CX_FRESH] + s]:
             return False
         v = cx[cx[_CX_CUR] + s]
         if active:
-            return v == cx[m + 3]
-        return (v == cx[m + 4] and cx[cx[_CX_KNOWN] + s] == 2 and cx[cx[_CX_PREV] + s] == cx[m + 3]
-                and cx[curb + cx[m + 2]] >= cx[m + 5])
+            return v == cx[m + _EE_FROM]
+        return (v == cx[m + _EE_TO] and cx[cx[_CX_KNOWN] + s] == 2 and cx[cx[_CX_PREV] + s] == cx[m + _EE_FROM]
+                and cx[curb + cx[m + _EE_SPEED_SLOT]] >= cx[m + _EE_SPEED])
     known = cx[_CX_KNOWN]  # _MN_LIMITS
-    s = cx[m + 1]
-    u = cx[m + 2]
-    lo_slot = cx[m + 3]
+    s = cx[m + _E_SLOT]
+    u = cx[m + _EI_UPPER]
+    lo_slot = cx[m + _EI_LOWER]
     if not (cx[known + s] and cx[known + u] and cx[known + lo_slot]):
         return False
     v = cx[curb + s] - _BIAS
-    up = cx[m + 4] * (cx[curb + u] - _BIAS)
-    lo = -cx[m + 4] * (cx[curb + lo_slot] - _BIAS)
+    up = cx[m + _EI_PER] * (cx[curb + u] - _BIAS)
+    lo = -cx[m + _EI_PER] * (cx[curb + lo_slot] - _BIAS)
     if active:
-        margin = cx[m + 6] - _BIAS
+        margin = cx[m + _EI_CLEAR] - _BIAS
         return lo - margin <= v <= up + margin
-    margin = cx[m + 5] - _BIAS
+    margin = cx[m + _EI_MARGIN] - _BIAS
     return v > up + margin or v < lo - margin or pend > 0
 
 
@@ -399,46 +525,46 @@ def _sway_plain(cx, k, t):
     # the frame's value against the last extreme: a turning point when it has come back by
     # the band (docs/supervision.md, trailer_sway)
     m = cx[_CX_MEAN] + _MNW * k
-    v = cx[cx[_CX_CURB] + cx[m + 1]]
-    band = cx[m + 2]
-    code = cx[m + 9]
+    v = cx[cx[_CX_CURB] + cx[m + _E_SLOT]]
+    band = cx[m + _ES_BAND]
+    direction = cx[m + _ES_DIR]
     turn = -1
-    if code == 0:
-        cx[m + 4] = v
-        cx[m + 5] = v
-        cx[m + 9] = 3
-    elif code == 3:
-        if v > cx[m + 4]:
-            cx[m + 4] = v
-        if v < cx[m + 5]:
-            cx[m + 5] = v
-        if v <= cx[m + 4] - band:
-            turn = cx[m + 4]
-            cx[m + 9] = 2
-            cx[m + 3] = v
-        elif v >= cx[m + 5] + band:
-            turn = cx[m + 5]
-            cx[m + 9] = 1
-            cx[m + 3] = v
-    elif code == 1:
-        if v > cx[m + 3]:
-            cx[m + 3] = v
-        elif v <= cx[m + 3] - band:
-            turn = cx[m + 3]
-            cx[m + 9] = 2
-            cx[m + 3] = v
+    if direction == 0:
+        cx[m + _ES_HIGH] = v
+        cx[m + _ES_LOW] = v
+        cx[m + _ES_DIR] = 3
+    elif direction == 3:
+        if v > cx[m + _ES_HIGH]:
+            cx[m + _ES_HIGH] = v
+        if v < cx[m + _ES_LOW]:
+            cx[m + _ES_LOW] = v
+        if v <= cx[m + _ES_HIGH] - band:
+            turn = cx[m + _ES_HIGH]
+            cx[m + _ES_DIR] = 2
+            cx[m + _ES_EXT] = v
+        elif v >= cx[m + _ES_LOW] + band:
+            turn = cx[m + _ES_LOW]
+            cx[m + _ES_DIR] = 1
+            cx[m + _ES_EXT] = v
+    elif direction == 1:
+        if v > cx[m + _ES_EXT]:
+            cx[m + _ES_EXT] = v
+        elif v <= cx[m + _ES_EXT] - band:
+            turn = cx[m + _ES_EXT]
+            cx[m + _ES_DIR] = 2
+            cx[m + _ES_EXT] = v
     else:
-        if v < cx[m + 3]:
-            cx[m + 3] = v
-        elif v >= cx[m + 3] + band:
-            turn = cx[m + 3]
-            cx[m + 9] = 1
-            cx[m + 3] = v
+        if v < cx[m + _ES_EXT]:
+            cx[m + _ES_EXT] = v
+        elif v >= cx[m + _ES_EXT] + band:
+            turn = cx[m + _ES_EXT]
+            cx[m + _ES_DIR] = 1
+            cx[m + _ES_EXT] = v
     if turn >= 0:
-        cx[m + 11] = turn
-        cx[m + 8] = 1
+        cx[m + _ES_TURN_V] = turn
+        cx[m + _ES_TURNED] = 1
         return True
-    return bool(cx[cx[_CX_ACTIVE] + k] and cx[m + 10] and (t - cx[m + 6]) & _MASK > cx[m + 7])
+    return bool(cx[cx[_CX_ACTIVE] + k] and cx[m + _ES_SEEN] and (t - cx[m + _ES_TURN_T]) & _MASK > cx[m + _ES_LONGEST])
 
 
 def _sum_plain(cx, lanes, st, k, mi, ring_t, ring_v):
@@ -447,33 +573,32 @@ def _sum_plain(cx, lanes, st, k, mi, ring_t, ring_v):
     # is an evaluation: True when T_SUM's test flips or its debounce counts (or it is not
     # tested here)
     m = cx[_CX_MEAN] + _MNW * k
-    groups = cx[m + 6]
-    if mi != cx[m + 5]:
-        if cx[m + 9] != groups:
+    groups = cx[m + _EU_GROUPS]
+    if mi != cx[m + _EU_MSG]:
+        if cx[m + _EU_KNOWN] != groups:
             return False
-        if not cx[m + 13]:
+        if not cx[m + _EU_PER]:
             return True
-        d = (cx[cx[_CX_CURB] + cx[m + 12]] - _BIAS) * cx[m + 13] - (cx[m + 11] - _BIAS)
+        d = (cx[cx[_CX_CURB] + cx[m + _EU_SLOT]] - _BIAS) * cx[m + _EU_PER] - (cx[m + _EU_TOTAL] - _BIAS)
         if d < 0:
             d = -d
         if cx[cx[_CX_ACTIVE] + k]:
-            return d <= cx[m + 15] - _BIAS
-        return d > cx[m + 14] - _BIAS or cx[cx[_CX_PEND] + k] > 0
-    g = lanes[cx[m + 1]]
+            return d <= cx[m + _EU_OFF] - _BIAS
+        return d > cx[m + _EU_ON] - _BIAS or cx[cx[_CX_PEND] + k] > 0
+    g = lanes[cx[m + _EU_MUX_LANE]]
     if g < 0 or g >= groups:
         return False
-    row = cx[m + 4] + cx[m + 2] * g
+    row = cx[m + _EU_FIRST_ROW] + cx[m + _EU_GROUP_STEP] * g
     ok = True
     total = 0
-    for j in range(cx[m + 3]):
-        raw = lanes[st[row]]
-        b = raw + _BIAS
-        if b < st[row + 2] or b > st[row + 3]:
+    for j in range(cx[m + _EU_PER_GROUP]):
+        raw = lanes[st[row + _ROW_LANE]]
+        if not _in_range(st, row, raw):
             ok = False
         total += raw
-        row += cx[m + 8]
-    at = cx[m + 7] + g
-    sums = cx[m + 11] - _BIAS
+        row += cx[m + _EU_SIGNAL_STEP]
+    at = cx[m + _EU_RING] + g
+    sums = cx[m + _EU_TOTAL] - _BIAS
     if ring_t[at]:
         sums -= ring_v[at]
     if ok:
@@ -481,23 +606,23 @@ def _sum_plain(cx, lanes, st, k, mi, ring_t, ring_v):
         sums += total
         if not ring_t[at]:
             ring_t[at] = 1
-            cx[m + 9] += 1
+            cx[m + _EU_KNOWN] += 1
     elif ring_t[at]:
         ring_t[at] = 0
-        cx[m + 9] -= 1
-    cx[m + 11] = sums + _BIAS
+        cx[m + _EU_KNOWN] -= 1
+    cx[m + _EU_TOTAL] = sums + _BIAS
     return False
 
 
 def _mean_plain(cx, k, t, ring_t, ring_v):
     # a windowed mean's step: True when its state flips
     m = cx[_CX_MEAN] + _MNW * k
-    size = cx[m + 8]
-    at = cx[m + 7]
-    head = cx[m + _MN_HEAD]
-    count = cx[m + _MN_COUNT]
-    total = cx[m + _MN_TOTAL] - _BIAS
-    s = cx[m + 1]
+    size = cx[m + _EM_SIZE]
+    at = cx[m + _EM_RING]
+    head = cx[m + _EM_HEAD]
+    count = cx[m + _EM_COUNT]
+    total = cx[m + _EM_TOTAL] - _BIAS
+    s = cx[m + _E_SLOT]
     if cx[cx[_CX_FRESH] + s]:
         if count == size:  # full: the oldest goes
             total -= ring_v[at + head] - _BIAS
@@ -513,22 +638,22 @@ def _mean_plain(cx, k, t, ring_t, ring_v):
         ring_v[at + i] = v
         total += v - _BIAS
         count += 1
-    window = cx[m + 2]
+    window = cx[m + _EM_WINDOW]
     while count and (t - ring_t[at + head]) & _MASK >= window:
         total -= ring_v[at + head] - _BIAS
         head += 1
         if head == size:
             head = 0
         count -= 1
-    cx[m + _MN_HEAD] = head
-    cx[m + _MN_COUNT] = count
-    cx[m + _MN_TOTAL] = total + _BIAS
+    cx[m + _EM_HEAD] = head
+    cx[m + _EM_COUNT] = count
+    cx[m + _EM_TOTAL] = total + _BIAS
     if not count:
         return False
     active = cx[cx[_CX_ACTIVE] + k]
-    q = cx[m + 5 if active else m + 3] - _BIAS
+    q = cx[m + (_EM_Q_OFF if active else _EM_Q_ON)] - _BIAS
     d = total - count * q
-    above = d >= size or (d >= 0 and 1000 * d > count * cx[m + 6 if active else m + 4])
+    above = d >= size or (d >= 0 and 1000 * d > count * cx[m + (_EM_R_OFF if active else _EM_R_ON)])
     return not above if active else above
 
 
@@ -541,10 +666,10 @@ class Supervisor:
         # once a second (docs/supervision.md); rules.TOW_RANGE () or no callback: none
         self.tow = getattr(rules, "TOW_RANGE", ()) if tow_range is not None else ()  # type: tuple
         self.tow_emit = tow_range
-        n = self.tow[5] if self.tow else 1
+        n = self.tow[_TW_SAMPLES] if self.tow else 1
         self.tow_e = array("i", bytes(4 * n))  # per sample: energy (W s), distance (cm)
         self.tow_d = array("i", bytes(4 * n))
-        self.tow_st = array("i", bytes(4 * 4))  # head, count, sum of energy, sum of distance
+        self.tow_st = array("i", bytes(4 * 4))  # _TQ_*
         nm = len(rules.TIMEOUT_US)
         # the int32 tables: in the module (the host's reference), or on the board in a file
         # read straight into the arrays, so its RAM never holds them twice
@@ -572,19 +697,19 @@ class Supervisor:
         self.range_stamp = array("i", bytes(4 * nrows))
         # the conditions' state lives in one int32 array too (cx), so the update of a
         # frame's tracked values and the choice of the rules to evaluate run in viper
-        # (_slots); the names below are views of its parts
-        self.cx = cx  # built by host_tools.supervise.build_tables
+        # (_slots_v); the names below are views of its parts
+        self.cx = cx  # built by host_tools/supervision/tables.py
         mv = memoryview(cx)
         self.cur, self.prev, self.known, self.fresh, self.ver = (mv[cx[p]:cx[p] + ns] for p in range(_CX_VER + 1))
         self.memo = mv[cx[_CX_MEMO]:cx[_CX_MEMO] + nr]
         self.active = mv[cx[_CX_ACTIVE]:cx[_CX_ACTIVE] + nr]
-        # per message: the rules _slots's bits stand for
+        # per message: the rules the bits of _slots_v stand for
         self.todo_of = tuple(tuple(rules.PRE_RULES[mi]) + tuple(rules.TRIGGERS[mi][j] for j in range(
             0, len(rules.TRIGGERS[mi]), 2)) for mi in range(nm))
         ring = rules.RING_SIZE
         self.ring_t = array("i", bytes(4 * ring))
         self.ring_v = array("i", bytes(4 * ring))
-        self.ring_st = array("i", bytes(4 * 3 * nr))  # per rule: head, count, sum (T_SWAY: last turning value, half cycles in a row)
+        self.ring_st = array("i", bytes(4 * 3 * nr))  # per rule: _RS_*
         self.pend = mv[cx[_CX_PEND]:cx[_CX_PEND] + nr]  # per rule: evaluations in a row that found it on (debounce)
         self.debounce = getattr(rules, "DEBOUNCE", None) or bytes(nr)
         self.alerts = 0
@@ -601,19 +726,19 @@ class Supervisor:
         cx = self.cx
         for s in range(len(self.cur)):  # cur is 0: its biased copy too
             cx[cx[_CX_CURB] + s] = _BIAS
-        for k in range(len(self.memo)):  # the state _slots keeps per rule (means, sums, sways): none
+        for k in range(len(self.memo)):  # the state the slots step keeps per rule (means, sums, sways): none
             m = cx[_CX_MEAN] + _MNW * k
-            cx[m + _MN_HEAD] = 0
-            cx[m + _MN_COUNT] = 0
-            cx[m + _MN_TOTAL] = _BIAS
-            if cx[m] == _MN_SWAY:
-                cx[m + 8] = 0
+            cx[m + _EM_HEAD] = 0
+            cx[m + _EM_COUNT] = 0
+            cx[m + _EM_TOTAL] = _BIAS
+            if cx[m + _E_HOW] == _MN_SWAY:
+                cx[m + _ES_TURNED] = 0
         r = self.r
         st = self.st
         for i in range(_MSG):
             st[i] = 0
         st[_SCAN_US] = r.SCAN_US
-        st[_TOW_US] = self.tow[6] if self.tow else 0
+        st[_TOW_US] = self.tow[_TW_EVERY] if self.tow else 0
         for a in (self.tow_e, self.tow_d, self.tow_st):
             for i in range(len(a)):
                 a[i] = 0
@@ -674,7 +799,7 @@ class Supervisor:
         if result < 0:
             self._failed(frame_no, t, result, can_id, ext)
             return False
-        ret = _fast_plain(st, t, result, n, lanes, data, selected)
+        ret = _checks_plain(st, t, result, n, lanes, data, selected)
         if ret and not self._flagged(frame_no, t, result, lanes, selected, ret):
             return False
         if st[_MSG + _MW * result + _COND]:
@@ -684,7 +809,7 @@ class Supervisor:
         return True
 
     def _flagged(self, frame_no, t, mi, lanes, selected, ret):
-        # what the checks found beyond a clean frame (ret: _fast's bits): a towing sample or
+        # what the checks found beyond a clean frame (ret: _checks's bits): a towing sample or
         # timeout scan due, a timeout ending, flags, open runs. False: the values are unusable
         if ret & _R_TOW:
             self._tow_sample(frame_no)
@@ -814,35 +939,35 @@ class Supervisor:
         known = self.known
         cur = self.cur
         q = self.tow_st
-        size = tow[5]
-        if known[tow[0]] and known[tow[1]] and known[tow[2]] and known[tow[3]]:
-            if q[1] == size:  # full: the oldest goes
-                q[2] -= self.tow_e[q[0]]
-                q[3] -= self.tow_d[q[0]]
-                q[0] = (q[0] + 1) % size
-                q[1] -= 1
-            i = (q[0] + q[1]) % size
-            e = cur[tow[1]] * cur[tow[2]] // tow[7]  # W, for one second: W s
-            d = cur[tow[3]] * tow[8] // tow[9]  # cm
+        size = tow[_TW_SAMPLES]
+        if known[tow[_TW_SOC]] and known[tow[_TW_VOLT]] and known[tow[_TW_AMP]] and known[tow[_TW_SPEED]]:
+            if q[_TQ_COUNT] == size:  # full: the oldest goes
+                q[_TQ_ENERGY] -= self.tow_e[q[_TQ_HEAD]]
+                q[_TQ_DIST] -= self.tow_d[q[_TQ_HEAD]]
+                q[_TQ_HEAD] = (q[_TQ_HEAD] + 1) % size
+                q[_TQ_COUNT] -= 1
+            i = (q[_TQ_HEAD] + q[_TQ_COUNT]) % size
+            e = cur[tow[_TW_VOLT]] * cur[tow[_TW_AMP]] // tow[_TW_PER_W]  # W, for one second: W s
+            d = cur[tow[_TW_SPEED]] * tow[_TW_CM_NUM] // tow[_TW_CM_DEN]  # cm
             self.tow_e[i] = e
             self.tow_d[i] = d
-            q[1] += 1
-            q[2] += e
-            q[3] += d
-        window_m = q[3] // 100
+            q[_TQ_COUNT] += 1
+            q[_TQ_ENERGY] += e
+            q[_TQ_DIST] += d
+        window_m = q[_TQ_DIST] // 100
         wh_per_km = -1
         range_dkm = -1
-        if window_m >= tow[10]:
-            wh_per_km = q[2] * 5 // (18 * window_m)  # (E / 3600 Wh) / (m / 1000 km)
-            if wh_per_km > 0 and known[tow[0]]:
-                range_dkm = cur[tow[0]] * tow[4] * 10 // wh_per_km
+        if window_m >= tow[_TW_MIN_M]:
+            wh_per_km = q[_TQ_ENERGY] * 5 // (18 * window_m)  # (E / 3600 Wh) / (m / 1000 km)
+            if wh_per_km > 0 and known[tow[_TW_SOC]]:
+                range_dkm = cur[tow[_TW_SOC]] * tow[_TW_WH] * 10 // wh_per_km
             elif wh_per_km <= 0:
                 wh_per_km = -1
         self.tow_emit(frame_no, range_dkm, wh_per_km, window_m)
 
     # ---- conditions --------------------------------------------------------------------------
     def _conditions(self, frame_no, t, mi, lanes, todo):
-        # the rules _slots chose, in order: the gate rules, then the triggered ones
+        # the rules _slots_v chose, in order: the gate rules, then the triggered ones
         rules = self.r.RULES
         todo_of = self.todo_of[mi]
         j = 0
@@ -857,7 +982,7 @@ class Supervisor:
         # a condition's state changes: raised when it was off, cleared when it was on
         was = self.active[k]
         self.active[k] = 0 if was else 1
-        self._send(frame_no, rule[0], was, rule[2], rule[3], value)
+        self._send(frame_no, rule[_RULE_KIND], was, rule[_RULE_MI], rule[_RULE_SI], value)
 
     def _step(self, frame_no, k, rule, hit, value):
         # hit: the off-condition when raised, else the on-condition; a debounced rule is
@@ -871,7 +996,7 @@ class Supervisor:
         if hit:
             n = pend[k] + 1
             if n < need:
-                # _slots sets its bit on every evaluation while this counts, even if its
+                # _slots_v sets its bit on every evaluation while this counts, even if its
                 # inputs do not change (memo: they moved)
                 pend[k] = n
                 self.memo[k] = -1
@@ -882,121 +1007,131 @@ class Supervisor:
         pend[k] = 0
 
     def _rule(self, frame_no, t, k, rule, lanes):
-        typ = rule[1]
+        typ = rule[_RULE_TYPE]
         cur = self.cur
+        on = self.active[k]  # raised: the test is the off-condition
         if typ == T_ABOVE:
-            v = cur[rule[4]]
-            self._step(frame_no, k, rule, (v <= rule[6]) if self.active[k] else (v >= rule[5]), v)
+            v = cur[rule[_RULE_SLOT]]
+            self._step(frame_no, k, rule, (v <= rule[_ABOVE_OFF]) if on else (v >= rule[_ABOVE_ON]), v)
         elif typ == T_MEAN:
             cx = self.cx
             m = cx[_CX_MEAN] + _MNW * k
-            if cx[m] == _MN_MEAN:  # _slots ran the window: its state flips
-                self._flip(frame_no, k, rule, (cx[m + _MN_TOTAL] - _BIAS) // cx[m + _MN_COUNT])
+            if cx[m + _E_HOW] == _MN_MEAN:  # _mean_v ran the window: its state flips
+                self._flip(frame_no, k, rule, (cx[m + _EM_TOTAL] - _BIAS) // cx[m + _EM_COUNT])
             else:
                 self._mean(frame_no, t, k, rule)
         elif typ == T_STATUS:
-            v = lanes[rule[4]]
-            fine = v == rule[5] or v == rule[6]
-            self._step(frame_no, k, rule, (fine) if self.active[k] else (not fine), v)
+            v = lanes[rule[_RULE_SLOT]]
+            fine = v == rule[_STATUS_FINE] or v == rule[_STATUS_FINE_2]
+            self._step(frame_no, k, rule, fine if on else not fine, v)
         elif typ == T_SPREAD:
-            a = rule[4]
-            b = rule[5]
+            a = rule[_RULE_SLOT]
+            b = rule[_SPREAD_MINUS]
             if self.fresh[a] and self.fresh[b]:
                 v = cur[a] - cur[b]
-                self._step(frame_no, k, rule, (v <= rule[7]) if self.active[k] else (v >= rule[6]), v)
+                self._step(frame_no, k, rule, (v <= rule[_SPREAD_OFF]) if on else (v >= rule[_SPREAD_ON]), v)
         elif typ == T_EDGE:
-            s = rule[4]
+            s = rule[_RULE_SLOT]
             v = cur[s]
-            on = (self.fresh[s] and v == rule[6] and self.known[s] == 2 and self.prev[s] == rule[5]
-                  and cur[rule[7]] >= rule[8])
-            if (self.fresh[s] and v == rule[5]) if self.active[k] else (on):
+            fresh = self.fresh[s]
+            if on:
+                hit = fresh and v == rule[_EDGE_FROM]
+            else:
+                hit = (fresh and v == rule[_EDGE_TO] and self.known[s] == 2 and self.prev[s] == rule[_EDGE_FROM]
+                       and cur[rule[_EDGE_SPEED_SLOT]] >= rule[_EDGE_SPEED])
+            if hit:
                 self._flip(frame_no, k, rule, v)
         elif typ == T_LOW_WHILE:
-            s = rule[4]
-            c = rule[7]
+            s = rule[_RULE_SLOT]
+            c = rule[_LOW_WHILE_SLOT]
             v = cur[s]
-            while_ = self.known[c] and cur[c] == rule[8]
-            on = self.known[s] and v <= rule[5] and while_
-            off = not self.known[s] or v >= rule[6] or not while_
-            self._step(frame_no, k, rule, (off) if self.active[k] else (on), v)
-        elif typ == T_OUTSIDE:  # _flips holds the same test
-            v = cur[rule[4]]
-            self._step(frame_no, k, rule,
-                       (rule[7] <= v <= rule[8]) if self.active[k] else (v >= rule[5] or v <= rule[6]), v)
+            while_ = self.known[c] and cur[c] == rule[_LOW_WHILE_VALUE]
+            if on:
+                hit = not self.known[s] or v >= rule[_LOW_OFF] or not while_
+            else:
+                hit = self.known[s] and v <= rule[_LOW_ON] and while_
+            self._step(frame_no, k, rule, hit, v)
+        elif typ == T_OUTSIDE:  # _acts holds the same test
+            v = cur[rule[_RULE_SLOT]]
+            if on:
+                hit = rule[_OUT_OFF_LO] <= v <= rule[_OUT_OFF_HI]
+            else:
+                hit = v >= rule[_OUT_ON_HI] or v <= rule[_OUT_ON_LO]
+            self._step(frame_no, k, rule, hit, v)
         elif typ == T_SWAY:
             self._sway(frame_no, t, k, rule)
         elif typ == T_SUM:
             cx = self.cx
-            d = cur[rule[4]] * rule[5] - (cx[cx[_CX_MEAN] + _MNW * k + _MN_TOTAL] - _BIAS)
+            d = cur[rule[_RULE_SLOT]] * rule[_SUM_PER] - (cx[cx[_CX_MEAN] + _MNW * k + _EU_TOTAL] - _BIAS)
             if d < 0:
                 d = -d
-            self._step(frame_no, k, rule, (d <= rule[7]) if self.active[k] else (d > rule[6]), d)
+            self._step(frame_no, k, rule, (d <= rule[_SUM_OFF]) if on else (d > rule[_SUM_ON]), d)
         elif typ == T_BAND:
-            s = rule[4]
-            c = rule[5]
+            s = rule[_RULE_SLOT]
+            c = rule[_BAND_STATE_SLOT]
             if self.fresh[s] and self.fresh[c]:
                 v = cur[s]
                 state = cur[c]
                 out = False
-                for i in range(6, len(rule), 3):
+                for i in range(_BAND_FIRST, len(rule), 3):  # (state, lo, hi)
                     if rule[i] == state:
                         out = v < rule[i + 1] or v > rule[i + 2]
                         break
-                self._step(frame_no, k, rule, (not out) if self.active[k] else out, v)
+                self._step(frame_no, k, rule, (not out) if on else out, v)
         elif typ == T_LIMITS:
             known = self.known
-            s = rule[4]
-            if known[s] and known[rule[5]] and known[rule[6]]:
+            s = rule[_RULE_SLOT]
+            if known[s] and known[rule[_LIM_UPPER]] and known[rule[_LIM_LOWER]]:
                 v = cur[s]
-                up = rule[7] * cur[rule[5]]
-                lo = -rule[7] * cur[rule[6]]
-                if self.active[k]:
-                    hit = lo - rule[9] <= v <= up + rule[9]
+                up = rule[_LIM_PER] * cur[rule[_LIM_UPPER]]
+                lo = -rule[_LIM_PER] * cur[rule[_LIM_LOWER]]
+                if on:
+                    hit = lo - rule[_LIM_CLEAR] <= v <= up + rule[_LIM_CLEAR]
                 else:
-                    hit = v > up + rule[8] or v < lo - rule[8]
+                    hit = v > up + rule[_LIM_MARGIN] or v < lo - rule[_LIM_MARGIN]
                 self._step(frame_no, k, rule, hit, v)
 
     def _sway(self, frame_no, t, k, rule):
-        # _slots found a turning point (cx: turned, its value) or a long quiet: count the
+        # _sway_v found a turning point (_ES_TURNED, its value) or a long quiet: count the
         # half cycles (docs/supervision.md, trailer_sway)
         cx = self.cx
         m = cx[_CX_MEAN] + _MNW * k
         rs = self.ring_st
         at = 3 * k
-        if cx[m + 8]:
-            cx[m + 8] = 0
-            e = cx[m + 11] - _BIAS
-            if cx[m + 10]:
-                p2p = e - rs[at]
+        if cx[m + _ES_TURNED]:
+            cx[m + _ES_TURNED] = 0
+            e = cx[m + _ES_TURN_V] - _BIAS
+            if cx[m + _ES_SEEN]:
+                p2p = e - rs[at + _RS_TURN]
                 if p2p < 0:
                     p2p = -p2p
-                half = (t - cx[m + 6]) & _MASK
-                in_band = rule[7] <= half <= rule[8]
-                rs[at + 1] = rs[at + 1] + 1 if p2p >= rule[5] and in_band else 0
+                half = (t - cx[m + _ES_TURN_T]) & _MASK
+                in_band = rule[_SWAY_SHORTEST] <= half <= rule[_SWAY_LONGEST]
+                rs[at + _RS_RUN] = rs[at + _RS_RUN] + 1 if p2p >= rule[_SWAY_ON] and in_band else 0
                 if self.active[k]:
-                    if p2p < rule[6] or not in_band:
+                    if p2p < rule[_SWAY_OFF] or not in_band:
                         self._flip(frame_no, k, rule, p2p)
-                elif rs[at + 1] >= rule[9]:
+                elif rs[at + _RS_RUN] >= rule[_SWAY_CYCLES]:
                     self._flip(frame_no, k, rule, p2p)
-            rs[at] = e
-            cx[m + 6] = t
-            cx[m + 10] = 1
-        elif self.active[k] and cx[m + 10] and (t - cx[m + 6]) & _MASK > rule[8]:
-            rs[at + 1] = 0
+            rs[at + _RS_TURN] = e
+            cx[m + _ES_TURN_T] = t
+            cx[m + _ES_SEEN] = 1
+        elif self.active[k] and cx[m + _ES_SEEN] and (t - cx[m + _ES_TURN_T]) & _MASK > rule[_SWAY_LONGEST]:
+            rs[at + _RS_RUN] = 0
             self._flip(frame_no, k, rule, 0)
 
     def _mean(self, frame_no, t, k, rule):
         # mean over the window (t - window < t' <= t) in raw units, a preallocated ring
         st = self.ring_st
         at = 3 * k
-        head = st[at]
-        count = st[at + 1]
-        total = st[at + 2]
-        base = rule[8]
-        size = rule[9]
+        head = st[at + _RS_HEAD]
+        count = st[at + _RS_COUNT]
+        total = st[at + _RS_TOTAL]
+        base = rule[_MEAN_RING]
+        size = rule[_MEAN_SIZE]
         ring_t = self.ring_t
         ring_v = self.ring_v
-        s = rule[4]
+        s = rule[_RULE_SLOT]
         if self.fresh[s]:
             if count == size:  # full: the oldest goes
                 total -= ring_v[base + head]
@@ -1007,32 +1142,336 @@ class Supervisor:
             ring_v[i] = self.cur[s]
             total += self.cur[s]
             count += 1
-        window = rule[5]
+        window = rule[_MEAN_WINDOW]
         while count and (t - ring_t[base + head]) & _MASK >= window:
             total -= ring_v[base + head]
             head = (head + 1) % size
             count -= 1
-        st[at] = head
-        st[at + 1] = count
-        st[at + 2] = total
-        if count and ((1000 * total <= count * rule[7]) if self.active[k] else (1000 * total > count * rule[6])):
+        st[at + _RS_HEAD] = head
+        st[at + _RS_COUNT] = count
+        st[at + _RS_TOTAL] = total
+        if count and ((1000 * total <= count * rule[_MEAN_OFF]) if self.active[k] else
+                      (1000 * total > count * rule[_MEAN_ON])):
             self._flip(frame_no, k, rule, total // count)
 
 
-# On the board: the viper twins. Supervisor.frame is one viper function with _fast_plain and
-# _slots_plain inline, so a clean frame costs one Python-level call: MicroPython takes a
-# bytecode function's frame from the heap, on every call, when its arguments, locals and
-# stack need more than 11 words (Supervisor.frame's ten arguments alone nearly do), and
-# each further call costs its argument conversions. Loads from an int32 array are
-# zero-extended on 64-bit ports: what is compared by order is stored + _BIAS, what by
-# equality is compared load with load.
+# On the board: the viper twins, one per plain function above and in step with it. A viper
+# function's frame is not taken from the heap (a bytecode function's is, on every call, when
+# its arguments, locals and stack need more than 11 words: Supervisor.frame's ten arguments
+# alone nearly do), so Supervisor.frame is _frame_v, and what it calls is viper too; the
+# arrays are passed as objects and taken as pointers inside (a pointer passed on would be
+# boxed as a big int). Loads from an int32 array are zero-extended on 64-bit ports: what is
+# compared by order is stored + _BIAS, what by equality is compared load with load.
 if sys.implementation.name == "micropython":
     try:
         import micropython
 
         @micropython.viper
+        def _slots_v(cxa, lanes, sta, mi: int, t: int, ring_t, ring_v) -> int:
+            # _slots_plain, with _take_plain, _wants_plain's dispatch and _acts's level test inline
+            cx = ptr32(cxa)
+            lp = ptr32(lanes)
+            h = _CX_MSG + _CXW * mi
+            memo = cx[_CX_MEMO]
+            out = 0
+            at = cx[h + _CM_PRE]
+            npre = cx[h + _CM_NPRE]
+            j = 0
+            while j < npre:
+                k = cx[at + 2 * j]
+                v = lp[cx[at + 2 * j + 1]]
+                if v != cx[memo + k]:
+                    cx[memo + k] = v
+                    out |= 1 << j
+                j += 1
+            gate = cx[h + _CM_GATE]
+            if gate != 0 and lp[gate - 1] != cx[h + _CM_GATE_VALUE]:
+                return out
+            # the tracked values: _take_plain
+            st = ptr32(sta)
+            cur = cx[_CX_CUR]
+            known = cx[_CX_KNOWN]
+            fresh = cx[_CX_FRESH]
+            ver = cx[_CX_VER]
+            curb = cx[_CX_CURB]
+            rows = cx[_CX_ROW]
+            prev = cx[_CX_PREV]
+            at = cx[h + _CM_SLOTS]
+            count = cx[h + _CM_NSLOTS]
+            j = 0
+            while j < count:
+                s = cx[at + j]
+                row = cx[rows + s]
+                raw = lp[st[row + _ROW_LANE]]
+                c = cx[cur + s]
+                bits = st[row + _ROW_BITS]
+                ok = 1
+                if bits != _SKIP:
+                    if bits != 0:
+                        raw = raw & ((1 << bits) - 1)
+                        raw = raw - ((raw >> (bits - 1)) << bits)
+                        c = c & ((1 << bits) - 1)
+                        c = c - ((c >> (bits - 1)) << bits)
+                    b = raw + _BIAS
+                    if b < st[row + _ROW_LO] or b > st[row + _ROW_HI]:
+                        ok = 0
+                if ok != 0:
+                    if cx[known + s] < 2 or raw != c:
+                        cx[ver + s] = cx[ver + s] + 1
+                        if cx[known + s] < 2:
+                            cx[known + s] = cx[known + s] + 1
+                    cx[prev + s] = cx[cur + s]
+                    cx[cur + s] = raw
+                    cx[curb + s] = raw + _BIAS
+                    cx[fresh + s] = 1
+                else:
+                    cx[fresh + s] = 0
+                j += 1
+            dep = cx[_CX_DEP]
+            active = cx[_CX_ACTIVE]
+            entries = cx[_CX_MEAN]
+            at = cx[h + _CM_TRIG]
+            count = cx[h + _CM_NTRIG]
+            j = 0
+            while j < count:
+                k = cx[at + 2 * j]
+                need = cx[at + 2 * j + 1]
+                j += 1
+                if need != 0 and cx[fresh + need - 1] == 0:
+                    continue
+                a = cx[dep + 2 * k]
+                if a != 0:  # only when an input's version moved
+                    v = cx[ver + a - 1] + cx[ver + cx[dep + 2 * k + 1] - 1]
+                    if v == cx[memo + k]:
+                        continue
+                    cx[memo + k] = v
+                m = entries + _MNW * k
+                how = cx[m + _E_HOW]
+                run = 1
+                if how == _MN_LEVEL:  # _acts's level test, inline: the most frequent one
+                    b = cx[curb + cx[m + _E_SLOT]]
+                    if cx[active + k] != 0:
+                        if b < cx[m + _EL_OFF_FROM] or b > cx[m + _EL_OFF_TO]:
+                            run = 0
+                    elif b < cx[m + _EL_ON_FROM] and b >= cx[m + _EL_ON_BELOW] and cx[cx[_CX_PEND] + k] == 0:
+                        run = 0
+                elif how == _MN_MEAN:
+                    run = int(_mean_v(cxa, k, m, t, ring_t, ring_v))
+                elif how == _MN_SWAY:
+                    run = int(_sway_v(cxa, k, m, t))
+                elif how == _MN_SUM:
+                    run = int(_sum_v(cxa, lanes, sta, k, m, mi, ring_t, ring_v))
+                elif how != _MN_ALWAYS:
+                    run = int(_acts_v(cxa, k, m, how))
+                if run != 0:
+                    out |= 1 << (npre + j - 1)
+            return out
+
+        @micropython.viper
+        def _acts_v(cxa, k: int, m: int, how: int) -> int:
+            # _acts for _MN_SPREAD, _MN_EDGE, _MN_LIMITS (its level test is inline in _slots_v)
+            cx = ptr32(cxa)
+            curb = cx[_CX_CURB]
+            on = cx[cx[_CX_ACTIVE] + k]
+            pend = cx[cx[_CX_PEND] + k]
+            fresh = cx[_CX_FRESH]
+            if how == _MN_SPREAD:
+                a = cx[m + _EP_A]
+                b = cx[m + _EP_B]
+                if cx[fresh + a] == 0 or cx[fresh + b] == 0:
+                    return 0
+                d = cx[curb + a] - cx[curb + b]
+                if on != 0:
+                    return int(d <= cx[m + _EP_OFF] - _BIAS)
+                return int(d >= cx[m + _EP_ON] - _BIAS or pend != 0)
+            s = cx[m + _E_SLOT]
+            if how == _MN_EDGE:  # no debounce: an edge is one frame
+                if cx[fresh + s] == 0:
+                    return 0
+                v = cx[cx[_CX_CUR] + s]
+                if on != 0:
+                    return int(v == cx[m + _EE_FROM])
+                return int(v == cx[m + _EE_TO] and cx[cx[_CX_KNOWN] + s] == 2 and cx[cx[_CX_PREV] + s] == cx[m + _EE_FROM]
+                           and cx[curb + cx[m + _EE_SPEED_SLOT]] >= cx[m + _EE_SPEED])
+            known = cx[_CX_KNOWN]  # _MN_LIMITS
+            u = cx[m + _EI_UPPER]
+            lo_slot = cx[m + _EI_LOWER]
+            if cx[known + s] == 0 or cx[known + u] == 0 or cx[known + lo_slot] == 0:
+                return 0
+            v = cx[curb + s] - _BIAS
+            up = cx[m + _EI_PER] * (cx[curb + u] - _BIAS)
+            lo = 0 - cx[m + _EI_PER] * (cx[curb + lo_slot] - _BIAS)
+            if on != 0:
+                d = cx[m + _EI_CLEAR] - _BIAS
+                return int(lo - d <= v and v <= up + d)
+            d = cx[m + _EI_MARGIN] - _BIAS
+            return int(v > up + d or v < lo - d or pend != 0)
+
+        @micropython.viper
+        def _sway_v(cxa, k: int, m: int, t: int) -> int:
+            # _sway_plain
+            cx = ptr32(cxa)
+            v = cx[cx[_CX_CURB] + cx[m + _E_SLOT]]
+            band = cx[m + _ES_BAND]
+            direction = cx[m + _ES_DIR]
+            turned = 0
+            turn = 0
+            if direction == 0:
+                cx[m + _ES_HIGH] = v
+                cx[m + _ES_LOW] = v
+                cx[m + _ES_DIR] = 3
+            elif direction == 3:
+                if v > cx[m + _ES_HIGH]:
+                    cx[m + _ES_HIGH] = v
+                if v < cx[m + _ES_LOW]:
+                    cx[m + _ES_LOW] = v
+                if v <= cx[m + _ES_HIGH] - band:
+                    turn = cx[m + _ES_HIGH]
+                    turned = 1
+                    cx[m + _ES_DIR] = 2
+                    cx[m + _ES_EXT] = v
+                elif v >= cx[m + _ES_LOW] + band:
+                    turn = cx[m + _ES_LOW]
+                    turned = 1
+                    cx[m + _ES_DIR] = 1
+                    cx[m + _ES_EXT] = v
+            elif direction == 1:
+                if v > cx[m + _ES_EXT]:
+                    cx[m + _ES_EXT] = v
+                elif v <= cx[m + _ES_EXT] - band:
+                    turn = cx[m + _ES_EXT]
+                    turned = 1
+                    cx[m + _ES_DIR] = 2
+                    cx[m + _ES_EXT] = v
+            else:
+                if v < cx[m + _ES_EXT]:
+                    cx[m + _ES_EXT] = v
+                elif v >= cx[m + _ES_EXT] + band:
+                    turn = cx[m + _ES_EXT]
+                    turned = 1
+                    cx[m + _ES_DIR] = 1
+                    cx[m + _ES_EXT] = v
+            if turned != 0:
+                cx[m + _ES_TURN_V] = turn
+                cx[m + _ES_TURNED] = 1
+                return 1
+            return int(cx[cx[_CX_ACTIVE] + k] != 0 and cx[m + _ES_SEEN] != 0
+                       and ((t - cx[m + _ES_TURN_T]) & _MASK) > cx[m + _ES_LONGEST])
+
+        @micropython.viper
+        def _sum_v(cxa, lanes, sta, k: int, m: int, mi: int, ring_ta, ring_va) -> int:
+            # _sum_plain
+            cx = ptr32(cxa)
+            groups = cx[m + _EU_GROUPS]
+            if mi != cx[m + _EU_MSG]:
+                if cx[m + _EU_KNOWN] != groups:
+                    return 0
+                if cx[m + _EU_PER] == 0:
+                    return 1
+                d = (cx[cx[_CX_CURB] + cx[m + _EU_SLOT]] - _BIAS) * cx[m + _EU_PER] - (cx[m + _EU_TOTAL] - _BIAS)
+                if d < 0:
+                    d = 0 - d
+                if cx[cx[_CX_ACTIVE] + k] != 0:
+                    return int(d <= cx[m + _EU_OFF] - _BIAS)
+                return int(d > cx[m + _EU_ON] - _BIAS or cx[cx[_CX_PEND] + k] != 0)
+            lp = ptr32(lanes)
+            g = lp[cx[m + _EU_MUX_LANE]]
+            if g < 0 or g >= groups:
+                return 0
+            st = ptr32(sta)
+            ring_t = ptr32(ring_ta)
+            ring_v = ptr32(ring_va)
+            per = cx[m + _EU_PER_GROUP]
+            row = cx[m + _EU_FIRST_ROW] + cx[m + _EU_GROUP_STEP] * g
+            ok = 1
+            total = 0
+            i = 0
+            while i < per:
+                raw = lp[st[row + _ROW_LANE]]
+                b = raw + _BIAS
+                if b < st[row + _ROW_LO] or b > st[row + _ROW_HI]:
+                    ok = 0
+                total += raw
+                row += cx[m + _EU_SIGNAL_STEP]
+                i += 1
+            a = cx[m + _EU_RING] + g
+            sums = cx[m + _EU_TOTAL] - _BIAS
+            if ring_t[a] != 0:
+                sums -= ring_v[a]
+            if ok != 0:
+                ring_v[a] = total
+                sums += total
+                if ring_t[a] == 0:
+                    ring_t[a] = 1
+                    cx[m + _EU_KNOWN] = cx[m + _EU_KNOWN] + 1
+            elif ring_t[a] != 0:
+                ring_t[a] = 0
+                cx[m + _EU_KNOWN] = cx[m + _EU_KNOWN] - 1
+            cx[m + _EU_TOTAL] = sums + _BIAS
+            return 0
+
+        @micropython.viper
+        def _mean_v(cxa, k: int, m: int, t: int, ring_ta, ring_va) -> int:
+            # _mean_plain
+            cx = ptr32(cxa)
+            ring_t = ptr32(ring_ta)
+            ring_v = ptr32(ring_va)
+            size = cx[m + _EM_SIZE]
+            a = cx[m + _EM_RING]
+            head = cx[m + _EM_HEAD]
+            filled = cx[m + _EM_COUNT]
+            total = cx[m + _EM_TOTAL] - _BIAS
+            s = cx[m + _E_SLOT]
+            if cx[cx[_CX_FRESH] + s] != 0:
+                if filled == size:  # full: the oldest goes
+                    total -= ring_v[a + head] - _BIAS
+                    head += 1
+                    if head == size:
+                        head = 0
+                    filled -= 1
+                i = head + filled
+                if i >= size:
+                    i -= size
+                ring_t[a + i] = t
+                v = cx[cx[_CX_CURB] + s]
+                ring_v[a + i] = v
+                total += v - _BIAS
+                filled += 1
+            window = cx[m + _EM_WINDOW]
+            while filled != 0 and ((t - ring_t[a + head]) & _MASK) >= window:
+                total -= ring_v[a + head] - _BIAS
+                head += 1
+                if head == size:
+                    head = 0
+                filled -= 1
+            cx[m + _EM_HEAD] = head
+            cx[m + _EM_COUNT] = filled
+            cx[m + _EM_TOTAL] = total + _BIAS
+            if filled == 0:
+                return 0
+            on = cx[cx[_CX_ACTIVE] + k]
+            if on != 0:
+                q = cx[m + _EM_Q_OFF] - _BIAS
+                r = cx[m + _EM_R_OFF]
+            else:
+                q = cx[m + _EM_Q_ON] - _BIAS
+                r = cx[m + _EM_R_ON]
+            d = total - filled * q
+            above = 0
+            if d >= size:
+                above = 1
+            elif d >= 0 and 1000 * d > filled * r:
+                above = 1
+            if on != 0:
+                return int(above == 0)
+            return above
+
+        @micropython.viper
         def _frame_v(self, frame_no, t: int, result: int, can_id, ext, data, n: int, lanes, selected) -> bool:
-            st = ptr32(self.st)
+            # Supervisor.frame with the checks of _checks_plain inline (they run on every frame:
+            # a call would cost as much as they do)
+            sta = self.st
+            st = ptr32(sta)
             if st[_STARTED] == 0:
                 self._start(t)
             st[_COUNT] = (st[_COUNT] + 1) & _MASK
@@ -1040,7 +1479,6 @@ if sys.implementation.name == "micropython":
                 self._failed(frame_no, t, result, can_id, ext)
                 return False
             lp = ptr32(lanes)
-            # ---- the frame checks: _fast_plain
             m = _MSG + _MW * result
             ret = 0
             if st[m + _OPEN] != 0:
@@ -1100,295 +1538,26 @@ if sys.implementation.name == "micropython":
                 k = 1
                 while k <= nsel:
                     row = rows + _RW * int(sp[k])
-                    bits = st[row + 1]
+                    bits = st[row + _ROW_BITS]
                     if bits != _SKIP:
-                        v = lp[st[row]]
+                        v = lp[st[row + _ROW_LANE]]
                         if bits != 0:
                             v = v & ((1 << bits) - 1)
                             v = v - ((v >> (bits - 1)) << bits)
                         b = v + _BIAS
-                        if (b < st[row + 2] or b > st[row + 3]) and b != st[row + 4]:
+                        if (b < st[row + _ROW_LO] or b > st[row + _ROW_HI]) and b != st[row + _ROW_NA]:
                             ret |= _R_RANGE
                             break
                     k += 1
+
             if ret != 0:
                 if not self._flagged(frame_no, t, result, lanes, selected, ret):
                     return False
             if st[m + _COND] == 0:
                 return True
-            # ---- the conditions: _slots_plain (its helpers inline: _acts, _mean_plain,
-            # _sway_plain, _sum_plain)
-            cx = ptr32(self.cx)
-            h = _CX_MSG + _CXW * result
-            memo = cx[_CX_MEMO]
-            out = 0
-            at = cx[h + 4]
-            npre = cx[h + 5]
-            j = 0
-            while j < npre:
-                k = cx[at + 2 * j]
-                v = lp[cx[at + 2 * j + 1]]
-                if v != cx[memo + k]:
-                    cx[memo + k] = v
-                    out |= 1 << j
-                j += 1
-            gate = cx[h + 6]
-            if gate == 0 or lp[gate - 1] == cx[h + 7]:
-                cur = cx[_CX_CUR]
-                known = cx[_CX_KNOWN]
-                fresh = cx[_CX_FRESH]
-                ver = cx[_CX_VER]
-                curb = cx[_CX_CURB]
-                rows = cx[_CX_ROW]
-                prev = cx[_CX_PREV]
-                at = cx[h]
-                count = cx[h + 1]
-                j = 0
-                while j < count:
-                    s = cx[at + j]
-                    row = cx[rows + s]
-                    raw = lp[st[row]]
-                    c = cx[cur + s]
-                    bits = st[row + 1]
-                    ok = 1
-                    if bits != _SKIP:
-                        if bits != 0:
-                            raw = raw & ((1 << bits) - 1)
-                            raw = raw - ((raw >> (bits - 1)) << bits)
-                            c = c & ((1 << bits) - 1)
-                            c = c - ((c >> (bits - 1)) << bits)
-                        b = raw + _BIAS
-                        if b < st[row + 2] or b > st[row + 3]:
-                            ok = 0
-                    if ok != 0:
-                        if cx[known + s] < 2 or raw != c:
-                            cx[ver + s] = cx[ver + s] + 1
-                            if cx[known + s] < 2:
-                                cx[known + s] = cx[known + s] + 1
-                        cx[prev + s] = cx[cur + s]
-                        cx[cur + s] = raw
-                        cx[curb + s] = raw + _BIAS
-                        cx[fresh + s] = 1
-                    else:
-                        cx[fresh + s] = 0
-                    j += 1
-                dep = cx[_CX_DEP]
-                active = cx[_CX_ACTIVE]
-                pend = cx[_CX_PEND]
-                entries = cx[_CX_MEAN]
-                at = cx[h + 2]
-                count = cx[h + 3]
-                j = 0
-                while j < count:
-                    k = cx[at + 2 * j]
-                    need = cx[at + 2 * j + 1]
-                    go = 1
-                    if need != 0 and cx[fresh + need - 1] == 0:
-                        go = 0
-                    a = cx[dep + 2 * k]
-                    if go != 0 and a != 0:  # only when an input's version moved
-                        v = cx[ver + a - 1] + cx[ver + cx[dep + 2 * k + 1] - 1]
-                        if v == cx[memo + k]:
-                            go = 0
-                        else:
-                            cx[memo + k] = v
-                    if go != 0:
-                        m = entries + _MNW * k
-                        mk = cx[m]
-                        on = cx[active + k]
-                        run = 0
-                        if mk == _MN_ALWAYS:
-                            run = 1
-                        elif mk == _MN_LEVEL:  # _acts
-                            b = cx[curb + cx[m + 1]]
-                            if on != 0:
-                                if b >= cx[m + 4] and b <= cx[m + 5]:
-                                    run = 1
-                            elif b >= cx[m + 2] or b < cx[m + 3] or cx[pend + k] != 0:
-                                run = 1
-                        elif mk == _MN_SPREAD:  # _acts
-                            a = cx[m + 1]
-                            b = cx[m + 2]
-                            if cx[fresh + a] != 0 and cx[fresh + b] != 0:
-                                d = cx[curb + a] - cx[curb + b]
-                                if on != 0:
-                                    if d <= cx[m + 4] - _BIAS:
-                                        run = 1
-                                elif d >= cx[m + 3] - _BIAS or cx[pend + k] != 0:
-                                    run = 1
-                        elif mk == _MN_EDGE:  # _acts
-                            s = cx[m + 1]
-                            if cx[fresh + s] != 0:
-                                if on != 0:
-                                    if cx[cur + s] == cx[m + 3]:
-                                        run = 1
-                                elif (cx[cur + s] == cx[m + 4] and cx[known + s] == 2
-                                      and cx[prev + s] == cx[m + 3] and cx[curb + cx[m + 2]] >= cx[m + 5]):
-                                    run = 1
-                        elif mk == _MN_LIMITS:  # _acts
-                            s = cx[m + 1]
-                            a = cx[m + 2]
-                            b = cx[m + 3]
-                            if cx[known + s] != 0 and cx[known + a] != 0 and cx[known + b] != 0:
-                                v = cx[curb + s] - _BIAS
-                                up = cx[m + 4] * (cx[curb + a] - _BIAS)
-                                lo = 0 - cx[m + 4] * (cx[curb + b] - _BIAS)
-                                if on != 0:
-                                    d = cx[m + 6] - _BIAS
-                                    if lo - d <= v and v <= up + d:
-                                        run = 1
-                                else:
-                                    d = cx[m + 5] - _BIAS
-                                    if v > up + d or v < lo - d or cx[pend + k] != 0:
-                                        run = 1
-                        elif mk == _MN_SWAY:  # _sway_plain
-                            v = cx[curb + cx[m + 1]]
-                            band = cx[m + 2]
-                            code = cx[m + 9]
-                            turned = 0
-                            turn = 0
-                            if code == 0:
-                                cx[m + 4] = v
-                                cx[m + 5] = v
-                                cx[m + 9] = 3
-                            elif code == 3:
-                                if v > cx[m + 4]:
-                                    cx[m + 4] = v
-                                if v < cx[m + 5]:
-                                    cx[m + 5] = v
-                                if v <= cx[m + 4] - band:
-                                    turn = cx[m + 4]
-                                    turned = 1
-                                    cx[m + 9] = 2
-                                    cx[m + 3] = v
-                                elif v >= cx[m + 5] + band:
-                                    turn = cx[m + 5]
-                                    turned = 1
-                                    cx[m + 9] = 1
-                                    cx[m + 3] = v
-                            elif code == 1:
-                                if v > cx[m + 3]:
-                                    cx[m + 3] = v
-                                elif v <= cx[m + 3] - band:
-                                    turn = cx[m + 3]
-                                    turned = 1
-                                    cx[m + 9] = 2
-                                    cx[m + 3] = v
-                            else:
-                                if v < cx[m + 3]:
-                                    cx[m + 3] = v
-                                elif v >= cx[m + 3] + band:
-                                    turn = cx[m + 3]
-                                    turned = 1
-                                    cx[m + 9] = 1
-                                    cx[m + 3] = v
-                            if turned != 0:
-                                cx[m + 11] = turn
-                                cx[m + 8] = 1
-                                run = 1
-                            elif on != 0 and cx[m + 10] != 0 and ((t - cx[m + 6]) & _MASK) > cx[m + 7]:
-                                run = 1
-                        elif mk == _MN_SUM:  # _sum_plain
-                            groups = cx[m + 6]
-                            if result != cx[m + 5]:
-                                if cx[m + 9] == groups:
-                                    if cx[m + 13] == 0:
-                                        run = 1
-                                    else:
-                                        d = (cx[curb + cx[m + 12]] - _BIAS) * cx[m + 13] - (cx[m + 11] - _BIAS)
-                                        if d < 0:
-                                            d = 0 - d
-                                        if on != 0:
-                                            if d <= cx[m + 15] - _BIAS:
-                                                run = 1
-                                        elif d > cx[m + 14] - _BIAS or cx[pend + k] != 0:
-                                            run = 1
-                            else:
-                                g = lp[cx[m + 1]]
-                                if g >= 0 and g < groups:
-                                    ring_t = ptr32(self.ring_t)
-                                    ring_v = ptr32(self.ring_v)
-                                    per = cx[m + 3]
-                                    row = cx[m + 4] + cx[m + 2] * g
-                                    ok = 1
-                                    total = 0
-                                    i = 0
-                                    while i < per:
-                                        raw = lp[st[row]]
-                                        b = raw + _BIAS
-                                        if b < st[row + 2] or b > st[row + 3]:
-                                            ok = 0
-                                        total += raw
-                                        row += cx[m + 8]
-                                        i += 1
-                                    a = cx[m + 7] + g
-                                    sums = cx[m + 11] - _BIAS
-                                    if ring_t[a] != 0:
-                                        sums -= ring_v[a]
-                                    if ok != 0:
-                                        ring_v[a] = total
-                                        sums += total
-                                        if ring_t[a] == 0:
-                                            ring_t[a] = 1
-                                            cx[m + 9] = cx[m + 9] + 1
-                                    elif ring_t[a] != 0:
-                                        ring_t[a] = 0
-                                        cx[m + 9] = cx[m + 9] - 1
-                                    cx[m + 11] = sums + _BIAS
-                        else:  # _MN_MEAN: _mean_plain
-                            ring_t = ptr32(self.ring_t)
-                            ring_v = ptr32(self.ring_v)
-                            size = cx[m + 8]
-                            a = cx[m + 7]  # the ring's start
-                            head = cx[m + _MN_HEAD]
-                            filled = cx[m + _MN_COUNT]
-                            total = cx[m + _MN_TOTAL] - _BIAS
-                            s = cx[m + 1]
-                            if cx[fresh + s] != 0:
-                                if filled == size:  # full: the oldest goes
-                                    total -= ring_v[a + head] - _BIAS
-                                    head += 1
-                                    if head == size:
-                                        head = 0
-                                    filled -= 1
-                                i = head + filled
-                                if i >= size:
-                                    i -= size
-                                ring_t[a + i] = t
-                                v = cx[curb + s]
-                                ring_v[a + i] = v
-                                total += v - _BIAS
-                                filled += 1
-                            window = cx[m + 2]
-                            while filled != 0 and ((t - ring_t[a + head]) & _MASK) >= window:
-                                total -= ring_v[a + head] - _BIAS
-                                head += 1
-                                if head == size:
-                                    head = 0
-                                filled -= 1
-                            cx[m + _MN_HEAD] = head
-                            cx[m + _MN_COUNT] = filled
-                            cx[m + _MN_TOTAL] = total + _BIAS
-                            if filled != 0:
-                                if on != 0:
-                                    q = cx[m + 5] - _BIAS
-                                    r = cx[m + 6]
-                                else:
-                                    q = cx[m + 3] - _BIAS
-                                    r = cx[m + 4]
-                                d = total - filled * q
-                                above = 0
-                                if d >= size:
-                                    above = 1
-                                elif d >= 0 and 1000 * d > filled * r:
-                                    above = 1
-                                if (on != 0 and above == 0) or (on == 0 and above != 0):
-                                    run = 1
-                        if run != 0:
-                            out |= 1 << (npre + j)
-                    j += 1
-            if out != 0:
-                self._conditions(frame_no, t, result, lanes, out)
+            todo = int(_slots_v(self.cx, lanes, sta, result, t, self.ring_t, self.ring_v))
+            if todo != 0:
+                self._conditions(frame_no, t, result, lanes, todo)
             return True
 
         @micropython.viper
@@ -1405,8 +1574,9 @@ if sys.implementation.name == "micropython":
 
         Supervisor.frame = _frame_v  # type: ignore[method-assign]
         _due = _due_v
-        # the plain twins are the host's reference (held to the board by the e2e tests): on
-        # the board they would only take RAM
-        del _fast_plain, _due_plain, _slots_plain, _acts, _mean_plain, _sway_plain, _sum_plain
+        # the plain twins are the host's reference (held to the board by the e2e tests and
+        # tests/firmware/test_supervise_twins.py): on the board they would only take RAM
+        del _checks_plain, _due_plain, _slots_plain, _take_plain, _wants_plain, _acts, _mean_plain, _sway_plain
+        del _sum_plain
     except (ImportError, AttributeError):
         pass

@@ -1,8 +1,9 @@
 """The board's ALERTs during a replay, and the check against what should have been raised:
 the simulator's sidecar (FILE.truth.json beside the log) and the host's reference (the
-board's own supervision run in CPython, host_tools/supervise.py, when it is installed).
+board's own supervision run in CPython, host_tools/supervision/reference.py), compared by
+host_tools/supervision/intervals.py's one comparison.
 
-Supervision is newer than the link: a board that neither advertises it nor sends an ALERT
+A board that neither advertises supervision (HELLO's CAP_SUPERVISION) nor sends an ALERT
 gets "not available", not a failure."""
 
 from __future__ import annotations
@@ -13,14 +14,10 @@ from pathlib import Path
 
 from host_tools.dbc import Dbc
 from host_tools.link import messages as m
-
-try:  # the supervision stage: names the codes, and is the host's reference
-    from host_tools import supervise as _supervise
-except ImportError:  # not on this checkout: ALERTs are kept as they come
-    _supervise = None
-
-MATCH_TOLERANCE_S = 0.1  # an alert's start (and end) may differ from the expected by this much
-NOT_SEEN_IN_REPLAY = ("bus_off",)  # the logger's own controller state: not in the frames a board gets
+from host_tools.supervision.firmware import CLEARED, KINDS
+from host_tools.supervision.intervals import expected as sidecar_expected
+from host_tools.supervision.intervals import intervals, match  # noqa: F401 (match: report/files.py)
+from host_tools.supervision.reference import AlertEvent, check_frames
 
 
 def sidecar_path(log: Path) -> Path:
@@ -49,10 +46,8 @@ def sidecar_offset(truth: dict) -> float:
 
 
 def supervision_advertised(hello) -> bool:
-    """Does the board say it supervises? HELLO has no bit for it yet (docs/protocol.md):
-    until messages.py defines CAP_SUPERVISION, no board does."""
-    bit = getattr(m, "CAP_SUPERVISION", None)
-    return bool(bit and hello is not None and hello.caps & bit)
+    """Does the board say it supervises (HELLO's CAP_SUPERVISION, docs/protocol.md)?"""
+    return bool(hello is not None and hello.caps & m.CAP_SUPERVISION)
 
 
 @dataclass
@@ -82,90 +77,35 @@ def describe(alert: m.Alert, dbc: Dbc, frame: int | None, t: float | None) -> Bo
     signal = None
     if message is not None and 0 <= alert.si < len(messages[alert.mi].signals):
         signal = messages[alert.mi].signals[alert.si].name
-    if _supervise is not None and 1 <= (alert.code & 0xFF) <= len(_supervise.KINDS):
-        kind, cleared = _supervise.KINDS[(alert.code & 0xFF) - 1], bool(alert.code & _supervise.CLEARED)
-    else:
-        kind, cleared = (alert.text.split() or [f"code {alert.code}"])[0], bool(alert.code & 0x100)
+    if 1 <= (alert.code & 0xFF) <= len(KINDS):
+        kind = KINDS[(alert.code & 0xFF) - 1]
+    else:  # the board's own (can_bus_state: docs/protocol.md), named by its text
+        kind = (alert.text.split() or [f"code {alert.code}"])[0]
+    cleared = bool(alert.code & CLEARED)
     return BoardAlert(frame, t, alert.code, alert.severity, message, signal, alert.value, alert.text, kind, cleared,
                       alert.mi, alert.si)
 
 
-def board_intervals(alerts: list[BoardAlert], dbc: Dbc | None = None, times: list[float] | None = None) -> list[dict]:
-    """Raised → cleared pairs as {kind, message, signal, start, end} on the replay's clock.
-    With the supervision stage installed and `times` (each sent frame's time on the replay's
-    clock) its own reading is used (timeout starts from the alert's value, other ECUs' ids);
-    otherwise each raise pairs with the next clear of the same kind, message and signal."""
-    if _supervise is not None and dbc is not None and times is not None:
-        events = [_supervise.AlertEvent(a.frame, a.code, a.severity, a.mi, a.si, a.value, a.text)
-                  for a in alerts if a.frame is not None]
-        try:
-            return _supervise.intervals(dbc, events, times, 0.0)
-        except Exception:  # a reading it cannot make (codes it does not know): the plain pairing
-            pass
-    open_: dict = {}
-    done = []
-    for a in alerts:
-        if a.t is None:
-            continue
-        key = (a.kind, a.message, a.signal)
-        if not a.cleared:
-            if key in open_:  # raised again without a clear: the first one ends here
-                done.append(open_.pop(key))
-            open_[key] = {"kind": a.kind, "message": a.message, "signal": a.signal, "start": a.t, "end": None}
-        elif key in open_:
-            item = open_.pop(key)
-            item["end"] = a.t
-            done.append(item)
-    done.extend(open_.values())
-    return sorted(done, key=lambda a: (a["start"], a["kind"], a["message"] or ""))
+def board_intervals(alerts: list[BoardAlert], dbc: Dbc, times: list[float] | None) -> list[dict]:
+    """Raised → cleared pairs as {kind, message, signal, start, end} on the replay's clock
+    (`times`: each sent frame's time on it), read as the reference's alerts are."""
+    events = [AlertEvent(a.frame, a.code, a.severity, a.mi, a.si, a.value, a.text)
+              for a in alerts if a.frame is not None]
+    return intervals(dbc, events, times, 0.0) if events else []
 
 
 def expected_intervals(truth: dict, t0: float) -> list[dict]:
     """The sidecar's expected alerts on the replay's clock (t0: the first replayed frame's
     log timestamp), without those a replayed board cannot see."""
-    shift = sidecar_offset(truth) - t0
-    out = []
-    for a in truth.get("expected_alerts", []):
-        if a.get("kind") in NOT_SEEN_IN_REPLAY:
-            continue
-        end = a.get("end")
-        out.append({"kind": a["kind"], "message": a.get("message"), "signal": a.get("signal"),
-                    "start": a["start"] + shift, "end": None if end is None else end + shift})
-    return sorted(out, key=lambda a: (a["start"], a["kind"], a["message"] or ""))
+    return sidecar_expected(truth, sidecar_offset(truth) - t0)
 
 
-def reference_intervals(dbc: Dbc, frames: list) -> list[dict] | None:
-    """What the board's supervision raises on these frames, computed on the host; None when
-    the supervision stage is not installed."""
-    if _supervise is None or not frames:
-        return None if _supervise is None else []
-    events = _supervise.check_frames(dbc, frames)
+def reference_intervals(dbc: Dbc, frames: list) -> list[dict]:
+    """What the board's supervision raises on these frames, computed on the host."""
+    if not frames:
+        return []
     t0 = frames[0].t
-    return _supervise.intervals(dbc, events, [f.t - t0 for f in frames], 0.0)
-
-
-def match(expected: list[dict], raised: list[dict], tolerance: float = MATCH_TOLERANCE_S) -> tuple[list, list]:
-    """Pair expected and raised alerts: same kind and message, same signal where both name
-    one, start (and end, or both still open) within `tolerance`. Returns (pairs as
-    (expected index, raised index)), raised indices left over)."""
-    used: set[int] = set()
-    pairs = []
-    for i, e in enumerate(expected):
-        for k, r in enumerate(raised):
-            if k in used or r["kind"] != e["kind"] or r["message"] != e["message"]:
-                continue
-            if e["signal"] and r["signal"] and e["signal"] != r["signal"]:
-                continue
-            if abs(r["start"] - e["start"]) > tolerance:
-                continue
-            if (r["end"] is None) != (e["end"] is None):
-                continue
-            if r["end"] is not None and abs(r["end"] - e["end"]) > tolerance:
-                continue
-            used.add(k)
-            pairs.append((i, k))
-            break
-    return pairs, [k for k in range(len(raised)) if k not in used]
+    return intervals(dbc, check_frames(dbc, frames), [f.t - t0 for f in frames], 0.0)
 
 
 @dataclass
@@ -221,10 +161,9 @@ def check_alerts(alerts: list[BoardAlert], hello, truth: dict | None, t0: float 
     check.matched = len(pairs)
     check.not_reached = not_reached
     if reference is not None:
-        check.reference_matched = len(match(reference, raised)[0])
+        check.reference_matched = len(match(reachable(reference, list(unseen))[0], raised)[0])
     if not advertised and not alerts:
-        check.reason = ("the board does not advertise supervision and sent no ALERT "
-                        "(no board supports it yet; HELLO has no capability bit for it)")
+        check.reason = "the board does not advertise supervision (HELLO's CAP_SUPERVISION) and sent no ALERT"
         return check
     if truth is None and reference is None:
         check.reason = "no sidecar beside the log and no host reference to check the board's alerts against"
@@ -238,8 +177,10 @@ def check_alerts(alerts: list[BoardAlert], hello, truth: dict | None, t0: float 
         if extra:
             problems.append(f"{len(extra)} raised alerts the sidecar does not expect")
     if reference is not None:
-        pairs, extra = match(reference, raised)
-        if len(pairs) < len(reference) or extra:
+        ref, ref_unreached = reachable(reference, list(unseen))
+        pairs, extra = match(ref, raised)
+        paired = {i for i, _ in pairs}
+        if any(i not in paired and not u for i, u in enumerate(ref_unreached)) or extra:
             problems.append(f"the host reference raises {len(reference)}, the board {len(raised)}, "
                             f"{len(pairs)} agree")
     check.status = "failed" if problems else "passed"

@@ -10,82 +10,98 @@ bus_off comes from its fault.
 
 from __future__ import annotations
 
-import math
+import dataclasses
 from collections import deque
-from dataclasses import asdict, dataclass, field
 
-from host_tools.simulate.faults import MAX_COUNTER_DELTA
 from host_tools.simulate.physics import BMS_STATE, HITCH_STATUS
 from host_tools.simulate.sway import CLEAR, RAISE, SwayDetector
 from host_tools.simulate.traffic import FLAG_CRC, FLAG_DLC, FLAG_MISSING, FLAG_RANGE, KEY_ERROR
+from host_tools.supervision.config import DEFAULT_CONFIG, choice, merged_config, raw_thresholds, rule_of
 
 _STATUS_NAME = {v: k for k, v in HITCH_STATUS.items()}
-_STATUS_FINE = (HITCH_STATUS["OK"], HITCH_STATUS["INITIALISING"])
-_STATUS_OK = HITCH_STATUS["OK"]
 _BMS_NAME = {v: k for k, v in BMS_STATE.items()}
 GROUPS = 32  # cell groups of BmsCellVoltages (the multiplexer's values)
 
+# The sidecar's `limits` are the supervision config's thresholds (host_tools/supervision/
+# config.py, the one table the board's rules come from too) under the names
+# docs/simulator.md gives them: name -> (rule kind or None for the config's top level, key).
+_NAMES = {
+    "timeout_periods": (None, "timeout_periods"),
+    "max_counter_delta": (None, "max_counter_delta"),
+    "tongue_rating_kg": ("tongue_overload", "on_above"),
+    "tongue_window_s": ("tongue_overload", "window_s"),
+    "tongue_clear_fraction": ("tongue_overload", "off_at_or_below"),  # as a fraction of the rating
+    "moving_kph": ("trailer_disconnected_moving", "speed_above"),
+    "cell_spread_mv": ("cell_spread", "on_above"),
+    "cell_spread_clear_mv": ("cell_spread", "off_at_or_below"),
+    "overtemperature_c": ("overtemperature", "on_above"),
+    "overtemperature_clear_c": ("overtemperature", "off_at_or_below"),
+    "soc_low_pct": ("soc_low_for_tow", "on_below"),
+    "soc_low_clear_pct": ("soc_low_for_tow", "off_at_or_above"),
+    "trailer_sway_band_deg": ("trailer_sway", "band_deg"),
+    "trailer_sway_on_amplitude_deg": ("trailer_sway", "on_amplitude_deg"),
+    "trailer_sway_off_amplitude_deg": ("trailer_sway", "off_amplitude_deg"),
+    "trailer_sway_min_hz": ("trailer_sway", "min_hz"),
+    "trailer_sway_max_hz": ("trailer_sway", "max_hz"),
+    "trailer_sway_half_cycles": ("trailer_sway", "half_cycles"),
+    "pack_cells_on_above_v": ("pack_voltage_vs_cells", "on_above"),
+    "pack_cells_off_at_or_below_v": ("pack_voltage_vs_cells", "off_at_or_below"),
+    "pack_cells_debounce": ("pack_voltage_vs_cells", "debounce"),
+    "hitch_sensor_overload_kg": ("hitch_status_vs_load", "on_beyond"),
+    "hitch_sensor_overload_clear_kg": ("hitch_status_vs_load", "off_within"),
+    "hitch_status_debounce": ("hitch_status_vs_load", "debounce"),
+    "soc_state_bands": ("soc_vs_bms_state", "bands"),
+    "soc_state_debounce": ("soc_vs_bms_state", "debounce"),
+    "pack_current_margin_a": ("pack_current_beyond_limits", "margin"),
+    "pack_current_clear_margin_a": ("pack_current_beyond_limits", "clear_margin"),
+    "drawbar_rating_n": ("drawbar_overload", "on_beyond"),
+    "drawbar_clear_n": ("drawbar_overload", "off_within"),
+}
 
-def _default_soc_bands() -> dict:
-    return {"CHARGE_AC": [0.0, 99.5], "CHARGE_DC": [0.0, 99.5], "DRIVE": [0.5, 100.0]}
+
+def _flat(config: dict) -> dict:
+    out = {}
+    for name, (kind, key) in _NAMES.items():
+        value = config[key] if kind is None else next(r for r in config["rules"] if r["kind"] == kind).get(key, 1)
+        out[name] = value
+    out["tongue_clear_fraction"] = out["tongue_clear_fraction"] / out["tongue_rating_kg"]
+    return out
 
 
-@dataclass(frozen=True)
-class Limits:
-    """Thresholds of the rules; written to the sidecar so a checker need not copy them."""
+def _limits_config(self) -> dict:
+    """These limits as a supervision config (the defaults with these values)."""
+    values = dataclasses.asdict(self)
+    values["tongue_clear_fraction"] *= values["tongue_rating_kg"]
+    top = {key: values[name] for name, (kind, key) in _NAMES.items() if kind is None}
+    rules: dict = {}
+    for name, (kind, key) in _NAMES.items():
+        if kind is not None:
+            rules.setdefault(kind, {"kind": kind})[key] = values[name]
+    return merged_config({**top, "rules": list(rules.values())})
 
-    timeout_periods: float = 3.0  # no frame for this many frame periods
-    max_counter_delta: int = MAX_COUNTER_DELTA
-    tongue_rating_kg: float = 550.0
-    tongue_window_s: float = 1.0
-    tongue_clear_fraction: float = 0.95
-    moving_kph: float = 5.0
-    cell_spread_mv: float = 100.0
-    cell_spread_clear_mv: float = 80.0
-    overtemperature_c: float = 55.0
-    overtemperature_clear_c: float = 52.0
-    soc_low_pct: float = 20.0
-    soc_low_clear_pct: float = 21.0
-    # plausibility rules (docs/simulator.md, "Alert rules")
-    trailer_sway_band_deg: float = 1.0  # a turning point: the angle comes back this far from an extreme
-    trailer_sway_on_amplitude_deg: float = 2.0  # swing half peak-to-peak to count a half cycle
-    trailer_sway_off_amplitude_deg: float = 1.0
-    trailer_sway_min_hz: float = 0.5
-    trailer_sway_max_hz: float = 1.5
-    trailer_sway_half_cycles: int = 3
-    # |pack voltage - sum of the 96 cells|. Not the 20 V first proposed: the cells come in 32 groups
-    # over 1 s, so while the current changes the sum lags the pack voltage; a cold pack's load
-    # steps made up to 20.6 V over 5 frames in cold_soak (60 seeds)
-    pack_cells_on_above_v: float = 30.0
-    pack_cells_off_at_or_below_v: float = 15.0
-    pack_cells_debounce: int = 5
-    hitch_sensor_overload_kg: float = 1000.0  # the sensor's own OVERLOAD threshold
-    hitch_sensor_overload_clear_kg: float = 900.0
-    hitch_status_debounce: int = 5
-    soc_state_bands: dict = field(default_factory=_default_soc_bands)  # bms_state -> [lo, hi] SOC %
-    soc_state_debounce: int = 3
-    # pack current beyond the BMS's present limits (BmsPowerLimits), in amperes
-    pack_current_margin_a: float = 10.0
-    pack_current_clear_margin_a: float = 0.0
 
-    def as_dict(self) -> dict:
-        return asdict(self)
+# Thresholds of the rules; written to the sidecar so a checker need not copy them. Each
+# field's default is the supervision config's (DEFAULT_CONFIG).
+Limits = dataclasses.make_dataclass(
+    "Limits", [(name, type(value), dataclasses.field(default_factory=lambda v=value: v))
+               for name, value in _flat(DEFAULT_CONFIG).items()],
+    frozen=True, namespace={"as_dict": lambda self: dataclasses.asdict(self), "config": _limits_config,
+                            "__doc__": "The alert rules' thresholds, by the sidecar's names."})
 
 
 class _Message:
     """What the receiver knows of one message: names, timeout, where things are in a record."""
 
-    def __init__(self, sender, limits: Limits):
+    def __init__(self, sender, config: dict):
         self.name = sender.name
-        self.timeout_us = round(limits.timeout_periods * sender.period_us)
+        self.timeout_us = round(config["timeout_periods"] * sender.period_us)
         self.protected = sender.protected
         self.packers = sender.packers
         self.counter_at = len(sender.packers[0].fields) - 2 if sender.protected else None
         packer = sender.packers[0]  # the conditions read no multiplexed signal
-        self._where = {f.name: (k, f.scale, f.offset, f.lo, f.hi) for k, f in enumerate(packer.fields)}
         self._raw = {f.name: (k, f.lo, f.hi, f.na) for k, f in enumerate(packer.fields)}
-        # per multiplexer value, (lo, hi, n/a, scale, offset) of the fields after it (the cells)
-        self.muxed = [tuple((f.lo, f.hi, f.na, f.scale, f.offset) for f in p.fields[1:4]) for p in sender.packers]
+        # per multiplexer value, (lo, hi, n/a) of the fields after it (the cells)
+        self.muxed = [tuple((f.lo, f.hi, f.na) for f in p.fields[1:4]) for p in sender.packers]
 
     def raw(self, raws, name):
         """(raw value, usable: inside [min|max] and not the n/a code) of signal `name`."""
@@ -93,25 +109,30 @@ class _Message:
         raw = raws[k]
         return raw, lo <= raw <= hi and raw != na
 
-    def scale(self, name: str) -> float:
-        return self._where[name][1]
-
-    def field(self, raws, name):
-        """(physical value, in range) of signal `name` in a frame's raws."""
-        k, scale, offset, lo, hi = self._where[name]
+    def in_range(self, raws, name):
+        """(raw value, inside [min|max]) of signal `name`: what the board takes as a value."""
+        k, lo, hi, _ = self._raw[name]
         raw = raws[k]
-        return raw * scale + offset, lo <= raw <= hi
+        return raw, lo <= raw <= hi
 
     def out_of_range(self, raws) -> list[str]:
         packer = self.packers[raws[0] if len(self.packers) > 1 else 0]
         return [f.name for f, raw in zip(packer.fields, raws) if not f.lo <= raw <= f.hi and raw != f.na]
 
 
+# the conditions this receiver models: every rule of the supervision config's
+_MODELLED = ("sensor_fault", "tongue_overload", "trailer_disconnected_moving", "soc_low_for_tow", "cell_spread",
+             "overtemperature", "drawbar_overload", "pack_current_beyond_limits", "trailer_sway",
+             "pack_voltage_vs_cells", "hitch_status_vs_load", "soc_vs_bms_state")
+
+
 class Receiver:
-    def __init__(self, senders, limits: Limits, duration_us: int, value_faults=frozenset()):
+    def __init__(self, senders, limits, duration_us: int, value_faults=frozenset()):
         self.limits = limits
+        config = limits.config()
+        self.max_counter_delta = int(config["max_counter_delta"])
         self.duration_us = duration_us
-        self.messages = [_Message(s, limits) for s in senders]
+        self.messages = [_Message(s, config) for s in senders]
         n = len(self.messages)
         self.last_rx = [0] * n
         self.last_counter: list[int | None] = [None] * n
@@ -120,15 +141,26 @@ class Receiver:
         self.runs: dict[int, dict] = {}  # prio -> {(kind, signal): open alert}
         self.alerts: list[dict] = []
         self.open: dict[str, dict] = {}  # condition kind -> open alert
-        self.speed = 0.0
+        # every threshold in raw units, by the supervision config's one conversion: what the board compares
+        signals = {sig.name: sig for s in senders for sig in s.message.signals}
+        self.rule: dict[str, dict] = {}  # kind -> its raw thresholds
+        self.debounce_of: dict[str, int] = {}
+        for rule in config["rules"]:
+            if rule["kind"] in _MODELLED and rule_of(config, rule["kind"]) is rule:
+                summed = next((sig.scale for s in senders if s.name == rule.get("sum_message")
+                               for sig in s.message.signals if sig.multiplexer_ids), None)
+                self.rule[rule["kind"]] = raw_thresholds(rule, signals.__getitem__, summed)
+                self.debounce_of[rule["kind"]] = int(rule.get("debounce", 1))
+        gate = config["gates"].get("HitchLoad")
+        self.gate_value = choice(signals[gate["signal"]], gate["value"]) if gate else None
+        self.speed_raw = 0  # the last usable speed (the board's starts at 0 too)
         self.connected: int | None = None
-        self.soc: float | None = None
+        self.soc_raw: int | None = None
         self.current_raw: int | None = None  # the last usable pack current and BMS limits, raw
         self.max_discharge_raw: int | None = None
         self.max_charge_raw: int | None = None
         self.tongue: deque = deque()
-        self.tongue_sum = 0.0
-        self._tongue_window_us = round(limits.tongue_window_s * 1e6)
+        self.tongue_sum = 0
         self._by_name = {m.name: k for k, m in enumerate(self.messages)}
         self._conditions = {
             "HitchLoad": self._hitch, "VcuVehicleStatus": self._vehicle, "BmsPackStatus": self._pack,
@@ -139,13 +171,12 @@ class Receiver:
         self.value_faults = frozenset(value_faults)  # `value` faults: they cause the conditions they trip
         self._frame_causes: list[int] | tuple = ()
         self.debounce: dict[str, int] = {}  # kind -> consecutive evaluations with the on-condition (> 0)
-        self.group_mv: list[int | None] = [None] * GROUPS  # sum of each cell group's 3 cells, mV
+        self.group_sum: list[int | None] = [None] * GROUPS  # sum of each cell group's 3 cells, raw
         self.groups_unknown = GROUPS
-        self.sway = sway_detector(limits, self._scale("HitchLoad", "hitch_angle_deg", 0.1))
-
-    def _scale(self, message: str, signal: str, default: float) -> float:
-        k = self._by_name.get(message)
-        return self.messages[k].scale(signal) if k is not None else default
+        sway = self.rule.get("trailer_sway")
+        self.sway = None if sway is None else SwayDetector(
+            band=sway["band"], on_p2p=sway["on_p2p"], off_p2p=sway["off_p2p"], lo_half_us=sway["lo_half_us"],
+            hi_half_us=sway["hi_half_us"], half_cycles=sway["half_cycles"])
 
     # -- frames ------------------------------------------------------------------------------
 
@@ -189,7 +220,7 @@ class Receiver:
                     if delta == 0:
                         flagged.append(("counter_repeated", None))
                         usable = False
-                    elif delta > self.limits.max_counter_delta:
+                    elif delta > self.max_counter_delta:
                         flagged.append(("counter_jump", None))
                 self.last_counter[key] = counter
         if usable and flags & FLAG_RANGE:
@@ -237,16 +268,17 @@ class Receiver:
         self.alerts.append(alert)
         return alert
 
-    # -- conditions ----------------------------------------------------------------------------
+    # -- conditions: every comparison in raw units, against self.rule[kind] ----------------------
 
     def _switch(self, kind: str, on: bool, off: bool, t: int, message: str, signal: str, detail=None,
-                debounce: int = 1, value=None) -> None:
-        """Raise on the `debounce`-th consecutive evaluation with `on` (any other evaluation
+                value=None) -> None:
+        """Raise on the debounce-th consecutive evaluation with `on` (any other evaluation
         resets the count); clear, without debounce, when `off` holds. A `value` fault on the
         frame that raises it is its cause.
 
         Without `on` it changes something only for a kind in self.open or self.debounce, so
         the conditions evaluated on every frame skip the call then (`_live`): most frames."""
+        debounce = self.debounce_of[kind]
         if debounce > 1:
             count = self.debounce.get(kind, 0) + 1 if on else 0
             if count:
@@ -268,105 +300,117 @@ class Receiver:
         return kind in self.open or kind in self.debounce
 
     def _hitch(self, t: int, m: _Message, raws) -> None:
-        limits = self.limits
-        status = int(m.field(raws, "hitch_sensor_status")[0])
-        fine = status in _STATUS_FINE
-        if not fine or self._live("sensor_fault"):
-            self._switch("sensor_fault", not fine, fine, t, m.name, "hitch_sensor_status",
-                         _STATUS_NAME.get(status, str(status)))
-        if status != _STATUS_OK:
+        status = m.raw(raws, "hitch_sensor_status")[0]
+        r = self.rule.get("sensor_fault")
+        if r is not None:
+            fine = status in r["fine"]
+            if not fine or self._live("sensor_fault"):
+                self._switch("sensor_fault", not fine, fine, t, m.name, "hitch_sensor_status",
+                             _STATUS_NAME.get(status, str(status)))
+        if self.gate_value is not None and status != self.gate_value:
             return
-        load_raw, usable = m.raw(raws, "tongue_load_kg")
-        if usable:  # the status part is the gate: the module says OK, its load says otherwise
-            load = load_raw * m.scale("tongue_load_kg")
-            over = abs(load) > limits.hitch_sensor_overload_kg
-            if over or self._live("hitch_status_vs_load"):
-                self._switch("hitch_status_vs_load", over, abs(load) <= limits.hitch_sensor_overload_clear_kg, t,
-                             m.name, "tongue_load_kg", debounce=limits.hitch_status_debounce)
+        # the status is the gate: the module says OK, its load says otherwise
+        self._outside("hitch_status_vs_load", t, m, raws, "tongue_load_kg")
+        self._outside("drawbar_overload", t, m, raws, "drawbar_force_n")
         angle, usable = m.raw(raws, "hitch_angle_deg")
-        if usable:
+        if usable and self.sway is not None:
             event = self.sway.update(angle, t)
             if event is not None:
                 self._switch("trailer_sway", event == RAISE, event == CLEAR, t, m.name, "hitch_angle_deg",
                              value=self.sway.p2p)
-        tongue, valid = m.field(raws, "tongue_load_kg")
-        window = self.tongue
-        if valid:
-            window.append((t, tongue))
-            self.tongue_sum += tongue
-        horizon = t - self._tongue_window_us
-        while window and window[0][0] <= horizon:
-            self.tongue_sum -= window.popleft()[1]
-        if window:
-            mean = self.tongue_sum / len(window)
-            over = mean > limits.tongue_rating_kg
-            if over or self._live("tongue_overload"):
-                self._switch("tongue_overload", over, mean <= limits.tongue_clear_fraction * limits.tongue_rating_kg,
-                             t, m.name, "tongue_load_kg")
-        connected = int(m.field(raws, "trailer_connected")[0])
-        lost = connected == 0 and self.connected == 1 and self.speed > limits.moving_kph
-        if lost or self._live("trailer_disconnected_moving"):
-            self._switch("trailer_disconnected_moving", lost, connected == 1, t, m.name, "trailer_connected")
+        r = self.rule.get("tongue_overload")
+        if r is not None:
+            self._tongue(t, m, raws, r)
+        connected = m.raw(raws, "trailer_connected")[0]
+        r = self.rule.get("trailer_disconnected_moving")
+        if r is not None:
+            lost = connected == r["to"] and self.connected == r["from"] and self.speed_raw >= r["speed_from"]
+            if lost or self._live("trailer_disconnected_moving"):
+                self._switch("trailer_disconnected_moving", lost, connected == r["from"], t, m.name,
+                             "trailer_connected")
         self.connected = connected
         self._soc_low(t)
 
-    def _vehicle(self, t: int, m: _Message, raws) -> None:
-        speed, valid = m.field(raws, "vehicle_speed_kph")
+    def _outside(self, kind: str, t: int, m: _Message, raws, signal: str) -> None:
+        """An `outside` rule: on at or beyond a raw bound, off within the clear bounds."""
+        r = self.rule.get(kind)
+        raw, usable = m.raw(raws, signal)
+        if r is not None and usable:
+            over = raw >= r["on_from"] or raw <= r["on_to_low"]
+            if over or self._live(kind):
+                self._switch(kind, over, r["off_from"] <= raw <= r["off_to"], t, m.name, signal)
+
+    def _tongue(self, t: int, m: _Message, raws, r: dict) -> None:
+        """The mean of the usable loads of the window (t - window < t' <= t): 1000 x mean raw
+        against the thresholds in milli-raw, as the board tests it."""
+        load, valid = m.in_range(raws, "tongue_load_kg")
+        window = self.tongue
         if valid:
-            self.speed = speed
+            window.append((t, load))
+            self.tongue_sum += load
+        horizon = t - r["window_us"]
+        while window and window[0][0] <= horizon:
+            self.tongue_sum -= window.popleft()[1]
+        if window:
+            n = len(window)
+            over = 1000 * self.tongue_sum > n * r["on_milli"]
+            if over or self._live("tongue_overload"):
+                self._switch("tongue_overload", over, 1000 * self.tongue_sum <= n * r["off_milli"], t, m.name,
+                             "tongue_load_kg")
+
+    def _vehicle(self, t: int, m: _Message, raws) -> None:
+        speed, valid = m.in_range(raws, "vehicle_speed_kph")
+        if valid:
+            self.speed_raw = speed
 
     def _pack(self, t: int, m: _Message, raws) -> None:
-        soc, valid = m.field(raws, "soc_pct")
+        soc, valid = m.in_range(raws, "soc_pct")
         if valid:
-            self.soc = soc
+            self.soc_raw = soc
             self._soc_low(t)
-        limits = self.limits
-        soc_raw, soc_usable = m.raw(raws, "soc_pct")
+        r = self.rule.get("soc_vs_bms_state")
+        soc, soc_usable = m.raw(raws, "soc_pct")
         state, state_usable = m.raw(raws, "bms_state")
-        if soc_usable and state_usable:
-            band = limits.soc_state_bands.get(_BMS_NAME.get(state, str(state)))
+        if r is not None and soc_usable and state_usable:
+            band = next(((lo, hi) for s, lo, hi in r["bands"] if s == state), None)
             outside = band is not None and not band[0] <= soc <= band[1]
             if outside or self._live("soc_vs_bms_state"):
                 self._switch("soc_vs_bms_state", outside, not outside, t, m.name, "soc_pct",
-                             _BMS_NAME.get(state, str(state)), debounce=limits.soc_state_debounce, value=soc_raw)
-        current_raw, usable = m.raw(raws, "pack_current_a")
+                             _BMS_NAME.get(state, str(state)), value=soc)
+        current, usable = m.raw(raws, "pack_current_a")
         if usable:
-            self.current_raw = current_raw
-            self._current_limits(t, m.scale("pack_current_a"))
-        pack_raw, usable = m.raw(raws, "pack_voltage_v")
-        if usable and not self.groups_unknown:
-            diff_mv = abs(round(pack_raw * m.scale("pack_voltage_v") * 1000) - sum(self.group_mv))
-            apart = diff_mv > round(limits.pack_cells_on_above_v * 1000)
+            self.current_raw = current
+            self._current_limits(t)
+        r = self.rule.get("pack_voltage_vs_cells")
+        pack, usable = m.raw(raws, "pack_voltage_v")
+        if r is not None and usable and not self.groups_unknown:
+            diff = abs(r["per"] * pack - sum(self.group_sum))  # in the cells' raw units
+            apart = diff > r["on_above"]
             if apart or self._live("pack_voltage_vs_cells"):
-                self._switch("pack_voltage_vs_cells", apart, diff_mv <= round(limits.pack_cells_off_at_or_below_v * 1000),
-                             t, m.name, "pack_voltage_v", debounce=limits.pack_cells_debounce, value=diff_mv)
+                self._switch("pack_voltage_vs_cells", apart, diff <= r["off_to"], t, m.name, "pack_voltage_v",
+                             value=diff)
 
     def _power_limits(self, t: int, m: _Message, raws) -> None:
-        charge_raw, usable = m.raw(raws, "max_charge_current_a")
+        charge, usable = m.raw(raws, "max_charge_current_a")
         if usable:
-            self.max_charge_raw = charge_raw
-        discharge_raw, usable = m.raw(raws, "max_discharge_current_a")
+            self.max_charge_raw = charge
+        discharge, usable = m.raw(raws, "max_discharge_current_a")
         if usable:  # evaluated when the discharge limit comes fresh, as on the board
-            self.max_discharge_raw = discharge_raw
-            self._current_limits(t, self._scale("BmsPackStatus", "pack_current_a", 0.1),
-                                 m.scale("max_discharge_current_a"))
+            self.max_discharge_raw = discharge
+            self._current_limits(t)
 
-    def _current_limits(self, t: int, current_scale: float, limit_scale: float | None = None) -> None:
+    def _current_limits(self, t: int) -> None:
         """pack_current_beyond_limits: the pack current (+ discharge) against the BMS's last
-        limits, in the current's raw units (0.1 A): on beyond a limit + margin, off within."""
-        if self.current_raw is None or self.max_discharge_raw is None or self.max_charge_raw is None:
+        limits, in the current's raw units: on beyond a limit + margin, off within."""
+        r = self.rule.get("pack_current_beyond_limits")
+        if r is None or self.current_raw is None or self.max_discharge_raw is None or self.max_charge_raw is None:
             return
-        if limit_scale is None:
-            limit_scale = self._scale("BmsPowerLimits", "max_discharge_current_a", 0.5)
-        per = round(limit_scale / current_scale)  # limit raw -> current raw
-        margin = round(self.limits.pack_current_margin_a / current_scale)
-        clear = round(self.limits.pack_current_clear_margin_a / current_scale)
-        up, low = per * self.max_discharge_raw, -per * self.max_charge_raw
+        up, low = r["per"] * self.max_discharge_raw, -r["per"] * self.max_charge_raw
         i = self.current_raw
-        beyond = i > up + margin or i < low - margin
+        beyond = i > up + r["margin"] or i < low - r["margin"]
         if beyond or self._live("pack_current_beyond_limits"):
-            self._switch("pack_current_beyond_limits", beyond, low - clear <= i <= up + clear, t, "BmsPackStatus",
-                         "pack_current_a", value=i)
+            self._switch("pack_current_beyond_limits", beyond, low - r["clear"] <= i <= up + r["clear"], t,
+                         "BmsPackStatus", "pack_current_a", value=i)
 
     def _cell_voltages(self, t: int, m: _Message, raws) -> None:
         """The latest sum of each group's cells; a group with a bad cell is unknown until a good frame."""
@@ -374,38 +418,42 @@ class Receiver:
         if not 0 <= group < len(m.packers):
             return
         total = 0
-        for (lo, hi, na, scale, offset), raw in zip(m.muxed[group], raws[1:4]):
+        for (lo, hi, na), raw in zip(m.muxed[group], raws[1:4]):
             if not lo <= raw <= hi or raw == na:
                 total = None
                 break
-            total += round(raw * scale + offset)
-        was_unknown = self.group_mv[group] is None
-        self.group_mv[group] = total
+            total += raw
+        was_unknown = self.group_sum[group] is None
+        self.group_sum[group] = total
         self.groups_unknown += (total is None) - was_unknown
 
     def _soc_low(self, t: int) -> None:
-        limits = self.limits
-        on = self.soc is not None and self.soc < limits.soc_low_pct and self.connected == 1
+        r = self.rule.get("soc_low_for_tow")
+        if r is None:
+            return
+        connected = self.connected == r["while_value"]
+        on = self.soc_raw is not None and self.soc_raw <= r["on_to"] and connected
         if on or self._live("soc_low_for_tow"):
-            off = self.soc is None or self.soc >= limits.soc_low_clear_pct or self.connected != 1
+            off = self.soc_raw is None or self.soc_raw >= r["off_from"] or not connected
             self._switch("soc_low_for_tow", on, off, t, "BmsPackStatus", "soc_pct")
 
     def _cell_stats(self, t: int, m: _Message, raws) -> None:
-        high, ok_high = m.field(raws, "cell_v_max_mv")
-        low, ok_low = m.field(raws, "cell_v_min_mv")
-        if ok_high and ok_low:
+        r = self.rule.get("cell_spread")
+        high, ok_high = m.in_range(raws, "cell_v_max_mv")
+        low, ok_low = m.in_range(raws, "cell_v_min_mv")
+        if r is not None and ok_high and ok_low:
             spread = high - low
-            wide = spread > self.limits.cell_spread_mv
+            wide = spread >= r["on_from"]
             if wide or self._live("cell_spread"):
-                self._switch("cell_spread", wide, spread <= self.limits.cell_spread_clear_mv, t, m.name, "cell_v_max_mv")
+                self._switch("cell_spread", wide, spread <= r["off_to"], t, m.name, "cell_v_max_mv")
 
     def _temps(self, t: int, m: _Message, raws) -> None:
-        hottest, valid = m.field(raws, "cell_t_max_c")
-        if valid:
-            hot = hottest > self.limits.overtemperature_c
+        r = self.rule.get("overtemperature")
+        hottest, valid = m.in_range(raws, "cell_t_max_c")
+        if r is not None and valid:
+            hot = hottest >= r["on_from"]
             if hot or self._live("overtemperature"):
-                self._switch("overtemperature", hot, hottest <= self.limits.overtemperature_clear_c, t, m.name,
-                             "cell_t_max_c")
+                self._switch("overtemperature", hot, hottest <= r["off_to"], t, m.name, "cell_t_max_c")
 
     # -- the end -------------------------------------------------------------------------------
 
@@ -424,17 +472,6 @@ class Receiver:
             out.append(alert)
         out.sort(key=lambda a: (a["start"], a["kind"], a["message"] or ""))
         return out
-
-
-def sway_detector(limits: Limits, angle_scale_deg: float) -> SwayDetector:
-    """The trailer_sway rule's detector in raw angle units (0.1 ° in the project's DBC)."""
-    amplitude = lambda deg: round(deg / angle_scale_deg)  # noqa: E731
-    return SwayDetector(band=amplitude(limits.trailer_sway_band_deg),
-                        on_p2p=2 * amplitude(limits.trailer_sway_on_amplitude_deg),
-                        off_p2p=2 * amplitude(limits.trailer_sway_off_amplitude_deg),
-                        lo_half_us=math.floor(1e6 / (2 * limits.trailer_sway_max_hz)),
-                        hi_half_us=math.floor(1e6 / (2 * limits.trailer_sway_min_hz)),
-                        half_cycles=limits.trailer_sway_half_cycles)
 
 
 def _seconds(t_us: int) -> float:

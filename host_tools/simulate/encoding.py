@@ -9,42 +9,12 @@ give the same bytes (tests/host/test_simulate_encoding.py holds them together).
 from __future__ import annotations
 
 import functools
-import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from host_tools.codegen.layout import payload_bits
+from host_tools.dbc_conventions import not_available_raw, raw_limits, raw_range  # noqa: F401 (used here and re-exported)
 from host_tools.simulate.errors import SimulateError
-
-_NA = re.compile(r"Raw (0x[0-9A-Fa-f]+|\d+) = not available")
-
-
-def not_available_raw(signal) -> int | None:
-    """The raw "not available" code a signal's DBC comment names, if any."""
-    comment = signal.comment or ""
-    if isinstance(comment, dict):  # cantools keeps per-language comments in some versions
-        comment = " ".join(comment.values())
-    found = _NA.search(comment)
-    return int(found.group(1), 0) if found else None
-
-
-def raw_limits(signal) -> tuple[int, int]:
-    """The raw values the signal's field can hold."""
-    if signal.is_signed:
-        return -(1 << (signal.length - 1)), (1 << (signal.length - 1)) - 1
-    return 0, (1 << signal.length) - 1
-
-
-def raw_range(signal) -> tuple[int, int]:
-    """The raw values inside the DBC's [min|max] (the whole field where none is given)."""
-    lo, hi = raw_limits(signal)
-    if signal.minimum is not None:
-        lo = max(lo, math.ceil((signal.minimum - signal.offset) / signal.scale - 1e-9))
-    if signal.maximum is not None:
-        hi = min(hi, math.floor((signal.maximum - signal.offset) / signal.scale + 1e-9))
-    return lo, hi
-
 
 @dataclass(frozen=True)
 class Field:

@@ -23,9 +23,10 @@ from dataclasses import dataclass
 
 from host_tools.e2e import protection
 from host_tools.simulate.encoding import not_available_raw, raw_limits, raw_range
+from host_tools.supervision.config import DEFAULT_CONFIG
 from host_tools.simulate.errors import SimulateError
 
-MAX_COUNTER_DELTA = 2  # receivers accept a counter step of 1..2 (one lost frame); more is a jump
+MAX_COUNTER_DELTA = DEFAULT_CONFIG["max_counter_delta"]  # receivers accept a counter step of 1..2 (one lost frame); more is a jump
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from host_tools.codegen.layout import payload_bits
 from host_tools.dbc import frame_key
+from host_tools.dbc_conventions import frame_period_us
 from host_tools.e2e import payload_crc, protection
 from host_tools.simulate.crc import payload_crc_function
 from host_tools.simulate.ecus import GROUPS, MUX_MESSAGE, SIGNALS, Ecus, cell_group_signals
@@ -39,12 +40,6 @@ ENUMS = {"gear": GEAR, "drive_mode": DRIVE_MODE, "bms_state": BMS_STATE, "hitch_
 def frame_bits(length: int, ext: bool) -> int:
     """Bits a classic data frame holds the bus for, interframe space included, no stuffing."""
     return (67 if ext else 47) + 8 * length
-
-
-def frame_period_us(message) -> int:
-    """Time between frames of the id; the multiplexed message sends one group per frame."""
-    period = message.cycle_time * 1000
-    return period // GROUPS if message.is_multiplexed() else period
 
 
 def check_messages(messages) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from host_tools.supervision.config import TONGUE_RATING_KG
+
 G = 9.81  # m/s^2
 RHO_AIR = 1.2  # kg/m^3
 
@@ -25,7 +27,7 @@ class TruckSpec:
     max_accel_ms2: float = 2.5
     max_brake_ms2: float = 4.0
     aux_load_kw: float = 1.2  # 12 V system, pumps, fans
-    tongue_rating_kg: float = 550.0  # the receiver hitch's maximum tongue load
+    tongue_rating_kg: float = TONGUE_RATING_KG  # the receiver hitch's maximum tongue load
 
 
 @dataclass(frozen=True)

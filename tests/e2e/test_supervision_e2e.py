@@ -11,7 +11,8 @@ from host_tools.flash import build_firmware
 from host_tools.link.session import BoardLink
 from host_tools.logfile import read_frames
 from host_tools.simulate import simulate
-from host_tools.supervise import board_events, check_frames, expected, intervals, same_alerts, with_values
+from host_tools.supervision.intervals import expected, intervals, same_alerts
+from host_tools.supervision.reference import board_events, check_frames, with_values
 from host_tools.vboard import VirtualBoard
 
 # (scenario, seconds, faults, settings): every fault kind the board can see, and every

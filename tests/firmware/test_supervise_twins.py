@@ -1,10 +1,12 @@
-"""The board runs supervision's viper twins (Supervisor.frame as one viper function), the
-host the plain Python of the same file: on the unix port they raise the same alerts on the
-same frames with the same values, and give the same towing range estimates, also with
-every debounce counting and thresholds the simulator's traffic crosses often."""
+"""The board runs supervision's viper twins (Supervisor.frame as _frame_v and what it
+calls), the host the plain Python of the same file: on the unix port they raise the same
+alerts on the same frames with the same values, and give the same towing range estimates,
+also with every debounce counting, thresholds the simulator's traffic crosses often, and
+values exactly on every threshold's edge (tests/files/supervision/threshold_edges.json)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -13,8 +15,10 @@ import pytest
 from host_tools.flash import build_firmware
 from host_tools.logfile import read_frames
 from host_tools.simulate import simulate
-from host_tools.supervise import check_frames, pack_frames
+from host_tools.supervision.bench import pack_frames
+from host_tools.supervision.reference import check_frames
 from host_tools.tools import tool
+from mule_testing import FILES
 
 SCRIPT = Path(__file__).resolve().parent / "supervise_twins_mp.py"
 
@@ -53,7 +57,8 @@ LOGS = [
     ("cold_soak", 30, [], []),
     ("trailer_sway", 13, [], ["sway_start_s=1"]),
     ("dc_fast_charge", 33, ["value:BmsPackStatus.soc_pct=100@30+2"], []),
-]
+] + [(e["scenario"], e["seconds"], e["faults"], [])
+     for e in json.loads((FILES / "supervision" / "threshold_edges.json").read_text(encoding="utf-8"))]
 CONFIGS = {
     "defaults": None,
     # a debounce counting on every rule that takes one, and thresholds crossed all the time

@@ -1,6 +1,7 @@
 """The board's ALERTs against the simulator's sidecar: matched by kind, message, signal
-and time; "not available" (not a failure) for a board without supervision, as every
-board is until HELLO advertises it."""
+and time; "not available" (not a failure) for a board that neither advertises supervision
+nor sends an ALERT. Alerts are read with the supervision stage's code table, as production
+reads them."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from host_tools.replay import Replay
 from host_tools.replay import alerts as alerting
 from host_tools.replay.loopback import LoopbackBoard
 from host_tools.simulate import simulate
+from host_tools.supervision.firmware import KINDS
 
 
 @pytest.fixture(scope="module")
@@ -23,23 +25,20 @@ def overload(tmp_path_factory, dbc):
     return path, result.truth
 
 
-@pytest.fixture(autouse=True)
-def generic_alerts(monkeypatch):
-    """Supervision is still being built: name alerts by their text, as a board without it
-    would be checked, so these tests do not depend on its code tables."""
-    monkeypatch.setattr(alerting, "_supervise", None)
-
-
 def interval(kind="tongue_overload", start=10.0, end=None, message="HitchLoad", signal="tongue_load_kg"):
     return {"kind": kind, "message": message, "signal": signal, "start": start, "end": end}
 
 
-def test_match_pairs_by_kind_message_signal_and_time():
+def test_match_pairs_by_kind_message_signal_and_time_to_the_microsecond():
     expected = [interval(start=10.0), interval("cell_spread", 20.0, 25.0, "BmsCellStats", "cell_v_max_mv")]
-    raised = [interval("cell_spread", 20.05, 25.08, "BmsCellStats", None), interval(start=10.09)]
+    raised = [interval("cell_spread", 20.000_001, 25.000_002, "BmsCellStats", "cell_v_max_mv"),
+              interval(start=10.000_002)]
     pairs, extra = alerting.match(expected, raised)
     assert sorted(pairs) == [(0, 1), (1, 0)] and extra == []
-    assert alerting.match([interval(start=10.0)], [interval(start=10.2)])[0] == []  # too late
+    # a frame later is another alert: board and sidecar agree to the frame, and frames are
+    # at least 0.1 ms apart on a bus
+    assert alerting.match([interval(start=10.0)], [interval(start=10.000_003)])[0] == []
+    assert alerting.match([interval(start=10.0)], [interval(start=9.999_997)])[0] == []
     assert alerting.match([interval()], [interval(end=12.0)])[0] == []  # cleared, but should hold
     assert alerting.match([interval()], [interval(signal="drawbar_force_n")])[0] == []
     assert alerting.match([interval()], [interval(kind="sensor_fault")])[1] == [0]
@@ -88,17 +87,18 @@ def test_a_board_that_advertises_supervision_but_raises_nothing_fails(overload, 
 
 
 def board_raising(dbc, log, kind: str, at_s: float) -> LoopbackBoard:
-    """A loopback board that raises one ALERT on the first frame at or after `at_s` (log time)."""
-    first = next(iter(read_frames(log)))
+    """A loopback board that raises one ALERT of `kind` with the frame the simulator's clock
+    puts at `at_s` (the first data frame at or after it), as the board's supervision would."""
+    frames = [f for f in read_frames(log) if f.kind == "data"]
+    at = next(i for i, f in enumerate(frames) if round(f.t - 1_700_000_000.0, 6) >= at_s)
     mi = next(i for i, msg in enumerate(dbc.messages) if msg.name == "HitchLoad")
     si = next(i for i, s in enumerate(dbc.messages[mi].signals) if s.name == "tongue_load_kg")
-    raised = []
+
+    first = []  # the wire number of the replay's frame 0
 
     def alerts(frame_no, record):
-        if not raised and record.t_us >= (at_s - (first.t - 1_700_000_000.0)) * 1e6:
-            raised.append(frame_no)
-            return [m.Alert(frame_no, 8, 2, mi, si, 630, kind)]
-        return []
+        first[:] = first or [frame_no]
+        return [m.Alert(frame_no, KINDS.index(kind) + 1, 2, mi, si, 630, kind)] if frame_no - first[0] == at else []
 
     return LoopbackBoard(dbc, alerts=alerts)
 
@@ -113,12 +113,12 @@ def test_an_alert_raised_when_the_sidecar_expects_it_matches(overload, dbc):
     assert d["alert_check"]["status"] == "passed" and result.ok
     alert = result.alerts[0]
     assert (alert.kind, alert.message, alert.signal) == ("tongue_overload", "HitchLoad", "tongue_load_kg")
-    assert alert.t == pytest.approx(start - (result.t0 - 1_700_000_000.0), abs=0.03)
+    assert alert.t == pytest.approx(start - (result.t0 - 1_700_000_000.0), abs=2e-6)
 
 
 def test_an_alert_the_sidecar_does_not_expect_fails_the_replay(overload, dbc):
     log, _ = overload
-    result = Replay(log, dbc, board_raising(dbc, log, "sensor_fault", 20.0).link, speed=None, settle_s=0.5).run()
+    result = Replay(log, dbc, board_raising(dbc, log, "tongue_overload", 20.0).link, speed=None, settle_s=0.5).run()
     check = result.alert_check
     assert check.status == "failed" and check.matched == 0
     assert "not raised" in check.reason and "does not expect" in check.reason

@@ -13,7 +13,6 @@ from host_tools.dbc import load_dbc
 from host_tools.link import messages as m
 from host_tools.logfile import read_frames
 from host_tools.replay import Replay
-from host_tools.replay import alerts as alerting
 from host_tools.replay import loopback as lb
 from host_tools.report import PLOTS, SeriesCollector, write_report
 from host_tools.report.plots import write_plots
@@ -32,15 +31,15 @@ def report(tmp_path_factory, dbc):
     log = folder / "cold_soak.log"
     truth = simulate("cold_soak", log, duration_s=10, seed=1, dbc=dbc).truth
     spread = next(a for a in truth["expected_alerts"] if a["kind"] == "cell_spread")
-    first = next(iter(read_frames(log)))
+    frames = [f for f in read_frames(log) if f.kind == "data"]
+    at = next(i for i, f in enumerate(frames) if round(f.t - truth["log"]["epoch"], 6) >= spread["start"])
     mi = next(i for i, msg in enumerate(dbc.messages) if msg.name == "BmsCellStats")
-    raised = []
+    si = next(i for i, s in enumerate(dbc.messages[mi].signals) if s.name == spread["signal"])
+    first = []  # the wire number of the replay's frame 0
 
-    def alerts(frame_no, record):
-        if not raised and record.t_us >= (spread["start"] - (first.t - truth["log"]["epoch"])) * 1e6:
-            raised.append(frame_no)
-            return [m.Alert(frame_no, 10, 2, mi, 0, 130, "cell_spread")]
-        return []
+    def alerts(frame_no, record):  # cell_spread (code 10) with the frame the sidecar names
+        first[:] = first or [frame_no]
+        return [m.Alert(frame_no, 10, 2, mi, si, 130, "cell_spread")] if frame_no - first[0] == at else []
 
     honest = lb.lanes_of
 
@@ -50,7 +49,6 @@ def report(tmp_path_factory, dbc):
 
     patch = pytest.MonkeyPatch()
     patch.setattr(lb, "lanes_of", off_by_one)
-    patch.setattr(alerting, "_supervise", None)  # alerts named by their text (supervision is newer)
     try:
         collector = SeriesCollector(dbc)
         result = Replay(log, dbc, lb.LoopbackBoard(dbc, alerts=alerts).link, port="loopback", speed=None,

@@ -4,6 +4,9 @@ scenario at full length and every fault kind."""
 
 from __future__ import annotations
 
+import json
+import math
+
 import pytest
 
 from host_tools.codegen.emit import _MessageWriter
@@ -11,13 +14,20 @@ from host_tools.dbc import load_dbc
 from host_tools.logfile import read_frames
 from host_tools.simulate import simulate
 from host_tools.simulate.scenarios import SCENARIOS
-from host_tools.supervise import (KINDS, SuperviseError, build_tables, check_frames, expected, firmware, intervals,
-                                  rules_module, same_alerts, with_values)
+from host_tools.supervision.config import SuperviseError
+from host_tools.supervision.firmware import KINDS
+from host_tools.supervision.firmware import fw as firmware
+from host_tools.supervision.intervals import expected, intervals, same_alerts
+from host_tools.supervision.reference import AlertEvent, check_frames, with_values
+from host_tools.supervision.rules import build_tables, rules_module
 from mule_testing import FILES
 
 
 def rule(tables, kind):
     return next(r for r in tables["RULES"] if r[0] == KINDS.index(kind) + 1)
+
+
+EDGES = json.loads((FILES / "supervision" / "threshold_edges.json").read_text(encoding="utf-8"))
 
 
 def run_reference(dbc, tmp_path, scenario, seconds=None, faults=(), settings=(), seed=1):
@@ -166,7 +176,6 @@ def test_pack_current_beyond_the_bms_limits_is_on_by_default_and_can_be_turned_o
 
 
 def test_board_alerts_beyond_supervision_are_named_by_their_text():
-    from host_tools.supervise import AlertEvent
 
     raised = AlertEvent(7, 32, 3, -1, -1, 3, "can_bus_state")
     cleared = AlertEvent(9, 32 | 0x100, 2, -1, -1, 0, "can_bus_state")
@@ -264,3 +273,18 @@ def test_a_debounced_level_rule_counts_evaluations_in_a_row(dbc, tmp_path, fast)
     got = raised(check_frames(dbc, frames, rules=rules), "overtemperature")
     # the first two are reset by 50; the third of the next run raises; 53 holds; 52 clears
     assert got == [(at[5], False), (at[8], True)]
+
+
+@pytest.mark.parametrize("edge", EDGES, ids=[e["name"] for e in EDGES])
+def test_values_exactly_on_every_threshold_fall_on_the_side_the_rule_says(dbc, tmp_path, edge):
+    """Each threshold's raw edge, and the raw value just short of it, as value faults of half
+    a second each (tests/files/supervision/threshold_edges.json): the reference raises and
+    clears in the half second the rule's text puts it in, and the simulator's expected
+    alerts, from the same threshold table and raw conversion, are the same to the µs."""
+    got, want = run_reference(dbc, tmp_path, edge["scenario"], edge["seconds"], edge["faults"])
+
+    def half_second(t):
+        return None if t is None else math.floor(t * 2) / 2
+
+    assert [[a["kind"], half_second(a["start"]), half_second(a["end"])] for a in got] == edge["alerts"], edge["why"]
+    assert same_alerts(got, want)

@@ -1,0 +1,33 @@
+"""The board's firmware/supervise.py loaded in CPython: its Supervisor (the host's reference)
+and the names of its table layout (`_NAME = const(n)`), which tables.py writes with, so the
+layout is specified once, in the firmware."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+from host_tools import REPO_ROOT
+from host_tools.e2e import _e2e
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("mule_firmware_supervise", REPO_ROOT / "firmware" / "supervise.py")
+    module = importlib.util.module_from_spec(spec)
+    saved = sys.modules.get("e2e")
+    sys.modules["e2e"] = _e2e  # the board's `import e2e`: the same file, as host_tools.e2e loads it
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        if saved is None:
+            del sys.modules["e2e"]
+        else:
+            sys.modules["e2e"] = saved
+    return module
+
+
+fw = _load()
+KINDS: tuple = fw.KINDS
+CLEARED: int = fw.CLEARED
+MASK = 0x3FFFFFFF  # board times are µs mod 2**30
+BIAS = fw._BIAS  # raw bounds are stored + BIAS (docs/supervision.md)

@@ -1,0 +1,111 @@
+"""The host's reference: the board's own firmware/supervise.py run in CPython over a log's
+frames, decoded by cantools, so any log can be checked on a laptop and the board's alerts
+verified alert for alert (docs/supervision.md)."""
+
+from __future__ import annotations
+
+import dataclasses
+from array import array
+from dataclasses import dataclass
+
+from host_tools.codegen import layout
+from host_tools.dbc import Dbc
+from host_tools.e2e import _e2e, protection
+from host_tools.engines import BAD_MUX, DECODED, UNKNOWN_ID, WRONG_LENGTH
+from host_tools.engines.cantools_engine import decode_one
+from host_tools.link.messages import Alert, TowRange
+from host_tools.supervision.firmware import CLEARED, KINDS, MASK, fw
+from host_tools.supervision.rules import lanes_of, rules_module
+
+
+@dataclass(frozen=True)
+class AlertEvent(Alert):
+    """One ALERT as the board sends it (the link's message), read with the rule table."""
+
+    @property
+    def kind(self) -> str:
+        code = self.code & 0xFF
+        # 1..31 supervision's; 32.. the board's own (can_bus_state: docs/protocol.md), named by the text
+        return KINDS[code - 1] if 1 <= code <= len(KINDS) else (self.text.split() or [f"code {code}"])[0]
+
+    @property
+    def cleared(self) -> bool:
+        return bool(self.code & CLEARED)
+
+    def key(self) -> tuple:
+        return (self.frame_no, self.code, self.severity, self.mi, self.si, self.value)
+
+
+_RESULT = {UNKNOWN_ID: -1, WRONG_LENGTH: -2, BAD_MUX: -3}
+
+
+def with_values(dbc: Dbc, frame, values: dict):
+    """`frame` with some of its signals set to physical `values` and, for a protected
+    message, its CRC recomputed: faults the simulator does not make, for tests."""
+    message = dbc.lookup(frame.can_id, frame.ext)
+    decoded = message.decode(bytes(frame.data), decode_choices=False, scaling=True)
+    decoded.update(values)
+    data = bytearray(message.encode(decoded, scaling=True, strict=False))
+    prot = protection(message)
+    if prot is not None:
+        decoded = message.decode(bytes(data), decode_choices=False, scaling=True)
+        decoded[prot.crc] = _e2e.payload_crc(data)
+        data = bytearray(message.encode(decoded, scaling=True, strict=False))
+    return dataclasses.replace(frame, data=bytes(data))
+
+
+def replay_times(frames) -> list[int]:
+    """Each frame's time as the board sees it in replay mode: µs since frame 0, mod 2**30."""
+    if not frames:
+        return []
+    t0 = frames[0].t
+    return [int((f.t - t0) * 1e6) & MASK for f in frames]
+
+
+def check_frames(dbc: Dbc, frames, overrides: dict | None = None, rules=None,
+                 tow_out: list | None = None) -> list[AlertEvent]:
+    """Run the board's supervision in CPython over `frames` (objects with t, can_id, ext,
+    data), numbered 0, 1, 2 ... as a replay numbers them. The alerts, in order; the
+    towing range estimates (TowRange messages) go to `tow_out` when given."""
+    rules = rules or rules_module(dbc, overrides)
+    messages = list(dbc.messages)
+    index = {m.name: mi for mi, m in enumerate(messages)}
+    lanes_by_message = [lanes_of(m) for m in messages]
+    order = [{s.name: si for si, s in enumerate(m.signals)} for m in messages]
+    n_lanes = max([1] + [sum(len(layout.lanes(s.start, s.length, s.byte_order)) for s in m.signals)
+                         for m in messages])
+    n_sel = max([1] + [len(m.signals) for m in messages])
+    lanes = array("i", bytes(4 * n_lanes))
+    selected = array("H", bytes(2 * (n_sel + 1)))
+    out: list[AlertEvent] = []
+
+    def emit(frame_no, code, severity, mi, si, value, text):
+        out.append(AlertEvent(int(frame_no), code, severity, mi, si, int(value), bytes(text).decode()))
+
+    def lookup(can_id, ext):
+        message = dbc.lookup(can_id, ext)
+        return -1 if message is None else index[message.name]
+
+    def tow(frame_no, range_dkm, wh_per_km, window_m):
+        tow_out.append(TowRange(int(frame_no), range_dkm, wh_per_km, window_m))
+
+    sup = fw.Supervisor(rules, lookup, emit, tow if tow_out is not None else None)
+    for frame_no, (frame, t) in enumerate(zip(frames, replay_times(frames))):
+        data = bytearray(bytes(frame.data))
+        outcome = decode_one(dbc, frame.can_id, frame.ext, bytes(data))
+        if outcome.status == DECODED:
+            mi = index[outcome.msg]
+            selected[0] = len(outcome.raw)
+            for k, (name, raw) in enumerate(outcome.raw.items()):
+                lanes[lanes_by_message[mi][name]] = int(raw)
+                selected[k + 1] = order[mi][name]
+            result = mi
+        else:
+            result = _RESULT[outcome.status]
+        sup.frame(frame_no, t, result, frame.can_id, frame.ext, data, len(data), lanes, selected)
+    return out
+
+
+def board_events(alerts) -> list[AlertEvent]:
+    """The ALERT messages a board sent as AlertEvents."""
+    return [AlertEvent(a.frame_no, a.code, a.severity, a.mi, a.si, a.value, a.text) for a in alerts]
