@@ -116,7 +116,7 @@ def verify(dbc: Dbc, frames, result: StreamResult) -> Verification:
             continue
         if want.status == DECODED:
             message = dbc.lookup(frame.can_id, frame.ext)
-            found = mismatches(message, want.raw, want.phys, got.raw, got.phys)
+            found = mismatches(message, want.raw, want.phys, got.raw, None)  # TELEMETRY carries raw values
             if found:
                 report.problems.append((number, "; ".join(found)))
                 continue

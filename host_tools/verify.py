@@ -29,14 +29,19 @@ def same_phys(expected, got, terms: float = 0.0) -> bool:
     return abs(expected - got) <= F32_TOLERANCE * (abs(expected) + terms) + 1e-300
 
 
-def mismatches(message, want_raw: dict, want_phys: dict, got_raw: dict, got_phys: dict) -> list[str]:
-    """What differs between two decodes of one frame of `message` (empty: they agree)."""
+def mismatches(message, want_raw: dict, want_phys: dict, got_raw: dict, got_phys: dict | None) -> list[str]:
+    """What differs between two decodes of one frame of `message` (empty: they agree).
+    `got_phys`: the candidate's own physical values (the firmware engine computes them in
+    MicroPython); None when it sends raw values only (the board's TELEMETRY): physical
+    values the host converts from them with cantools would only check cantools against itself."""
     if list(want_raw) != list(got_raw):
         return [f"signals {list(want_raw)} vs {list(got_raw)}"]
     problems = []
     for name, raw in want_raw.items():
         if not same_raw(raw, got_raw[name]):
             problems.append(f"raw {name} {raw!r} vs {got_raw[name]!r}")
+        if got_phys is None:
+            continue
         signal = message.get_signal_by_name(name)
         terms = abs(float(raw) * signal.scale) + abs(signal.offset) if math.isfinite(float(raw)) else 0.0
         if not same_phys(want_phys[name], got_phys[name], terms):
