@@ -293,6 +293,7 @@ class VirtualBoard:
 
 FLASH_IMAGE = "mule_flash.img"  # the emulated board's /flash drive, in its folder
 FLASH_SIZE = 1024 * 1024
+INPUT_FILE = "mule_uart_in"  # host→board bytes (the name is built into the board's firmware)
 _QUICK_EXIT_S = 2.0  # QEMU gone this soon after starting: do not restart it in a loop
 
 
@@ -302,7 +303,9 @@ class QemuBoard(VirtualBoard):
     relay fakes (soft reset rerunning main.py, Ctrl-C while kbd_intr is on), so bytes pass
     through unchanged. Its /flash is `mule_flash.img` in the board's folder (FAT, written
     through semihosting): files survive soft resets, `soft_reset()` (a hard reset: QEMU
-    restarts) and new runs on the same folder. QEMU exiting (machine.reset()) restarts it."""
+    restarts) and new runs on the same folder. QEMU exiting (machine.reset()) restarts it.
+    Host→board bytes go into a file the board reads every millisecond (semihosting): they
+    wait there while the board's 2 KB buffer is full, never dropped."""
 
     kind = "qemu"
 
@@ -313,6 +316,7 @@ class QemuBoard(VirtualBoard):
         self.qemu_log = Path(self._tmp.name) / "qemu.log"
         self._started_at = 0.0
         self._failed = False
+        self._input = None  # the host→board file of the running QEMU
 
     def start(self) -> None:
         if self.firmware is None:
@@ -327,6 +331,15 @@ class QemuBoard(VirtualBoard):
         super().start()
 
     def _spawn(self, run_main: bool = True) -> None:
+        # QEMU runs in a folder of its own: the drive (a link to the board folder's image) and
+        # the host→board bytes, a file the board reads every millisecond through semihosting
+        # (QEMU's UART passes one byte per round trip of its main loop: a few KB/s)
+        run = Path(self._tmp.name)
+        if not (run / FLASH_IMAGE).is_symlink():
+            (run / FLASH_IMAGE).symlink_to(self.directory / FLASH_IMAGE)
+        if self._input is not None:
+            self._input.close()
+        self._input = open(run / INPUT_FILE, "wb", buffering=0)  # a new board reads from the start
         master, slave = pty.openpty()
         tty.setraw(slave)
         # QEMU opens the pty by name as a serial line (raw; its stdio backend would add \r)
@@ -334,7 +347,7 @@ class QemuBoard(VirtualBoard):
                "-monitor", "null", "-semihosting-config", "enable=on,target=native", "-kernel", str(self.firmware),
                "-chardev", f"serial,id=uart,path={os.ttyname(slave)}", "-serial", "chardev:uart"]
         with open(self.qemu_log, "ab") as log:
-            self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=self.directory,
+            self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=run,
                                           close_fds=True, start_new_session=True)
         self._board_slave = slave  # held open: the master never sees a hang-up between QEMU runs
         os.set_blocking(master, False)
@@ -363,7 +376,15 @@ class QemuBoard(VirtualBoard):
         self._spawn(run_main)
 
     def _from_user(self, data: bytes) -> None:
-        self._send(data)
+        if self._input is not None:
+            self._input.write(data)
+            self._sent_since_output += len(data)
+
+    def stop(self) -> None:
+        super().stop()
+        if self._input is not None:
+            self._input.close()
+            self._input = None
 
     def _relay_step(self) -> None:
         if self._failed:  # nothing to relay from; keep the port open for the message

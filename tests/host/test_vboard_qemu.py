@@ -73,8 +73,10 @@ def test_soft_reset_reruns_main_py_and_keeps_the_files(board, tmp_path):
     main.write_text('print("main ran")\n')
     mpremote(board, "fs", "cp", str(main), ":main.py")
     with serial.Serial(board.port, timeout=0.1) as port:
-        port.write(b"\r\x02")  # the friendly REPL
+        port.write(b"\r\x02")  # the friendly REPL (mpremote may have left a prompt queued too)
         read_until(port, b">>> ")
+        time.sleep(0.5)
+        port.reset_input_buffer()
         port.write(b"\x04")
         data = read_until(port, b">>> ")
     assert b"MPY: soft reboot" in data and b"main ran" in data

@@ -1,7 +1,8 @@
 // The emulated Pyboard's board support: what a Pyboard v1.1 has and MicroPython's qemu
 // port lacks, so the mule firmware and the host tools see the same board.
-// - a receive buffer in front of the UART, filled by its RX interrupt, so Ctrl-C interrupts
-//   running code (a Pyboard's USB VCP interrupt does that) and bytes wait for the program;
+// - a receive buffer filled from interrupts (the UART's RX, and every millisecond from a
+//   host file the board's relay appends to: QEMU's UART alone passes a few KB/s), so Ctrl-C
+//   interrupts running code (a Pyboard's USB VCP interrupt does that);
 // - pyb.USB_VCP over that UART (recv/any/write/read, setinterrupt), pyb.wfi;
 // - pyb.Flash: the block device behind /flash, 512-byte blocks kept in a file on the host
 //   (ARM semihosting, QEMU's working folder), so files survive soft and hard resets;
@@ -18,6 +19,24 @@
 #include "shared/runtime/interrupt_char.h"
 #include "shared/runtime/pyexec.h"
 
+// ---- ARM semihosting: files in QEMU's working folder -----------------------------------
+
+#define FLASH_BLOCK_SIZE (512)
+#define SYS_OPEN (0x01)
+#define SYS_WRITE (0x05)
+#define SYS_READ (0x06)
+#define SYS_SEEK (0x0a)
+#define SYS_FLEN (0x0c)
+#define MODE_RB (1)
+#define MODE_R_PLUS_B (3)
+
+static int semihost(int op, const void *arg) {
+    register int r0 __asm__ ("r0") = op;
+    register const void *r1 __asm__ ("r1") = arg;
+    __asm__ volatile ("bkpt 0xab" : "+r" (r0) : "r" (r1) : "memory");
+    return r0;
+}
+
 // ---- the UART's receive buffer, filled by its RX interrupt --------------------------------
 // As on a Pyboard (its USB VCP interrupt): bytes wait in RAM for the program, and the
 // interrupt character raises KeyboardInterrupt in running code. Polling the UART from the
@@ -26,6 +45,8 @@
 #define RX_SIZE (2048)  // a power of two
 static uint8_t rx_buf[RX_SIZE];
 static volatile uint32_t rx_head, rx_tail;
+static volatile bool rx_paused;  // RX interrupt off while the buffer is full (kept in RAM: an
+                                 // MMIO read per byte would contend for QEMU's big lock)
 
 typedef struct _cmsdk_uart_t {
     volatile uint32_t DATA;
@@ -50,6 +71,7 @@ static void uart0_rx_irq_handler(void) {
         if (rx_head - rx_tail >= RX_SIZE) {
             // full: stop taking bytes (they wait in QEMU) until the program reads some
             UART0->CTRL &= ~UART_CTRL_RX_INT;
+            rx_paused = true;
             return;
         }
         int c = UART0->DATA;
@@ -59,6 +81,42 @@ static void uart0_rx_irq_handler(void) {
             rx_buf[rx_head++ % RX_SIZE] = c;
         }
     }
+}
+
+// Host→board bytes also come through a file the host appends to (QEMU's UART moves one
+// byte per round trip of its main loop, a few KB/s; this path moves what the buffer has room
+// for every millisecond). Read from the SysTick interrupt, so Ctrl-C interrupts even code
+// that never returns to the VM, as on a Pyboard.
+#define INPUT_FILE "mule_uart_in"
+static int input_fd = -1;  // -1: no such file, the UART alone
+static void (*port_systick_handler)(void);
+
+static void input_poll(void) {
+    uint8_t chunk[256];
+    for (;;) {
+        uint32_t room = RX_SIZE - (rx_head - rx_tail);
+        uint32_t want = room < sizeof(chunk) ? room : sizeof(chunk);
+        if (want == 0) {
+            return;  // full: the bytes wait in the file
+        }
+        uint32_t read_args[3] = {input_fd, (uint32_t)chunk, want};
+        uint32_t got = want - semihost(SYS_READ, read_args);  // returns the bytes NOT read
+        for (uint32_t i = 0; i < got; ++i) {
+            if (chunk[i] == mp_interrupt_char) {
+                mp_sched_keyboard_interrupt();
+            } else {
+                rx_buf[rx_head++ % RX_SIZE] = chunk[i];
+            }
+        }
+        if (got < want) {
+            return;
+        }
+    }
+}
+
+static void systick_handler(void) {
+    port_systick_handler();  // the port's millisecond tick
+    input_poll();
 }
 
 // the 16 system vectors of the port's table, then the external interrupts, in RAM
@@ -71,6 +129,12 @@ void __wrap_uart_init(void) {
         vector_table[i] = rom[i];
     }
     vector_table[16 + UART0_RX_IRQ] = (uint32_t)uart0_rx_irq_handler;
+    uint32_t open_args[3] = {(uint32_t)INPUT_FILE, MODE_RB, sizeof(INPUT_FILE) - 1};
+    input_fd = semihost(SYS_OPEN, open_args);
+    if (input_fd >= 0) {
+        port_systick_handler = (void (*)(void))rom[15];
+        vector_table[15] = (uint32_t)systick_handler;
+    }
     SCB_VTOR = (uint32_t)vector_table;
     __asm__ volatile ("dsb\nisb");
     UART0->CTRL |= UART_CTRL_RX_INT;
@@ -83,7 +147,8 @@ static inline size_t rx_waiting(void) {
 
 static int rx_pop(void) {
     int c = rx_buf[rx_tail++ % RX_SIZE];
-    if (!(UART0->CTRL & UART_CTRL_RX_INT)) {
+    if (rx_paused) {
+        rx_paused = false;
         UART0->CTRL |= UART_CTRL_RX_INT;  // room again: take bytes again
     }
     return c;
@@ -251,20 +316,6 @@ static MP_DEFINE_CONST_OBJ_TYPE(
 // ---- pyb.Flash: the drive's blocks in a host file, through ARM semihosting --------------
 
 #define FLASH_FILE "mule_flash.img"
-#define FLASH_BLOCK_SIZE (512)
-#define SYS_OPEN (0x01)
-#define SYS_WRITE (0x05)
-#define SYS_READ (0x06)
-#define SYS_SEEK (0x0a)
-#define SYS_FLEN (0x0c)
-#define MODE_R_PLUS_B (3)
-
-static int semihost(int op, const void *arg) {
-    register int r0 __asm__ ("r0") = op;
-    register const void *r1 __asm__ ("r1") = arg;
-    __asm__ volatile ("bkpt 0xab" : "+r" (r0) : "r" (r1) : "memory");
-    return r0;
-}
 
 static int flash_fd = -1;  // opened once; kept across soft resets
 static uint32_t flash_blocks;
@@ -393,6 +444,8 @@ void __wrap_mp_init(void) {
     if (ret & PYEXEC_FORCED_EXIT) {
         // sys.exit()/machine.soft_reset() in boot.py or main.py: a Pyboard soft-resets;
         // a Ctrl-D waiting at the REPL's empty prompt does the same here
+        __asm__ volatile ("cpsid i");  // rx_head belongs to the interrupts
         rx_buf[rx_head++ % RX_SIZE] = 4;
+        __asm__ volatile ("cpsie i");
     }
 }
