@@ -22,7 +22,9 @@ from host_tools.link.messages import Stats
 from host_tools.link.session import BoardLink
 from host_tools.logfile import read_frames
 from host_tools.simulate import simulate
-from host_tools.vboard import VirtualBoard
+from host_tools.cli.vboard import heap_arg
+from host_tools.replay.board import DESCRIPTIONS
+from host_tools.vboard import BOARDS, open_board
 
 COLUMNS = (  # (message, signal, heading)
     ("HitchLoad", "tongue_load_kg", "tongue kg"),
@@ -48,8 +50,8 @@ def _do_demo(args: argparse.Namespace) -> int:
     board_dir = args.log.parent / "vboard"
     shutil.rmtree(board_dir, ignore_errors=True)
     board_dir.mkdir(parents=True)
-    with VirtualBoard(board_dir, heap=args.heap) as board:
-        console.print(f"2. Virtual board on {board.port} (MicroPython unix port, heap {args.heap or 'default'})")
+    with open_board(args.board, board_dir, args.heap) as board:
+        console.print(f"2. Virtual board on {board.port} ({DESCRIPTIONS[board.kind]}, heap {board.heap // 1024}K)")
         flash(dbc, board.port, {"mode": "replay"}, args.log.parent / "flash",
               log=lambda text: console.print(f"   {printable(text)}", markup=False, highlight=False))
         with BoardLink(board.port, dbc) as link:
@@ -121,5 +123,8 @@ def add_subparser(subparsers) -> None:
     parser.add_argument("--log", type=writable_file, default=REPO_ROOT / "build" / "demo" / "highway_tow.log",
                         help="where to write the drive's log")
     parser.add_argument("--seconds", type=positive_float, default=15.0, help="length of the drive")
-    parser.add_argument("--heap", default="100K", help="the virtual board's heap (a Pyboard has ~100K)")
+    parser.add_argument("--heap", type=heap_arg, default="100K", help="the virtual board's heap (a Pyboard has ~100K)")
+    parser.add_argument("--board", choices=BOARDS, default="unix",
+                        help="the virtual board: unix = MicroPython's unix port, qemu = an emulated Pyboard "
+                             "(Cortex-M4F, float32; docs/hardware.md)")
     parser.set_defaults(func=_do_demo)
