@@ -106,7 +106,8 @@ class Board:
         self.reader = link.FrameReader()
         self.writer = link.Writer(dbc)
         self.lanes, self.selected = dbc.new_buffers()
-        self.decoders = dbc.DECODERS
+        self.decoders = dbc.DECODERS  # messages with a function of their own (the hot ones)
+        self.table_decode = dbc.table_decode  # every other message of the DBC: the table walker
         self.record = array("i", bytes(16))
         self.data = bytearray(link.CAN_MAX_DATA)
         self.stats = [0] * link.STATS_COUNT
@@ -132,7 +133,7 @@ class Board:
             import can_source
 
             try:
-                self.source = can_source.open_source(cfg, list(self.decoders.keys()), loopback)
+                self.source = can_source.open_source(cfg, dbc.keys(), loopback)
             except (ImportError, AttributeError, ValueError, OSError) as exc:
                 if not loopback:
                     raise
@@ -176,8 +177,12 @@ class Board:
         # t: the frame's time, µs mod 2**30 (the log's in replay mode)
         stats = self.stats
         stats[_RECEIVED] += 1
-        fn = self.decoders.get(can_id | _EXT_KEY if ext else can_id)
-        result = dbc.ERR_UNKNOWN_ID if fn is None else fn(data, self.lanes, self.selected, n)
+        key = can_id | _EXT_KEY if ext else can_id
+        fn = self.decoders.get(key)
+        if fn is not None:
+            result = fn(data, self.lanes, self.selected, n)
+        else:  # a message in the decoder's table, or an id it does not know (ERR_UNKNOWN_ID)
+            result = self.table_decode(key, data, self.lanes, self.selected, n)
         if self.supervisor is not None:
             # before decimation: every frame counts for timeouts, counters and conditions.
             # A frame that fails its checks still goes out as TELEMETRY; its ALERT marks
@@ -236,7 +241,7 @@ class Board:
                     got = frame[4]
                     self.decode(frame_no, can_id, ext, got, len(got), record[0])
                     continue
-                if frame is not None or (n <= 8 and (can_id | _EXT_KEY if ext else can_id) in self.decoders):
+                if frame is not None or (n <= 8 and dbc.lookup(can_id, ext) >= 0):
                     # the controller lost or changed a frame it should carry: say so, and
                     # decode the link's copy so the host still gets its record
                     self.log(_LOG_ERROR, "frame %d: loopback gave %r for id 0x%x" % (frame_no, frame, can_id))

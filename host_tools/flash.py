@@ -157,7 +157,7 @@ def build_firmware(dbc: Dbc, out_dir: Path, arch: str | None, config: dict) -> l
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
     files = []
-    decoder = write_decoder(dbc, out_dir / f"{DECODER_MODULE}.py", "viper")
+    decoder = write_decoder(dbc, out_dir / f"{DECODER_MODULE}.py", "viper", board=True)  # docs/decoder.md
     files.append(compile_mpy(decoder, arch))
     decoder.unlink()
     rules, tables = write_rules(dbc, out_dir / f"{RULES_MODULE}.py", config.get("supervision"))

@@ -58,12 +58,13 @@ def decoder_cost(source: Path, heap: str = "4M") -> Cost:
         return Cost(source.stat().st_size, mpy_arm.stat().st_size, heap_bytes)
 
 
-def write_decoder(dbc: Dbc, out: Path, mode: str = "viper") -> Path:
+def write_decoder(dbc: Dbc, out: Path, mode: str = "viper", tables: str = "auto", board: bool = False,
+                  hot=()) -> Path:
     out = Path(out)
     if not out.stem.isidentifier():
         raise BuildError(f"{out}: the file name must be a Python module name (letters, digits, _)")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(generate(dbc, mode), encoding="utf-8")  # ASCII in fact
+    out.write_text(generate(dbc, mode, tables, board, hot), encoding="utf-8")  # ASCII in fact
     return out
 
 

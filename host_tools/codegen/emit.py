@@ -31,6 +31,22 @@ ERR_LENGTH = -2
 ERR_MUX = -3
 
 RUNTIME_TEMPLATE = Path(__file__).with_name("runtime_template.py")
+BOARD_TEMPLATE = Path(__file__).with_name("board_template.py")
+WALKER_TEMPLATE = Path(__file__).with_name("walker_template.py")
+TABLES = ("auto", "none", "all")
+NO_WALKER = '''@micropython.native
+def table_decode(key, data, lanes, selected, n):
+    """What decode() returns for a frame key (every message here has its own function)."""
+    fn = DECODERS.get(key)
+    return ERR_UNKNOWN_ID if fn is None else fn(data, lanes, selected, n)
+
+
+def keys():
+    """Every frame key the decoder knows."""
+    return list(_INDEX.keys())
+'''
+# "auto": a DBC of more messages than this decodes the rest with the table walker
+STRAIGHT_LINE_MAX = 16
 
 # The DBC's file name and every string in it (names, units, labels) reach the module as
 # data only: ascii() literals and packed bytes, never comment, docstring or identifier text.
@@ -270,11 +286,49 @@ class _MessageWriter:
         out.extend(indent + line for line in lines)
 
 
-def generate(dbc: Dbc, mode: str = "viper") -> str:
-    """Return the source text of a MicroPython decoder module for `dbc`."""
+def signal_descriptor(signal) -> bytes:
+    """A signal's 4 bytes in the walker's table (format in walker_template.py)."""
+    start = signal.start
+    flags = (1 if signal.is_signed else 0) | (2 if signal.is_float else 0)
+    return bytes([start & 0xFF, (start >> 8) | (2 if signal.byte_order == "big_endian" else 0),
+                  signal.length, flags])
+
+
+def message_table(message) -> bytes:
+    length, padded = payload_lengths(message)
+    count = len(message.signals)
+    return bytes([length, padded, count & 0xFF, count >> 8]) + b"".join(
+        signal_descriptor(s) for s in message.signals)
+
+
+def straight_line(dbc: Dbc, tables: str = "auto", hot=()) -> list[bool]:
+    """Which messages get a function of their own (the rest: the table walker). Multiplexed
+    messages, and those cantools cannot unpack, always do; with "auto" every message of a
+    DBC of up to STRAIGHT_LINE_MAX messages, and the `hot` ones (names) of a larger one."""
+    if tables not in TABLES:
+        raise ValueError(f"unknown tables {tables!r}; choose from {', '.join(TABLES)}")
+    result = []
+    for message in dbc.messages:
+        special = (any(isinstance(item, dict) for item in message.signal_tree)
+                   or unpack_fails(message._codecs, message.length))
+        if tables == "none" or special:
+            result.append(True)
+        elif tables == "all":
+            result.append(False)
+        else:
+            result.append(len(dbc.messages) <= STRAIGHT_LINE_MAX or message.name in hot)
+    return result
+
+
+def generate(dbc: Dbc, mode: str = "viper", tables: str = "auto", board: bool = False, hot=()) -> str:
+    """Return the source text of a MicroPython decoder module for `dbc`. `board`: the board's
+    profile, without names, units, value tables and scales (docs/decoder.md)."""
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
     messages = dbc.messages
+    own = straight_line(dbc, tables, hot)
+    table = bytearray()
+    table_at = []
     functions: list[str] = []
     message_rows: list[str] = []
     index_rows: list[str] = []
@@ -283,9 +337,18 @@ def generate(dbc: Dbc, mode: str = "viper") -> str:
     max_signals = 1
     for mi, message in enumerate(messages):
         writer = _MessageWriter(message, mode)
-        functions.extend(writer.function(f"_d{mi}", mi) + [""])
+        if own[mi]:
+            functions.extend(writer.function(f"_d{mi}", mi) + [""])
+        table_at.append(len(table))
+        table += message_table(message)
         max_lanes = max(max_lanes, writer.lane_count)
         max_signals = max(max_signals, len(message.signals))
+        key = frame_key(message.frame_id, message.is_extended_frame)
+        index_rows.append(f"    {key}: {mi},")
+        if own[mi]:
+            decoder_rows.append(f"    {key}: _d{mi},")
+        if board:
+            continue
         # Per message one bytes of names, one of units, one of value tables: a MicroPython
         # str costs ~70 bytes of heap apiece.
         what = f"message {message.name!r}"
@@ -297,33 +360,44 @@ def generate(dbc: Dbc, mode: str = "viper") -> str:
             f"    ({ascii(message.name)}, {int(message.frame_id)}, {bool(message.is_extended_frame)}, "
             f"{int(message.length)}, {_cycle(message)},\n     {names!r},\n     {units!r},\n"
             f"     {records!r},\n     {_choices(message, what)!r}),")
-        key = frame_key(message.frame_id, message.is_extended_frame)
-        index_rows.append(f"    {key}: {mi},")
-        decoder_rows.append(f"    {key}: _d{mi},")
-    runtime = RUNTIME_TEMPLATE.read_text()
+    walker = board or not all(own)  # a DBC decoded by its own functions only needs no walker
+    runtime = (BOARD_TEMPLATE if board else RUNTIME_TEMPLATE).read_text() + "\n\n" + (
+        WALKER_TEMPLATE.read_text() if walker else NO_WALKER)
     if mode == "plain":  # for ports without a native emitter
-        runtime = runtime.replace("@micropython.native\n", "")
-    tables = "\n".join([
+        runtime = runtime.replace("@micropython.native\n", "").replace("@micropython.viper\n", "")
+        # a plain int may exceed int32: fold it into the array's range (viper wraps by itself)
+        runtime = runtime.replace("            o[lane + lanes - 1 - k] = v\n",
+                                  "            if w == 32:\n                v = v - ((v >> 31) << 32)\n"
+                                  "            o[lane + lanes - 1 - k] = v\n")
+    typecode = "H" if len(table) < 0x10000 else "I"
+    at_bytes = b"".join(at.to_bytes(2 if typecode == "H" else 4, "little") for at in table_at)
+    if board:
+        metadata = [f"MESSAGES = range({len(messages)})  # the board profile: count only", ""]
+    else:
+        metadata = ["# (name, frame_id, ext, length, cycle_ms, signal names, units, layout, value tables)",
+                    "MESSAGES = (", *message_rows, ")", ""]
+    text = "\n".join([
         f"DBC_NAME = {ascii(_display_name(dbc.path.name))}",
         f"DBC_SHA256 = {dbc.sha256!r}",
         f"EMIT = {mode!r}",
         f"MAX_LANES = const({max_lanes})",
         f"MAX_SIGNALS = const({max_signals})",
         "",
-        "# (name, frame_id, ext, length, cycle_ms, signal names, units, layout, value tables)",
-        "MESSAGES = (",
-        *message_rows,
-        ")",
-        "",
+        *metadata,
+        *(["# Signal descriptors of every message for the walker, and where each message's start",
+           f"_TAB = {bytes(table)!r}",
+           f"_TAT = array({typecode!r}, {at_bytes!r})",
+           ""] if walker else []),
         "_INDEX = {",
         *index_rows,
         "}",
         "",
         *functions,
-        "# Frame key -> that message's decoder: the hot loop's one dictionary look-up.",
+        "# Frame key -> the decoder of a message with a function of its own: the hot loop's one",
+        "# dictionary look-up; every other known key goes to table_decode().",
         "DECODERS = {",
         *decoder_rows,
         "}",
         "",
     ])
-    return HEADER + runtime + "\n" + tables
+    return HEADER + runtime + "\n" + text

@@ -64,11 +64,13 @@ def decode(can_id, ext, data, lanes, selected):
     Returns the message index mi >= 0, with the count n of signals present in
     selected[0] and their indices in selected[1..n] (a multiplexed frame holds only its
     multiplexer's signals); or ERR_UNKNOWN_ID, ERR_LENGTH, ERR_MUX. A hot loop can skip
-    this call: DECODERS.get(key(can_id, ext))(data, lanes, selected, len(data)).
+    this call: DECODERS.get(key(can_id, ext))(data, lanes, selected, len(data)), and
+    table_decode(key, data, lanes, selected, len(data)) where DECODERS has no function.
     """
-    decoder = DECODERS.get(can_id | _EXT_KEY if ext else can_id)
+    k = can_id | _EXT_KEY if ext else can_id
+    decoder = DECODERS.get(k)
     if decoder is None:
-        return ERR_UNKNOWN_ID
+        return table_decode(k, data, lanes, selected, len(data))
     return decoder(data, lanes, selected, len(data))
 
 

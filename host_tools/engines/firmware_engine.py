@@ -32,9 +32,9 @@ class EngineError(Exception):
     """MicroPython stopped or said something the host cannot parse."""
 
 
-def build_module(dbc: Dbc, directory: Path, mode: str = "viper") -> Path:
+def build_module(dbc: Dbc, directory: Path, mode: str = "viper", tables: str = "auto") -> Path:
     """Generate and compile the decoder as `directory`/mule_decoder.mpy."""
-    source = write_decoder(dbc, directory / f"{MODULE}.py", mode)
+    source = write_decoder(dbc, directory / f"{MODULE}.py", mode, tables)
     mpy = compile_mpy(source, HOST_MARCH)
     source.unlink()  # make sure MicroPython imports the compiled module
     return mpy
@@ -56,17 +56,18 @@ def parse_number(text: str):
 class FirmwareEngine:
     name = "firmware"
 
-    def __init__(self, dbc: Dbc, heap: str | None = None, mode: str = "viper"):
+    def __init__(self, dbc: Dbc, heap: str | None = None, mode: str = "viper", tables: str = "auto"):
         self.dbc = dbc
         self.heap = heap
         self.mode = mode
+        self.tables = tables
         self._tmp: tempfile.TemporaryDirectory | None = None
         self._proc: subprocess.Popen | None = None
         self.names: list = []
 
     def __enter__(self) -> "FirmwareEngine":
         self._tmp = tempfile.TemporaryDirectory(prefix="mule-fw-")
-        build_module(self.dbc, Path(self._tmp.name), self.mode)
+        build_module(self.dbc, Path(self._tmp.name), self.mode, self.tables)
         cmd = micropython_command(RUNNER, [self._tmp.name, MODULE], self.heap)
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, text=True, encoding="utf-8",

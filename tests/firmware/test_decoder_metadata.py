@@ -27,7 +27,7 @@ def close(a, b) -> bool:
 def test_metadata_matches_cantools(path, tmp_path):
     dbc = load_dbc(path)
     build_module(dbc, tmp_path)
-    result = subprocess.run(micropython_command(DUMP, [str(tmp_path), MODULE], heap="8M"),
+    result = subprocess.run(micropython_command(DUMP, [str(tmp_path), MODULE], heap="32M"),
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     meta = json.loads(result.stdout)

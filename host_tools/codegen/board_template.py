@@ -1,0 +1,52 @@
+import micropython
+from array import array
+from micropython import const
+
+# The board's profile of the decoder (mule flash): decoding and what the firmware reads at
+# start-up, no names, units, value tables or scales (the host has the DBC). docs/decoder.md.
+ERR_UNKNOWN_ID = const(-1)
+ERR_LENGTH = const(-2)
+ERR_MUX = const(-3)
+KIND_SIGNED = const(0x80)
+KIND_FLOAT = const(0x100)
+_EXT_KEY = const(0x20000000)
+
+
+def new_buffers():
+    """Allocate once: (lanes, selected) for decode()."""
+    return array("i", bytes(4 * MAX_LANES)), array("H", bytes(2 * (MAX_SIGNALS + 1)))
+
+
+def key(can_id, ext):
+    return can_id | _EXT_KEY if ext else can_id
+
+
+@micropython.native
+def lookup(can_id, ext):
+    return _INDEX.get(can_id | _EXT_KEY if ext else can_id, -1)
+
+
+@micropython.native
+def decode(can_id, ext, data, lanes, selected):
+    return table_decode(can_id | _EXT_KEY if ext else can_id, data, lanes, selected, len(data))
+
+
+def signal_count(mi):
+    at = _TAT[mi]
+    return _TAB[at + 2] | (_TAB[at + 3] << 8)
+
+
+def kind_of(mi, si):
+    """Length and KIND_SIGNED / KIND_FLOAT (the board profile has no other flags)."""
+    p = _TAT[mi] + 4 + 4 * si
+    flags = _TAB[p + 3]
+    return _TAB[p + 2] | (KIND_SIGNED if flags & 1 else 0) | (KIND_FLOAT if flags & 2 else 0)
+
+
+def lane_of(mi, si):
+    lane = 0
+    p = _TAT[mi] + 4
+    for _ in range(si):
+        lane += 2 if _TAB[p + 2] > 32 else 1
+        p += 4
+    return lane
