@@ -438,22 +438,23 @@ class Receiver:
             self._switch("soc_low_for_tow", on, off, t, "BmsPackStatus", "soc_pct")
 
     def _cell_stats(self, t: int, m: _Message, raws) -> None:
-        r = self.rule.get("cell_spread")
         high, ok_high = m.in_range(raws, "cell_v_max_mv")
         low, ok_low = m.in_range(raws, "cell_v_min_mv")
-        if r is not None and ok_high and ok_low:
-            spread = high - low
-            wide = spread >= r["on_from"]
-            if wide or self._live("cell_spread"):
-                self._switch("cell_spread", wide, spread <= r["off_to"], t, m.name, "cell_v_max_mv")
+        if ok_high and ok_low:
+            self._above("cell_spread", high - low, t, m.name, "cell_v_max_mv")
 
     def _temps(self, t: int, m: _Message, raws) -> None:
-        r = self.rule.get("overtemperature")
         hottest, valid = m.in_range(raws, "cell_t_max_c")
-        if r is not None and valid:
-            hot = hottest >= r["on_from"]
-            if hot or self._live("overtemperature"):
-                self._switch("overtemperature", hot, hottest <= r["off_to"], t, m.name, "cell_t_max_c")
+        if valid:
+            self._above("overtemperature", hottest, t, m.name, "cell_t_max_c")
+
+    def _above(self, kind: str, raw: int, t: int, message: str, signal: str) -> None:
+        """An `above` (or `spread`) rule: on at raw >= on_from, off at raw <= off_to."""
+        r = self.rule.get(kind)
+        if r is not None:
+            on = raw >= r["on_from"]
+            if on or self._live(kind):
+                self._switch(kind, on, raw <= r["off_to"], t, message, signal)
 
     # -- the end -------------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from host_tools import REPO_ROOT
 from host_tools.codegen.build import write_decoder
 from host_tools.dbc import load_dbc
 from host_tools.flash import DECODER_MODULE
-from host_tools.supervise import RULES_MODULE, write_rules
+from host_tools.supervision.rules import RULES_MODULE, write_rules
 from host_tools.tools import tool
 from mule_testing import PROJECT_DBC
 
