@@ -123,3 +123,23 @@ def test_an_alert_the_sidecar_does_not_expect_fails_the_replay(overload, dbc):
     assert check.status == "failed" and check.matched == 0
     assert "not raised" in check.reason and "does not expect" in check.reason
     assert not result.ok
+
+
+def test_board_alerts_are_read_as_the_reference_reads_them(dbc):
+    """A timeout starts where its value says (the board's µs), not at the frame that noticed
+    it; an alert naming a message the DBC lacks is kept under that number, not dropped and
+    not a crash (before, any reading the supervision stage could not make fell back to
+    pairing raises and clears by their text, silently)."""
+    hitch = next(i for i, msg in enumerate(dbc.messages) if msg.name == "HitchLoad")
+    times = [0.0, 0.010, 0.020, 0.095, 0.100]
+
+    def board(frame, code, mi, value):
+        alert = m.Alert(frame, code, 2, mi, -1, value, KINDS[(code & 0xFF) - 1])
+        return alerting.describe(alert, dbc, frame, times[frame])
+
+    timeout = KINDS.index("timeout") + 1
+    alerts = [board(3, timeout, hitch, 80_000), board(4, timeout | 0x100, hitch, 100_000),
+              board(1, KINDS.index("crc") + 1, 99, 0)]
+    assert alerting.board_intervals(alerts, dbc, times) == [
+        {"kind": "crc", "message": "message 99", "signal": None, "start": 0.01, "end": None},
+        {"kind": "timeout", "message": "HitchLoad", "signal": None, "start": 0.08, "end": 0.1}]
