@@ -75,7 +75,7 @@ def missing_tools() -> list[str]:
     """The Debian packages this machine lacks for building and running the board."""
     missing = []
     if not shutil.which("arm-none-eabi-gcc"):
-        missing.append("gcc-arm-none-eabi")
+        missing += ["gcc-arm-none-eabi", "libnewlib-arm-none-eabi"]
     else:
         libc = subprocess.run(["arm-none-eabi-gcc", "-print-file-name=libc.a"], capture_output=True, text=True)
         if not Path(libc.stdout.strip()).is_absolute():
