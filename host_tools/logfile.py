@@ -1,14 +1,22 @@
-"""Read CAN log files (candump .log, .asc, .blf, .trc, .csv) as a stream of frames.
+"""Read CAN log files as a stream of frames: candump .log (-L, and the screen formats
+``vcan0 0C8 [8] F0 ...`` with or without a time), Vector .asc and .blf, PEAK .trc,
+python-can's .csv, .mf4 (python-can's reader on asammdf) and .db (SQLite); each of
+them gzip-compressed too (``.asc.gz``), as python-can's LogReader takes them.
 
-python-can's readers do the parsing; this module adds where each frame came from,
-validation, and an account of every record that produced no frame.
+python-can's readers do the parsing (cantools' log reader for candump's screen formats);
+this module adds where each frame came from, validation, and an account of every record
+that produced no frame. Quirks python-can reads leniently (an ASC classic frame with a
+DLC code above 8, a CAN FD record whose DLC disagrees with its length) are read the same
+way and each counted as an oddity with its file:line; ``strict=True`` refuses them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gzip
 import logging
 import re
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,17 +103,57 @@ class LogStats:
     # what python-can logged while reading (kept off the terminal, made printable)
     library_messages: list[str] = field(default_factory=list)
     library_message_count: int = 0
+    # records read leniently, as python-can reads them (where, what was odd); the first
+    # _KEEP_ODDITIES are kept, oddity_count counts them all
+    oddities: list[tuple[str, str]] = field(default_factory=list)
+    oddity_count: int = 0
+    # Frame.t + epoch_offset is Unix time (UTC) when the log says when it started (BLF,
+    # candump -L and -ta, TRC with a start time, ASC with a date line: epoch_offset is
+    # that date, since ASC times count from it); None: the log's times are seconds from
+    # its start and nothing in it says when that was
+    epoch_offset: float | None = 0.0
 
     def _ignore(self, kind: str, n: int = 1) -> None:
         self.ignored[kind] = self.ignored.get(kind, 0) + n
 
+    def _odd(self, where: str, reason: str) -> None:
+        self.oddity_count += 1
+        if len(self.oddities) < _KEEP_ODDITIES:
+            self.oddities.append((where, reason))
 
-_SUFFIXES = (".log", ".asc", ".blf", ".trc", ".csv")
+
+_KEEP_ODDITIES = 20
+_SUFFIXES = (".log", ".asc", ".blf", ".trc", ".csv", ".mf4", ".db")
+_COMPRESSED = (".gz",)  # what python-can's LogReader decompresses
 
 
 def supported_suffixes() -> tuple[str, ...]:
-    """File extensions read_frames understands (matched case-insensitively)."""
+    """File extensions read_frames understands (matched case-insensitively); each also
+    gzip-compressed, with .gz after it (.asc.gz), except .mf4 and .db."""
     return _SUFFIXES
+
+
+def _log_kind(p: Path) -> tuple[str, bool]:
+    """(format suffix, gzip-compressed) of a log's name; ("", False) when unknown."""
+    suffix = p.suffix.lower()
+    if suffix in _COMPRESSED:
+        inner = Path(p.stem).suffix.lower()
+        if inner in _SUFFIXES and inner not in (".mf4", ".db"):
+            return inner, True
+        return "", True
+    return (suffix, False) if suffix in _SUFFIXES else ("", False)
+
+
+class _CutGzip(Exception):
+    pass
+
+
+def _gz_text_lines(path: Path, fh: Any) -> Iterator[str]:
+    """Lines of a gzip-compressed text log; a cut or corrupt stream ends them with _CutGzip."""
+    try:
+        yield from fh
+    except (OSError, EOFError, zlib.error) as exc:
+        raise _CutGzip(f"compressed stream cut or corrupt ({_describe(exc)})") from None
 
 
 # --------------------------------------------------------------------------
@@ -266,9 +314,15 @@ class _TextFormat:
     fix_fd = False
     dlc_hint = ""  # appended to "dlc disagrees" reasons
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, compressed: bool = False, strict: bool = False,
+                 accept_truncated: bool = False) -> None:
         self.path = path
+        self.compressed = compressed
+        self.strict = strict
+        self.accept_truncated = accept_truncated
         self.replay: list[str] = []  # header lines fed to every new reader
+        self.oddity: str | None = None  # set by fix() for a record read leniently
+        self.epoch_offset: float | None = 0.0  # see LogStats.epoch_offset
 
     def prescan(self, it: Iterator[str], stats: LogStats) -> tuple[str | None, int]:
         """Read the header from it; return (first body line or None, lines consumed)."""
@@ -412,9 +466,10 @@ class _Asc(_TextFormat):
     reader_cls = ASCReader
     fix_fd = True
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
+    def __init__(self, path: Path, *args: Any, **kw: Any) -> None:
+        super().__init__(path, *args, **kw)
         self.base = 16
+        self.epoch_offset = None  # until a date line says when the measurement started
 
     def prescan(self, it: Iterator[str], stats: LogStats) -> tuple[str | None, int]:
         # Mirror ASCReader._extract_header: date/base/comment lines continue,
@@ -425,8 +480,12 @@ class _Asc(_TextFormat):
         first: str | None = None
         for line in it:
             s = line.strip()
-            if _ASC_DATE.match(s):
+            if date := _ASC_DATE.match(s):
                 stats._ignore("asc:header")
+                try:  # python-can's own reading of the date (local time)
+                    self.epoch_offset = ASCReader._datetime_to_timestamp(date.group("datetime_string"))
+                except (ValueError, OverflowError, OSError):
+                    self.epoch_offset = None
             elif m := _ASC_BASE.match(s):
                 base = m.group("base")
                 if base not in ("hex", "dec"):
@@ -480,15 +539,25 @@ class _Asc(_TextFormat):
 
     def fix(self, msg: can.Message, line: str) -> can.Message | str:
         # python-can only logs a warning when a CAN FD record's DLC code and
-        # data length disagree, then trusts the data length.
+        # data length disagree, then trusts the data length; a record with data
+        # length 0 it reads as a remote frame, whatever its DLC code. Read the same
+        # way here, each such record an oddity.
         if msg.is_error_frame:
             return msg
         tok = line.split()
         i = 5 if tok[5].isdigit() else 6  # optional symbolic name after the id
         dlc = int(tok[i + 2], self.base)
         length = int(tok[i + 3])
-        if not 0 <= dlc <= 15 or _DLC2LEN[dlc] != length:
-            return f"CAN FD dlc {tok[i + 2]} disagrees with data length {length}"
+        if not 0 <= dlc <= 15:
+            return f"CAN FD dlc {tok[i + 2]} is no DLC code (0..15)"
+        if _DLC2LEN[dlc] != length:
+            if length == 0 and msg.is_remote_frame:
+                self.oddity = (f"CAN FD record with DLC code {dlc} and data length 0: read as a remote "
+                               "frame, as python-can reads it")
+                return msg
+            self.oddity = (f"CAN FD dlc {tok[i + 2]} disagrees with data length {length}: the "
+                           f"{length} data bytes read, as python-can reads them")
+            return msg
         if msg.is_remote_frame:
             # python-can reads a CAN FD record with data length 0 as a remote
             # frame; CAN FD has no remote frames, it is an empty data frame
@@ -523,8 +592,8 @@ class _Trc(_TextFormat):
     title = "TRC"
     reader_cls = TRCReader
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
+    def __init__(self, path: Path, *args: Any, **kw: Any) -> None:
+        super().__init__(path, *args, **kw)
         self.version = "1.0"
         self.columns: list[str] = []
 
@@ -638,6 +707,7 @@ def _read_text(fmt: _TextFormat, skip_bad: bool, stats: LogStats) -> Iterator[Fr
     fix_fd = fmt.fix_fd
     fd_code = fmt.fd_dlc_is_code
     dlc_hint = fmt.dlc_hint
+    asc = isinstance(fmt, _Asc)
 
     # the first line that is no record of this format at all (python-can skipped it or
     # choked on it), and how many records python-can did parse into a (bad) frame
@@ -667,13 +737,21 @@ def _read_text(fmt: _TextFormat, skip_bad: bool, stats: LogStats) -> Iterator[Fr
         return lineno
 
     try:
-        fh = open(path, encoding="utf-8", errors="replace", newline=None)
+        if fmt.compressed:
+            fh = gzip.open(path, "rt", encoding="utf-8", errors="replace", newline=None)
+        else:
+            fh = open(path, encoding="utf-8", errors="replace", newline=None)
     except OSError as exc:
         raise LogError(path, None, f"cannot open: {exc.strerror or exc}") from None
     frames_before = stats.frames
+    strict = fmt.strict
     with fh, _python_can_messages(stats):
-        it = iter(fh)
-        first, lineno = fmt.prescan(it, stats)
+        it = _gz_text_lines(path, fh) if fmt.compressed else iter(fh)
+        try:
+            first, lineno = fmt.prescan(it, stats)
+        except _CutGzip as exc:
+            raise LogError(path, None, str(exc)) from None
+        stats.epoch_offset = fmt.epoch_offset
         fd_code = fmt.fd_dlc_is_code  # prescan may set it
         buf: list[str] = []
         push = buf.append
@@ -688,6 +766,13 @@ def _read_text(fmt: _TextFormat, skip_bad: bool, stats: LogStats) -> Iterator[Fr
                     buf.clear()
                     first = None
                     break
+                except _CutGzip as exc:
+                    lineno = skipped(buf[:-1] if buf else buf, lineno)
+                    stats.truncated = f"{exc} after line {lineno:,}"
+                    if not (skip_bad or fmt.accept_truncated):
+                        raise LogError(path, None, f"{stats.truncated}; the frames after it are lost",
+                                       truncated=True) from None
+                    return
                 except Exception as exc:  # python-can choked on a line
                     if not buf:
                         raise LogError(
@@ -731,6 +816,13 @@ def _read_text(fmt: _TextFormat, skip_bad: bool, stats: LogStats) -> Iterator[Fr
                         if type(fixed) is str:
                             bad(lineno, f"{fixed}: {_quote(line)}", True)
                             continue
+                        if fmt.oddity is not None:
+                            if strict:
+                                bad(lineno, f"{fmt.oddity} (refused with strict): {_quote(line)}", True)
+                                fmt.oddity = None
+                                continue
+                            stats._odd(f"{prefix}{lineno}", f"{fmt.oddity}: {_quote(line)}")
+                            fmt.oddity = None
                         msg = fixed
                         ext = msg.is_extended_id
                         fd = msg.is_fd
@@ -752,6 +844,16 @@ def _read_text(fmt: _TextFormat, skip_bad: bool, stats: LogStats) -> Iterator[Fr
                         and 0 <= aid <= (0x1FFFFFFF if ext else 0x7FF)
                         and t - t == 0.0
                     ):
+                        if asc and not fd and n == 8 and msg.dlc in _DLC2LEN[9:]:
+                            # classic CAN: DLC codes 9..15 mean 8 bytes; python-can reads
+                            # the code as an FD length and the 8 bytes that are there
+                            code = _DLC2LEN.index(msg.dlc)
+                            odd = f"classic CAN frame with DLC code {code} (above 8): its 8 data bytes read"
+                            if strict:
+                                bad(lineno, f"{odd} (refused with strict): {_quote(line)}", True)
+                                continue
+                            stats._odd(f"{prefix}{lineno}", f"{odd}: {_quote(line)}")
+                            msg.dlc = 8
                         res = _check_msg(msg, fd_code)
                         if type(res) is str:
                             if res.startswith("dlc"):
@@ -839,11 +941,29 @@ class _GuardedFile:
         pass  # the real file is closed by _read_blf
 
 
-def _read_blf(path: Path, skip_bad: bool, stats: LogStats, accept_truncated: bool) -> Iterator[Frame]:
+def _end(fh: Any) -> int:
+    """Size of a (maybe gzip) binary file, read to the end if need be; where a cut or
+    corrupt compressed stream ends."""
+    try:
+        return int(fh.seek(0, 2))
+    except Exception:
+        try:
+            while fh.read(1 << 20):
+                pass
+        except Exception:
+            pass
+        try:
+            return int(fh.tell())
+        except Exception:
+            return 0
+
+
+def _read_blf(path: Path, skip_bad: bool, stats: LogStats, accept_truncated: bool,
+              compressed: bool = False) -> Iterator[Frame]:
     bad_records = stats.bad_records
     prefix = f"{path}#"
     try:
-        fh = open(path, "rb")
+        fh = gzip.open(path, "rb") if compressed else open(path, "rb")
     except OSError as exc:
         raise LogError(path, None, f"cannot open: {exc.strerror or exc}") from None
     with fh, _python_can_messages(stats):
@@ -862,7 +982,7 @@ def _read_blf(path: Path, skip_bad: bool, stats: LogStats, accept_truncated: boo
         def cut(what: str) -> None:
             # BLF cannot resync: nothing after this point can be read. Say what is known
             # of what is lost (the header's counts) rather than count it as one bad record.
-            size = fh.seek(0, 2)
+            size = _end(fh)
             text = f"{what}; {index:,} frames read before it (the last: #{index})"
             if reader.object_count > index:
                 text += (f"; the header lists {reader.object_count:,} objects, so up to "
@@ -884,7 +1004,7 @@ def _read_blf(path: Path, skip_bad: bool, stats: LogStats, accept_truncated: boo
                 break
             except Exception as exc:
                 what = guard.short or (
-                    f"unreadable from byte {fh.tell():,}: "
+                    f"unreadable from byte {guard.tell():,}: "
                     + (str(exc) if isinstance(exc, _BLFGuard) else _describe(exc))
                 )
                 cut(what)
@@ -907,8 +1027,8 @@ def _read_blf(path: Path, skip_bad: bool, stats: LogStats, accept_truncated: boo
             )
         # python-can keeps an incomplete trailing object in _tail and ends quietly
         if guard.short is None and b"LOBJ" in getattr(reader, "_tail", b""):
-            guard.short = f"file ends inside an object (at byte {fh.seek(0, 2):,})"
-        size = fh.seek(0, 2)
+            guard.short = f"file ends inside an object (at byte {_end(fh):,})"
+        size = _end(fh)
         if guard.short is None and reader.file_size > size:
             guard.short = f"file truncated at byte {size:,}"
         if guard.short is not None:
@@ -920,6 +1040,213 @@ def _read_blf(path: Path, skip_bad: bool, stats: LogStats, accept_truncated: boo
 
 
 # --------------------------------------------------------------------------
+# .mf4 (python-can's reader on asammdf) and .db (python-can's SQLite log): records
+# numbered from 1 as in BLF
+
+
+def _generic_reader(path: Path, suffix: str) -> Any:
+    if suffix == ".mf4":
+        try:
+            from can.io.mf4 import MF4Reader
+            import asammdf  # noqa: F401  python-can's MF4 reader needs it
+        except ImportError:
+            raise LogError(path, None, "reading .mf4 needs asammdf (pip install asammdf)") from None
+        return MF4Reader(str(path))
+    from can.io.sqlite import SqliteReader
+
+    return SqliteReader(str(path))
+
+
+def _read_generic(path: Path, suffix: str, skip_bad: bool, stats: LogStats,
+                  strict: bool = False) -> Iterator[Frame]:
+    prefix = f"{path}#"
+    with _python_can_messages(stats):
+        try:
+            reader = _generic_reader(path, suffix)
+            it = iter(reader)
+        except LogError:
+            raise
+        except Exception as exc:
+            raise LogError(path, None, f"not a readable {suffix} log: {_describe(exc)}") from None
+        index = 0
+        try:
+            while True:
+                try:
+                    msg = next(it)
+                except StopIteration:
+                    break
+                except Exception as exc:
+                    raise LogError(path, None, f"python-can stopped reading after {index:,} records: "
+                                               f"{_describe(exc)}", index=index + 1) from None
+                index += 1
+                if not msg.is_fd and len(msg.data) > 8 and len(msg.data) in _FD_LENGTHS and msg.dlc == len(msg.data):
+                    # python-can's SQLite log keeps no CAN FD flag
+                    odd = f"{len(msg.data)} data bytes with no CAN FD flag: read as a CAN FD frame"
+                    if strict:
+                        res: tuple[str, bytes] | str = f"{odd} (refused with strict)"
+                    else:
+                        stats._odd(f"{prefix}{index}", odd)
+                        msg.is_fd = True
+                        res = _check_msg(msg, True)
+                else:
+                    res = _check_msg(msg, True)
+                if type(res) is str:
+                    if not skip_bad:
+                        raise LogError(path, None, res, index=index)
+                    stats.bad_records.append((f"{prefix}{index}", res))
+                    continue
+                stats.frames += 1
+                yield _make_frame(msg.timestamp, msg.arbitration_id, msg.is_extended_id, res[1], res[0],
+                                  msg.is_fd, msg.channel, f"{prefix}{index}")
+        finally:
+            with contextlib.suppress(Exception):
+                reader.stop()
+    if index and not stats.frames and not stats.bad_records:
+        raise LogError(path, None, f"no CAN frame in the file ({index:,} records)")
+
+
+# --------------------------------------------------------------------------
+# candump's screen formats (``vcan0  0C8   [8]  F0 00 ...``, with ``(seconds)`` from -tz/-td
+# or ``(2024-01-15 10:20:30.123456)`` from -ta, or no time), recognised by cantools' log
+# reader patterns. python-can reads none of them.
+
+try:
+    from cantools.logreader import (
+        CandumpAbsoluteLogPattern,
+        CandumpDefaultPattern,
+        CandumpTimestampedPattern,
+    )
+
+    _SCREEN_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+        ("relative", CandumpTimestampedPattern.pattern),
+        ("absolute", CandumpAbsoluteLogPattern.pattern),
+        ("none", CandumpDefaultPattern.pattern),
+    )
+except ImportError:  # pragma: no cover - cantools always has them
+    _SCREEN_PATTERNS = ()
+_SCREEN_LEN = re.compile(r"\s\[(\d+)\]")
+_CAN_ERR_FLAG = 0x20000000
+
+
+def _screen_kind(line: str) -> str | None:
+    if "#" in line:
+        return None  # candump -L
+    for kind, pattern in _SCREEN_PATTERNS:
+        if pattern.match(line.rstrip("\r\n")):
+            return kind
+    return None
+
+
+def _sniff_candump_screen(path: Path, compressed: bool) -> str | None:
+    """The screen format of a .log whose first record is one, else None (candump -L)."""
+    try:
+        with (gzip.open(path, "rt", encoding="utf-8", errors="replace") if compressed
+              else open(path, encoding="utf-8", errors="replace")) as fh:
+            for n, line in enumerate(fh):
+                if line.strip():
+                    return _screen_kind(line)
+                if n > 1000:
+                    return None
+    except (OSError, EOFError, zlib.error):
+        return None
+    return None
+
+
+def _read_candump_screen(path: Path, time_kind: str, compressed: bool, skip_bad: bool,
+                         stats: LogStats, accept_truncated: bool) -> Iterator[Frame]:
+    from datetime import datetime
+
+    prefix = f"{path}:"
+    patterns = dict(_SCREEN_PATTERNS)
+    pattern = patterns[time_kind]
+    stats.epoch_offset = 0.0 if time_kind == "absolute" else None
+    if time_kind == "none":
+        stats._ignore("log:no-timestamps (t = 0)")
+
+    def bad(lineno: int, reason: str) -> None:
+        if not skip_bad:
+            raise LogError(path, lineno, reason)
+        stats.bad_records.append((f"{prefix}{lineno}", reason))
+
+    try:
+        fh = (gzip.open(path, "rt", encoding="utf-8", errors="replace") if compressed
+              else open(path, encoding="utf-8", errors="replace"))
+    except OSError as exc:
+        raise LogError(path, None, f"cannot open: {exc.strerror or exc}") from None
+    lineno = 0
+    with fh:
+        it = _gz_text_lines(path, fh) if compressed else iter(fh)
+        while True:
+            try:
+                line = next(it)
+            except StopIteration:
+                break
+            except _CutGzip as exc:
+                stats.truncated = f"{exc} after line {lineno:,}"
+                if not (skip_bad or accept_truncated):
+                    raise LogError(path, None, f"{stats.truncated}; the frames after it are lost",
+                                   truncated=True) from None
+                return
+            lineno += 1
+            text = line.rstrip("\r\n")
+            if not text.strip():
+                stats._ignore("log:blank")
+                continue
+            m = pattern.match(text)
+            if m is None:
+                other = _screen_kind(text)
+                why = (f"a candump {other}-time record in a file of {time_kind}-time records" if other
+                       else "not a candump record")
+                bad(lineno, f"{why}: {_quote(text)}")
+                continue
+            g = m.groupdict()
+            raw_id = g["can_id"]
+            cid = int(raw_id, 16)
+            length = _SCREEN_LEN.search(text)
+            n = int(length.group(1)) if length else -1
+            chan: str | int = g["channel"]
+            if time_kind == "relative":
+                t = float(g["timestamp"])
+            elif time_kind == "absolute":
+                try:  # local time, as candump -ta prints it
+                    t = datetime.strptime(g["timestamp"], "%Y-%m-%d %H:%M:%S.%f").timestamp()
+                except (ValueError, OverflowError, OSError) as exc:
+                    bad(lineno, f"bad time ({_describe(exc)}): {_quote(text)}")
+                    continue
+            else:
+                t = 0.0
+            where = f"{prefix}{lineno}"
+            if g.get("error_frame") or cid & _CAN_ERR_FLAG:
+                if cid > 0x3FFFFFFF:
+                    bad(lineno, f"id 0x{cid:X} does not fit in 29 bits: {_quote(text)}")
+                    continue
+                stats.frames += 1
+                yield _make_frame(t, cid & 0x1FFFFFFF, True, b"", "error", False, chan, where)
+                continue
+            ext = len(raw_id) > 3
+            if cid > (0x1FFFFFFF if ext else 0x7FF):
+                bad(lineno, f"id 0x{cid:X} does not fit in {'29' if ext else '11'} bits: {_quote(text)}")
+                continue
+            payload = g["can_data"]
+            if payload == "remote request":
+                stats.frames += 1
+                yield _make_frame(t, cid, ext, b"", "remote", False, chan, where)
+                continue
+            data = bytes.fromhex(payload)
+            if len(data) != n:
+                bad(lineno, f"[{n}] disagrees with {len(data)} data bytes: {_quote(text)}")
+                continue
+            fd = n > 8  # candump prints CAN FD lengths as [12].. [64]
+            if fd and n not in _FD_LENGTHS:
+                bad(lineno, f"CAN FD frame with {n} data bytes (not a valid CAN FD length): {_quote(text)}")
+                continue
+            stats.frames += 1
+            yield _make_frame(t, cid, ext, data, "data", fd, chan, where)
+    if lineno and not stats.frames and not stats.bad_records:
+        raise LogError(path, None, "no candump frame in the file")
+
+
+# --------------------------------------------------------------------------
 
 
 def read_frames(
@@ -928,8 +1255,11 @@ def read_frames(
     skip_bad: bool = False,
     stats: LogStats | None = None,
     accept_truncated: bool = False,
+    strict: bool = False,
 ) -> Iterator[Frame]:
-    """Iterate over the frames of a CAN log, choosing the format by extension.
+    """Iterate over the frames of a CAN log, choosing the format by extension
+    (gzip-compressed when it ends .gz; a .log in candump's screen format by its first
+    record).
 
     Raises LogError for an unknown extension or unreadable file (at once), and
     for a malformed record (when reached), unless skip_bad is set: then the
@@ -938,14 +1268,17 @@ def read_frames(
     that ends early (cut, or unreadable from some byte on: BLF cannot resync)
     raises LogError there unless skip_bad or accept_truncated: then reading stops
     and stats.truncated says where and what is lost. Non-frame records are counted
-    in stats.ignored; python-can's warnings go to stats.library_messages.
+    in stats.ignored; python-can's warnings go to stats.library_messages. Records
+    python-can reads leniently are read the same way and counted in stats.oddities,
+    or are malformed records with strict.
     """
     p = Path(path)
-    suffix = p.suffix.lower()
-    if suffix not in _SUFFIXES:
+    suffix, compressed = _log_kind(p)
+    if not suffix:
+        name = "".join(p.suffixes[-2:]) if compressed else p.suffix
         raise LogError(
-            p, None, f"unknown log format {p.suffix or '(no extension)'!r}; "
-            f"supported: {', '.join(_SUFFIXES)}"
+            p, None, f"unknown log format {name or '(no extension)'!r}; "
+            f"supported: {', '.join(_SUFFIXES)}, each but .mf4 and .db also gzip-compressed (.asc.gz)"
         )
     try:
         with open(p, "rb"):
@@ -955,5 +1288,9 @@ def read_frames(
     if stats is None:
         stats = LogStats()
     if suffix == ".blf":
-        return _read_blf(p, skip_bad, stats, accept_truncated)
-    return _read_text(_TEXT_FORMATS[suffix](p), skip_bad, stats)
+        return _read_blf(p, skip_bad, stats, accept_truncated, compressed)
+    if suffix in (".mf4", ".db"):
+        return _read_generic(p, suffix, skip_bad, stats, strict)
+    if suffix == ".log" and (screen := _sniff_candump_screen(p, compressed)):
+        return _read_candump_screen(p, screen, compressed, skip_bad, stats, accept_truncated)
+    return _read_text(_TEXT_FORMATS[suffix](p, compressed, strict, accept_truncated), skip_bad, stats)
