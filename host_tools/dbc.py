@@ -21,6 +21,9 @@ from host_tools.codegen.layout import highest_byte, payload_bits
 CANFD_LENGTHS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 20, 24, 32, 48, 64)
 EXT_KEY = 1 << 29  # above every 29-bit id; the key stays a small int on a 32-bit board
 MAX_MUX_BITS = 30
+# what load_dbc reads: a DBC (any other extension is read as one), and by extension the
+# other formats cantools loads
+DATABASE_SUFFIXES = (".dbc", ".arxml", ".kcd", ".sym")
 
 
 class DbcError(Exception):
@@ -71,15 +74,21 @@ def load_dbc(path: str | Path, strict: bool = False,
     level = cantools_log.level
     cantools_log.setLevel(logging.ERROR)  # its duplicate-id warning becomes our error below
     refusal = None  # cantools' own words when its strict load refuses the file
+    # any database cantools loads: DBC, or ARXML, KCD, SYM by their extension; a UTF-8 BOM
+    # is read as one (cantools' default encodings would garble it into the first name)
+    fmt = None if path.suffix.lower() in DATABASE_SUFFIXES[1:] else "dbc"
+    kw = {"encoding": "utf-8-sig"} if raw.startswith(b"\xef\xbb\xbf") else {}
+    what = "DBC" if fmt else path.suffix[1:].upper() + " database"
     try:
         try:
-            database = cantools.database.load_file(str(path), database_format="dbc")
+            database = cantools.database.load_file(str(path), database_format=fmt, **kw)
         except Exception as exc:  # cantools raises many types; all mean "unusable file"
             reason = refusal = str(exc).strip() or type(exc).__name__
             try:
-                database = cantools.database.load_file(str(path), database_format="dbc", strict=False)
+                database = cantools.database.load_file(str(path), database_format=fmt, strict=False, **kw)
             except Exception:
-                raise DbcError(f"{path}: not a valid DBC: {reason}") from None
+                raise DbcError(f"{path}: not a valid {what}: {reason} (mule reads DBC, or "
+                               f"{', '.join(DATABASE_SUFFIXES[1:])} by their extension)") from None
     finally:
         cantools_log.setLevel(level)
     dbc = checked_dbc(database, path, hashlib.sha256(raw).hexdigest())
