@@ -48,6 +48,7 @@ bench: build
 	$(BIN)/python bench/bench_supervise.py
 	$(BIN)/python bench/bench_replay.py
 	$(BIN)/python bench/bench_link_damage.py
+	$(BIN)/python bench/bench_vehicle_dbc.py
 
 # A 30-minute drive in real time on a 100 KB virtual board: heap high-water mark and trend,
 # GC pauses, no MemoryError (bench/results/soak.json). Too long for `make test`.
