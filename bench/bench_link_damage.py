@@ -177,17 +177,36 @@ def replay_damaged(log, dbc, port: str, up_rate: float, down_rate: float, seed: 
     host = {k: sum(link.counts()[k] for link in links) for k in ("crc_errors", "bad_frames", "seq_gaps",
                                                                    "telemetry_errors")}
     pings = sum(getattr(link.credit, "pings", 0) for link in links)  # (none before protocol 2)
-    return {"d": d, "up": up, "down": down, "host": host, "board": d["link"]["board"], "pings": pings,
-            "resyncs": len(result.gaps)}
+    board = d["link"]["board"]
+    rejected_board = board["link_crc_errors"] + board["link_bad_frames"]
+    rejected_host = host["crc_errors"] + host["bad_frames"] + host["telemetry_errors"]
+    exact = (rejected_board == up.flips and board["link_seq_gaps"] == up.flips + up.drops - up.unseen
+             and rejected_host == down.flips and host["seq_gaps"] == down.flips + down.drops - down.unseen
+             and d["frames_lost"] == up.records + down.records
+             and d["frames_verified"] == d["frames_sent"] - d["frames_lost"] and d["mismatches"] == 0)
+    return {"d": d, "up": up, "down": down, "host": host, "board": board, "pings": pings,
+            "resyncs": len(result.gaps), "rejected_board": rejected_board, "rejected_host": rejected_host,
+            "exact": exact}
+
+
+def best_of(runs: list[dict]) -> dict:
+    """The fastest run, its counts; exact and re-SYNCs over all of them."""
+    best = dict(max(runs, key=lambda r: r["d"]["throughput_fps"]))
+    best["exact"] = all(r["exact"] for r in runs)
+    best["resyncs"] = max(r["resyncs"] for r in runs)
+    return best
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the simulated drive")
+    parser.add_argument("--rounds", type=int, default=3, help="runs per row: the fastest is shown (this "
+                        "machine's speed swings with its load), every one is checked")
     args = parser.parse_args()
     dbc = load_dbc(DEFAULT_DBC)
     print("\nlink damage: mule replay --speed max through the virtual board (heap 100K), frames damaged "
-          "after the session starts\n(half bit flips, half drops; HELLO and STATS spared)\n")
+          f"after the session starts\n(half bit flips, half drops; HELLO and STATS spared); the fastest of "
+          f"{args.rounds} runs per row, every run checked\n")
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -195,26 +214,23 @@ def main() -> int:
                        dbc=dbc).log
         build_firmware(dbc, folder / "board", "x64", {"mode": "replay"})
         with VirtualBoard(folder / "board", heap="100K") as board:
-            clean = [replay_damaged(log, dbc, board.port, 0, 0, 1) for _ in range(2)]
-            best = max(clean, key=lambda c: c["d"]["throughput_fps"])
-            clean_fps = best["d"]["throughput_fps"]
+            rows = {}
+            cases = [("none", 0, 0)] + [(f"{int(r * 100)} % host → board", r, 0) for r in (0.01, 0.10)] + \
+                    [(f"{int(r * 100)} % board → host", 0, r) for r in (0.01, 0.10)] + [("10 % both ways", 0.1, 0.1)]
+            for _ in range(args.rounds):  # round-robin: a slow spell of the machine hits every row alike
+                for k, (label, up_rate, down_rate) in enumerate(cases):
+                    rows.setdefault(label, []).append(replay_damaged(log, dbc, board.port, up_rate, down_rate,
+                                                                     100 + k))
+            clean_fps = best_of(rows["none"])["d"]["throughput_fps"]
             print(f"{'damaged':22} {'frames/s':>9} {'× clean':>8} {'sent':>7} {'lost':>6} "
                   f"{'injected ↑ flip/drop':>21} {'board rej/gaps':>15} {'injected ↓ flip/drop':>21} "
                   f"{'host rej/gaps':>14} {'PINGs':>6} {'re-SYNC':>8}  counts")
-            cases = [("none", 0, 0)] + [(f"{int(r * 100)} % host → board", r, 0) for r in (0.01, 0.10)] + \
-                    [(f"{int(r * 100)} % board → host", 0, r) for r in (0.01, 0.10)] + [("10 % both ways", 0.1, 0.1)]
             for k, (label, up_rate, down_rate) in enumerate(cases):
-                r = best if k == 0 else replay_damaged(log, dbc, board.port, up_rate, down_rate, 100 + k)
+                r = best_of(rows[label])
                 d, up, down, host, board_side = r["d"], r["up"], r["down"], r["host"], r["board"]
+                rejected_board, rejected_host, exact = r["rejected_board"], r["rejected_host"], r["exact"]
                 fps = d["throughput_fps"]
                 ratio = fps / clean_fps if clean_fps else 0.0
-                rejected_board = board_side["link_crc_errors"] + board_side["link_bad_frames"]
-                rejected_host = host["crc_errors"] + host["bad_frames"] + host["telemetry_errors"]
-                exact = (rejected_board == up.flips and board_side["link_seq_gaps"] == up.flips + up.drops - up.unseen
-                         and rejected_host == down.flips
-                         and host["seq_gaps"] == down.flips + down.drops - down.unseen
-                         and d["frames_lost"] == up.records + down.records
-                         and d["frames_verified"] == d["frames_sent"] - d["frames_lost"] and d["mismatches"] == 0)
                 target = TARGETS.get(max(up_rate, down_rate), 1.0 if k else 0.0)
                 met = exact and r["resyncs"] == 0 and ratio >= target
                 ok &= met
