@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 from host_tools import DEFAULT_DBC, REPO_ROOT
 from host_tools.cli.vboard import DEFAULT_DIR
-from host_tools.dbc import load_dbc
+from host_tools.cli.codegen import _names
+from host_tools.codegen.build import decoder_cost, write_decoder
+from host_tools.dbc import load_dbc, select_messages
 from host_tools.flash import allowed_values, check_settings, flash
 from host_tools.text import printable
 from host_tools.vboard import VirtualBoard
@@ -17,6 +20,8 @@ from host_tools.vboard import VirtualBoard
 
 def _do_flash(args: argparse.Namespace) -> int:
     dbc = load_dbc(args.dbc, strict=args.strict)
+    every = len(dbc.messages)
+    dbc = select_messages(dbc, _names(args.messages), _names(args.nodes))
     config = {"mode": args.mode, "bitrate": args.bitrate, "bus": args.bus, "decimation": args.decimation,
               "can": args.can, "replay_path": args.replay_path}
     for item in args.set or ():  # anything else firmware/config.py reads, e.g. cs=17, crystal_hz=8000000
@@ -39,6 +44,11 @@ def _do_flash(args: argparse.Namespace) -> int:
     def log(text: str) -> None:  # the board's HELLO name and mpremote's output among it
         print(f"mule flash: {printable(text)}", file=sys.stderr)
 
+    with tempfile.TemporaryDirectory(prefix="mule-cost-") as tmp:  # what the board will hold, first
+        cost = decoder_cost(write_decoder(dbc, Path(tmp) / "dbc_decoder.py", board=True))
+    chosen = f"{len(dbc.messages)} of {every}" if len(dbc.messages) < every else f"all {every}"
+    log(f"decoder of {chosen} messages: {cost.text()}; a Pyboard v1.1 has ~100 KB of heap for all of the "
+        f"firmware (--messages/--nodes decode fewer, --set supervise=false frees ~20 KB)")
     if args.port:
         flash(dbc, args.port, config, build_dir, log)
         return 0
@@ -72,6 +82,9 @@ def add_subparser(subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--port", help="serial port or pyserial URL; default: the virtual board")
     parser.add_argument("--dbc", type=Path, default=DEFAULT_DBC, help="DBC file")
+    parser.add_argument("--messages", metavar="NAME,...",
+                        help="the board decodes only these messages (and those of --nodes); other ids count as unknown")
+    parser.add_argument("--nodes", metavar="ECU,...", help="the board decodes only the messages these nodes send or receive")
     parser.add_argument("--strict", action="store_true",
                         help="refuse a DBC that cantools' strict load refuses (overlapping signals, signals "
                              "past the message's end) instead of loading it as cantools' strict=False does, "

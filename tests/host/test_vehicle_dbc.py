@@ -77,3 +77,15 @@ def test_a_decoder_of_the_selected_messages_counts_the_others_as_unknown():
             assert outcome.status == "unknown_id"
     with pytest.raises(DbcError, match="no node named 'ABS'"):
         select_messages(full, None, ["ABS"])
+
+
+def test_codegen_prints_what_the_selected_decoder_costs(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "host_tools.cli.main", "codegen", str(VEHICLE), "--nodes", "HITCH",
+                             "--messages", "VCU_S0E5_016", "-o", str(tmp_path / "hitch.py")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert " of 330 messages" in result.stderr
+    assert "decoder cost: " in result.stderr and "bytes of .mpy (armv7emsp)" in result.stderr
+    assert "bytes of heap after import" in result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("mule: warning: ")]
+    assert len(warnings) == len(load_dbc(VEHICLE, warn=None).warnings)
