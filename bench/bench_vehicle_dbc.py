@@ -63,7 +63,7 @@ def on_the_emulated_pyboard(dbc, log: Path, folder: Path) -> dict:
         result = replay(log, dbc, board.port, speed=None).as_dict()
         stats = result.get("board_stats") or {}
         return {"supervise": not extra, "lost": result["frames_lost"], "verified": result["frames_verified"],
-                "mismatched": result.get("frames_mismatched", 0), "fps": result["throughput_fps"],
+                "mismatched": result["mismatches"], "fps": result["throughput_fps"],
                 "heap_free": stats.get("heap_free"), "heap_min_free": stats.get("heap_min_free")}
 
 
