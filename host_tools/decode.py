@@ -20,7 +20,12 @@ from host_tools.engines.cantools_engine import CantoolsEngine
 from host_tools.engines.firmware_engine import FirmwareEngine
 from host_tools.logfile import LogStats, read_frames
 
-FORMATS = ("jsonl", "csv")
+FORMATS = ("jsonl", "csv", "parquet")
+# Times in every output: Unix epoch seconds (UTC) when the log records when it started
+# (BLF, candump -L/-ta, TRC, ASC with a date line: its relative times are shifted by it);
+# else seconds from the log's start as the log gives them (candump -tz/-td/no time).
+TIME_HELP = ("t: Unix epoch seconds (UTC) where the log says when it started (BLF, candump -L "
+             "and -ta, TRC, ASC with its date line); else seconds from the log's start")
 _FIRST_PLACES = 3  # how many log locations the summary names per problem
 
 
@@ -69,6 +74,10 @@ class DecodeSummary:
         if self.log.library_message_count:
             first = "; ".join(self.log.library_messages[:_FIRST_PLACES])
             out.append(f"{self.log.library_message_count} warnings from python-can (first: {first})")
+        if self.log.oddity_count:
+            first = "; ".join(f"{where}: {why}" for where, why in self.log.oddities[:_FIRST_PLACES])
+            out.append(f"{self.log.oddity_count} records read leniently, as python-can reads them "
+                       f"(--strict refuses them; first: {first})")
         if self.log.truncated:
             out.append(f"log truncated: {self.log.truncated}")
         return out
@@ -85,18 +94,44 @@ def make_engine(name: str, dbc: Dbc, heap: str | None = None):
         return CantoolsEngine(dbc)
     if name == "firmware":
         return FirmwareEngine(dbc, heap=heap)
+    if name == "vector":
+        from host_tools.engines.vector_engine import VectorEngine
+
+        return VectorEngine(dbc)
     raise ValueError(f"unknown engine {name!r}")
+
+
+def epoch_shift(stats: LogStats, first_t: float) -> float:
+    """What to add to a log's times for the one time convention (TIME_HELP)."""
+    if stats.epoch_offset:  # ASC: times count from its date line
+        return stats.epoch_offset
+    return 0.0
+
+
+def data_frames(log: Path, summary: DecodeSummary, *, skip_bad: bool = False,
+                accept_truncated: bool = False, strict: bool = False) -> Iterator:
+    """The data frames of a log, counting the others in `summary`."""
+    for frame in read_frames(log, skip_bad=skip_bad, stats=summary.log, accept_truncated=accept_truncated,
+                             strict=strict):
+        if frame.kind == "data":
+            summary.data_frames += 1
+            yield frame
+        elif frame.kind == "remote":
+            summary.remote_frames += 1
+        else:
+            summary.error_frames += 1
 
 
 def decoded_records(log: Path, dbc: Dbc, engine: str = "cantools", *, skip_bad: bool = False,
                     heap: str | None = None, summary: DecodeSummary | None = None,
-                    accept_truncated: bool = False) -> Iterator[dict]:
+                    accept_truncated: bool = False, strict: bool = False) -> Iterator[dict]:
     """Decode every frame of `log`; yields records in log order and fills `summary`
-    (summary.log.truncated: the log ends early, see read_frames)."""
+    (summary.log.truncated: the log ends early, see read_frames). Times follow TIME_HELP."""
     summary = summary if summary is not None else DecodeSummary(engine)
 
     def data_frames():
-        for frame in read_frames(log, skip_bad=skip_bad, stats=summary.log, accept_truncated=accept_truncated):
+        for frame in read_frames(log, skip_bad=skip_bad, stats=summary.log, accept_truncated=accept_truncated,
+                                 strict=strict):
             if frame.kind == "data":
                 summary.data_frames += 1
                 yield frame
@@ -106,10 +141,16 @@ def decoded_records(log: Path, dbc: Dbc, engine: str = "cantools", *, skip_bad: 
                 summary.error_frames += 1
 
     with make_engine(engine, dbc, heap) as decoder:
+        shift = None
         for frame, outcome in decoder.decode(data_frames()):
             summary.note(frame, outcome)
             if outcome.status == DECODED:
-                yield record(frame, outcome)
+                rec = record(frame, outcome)
+                if shift is None:
+                    shift = epoch_shift(summary.log, frame.t)
+                if shift:
+                    rec["t"] = frame.t + shift
+                yield rec
 
 
 def write_records(records, out: TextIO, fmt: str) -> int:

@@ -31,7 +31,7 @@ from can.io.trc import TRCReader
 
 from host_tools.text import printable
 
-__all__ = ["Frame", "LogError", "LogStats", "read_frames", "supported_suffixes"]
+__all__ = ["Frame", "LogError", "LogStats", "read_frames", "readable_suffixes", "supported_suffixes"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,8 +128,14 @@ _COMPRESSED = (".gz",)  # what python-can's LogReader decompresses
 
 
 def supported_suffixes() -> tuple[str, ...]:
-    """File extensions read_frames understands (matched case-insensitively); each also
-    gzip-compressed, with .gz after it (.asc.gz), except .mf4 and .db."""
+    """The text and BLF formats (matched case-insensitively), which python-can also writes
+    (mule monitor records to them); readable_suffixes() adds .mf4 and .db."""
+    return _SUFFIXES[:5]
+
+
+def readable_suffixes() -> tuple[str, ...]:
+    """File extensions read_frames understands; each also gzip-compressed, with .gz after
+    it (.asc.gz), except .mf4 and .db."""
     return _SUFFIXES
 
 

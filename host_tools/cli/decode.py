@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 from host_tools import DEFAULT_DBC
-from host_tools.cli.args import writable_file
+from host_tools.cli.args import writable_dir, writable_file
 from host_tools.dbc import load_dbc
-from host_tools.decode import FORMATS, DecodeSummary, decoded_records, write_records
+from host_tools.decode import FORMATS, TIME_HELP, DecodeSummary, decoded_records, write_records
 from host_tools.engines import ENGINES
 from host_tools.logfile import LogError
 from host_tools.text import printable
@@ -29,11 +29,71 @@ def _do_decode(args: argparse.Namespace) -> int:
                        truncated=exc.truncated) from None
 
 
+def _many(args: argparse.Namespace, logs: list[Path]) -> int:
+    from host_tools.distributed import run_many
+
+    if args.format != "parquet" or args.output is None:
+        print("mule decode: error: many logs (or --workers/--scheduler) need --format parquet -o DIR",
+              file=sys.stderr)
+        return 2
+    if args.engine != "vector":
+        print("mule decode: note: --format parquet decodes with the vector engine", file=sys.stderr)
+    load_dbc(args.dbc, strict=args.strict)  # refuse a bad DBC once, here, with its warnings
+    out = args.output
+    options = {"strict_dbc": args.strict,
+               "parquet": {"values": args.values, "skip_bad": args.skip_bad,
+                           "accept_truncated": args.accept_truncated, "strict": args.strict}}
+    failed = truncated = 0
+    progress = _progress(len(logs))
+    try:
+        for result in run_many(logs, args.dbc, out, options, workers=args.workers, scheduler=args.scheduler):
+            name = printable(result["log"])
+            if "error" in result:
+                failed += 1
+                print(f"mule decode: error: {printable(result['error'])}", file=sys.stderr)
+            else:
+                truncated += bool(result.get("truncated"))
+                for line in result["lines"]:
+                    print(f"mule decode: {name}: {printable(line)}", file=sys.stderr)
+            if progress is not None:
+                progress[0].advance(progress[1])
+    finally:
+        if progress is not None:
+            progress[0].stop()
+    print(f"mule decode: {len(logs) - failed} of {len(logs)} logs decoded into {printable(out)}", file=sys.stderr)
+    return 1 if failed or (truncated and not args.accept_truncated) else 0
+
+
+def _progress(total: int):
+    """A bar over the logs, on a terminal only."""
+    if not sys.stderr.isatty():
+        return None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    bar = Progress("logs", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                   console=Console(stderr=True), transient=True)
+    task = bar.add_task("logs", total=total)
+    bar.start()
+    return bar, task
+
+
 def _decode(args: argparse.Namespace) -> int:
+    from host_tools.distributed import expand_logs
+
+    logs = expand_logs(args.log)
+    if not logs:
+        print(f"mule decode: error: no log matches {' '.join(printable(str(x)) for x in args.log)}",
+              file=sys.stderr)
+        return 1
+    if args.format == "parquet" or len(logs) > 1 or args.workers > 1 or args.scheduler:
+        return _many(args, logs)
+    args.log = logs[0]
     dbc = load_dbc(args.dbc, strict=args.strict)
     summary = DecodeSummary(args.engine)
     records = decoded_records(args.log, dbc, args.engine, skip_bad=args.skip_bad,
-                              heap=args.heap, summary=summary, accept_truncated=args.accept_truncated)
+                              heap=args.heap, summary=summary, accept_truncated=args.accept_truncated,
+                              strict=args.strict)
     if args.output:
         with open(args.output, "w", newline="") as out:
             write_records(records, out, args.format)
@@ -52,20 +112,31 @@ def _decode(args: argparse.Namespace) -> int:
 def add_subparser(subparsers) -> None:
     parser = subparsers.add_parser(
         "decode", help="decode a CAN log with the DBC",
-        description="Decode every frame of a CAN log (candump .log, .asc, .blf, .trc, .csv). "
-                    "Writes one record per decoded frame; everything else is counted on stderr.",
+        description="Decode every frame of CAN logs (candump .log incl. its screen formats, .asc, .blf, "
+                    ".trc, .csv, .mf4, .db; each but .mf4/.db also .gz). Writes one record per decoded "
+                    "frame; everything else is counted on stderr. " + TIME_HELP + ".",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("log", type=Path, help="CAN log file")
+    parser.add_argument("log", nargs="+", help="CAN log files, folders or globs (many: --format parquet -o DIR)")
     parser.add_argument("--dbc", type=Path, default=DEFAULT_DBC, help="DBC file")
     parser.add_argument("--strict", action="store_true",
                         help="refuse a DBC that cantools' strict load refuses (overlapping signals, signals "
                              "past the message's end) instead of loading it as cantools' strict=False does, "
-                             "with a warning per problem")
+                             "with a warning per problem; and refuse log records python-can reads only "
+                             "leniently (an ASC classic DLC above 8, a CAN FD DLC that disagrees with its length)")
     parser.add_argument("--engine", choices=ENGINES, default="cantools",
                         help="cantools: reference in CPython; firmware: generated decoder "
-                             "inside the MicroPython unix port")
-    parser.add_argument("--format", choices=FORMATS, default="jsonl", help="output format")
-    parser.add_argument("-o", "--output", type=writable_file, help="output file (default: stdout)")
+                             "inside the MicroPython unix port; vector: numpy, whole columns per message "
+                             "(equal to cantools; always used for --format parquet)")
+    parser.add_argument("--format", choices=FORMATS, default="jsonl",
+                        help="output format; parquet: one table per message under -o DIR, partitioned "
+                             "message=<name>/log=<log file>")
+    parser.add_argument("-o", "--output", type=Path, help="output file (default: stdout); a folder for parquet")
+    parser.add_argument("--values", choices=("phys", "raw", "both"), default="phys",
+                        help="parquet: physical values (column <signal>), raw (<signal>_raw) or both")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="decode this many logs at once on local cores (Dask LocalCluster on loopback)")
+    parser.add_argument("--scheduler", help="a Dask scheduler address (tcp://host:8786): decode the logs "
+                                            "on that cluster (workers must see the same paths)")
     parser.add_argument("--skip-bad", action="store_true",
                         help="count and report malformed log records instead of stopping")
     parser.add_argument("--accept-truncated", action="store_true",
@@ -73,3 +144,25 @@ def add_subparser(subparsers) -> None:
                              "(the summary still says what was lost)")
     parser.add_argument("--heap", help="MicroPython heap size for the firmware engine, e.g. 100K")
     parser.set_defaults(func=_do_decode)
+    _check_output_when_parsed(parser)
+
+
+def _check_output_when_parsed(parser: argparse.ArgumentParser) -> None:
+    """-o is a file for jsonl/csv and a folder for parquet: checked once --format is known,
+    still while parsing (a bad -o fails before any work, naming the flag)."""
+    parse = parser.parse_known_args
+
+    def parse_known_args(args=None, namespace=None):
+        ns, rest = parse(args, namespace)
+        out = getattr(ns, "output", None)
+        if out is not None:
+            check = writable_dir if ns.format == "parquet" else writable_file
+            try:
+                ns.output = check(str(out))
+            except argparse.ArgumentTypeError as exc:
+                parser.error(f"argument -o/--output: {exc}")
+        if ns.workers < 1:
+            parser.error("argument --workers: give 1 or more")
+        return ns, rest
+
+    parser.parse_known_args = parse_known_args  # type: ignore[method-assign]

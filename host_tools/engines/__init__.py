@@ -23,4 +23,4 @@ class Outcome:
     phys: dict = field(default_factory=dict)
 
 
-ENGINES = ("cantools", "firmware")
+ENGINES = ("cantools", "firmware", "vector")

@@ -47,7 +47,7 @@ def trc_start(days: float) -> float:
 
 
 def test_supported_suffixes():
-    assert set(supported_suffixes()) == {".log", ".asc", ".blf", ".trc", ".csv", ".mf4", ".db"}
+    assert set(supported_suffixes()) == {".log", ".asc", ".blf", ".trc", ".csv"}
 
 
 def test_candump_good():

@@ -1,0 +1,241 @@
+"""Vectorised decode engine: whole columns of frames per message id, with numpy.
+
+The same layout model the firmware generator uses (codegen/layout.py: a signal is byte
+segments placed into 32-bit lanes) applied to an (n frames x payload) uint8 matrix per
+message and payload length: each segment is one shift-and-mask over a column. Raw values
+are uint64 (two's complement and IEEE floats reinterpreted in place); physical values
+follow cantools' conversions exactly (Python int arithmetic where float64 could round).
+Multiplexing follows cantools' codec tree: a signal is present where its multiplexer is
+and has one of its values; a frame whose multiplexer value has no branch is BAD_MUX, as
+cantools raises there. numpy because the work is fixed-width integer column arithmetic,
+and pyarrow (Parquet) takes numpy columns without copying.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from host_tools.codegen.emit import unpack_fails
+from host_tools.codegen.layout import lanes
+from host_tools.dbc import Dbc, frame_key, payload_lengths
+from host_tools.engines import BAD_MUX, DECODED, UNKNOWN_ID, WRONG_LENGTH, Outcome
+
+CHUNK = 200_000  # frames decoded per batch by VectorEngine.decode()
+
+
+@dataclass
+class MessageColumns:
+    """Decoded frames of one message (one payload length), in log order."""
+
+    message: object  # the cantools Message
+    rows: np.ndarray  # int64 index of each frame in the batch
+    raw: dict = field(default_factory=dict)  # signal -> column (uint64/int64/float64 or object)
+    phys: dict = field(default_factory=dict)  # signal -> column
+    present: dict = field(default_factory=dict)  # signal -> bool column, None = every row
+    bad_mux: np.ndarray | None = None  # bool column: frames cantools would refuse
+
+
+def _conversion(signal):
+    conv = signal.conversion
+    return getattr(conv, "_conversion", conv)  # NamedSignalConversion wraps the numeric one
+
+
+def _extract(mat: np.ndarray, signal) -> np.ndarray:
+    """The raw bits of `signal` in every row of `mat`, as uint64 (unsigned)."""
+    n = mat.shape[0]
+    value = np.zeros(n, dtype=np.uint64)
+    for lane in lanes(signal.start, signal.length, signal.byte_order):
+        for seg in lane.segments:
+            col = mat[:, seg.byte].astype(np.uint64)
+            if seg.shift:
+                col >>= np.uint64(seg.shift)
+            if seg.width < 8:
+                col &= np.uint64((1 << seg.width) - 1)
+            at = lane.base + seg.pos
+            if at:
+                col <<= np.uint64(at)
+            value |= col
+    return value
+
+
+def raw_column(mat: np.ndarray, signal) -> np.ndarray:
+    bits = _extract(mat, signal)
+    length = signal.length
+    if signal.is_float:
+        if length == 32:
+            with np.errstate(invalid="ignore"):  # NaNs widen as in C (cantools' struct.unpack)
+                return bits.astype(np.uint32).view(np.float32).astype(np.float64)
+        return bits.view(np.float64)
+    if signal.is_signed:
+        up = np.uint64(64 - length)
+        return (bits << up).view(np.int64) >> np.int64(64 - length)  # sign-extend
+    if length < 64:
+        return bits.astype(np.int64)
+    return bits
+
+
+def phys_column(raw: np.ndarray, signal) -> np.ndarray:
+    conv = _conversion(signal)
+    name = type(conv).__name__
+    if name == "IdentityConversion":
+        return raw
+    scale, offset = conv.scale, conv.offset
+    if raw.dtype == np.float64:
+        return raw * scale + offset
+    if name == "LinearIntegerConversion":
+        if (1 << signal.length) * abs(scale) + abs(offset) < (1 << 62):
+            return raw.astype(np.int64) * np.int64(scale) + np.int64(offset)
+    elif (1 << signal.length) * abs(scale) < (1 << 53):
+        # every raw value and raw * scale exact in float64: one rounding, as in Python
+        return raw.astype(np.float64) * scale + offset
+    # Python's int arithmetic, as cantools does; float64 could round differently
+    return np.array([r * scale + offset for r in raw.tolist()], dtype=object)
+
+
+def decode_matrix(message, mat: np.ndarray, rows: np.ndarray) -> MessageColumns:
+    """Decode every row of `mat` (frames of `message`, one payload length)."""
+    out = MessageColumns(message, rows)
+    n = mat.shape[0]
+    by_name = {s.name: s for s in message.signals}
+    bad = np.zeros(n, dtype=bool)
+    cache: dict[str, np.ndarray] = {}
+
+    def raw_of(name: str) -> np.ndarray:
+        col = cache.get(name)
+        if col is None:
+            col = cache[name] = raw_column(mat, by_name[name])
+        return col
+
+    def walk(node: dict, mask: np.ndarray | None) -> None:
+        nonlocal bad
+        if unpack_fails(node, message.length):
+            # cantools (non-strict) cannot unpack this level at all: every frame reaching it
+            # fails to decode (the firmware decoder's ERR_MUX there, docs/dbc.md)
+            bad = bad | (np.ones(n, dtype=bool) if mask is None else mask)
+            return
+        for sig in node["signals"]:
+            raw_of(sig.name)
+            if mask is None:
+                out.present[sig.name] = None
+            else:
+                prev = out.present.get(sig.name, False)
+                out.present[sig.name] = mask if prev is False else (prev | mask)
+        for mux_name, children in node["multiplexers"].items():
+            mux = raw_of(mux_name)
+            covered = np.isin(mux, np.array(list(children), dtype=mux.dtype))
+            miss = ~covered if mask is None else (mask & ~covered)
+            bad = bad | miss
+            for value, child in children.items():
+                hit = mux == value
+                walk(child, hit if mask is None else (mask & hit))
+
+    walk(message._codecs, None)
+    out.bad_mux = bad
+    for sig in message.signals:
+        if sig.name in out.present:
+            raw = cache[sig.name]
+            out.raw[sig.name] = raw
+            out.phys[sig.name] = phys_column(raw, sig)
+    return out
+
+
+@dataclass
+class Batch:
+    """A batch of frames decoded column-wise: per message, and what was not decoded."""
+
+    frames: list
+    status: np.ndarray  # per frame: 0 decoded, 1 unknown id, 2 wrong length, 3 bad mux
+    messages: list  # MessageColumns
+    names: list  # per frame: message name or None
+
+
+_STATUS = (DECODED, UNKNOWN_ID, WRONG_LENGTH, BAD_MUX)
+
+
+def decode_batch(dbc: Dbc, frames: list) -> Batch:
+    """Decode a list of data frames column-wise."""
+    n = len(frames)
+    status = np.zeros(n, dtype=np.int8)
+    names: list = [None] * n
+    groups: dict = {}
+    lookup = dbc.by_key
+    for i, f in enumerate(frames):
+        key = frame_key(f.can_id, f.ext)
+        groups.setdefault((key, len(f.data)), []).append(i)
+    out: list = []
+    for (key, length), idx in groups.items():
+        message = lookup.get(key)
+        rows = np.asarray(idx, dtype=np.int64)
+        if message is None:
+            status[rows] = 1
+            continue
+        for i in idx:
+            names[i] = message.name
+        if length not in payload_lengths(message):
+            status[rows] = 2
+            continue
+        buf = b"".join([frames[i].data for i in idx])
+        mat = np.frombuffer(buf, dtype=np.uint8).reshape(len(idx), length) if length else \
+            np.zeros((len(idx), 0), dtype=np.uint8)
+        if length < message.length:  # cannot happen with payload_lengths, kept for safety
+            mat = np.pad(mat, ((0, 0), (0, message.length - length)))
+        cols = decode_matrix(message, mat, rows)
+        if cols.bad_mux is not None and cols.bad_mux.any():
+            status[rows[cols.bad_mux]] = 3
+        out.append(cols)
+    return Batch(frames, status, out, names)
+
+
+def outcomes(batch: Batch) -> list[Outcome]:
+    """One Outcome per frame, as the other engines give them (Python ints and floats)."""
+    result: list = [None] * len(batch.frames)
+    for cols in batch.messages:
+        rows = cols.rows.tolist()
+        ok = ~cols.bad_mux if cols.bad_mux is not None else np.ones(len(rows), bool)
+        order = [s.name for s in cols.message.signals if s.name in cols.raw]
+        raw_lists = {k: cols.raw[k].tolist() for k in order}
+        phys_lists = {k: cols.phys[k].tolist() for k in order}
+        present = {k: (None if cols.present[k] is None else cols.present[k].tolist()) for k in order}
+        okl = ok.tolist()
+        name = cols.message.name
+        for j, i in enumerate(rows):
+            if not okl[j]:
+                continue
+            keys = [k for k in order if present[k] is None or present[k][j]]
+            result[i] = Outcome(DECODED, name, {k: raw_lists[k][j] for k in keys},
+                                {k: phys_lists[k][j] for k in keys})
+    status = batch.status.tolist()
+    for i, s in enumerate(status):
+        if s:
+            result[i] = Outcome(_STATUS[s], batch.names[i])
+    return result
+
+
+class VectorEngine:
+    name = "vector"
+
+    def __init__(self, dbc: Dbc):
+        self.dbc = dbc
+
+    def __enter__(self) -> "VectorEngine":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def batches(self, frames: Iterable, chunk: int = CHUNK) -> Iterator[Batch]:
+        buf: list = []
+        for f in frames:
+            buf.append(f)
+            if len(buf) >= chunk:
+                yield decode_batch(self.dbc, buf)
+                buf = []
+        if buf:
+            yield decode_batch(self.dbc, buf)
+
+    def decode(self, frames: Iterable) -> Iterator[tuple[object, Outcome]]:
+        for batch in self.batches(frames):
+            yield from zip(batch.frames, outcomes(batch))
