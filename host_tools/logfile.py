@@ -328,6 +328,7 @@ class _TextFormat:
         self.accept_truncated = accept_truncated
         self.replay: list[str] = []  # header lines fed to every new reader
         self.oddity: str | None = None  # set by fix() for a record read leniently
+        self.stats: LogStats | None = None
         self.epoch_offset: float | None = 0.0  # see LogStats.epoch_offset
 
     def prescan(self, it: Iterator[str], stats: LogStats) -> tuple[str | None, int]:
@@ -454,6 +455,7 @@ _ASC_FRAME_LIKE = re.compile(
     r"|\S+\s+canfd\b)",
     re.I,
 )
+_ASC_TRIGGER_BEGIN = re.compile(r"begin\s+triggerblock\s+\w+\s+(.+)", re.I)
 _ASC_STAT = re.compile(rf"{_TS}\s+\d+\s+statistic:", re.I)
 _ASC_CHIP = re.compile(rf"{_TS}\s+can\s+\d+\s+status:", re.I)
 _ASC_J1939 = re.compile(rf"{_TS}\s+j1939", re.I)
@@ -476,6 +478,7 @@ class _Asc(_TextFormat):
         super().__init__(path, *args, **kw)
         self.base = 16
         self.epoch_offset = None  # until a date line says when the measurement started
+        self.trigger_seen = False
 
     def prescan(self, it: Iterator[str], stats: LogStats) -> tuple[str | None, int]:
         # Mirror ASCReader._extract_header: date/base/comment lines continue,
@@ -526,6 +529,14 @@ class _Asc(_TextFormat):
         if s.startswith("//"):
             return "asc:comment", None
         if _ASC_TRIGGER.match(s):
+            begin = _ASC_TRIGGER_BEGIN.match(s)
+            if begin and not self.trigger_seen and self.stats is not None:
+                # python-can counts ASC times from the (first) triggerblock's date
+                self.trigger_seen = True
+                try:
+                    self.stats.epoch_offset = ASCReader._datetime_to_timestamp(begin.group(1))
+                except (ValueError, OverflowError, OSError):
+                    pass
             return "asc:triggerblock", None
         if _ASC_START.match(s):
             return "asc:start-of-measurement", None
@@ -751,6 +762,7 @@ def _read_text(fmt: _TextFormat, skip_bad: bool, stats: LogStats) -> Iterator[Fr
         raise LogError(path, None, f"cannot open: {exc.strerror or exc}") from None
     frames_before = stats.frames
     strict = fmt.strict
+    fmt.stats = stats
     with fh, _python_can_messages(stats):
         it = _gz_text_lines(path, fh) if fmt.compressed else iter(fh)
         try:

@@ -115,3 +115,22 @@ def test_unknown_suffix_names_what_is_supported(tmp_path):
         fh.write(b"x")
     with pytest.raises(LogError, match="unknown log format '.txt.gz'"):
         read(path)
+
+
+def test_one_time_convention_for_every_format():
+    """Decoded times are epoch seconds whenever the log says when it started: an ASC's
+    relative times are shifted by its triggerblock's date, as python-can does."""
+    from host_tools import DEFAULT_DBC
+    from host_tools.dbc import load_dbc
+    from host_tools.decode import DecodeSummary, epoch_shift
+
+    load_dbc(DEFAULT_DBC, warn=None)
+    times = {}
+    for suffix in (".asc", ".blf", ".log", ".trc", ".mf4"):
+        frames, stats = read(FORMATS / f"frames{suffix}")
+        shift = epoch_shift(stats, frames[0].t)
+        times[suffix] = [round(f.t + shift, 3) for f in frames if f.kind == "data"][:12]
+    assert all(v == times[".log"] for v in times.values()), times
+    assert times[".log"][0] == 1_700_000_000.0
+    _, stats = read(FORMATS / "candump_screen_tz.log")
+    assert stats.epoch_offset is None and DecodeSummary("x")
