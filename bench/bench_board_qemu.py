@@ -1,0 +1,165 @@
+"""`make bench`: the board's per-frame cost in instructions on the emulated Pyboard (Cortex-M4F,
+armv7emsp, QEMU -icount: 1 instruction = 1 ns of guest time), with the project DBC in replay
+mode and supervision on; the same harness timed on the unix port in the same run; free heap
+after start-up on the 100 KB board with the modules loaded from its /flash.
+
+    python bench/bench_board_qemu.py [--frames 2000] [--save-baseline]
+
+--save-baseline writes bench/baseline_qemu.json (the figures of the current commit), the
+"before" every later run prints beside its own (issue 17)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from host_tools import DEFAULT_DBC  # noqa: E402
+from host_tools.codegen.build import compile_mpy  # noqa: E402
+from host_tools.dbc import load_dbc  # noqa: E402
+from host_tools.flash import build_firmware  # noqa: E402
+from host_tools.link import messages as m  # noqa: E402
+from host_tools.link import wire  # noqa: E402
+from host_tools.qemu_board.build import build  # noqa: E402
+from host_tools.qemu_board.icount import INSTRUCTIONS_PER_US, IcountQemuBoard  # noqa: E402
+from host_tools.sample_frames import random_frame  # noqa: E402
+from host_tools.tools import tool  # noqa: E402
+
+HARNESS = REPO / "bench" / "board_cost_mp.py"
+BASELINE = REPO / "bench" / "baseline_qemu.json"
+CLOCK_HZ = 168_000_000  # a Pyboard v1.1's STM32F405
+TARGET_INSTRUCTIONS = 10_000
+TARGET_FREE = 40 * 1024
+ROWS = [  # key, label
+    ("decoder", "generated decoder call"),
+    ("supervise", "supervision (Supervisor.frame)"),
+    ("telemetry", "TELEMETRY packing and flush"),
+    ("board_decode", "Board.decode (decode + supervise + TELEMETRY)"),
+    ("reader", "link reader (next, COBS, CRC, records)"),
+    ("frame_no", "can_frame_no"),
+    ("run", "whole path Board.run"),
+]
+
+
+STARTUP = """import gc, sys
+sys.path.insert(0, "/flash/fw")
+import app
+b = app.Board({"mode": "replay", "bus": 1, "bitrate": 500000, "decimation": 1, "port": "feed",
+               "board": "bench"}, None)
+gc.collect()
+print(gc.mem_free())
+"""
+
+
+def replay_wire(frames) -> bytes:
+    encoder = wire.FrameEncoder()
+    records = [m.CanRecord(i * 100, f.can_id, f.ext, f.data) for i, f in enumerate(frames)]
+    out = b"".join(encoder.encode(*m.encode(batch)) for batch in m.split_batches(records))
+    return out + encoder.encode(wire.STOP)
+
+
+def parse(text: str) -> dict:
+    line = [ln for ln in text.splitlines() if "run=" in ln]
+    if not line:
+        raise SystemExit(f"the harness printed no figures:\n{text}")
+    return {k: int(v) for k, v in (item.split("=") for item in line[-1].split())}
+
+
+def run_qemu(dbc, wire_bytes: bytes, tmp: Path) -> dict:
+    # the costs on a 256 KB heap (the wire and the records are held in RAM beside the board);
+    # free heap after start-up on the Pyboard's 100 KB, the board alone
+    firmware = build("256K", log=lambda text: None).elf
+    small = build("100K", log=lambda text: None).elf
+    files = build_firmware(dbc, tmp / "fw", "armv7emsp", {"mode": "replay"})
+    (tmp / "wire.bin").write_bytes(wire_bytes)
+    harness = compile_mpy(HARNESS, "armv7emsp", tmp / "board_cost_mp.mpy")
+    (tmp / "board").mkdir()
+
+    def mpremote(port, *args):
+        result = subprocess.run([tool("mpremote"), "connect", port, *args], capture_output=True, text=True,
+                                timeout=600)
+        if result.returncode:
+            raise SystemExit(f"mpremote {' '.join(args)}: {result.stdout}{result.stderr}")
+        return result.stdout
+
+    with IcountQemuBoard(tmp / "board", heap="100K", firmware=firmware) as board:
+        mpremote(board.port, "fs", "mkdir", ":fw")
+        mpremote(board.port, "fs", "cp", *[str(f) for f in files if f.name != "main.py"], ":/flash/fw/")
+        mpremote(board.port, "fs", "cp", str(harness), str(tmp / "wire.bin"), ":/flash/")
+        out = parse(mpremote(board.port, "exec", "import board_cost_mp"))
+    with IcountQemuBoard(tmp / "board", heap="100K", firmware=small) as board:
+        free = mpremote(board.port, "exec", STARTUP).split()
+    out["free"] = int(free[-1])
+    # µs of guest time x 1000 -> instructions (the harness printed µs x 1000 per frame)
+    return {k: (v * INSTRUCTIONS_PER_US // 1000 if k in dict(ROWS) else v) for k, v in out.items()}
+
+
+def run_unix(dbc, wire_bytes: bytes, tmp: Path) -> dict:
+    build_firmware(dbc, tmp / "fw-x64", "x64", {"mode": "replay"})
+    (tmp / "wire.bin").write_bytes(wire_bytes)
+    result = subprocess.run([tool("micropython"), "-X", "heapsize=512K", str(HARNESS), str(tmp / "fw-x64"),
+                             str(tmp / "wire.bin")], capture_output=True, text=True, timeout=600)
+    if result.returncode:
+        raise SystemExit(f"unix port: {result.stdout}{result.stderr}")
+    return parse(result.stdout)  # ns per frame (µs x 1000)
+
+
+def git_commit() -> str:
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=2000)
+    parser.add_argument("--save-baseline", action="store_true")
+    args = parser.parse_args()
+    dbc = load_dbc(DEFAULT_DBC)
+    rnd = random.Random(3)
+    frames = [random_frame(dbc, rnd, faults=False) for _ in range(args.frames)]
+    wire_bytes = replay_wire(frames)
+    with tempfile.TemporaryDirectory() as tmp:
+        qemu = run_qemu(dbc, wire_bytes, Path(tmp))
+        unix = run_unix(dbc, wire_bytes, Path(tmp))
+    if args.save_baseline:
+        BASELINE.write_text(json.dumps({"commit": git_commit(), "dbc": DEFAULT_DBC.name, "frames": args.frames,
+                                        "instructions_per_frame": {k: qemu[k] for k, _ in ROWS},
+                                        "free_after_start": qemu["free"]}, indent=1) + "\n")
+    base = json.loads(BASELINE.read_text()) if BASELINE.exists() else None
+    before = base["instructions_per_frame"] if base else {}
+    print(f"\nboard per-frame cost, {DEFAULT_DBC.name}, replay mode, supervision "
+          f"{'on' if qemu['supervised'] else 'OFF'}, {qemu['frames']:,} random valid frames")
+    print("emulated Pyboard: Cortex-M4F armv7emsp, 100 KB heap, QEMU -icount (exact instruction counts);"
+          " unix port: x86-64, ns per frame")
+    label_before = f"before ({base['commit']})" if base else "before"
+    print(f"\n{'per frame':48} {'Cortex-M4 instr':>15} {label_before:>16} {'unix ns':>9} {'instr/ns':>9}")
+    for key, label in ROWS:
+        b = f"{before[key]:,}" if key in before else "-"
+        ratio = f"{qemu[key] / unix[key]:.1f}" if unix.get(key, 0) > 0 else "-"
+        print(f"{label:48} {qemu[key]:15,} {b:>16} {unix.get(key, 0):9,} {ratio:>9}")
+    n = qemu["run"]
+    print(f"\nboard path on Cortex-M4: {n:,} instructions/frame (supervision "
+          f"{'on' if qemu['supervised'] else 'OFF'})" + (f"; before: {before['run']:,} ({base['commit']})"
+                                                         if before else ""))
+    print(f"implied at 168 MHz: {CLOCK_HZ / n:,.0f} frames/s (assuming 1 instruction per cycle, optimistic: "
+          "flash wait states and taken branches cost more)")
+    print("0 B/frame: checked under heap_lock by tests/firmware/test_app_heap_qemu.py")
+    free = qemu["free"]
+    print(f"free heap after start-up (100 KB emulated Pyboard, modules from /flash, project DBC): {free:,} B"
+          + (f"; before: {base['free_after_start']:,} B" if base else ""))
+    ok_n = n <= TARGET_INSTRUCTIONS and qemu["supervised"]
+    ok_free = free >= TARGET_FREE
+    print(f"\ntargets: whole path ≤ {TARGET_INSTRUCTIONS:,} instructions/frame with supervision on: "
+          f"{'met' if ok_n else 'NOT met'}; free heap ≥ 40 KB after start-up: {'met' if ok_free else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
