@@ -30,6 +30,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from host_tools.board_codes import RESULT_STATUS
 from host_tools.dbc import Dbc
 from host_tools.link import messages as m
 from host_tools.link.session import BoardLink, LinkError
@@ -159,7 +160,7 @@ class Dashboard:
                 self.telemetry_gaps += step - 1
         self._last_no = record.frame_no
         if record.result < 0:
-            key = {-1: "unknown_id", -2: "wrong_length", -3: "bad_multiplexer"}.get(record.result)
+            key = RESULT_STATUS.get(record.result)
             if key:
                 self.undecoded[key] += 1
             return []
@@ -341,7 +342,7 @@ class Recorder:
         self.frames += 1
 
     def undecodable(self, result: int) -> None:
-        key = {-1: "unknown_id", -2: "wrong_length", -3: "bad_multiplexer"}.get(result)
+        key = RESULT_STATUS.get(result)
         if key:
             self.not_recorded[key] += 1
 

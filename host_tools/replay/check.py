@@ -13,12 +13,11 @@ from dataclasses import dataclass
 
 from cantools.database.errors import DecodeError
 
+from host_tools.board_codes import status_of
 from host_tools.dbc import Dbc, frame_key, payload_lengths
 from host_tools.engines import BAD_MUX, DECODED, UNKNOWN_ID, WRONG_LENGTH
 from host_tools.telemetry import raw_value
 from host_tools.verify import same_raw
-
-RESULT_STATUS = {-1: UNKNOWN_ID, -2: WRONG_LENGTH, -3: BAD_MUX}
 
 
 @dataclass(frozen=True)
@@ -81,7 +80,7 @@ class Checker:
             return Checked(f"result {result}", -1, {}, [self._fate(number, frame, status, want_mi,
                                                                    [p.result for p in parts])])
         if result < 0 or result >= len(self._signals):
-            got = RESULT_STATUS.get(result, f"result {result}")
+            got = status_of(result)
             if result < 0 and got == status:
                 return Checked(got, -1, {}, [])
             return Checked(got, -1, {}, [self._fate(number, frame, status, want_mi, got)])

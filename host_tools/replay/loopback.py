@@ -16,6 +16,7 @@ import time
 
 import serial
 
+from host_tools.board_codes import STATUS_RESULT
 from host_tools.dbc import Dbc
 from host_tools.engines import BAD_MUX, DECODED, UNKNOWN_ID, WRONG_LENGTH
 from host_tools.engines.cantools_engine import decode_one
@@ -23,7 +24,6 @@ from host_tools.link import messages as m
 from host_tools.link import wire
 from host_tools.link.session import BoardLink, LinkError
 
-_RESULT = {UNKNOWN_ID: -1, WRONG_LENGTH: -2, BAD_MUX: -3}
 
 
 def lanes_of(signal, raw) -> m.Signal:
@@ -169,7 +169,7 @@ class LoopbackBoard:
         if outcome.status != DECODED:
             name = {UNKNOWN_ID: "unknown_ids", WRONG_LENGTH: "wrong_length", BAD_MUX: "bad_mux"}[outcome.status]
             stats[name] += 1
-            return m.TelemetryRecord(frame_no, _RESULT[outcome.status])
+            return m.TelemetryRecord(frame_no, STATUS_RESULT[outcome.status])
         stats["frames_decoded"] += 1
         mi = self._index[outcome.msg]
         order = self._order[mi]

@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
+from host_tools.board_codes import replay_us
 from host_tools.collector import collector_paused
 from host_tools.dbc import Dbc
 from host_tools.link import messages as m
@@ -189,7 +190,7 @@ class Replay:
         for frame, due in pending:
             if due > limit or len(records) == m.MAX_COUNT:
                 break
-            record = m.CanRecord(int((frame.t - t0) * 1e6) & 0xFFFFFFFF, frame.can_id, frame.ext, bytes(frame.data))
+            record = m.CanRecord(replay_us(frame.t, t0), frame.can_id, frame.ext, bytes(frame.data))
             size = body + record.size
             if size > MAX_BODY or _wire_size(size) > room:
                 break

@@ -8,10 +8,11 @@ import dataclasses
 from array import array
 from dataclasses import dataclass
 
+from host_tools.board_codes import STATUS_RESULT, replay_us
 from host_tools.codegen import layout
 from host_tools.dbc import Dbc
 from host_tools.e2e import _e2e, protection
-from host_tools.engines import BAD_MUX, DECODED, UNKNOWN_ID, WRONG_LENGTH
+from host_tools.engines import DECODED
 from host_tools.engines.cantools_engine import decode_one
 from host_tools.link.messages import Alert, TowRange
 from host_tools.supervision.firmware import CLEARED, KINDS, MASK, fw
@@ -36,9 +37,6 @@ class AlertEvent(Alert):
         return (self.frame_no, self.code, self.severity, self.mi, self.si, self.value)
 
 
-_RESULT = {UNKNOWN_ID: -1, WRONG_LENGTH: -2, BAD_MUX: -3}
-
-
 def with_values(dbc: Dbc, frame, values: dict):
     """`frame` with some of its signals set to physical `values` and, for a protected
     message, its CRC recomputed: faults the simulator does not make, for tests."""
@@ -59,7 +57,7 @@ def replay_times(frames) -> list[int]:
     if not frames:
         return []
     t0 = frames[0].t
-    return [int((f.t - t0) * 1e6) & MASK for f in frames]
+    return [replay_us(f.t, t0) & MASK for f in frames]
 
 
 def check_frames(dbc: Dbc, frames, overrides: dict | None = None, rules=None,
@@ -101,7 +99,7 @@ def check_frames(dbc: Dbc, frames, overrides: dict | None = None, rules=None,
                 selected[k + 1] = order[mi][name]
             result = mi
         else:
-            result = _RESULT[outcome.status]
+            result = STATUS_RESULT[outcome.status]
         sup.frame(frame_no, t, result, frame.can_id, frame.ext, data, len(data), lanes, selected)
     return out
 

@@ -17,7 +17,8 @@ import pytest
 from host_tools import REPO_ROOT
 from host_tools.codegen.build import PYBOARD_MARCH, compile_mpy
 from host_tools.dbc import load_dbc
-from host_tools.engines import BAD_MUX, DECODED, UNKNOWN_ID, WRONG_LENGTH
+from host_tools.board_codes import RESULT_STATUS
+from host_tools.engines import DECODED
 from host_tools.engines.cantools_engine import decode_one
 from host_tools.engines.firmware_engine import MODULE, build_module
 from host_tools.link import messages as m
@@ -136,9 +137,6 @@ def test_same_garbage_same_verdict_as_the_host(tmp_path, heap):
         assert board_counters == host.counters()
 
 
-_STATUS = {-1: UNKNOWN_ID, -2: WRONG_LENGTH, -3: BAD_MUX}
-
-
 def _merged(telemetry_frames, wide) -> dict[int, m.TelemetryRecord]:
     """frame_no → record, joining a record split over frames."""
     merged: dict[int, m.TelemetryRecord] = {}
@@ -215,7 +213,7 @@ def test_board_pipeline_sends_what_cantools_decodes_without_allocating(tmp_path,
         record = got[(first_no + k) & wire.FRAME_NO_MASK]
         want = decode_one(dbc, frame.can_id, frame.ext, frame.data)
         if record.result < 0:
-            assert (want.status, record.signals) == (_STATUS[record.result], ())
+            assert (want.status, record.signals) == (RESULT_STATUS[record.result], ())
             continue
         message = dbc.messages[record.result]
         assert (want.status, want.msg) == (DECODED, message.name)
