@@ -12,3 +12,28 @@ from mule_testing import PROJECT_DBC
 def dbc():
     """The project's DBC, loaded once per test module."""
     return load_dbc(PROJECT_DBC)
+
+
+@pytest.fixture(scope="module")
+def qemu_session():
+    """One emulated Pyboard (100 KB heap) per test module, for running MicroPython scripts on
+    it (tests/qemu_testing.py: QemuScripts); skips without the toolchain unless CI requires it."""
+    from qemu_testing import QemuScripts, qemu_firmware
+
+    with QemuScripts(qemu_firmware("100K")) as session:
+        yield session
+
+
+@pytest.fixture(scope="module")
+def qemu_replay_board(tmp_path_factory, dbc):
+    """One emulated Pyboard (100 KB heap) per test module, flashed once with the project's
+    firmware in replay mode as `mule flash` does it (armv7emsp)."""
+    from host_tools.flash import flash
+    from host_tools.vboard import QemuBoard
+    from qemu_testing import qemu_firmware
+
+    firmware = qemu_firmware("100K")
+    with QemuBoard(tmp_path_factory.mktemp("qemu-board"), firmware=firmware) as board:
+        flash(dbc, board.port, {"mode": "replay"}, tmp_path_factory.mktemp("qemu-build") / "fw",
+              log=lambda text: None)
+        yield board
