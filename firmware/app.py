@@ -107,6 +107,10 @@ class Board:
         self.writer = link.Writer(dbc)
         self.lanes, self.selected = dbc.new_buffers()
         self.decoders = dbc.DECODERS  # messages with a function of their own (the hot ones)
+        chosen, every = len(dbc.MESSAGES), getattr(dbc, "DBC_MESSAGES", len(dbc.MESSAGES))
+        self.selection = None if chosen == every else (
+            "decoder: %d of the DBC's %d messages (mule flash --messages/--nodes); frames of the others "
+            "count as unknown ids" % (chosen, every))
         self.table_decode = dbc.table_decode  # every other message of the DBC: the table walker
         self.record = array("i", bytes(16))
         self.data = bytearray(link.CAN_MAX_DATA)
@@ -170,6 +174,8 @@ class Board:
         self.last_credit = time.ticks_ms()
         for text in self.problems:  # what this boot could not do: said to every host that syncs
             self.log(_LOG_ERROR, text)
+        if self.selection:
+            self.log(_LOG_INFO, self.selection)
 
     # ---- one frame ------------------------------------------------------------------
     @micropython.native

@@ -380,6 +380,7 @@ def generate(dbc: Dbc, mode: str = "viper", tables: str = "auto", board: bool = 
         f"DBC_NAME = {ascii(_display_name(dbc.path.name))}",
         f"DBC_SHA256 = {dbc.sha256!r}",
         f"EMIT = {mode!r}",
+        f"DBC_MESSAGES = const({len(dbc.database.messages)})  # in the DBC; MESSAGES: those decoded here",
         f"MAX_LANES = const({max_lanes})",
         f"MAX_SIGNALS = const({max_signals})",
         "",

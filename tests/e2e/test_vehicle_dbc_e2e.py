@@ -63,3 +63,17 @@ def test_the_vehicle_dbc_on_the_emulated_pyboard_leaves_30k_free(tmp_path):
     assert d["frames_lost"] == 0 and d["mismatches"] == 0
     assert d["frames_verified"] == d["frames_sent"] == 1500
     assert d["board_stats"]["heap_min_free"] >= 30 * 1024, d["board_stats"]
+
+
+def test_a_board_decoding_some_messages_says_so_after_hello(tmp_path):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "host_tools.cli.main", "flash", "--vboard-dir", str(tmp_path / "vb"),
+                          "--dbc", str(VEHICLE), "--nodes", "HITCH", "--set", "supervise=false"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    chosen = len([m for m in load_dbc(VEHICLE, warn=None).messages if "HITCH" in m.senders])
+    assert f"decoder of {chosen} of 330 messages: decoder cost: " in out.stderr
+    assert (f"the board says: decoder: {chosen} of the DBC's 330 messages (mule flash --messages/--nodes); "
+            "frames of the others count as unknown ids") in out.stderr
