@@ -13,6 +13,8 @@ mule.time; each signal field's metadata: unit (the DBC's).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +23,9 @@ import pyarrow.parquet as pq
 
 from host_tools.decode import TIME_HELP, DecodeSummary, data_frames, epoch_shift
 from host_tools.engines import Outcome
-from host_tools.engines.vector_engine import _STATUS, VectorEngine, decode_batch
+from host_tools.engines.vector_engine import _STATUS, FrameTable, decode_table
+from host_tools.fast_read import Fallback, candump_tables
+from host_tools.logfile import LogStats
 
 VALUES = ("phys", "raw", "both")
 CHUNK = 500_000
@@ -38,11 +42,12 @@ def _column(values: np.ndarray, present) -> pa.Array:
     return pa.array(values, mask=mask)
 
 
-def message_table(cols, frames, shift: float, values: str, log_name: str, dbc_name: str) -> pa.Table:
+def message_table(cols, table, shift: float, values: str, log_name: str, dbc_name: str) -> pa.Table:
     ok = ~cols.bad_mux
     rows = cols.rows[ok]
-    t = np.fromiter((frames[i].t for i in rows.tolist()), dtype=np.float64, count=len(rows)) + shift
-    chan = [None if frames[i].channel is None else str(frames[i].channel) for i in rows.tolist()]
+    t = table.t[rows] + shift
+    chans = table.channel
+    chan = [None if chans[i] is None else str(chans[i]) for i in rows.tolist()]
     arrays = [pa.array(t), pa.array(chan, type=pa.string())]
     fields = [pa.field("t", pa.float64()), pa.field("channel", pa.string())]
     for sig in cols.message.signals:
@@ -65,34 +70,67 @@ def message_table(cols, frames, shift: float, values: str, log_name: str, dbc_na
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
+class _Place:
+    """What DecodeSummary.note needs of a frame it was not given as a Frame."""
+
+    __slots__ = ("can_id", "ext", "where")
+
+    def __init__(self, table, i: int) -> None:
+        self.can_id = int(table.can_id[i])
+        self.ext = bool(table.ext[i])
+        self.where = table.place(i)
+
+
+def frame_tables(log: Path, summary: DecodeSummary, *, chunk: int = CHUNK, fast: bool = True,
+                 **read_options) -> Iterator[FrameTable]:
+    """The log's data frames as FrameTables: the fast candump path where it applies, else
+    (or from the first block it does not apply to) the exact reader."""
+    skip = 0
+    if fast:
+        try:
+            for table in candump_tables(log):
+                summary.data_frames += len(table)
+                summary.log.frames += len(table)
+                yield table
+            return
+        except Fallback as fb:
+            skip = fb.index
+            summary.data_frames = 0
+            summary.log = LogStats()
+    frames = data_frames(log, summary, **read_options)
+    for _ in zip(range(skip), frames):
+        pass
+    while True:
+        batch = list(islice(frames, chunk))
+        if not batch:
+            return
+        yield FrameTable.from_frames(batch)
+
+
 def decode_to_parquet(log: Path, dbc, out_dir: Path, *, values: str = "phys", skip_bad: bool = False,
                       accept_truncated: bool = False, strict: bool = False, chunk: int = CHUNK,
-                      progress=None) -> dict:
+                      fast: bool = True, progress=None) -> dict:
     """Decode one log into out_dir; returns the summary lines, counts and seconds per stage."""
     log = Path(log)
     summary = DecodeSummary("vector")
     stages = {"read": 0.0, "decode": 0.0, "write": 0.0}
     written = 0
     parts: dict[str, int] = {}
-    frames_iter = data_frames(log, summary, skip_bad=skip_bad, accept_truncated=accept_truncated, strict=strict)
+    tables = frame_tables(log, summary, chunk=chunk, fast=fast, skip_bad=skip_bad,
+                          accept_truncated=accept_truncated, strict=strict)
     shift = None
-    engine = VectorEngine(dbc)
     while True:
         t0 = time.perf_counter()
-        batch_frames = []
-        for f in frames_iter:
-            batch_frames.append(f)
-            if len(batch_frames) >= chunk:
-                break
+        table = next(tables, None)
         t1 = time.perf_counter()
         stages["read"] += t1 - t0
-        if not batch_frames:
+        if table is None:
             break
-        if shift is None:
-            shift = epoch_shift(summary.log, batch_frames[0].t)
-        batch = decode_batch(engine.dbc, batch_frames)
+        if shift is None and len(table):
+            shift = epoch_shift(summary.log, float(table.t[0]))
+        batch = decode_table(dbc, table)
         for i in np.flatnonzero(batch.status).tolist():
-            summary.note(batch_frames[i], Outcome(_STATUS[batch.status[i]], batch.names[i]))
+            summary.note(_Place(table, i), Outcome(_STATUS[batch.status[i]], batch.names.get(i)))
         t2 = time.perf_counter()
         stages["decode"] += t2 - t1
         for cols in batch.messages:
@@ -100,16 +138,16 @@ def decode_to_parquet(log: Path, dbc, out_dir: Path, *, values: str = "phys", sk
             summary.decoded += good
             if not good:
                 continue
-            table = message_table(cols, batch_frames, shift, values, log.name, str(dbc.path.name))
+            out = message_table(cols, table, shift or 0.0, values, log.name, str(dbc.path.name))
             folder = out_dir / f"message={_safe(cols.message.name)}" / f"log={_safe(log.name)}"
             folder.mkdir(parents=True, exist_ok=True)
             k = parts.get(cols.message.name, 0)
             parts[cols.message.name] = k + 1
-            pq.write_table(table, folder / f"part-{k}.parquet")
+            pq.write_table(out, folder / f"part-{k}.parquet")
             written += good
         stages["write"] += time.perf_counter() - t2
         if progress is not None:
-            progress(len(batch_frames))
+            progress(len(table))
     return {"log": str(log), "lines": summary.lines(), "data_frames": summary.data_frames,
             "decoded": summary.decoded, "written": written, "stages": stages,
             "truncated": summary.log.truncated}

@@ -143,13 +143,54 @@ def decode_matrix(message, mat: np.ndarray, rows: np.ndarray) -> MessageColumns:
 
 
 @dataclass
+class FrameTable:
+    """Data frames as columns: what decode_table takes (from Frames, or a fast reader)."""
+
+    t: np.ndarray  # float64, as the log gives it
+    can_id: np.ndarray  # int64
+    ext: np.ndarray  # bool
+    length: np.ndarray  # int64 payload lengths
+    payload: np.ndarray  # uint8, n x max length (zero-padded)
+    channel: list  # per frame
+    where: list | None = None  # per frame "path:LINE", or None with where_of
+    where_of: object = None  # callable(i) -> "path:LINE" when `where` is None
+    frames: list | None = None  # the Frames it came from, if any
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    def place(self, i: int) -> str:
+        return self.where[i] if self.where is not None else self.where_of(i)  # type: ignore[operator]
+
+    @classmethod
+    def from_frames(cls, frames: list) -> "FrameTable":
+        n = len(frames)
+        lengths = np.fromiter((len(f.data) for f in frames), dtype=np.int64, count=n)
+        width = int(lengths.max()) if n else 0
+        if n and (lengths == width).all():
+            payload = np.frombuffer(b"".join([f.data for f in frames]), dtype=np.uint8).reshape(n, width)
+        else:
+            payload = np.zeros((n, width), dtype=np.uint8)
+            for i, f in enumerate(frames):
+                payload[i, : len(f.data)] = np.frombuffer(f.data, dtype=np.uint8)
+        return cls(np.fromiter((f.t for f in frames), dtype=np.float64, count=n),
+                   np.fromiter((f.can_id for f in frames), dtype=np.int64, count=n),
+                   np.fromiter((f.ext for f in frames), dtype=bool, count=n),
+                   lengths, payload, [f.channel for f in frames], [f.where for f in frames], None, frames)
+
+
+@dataclass
 class Batch:
     """A batch of frames decoded column-wise: per message, and what was not decoded."""
 
-    frames: list
+    table: FrameTable
     status: np.ndarray  # per frame: 0 decoded, 1 unknown id, 2 wrong length, 3 bad mux
     messages: list  # MessageColumns
-    names: list  # per frame: message name or None
+    names: dict  # frame index -> message name, for frames not decoded
+
+    @property
+    def frames(self) -> list:
+        return self.table.frames  # type: ignore[return-value]
 
 
 _STATUS = (DECODED, UNKNOWN_ID, WRONG_LENGTH, BAD_MUX)
@@ -157,41 +198,42 @@ _STATUS = (DECODED, UNKNOWN_ID, WRONG_LENGTH, BAD_MUX)
 
 def decode_batch(dbc: Dbc, frames: list) -> Batch:
     """Decode a list of data frames column-wise."""
-    n = len(frames)
+    return decode_table(dbc, FrameTable.from_frames(frames))
+
+
+def decode_table(dbc: Dbc, table: FrameTable) -> Batch:
+    n = len(table)
     status = np.zeros(n, dtype=np.int8)
-    names: list = [None] * n
-    groups: dict = {}
+    names: dict = {}
+    keys = np.where(table.ext, table.can_id | (1 << 29), table.can_id) * 128 + table.length
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.searchsorted(inverse[order], np.arange(len(uniq) + 1))
     lookup = dbc.by_key
-    for i, f in enumerate(frames):
-        key = frame_key(f.can_id, f.ext)
-        groups.setdefault((key, len(f.data)), []).append(i)
     out: list = []
-    for (key, length), idx in groups.items():
+    for g, combined in enumerate(uniq.tolist()):
+        rows = order[bounds[g]:bounds[g + 1]]
+        key, length = divmod(combined, 128)
         message = lookup.get(key)
-        rows = np.asarray(idx, dtype=np.int64)
         if message is None:
             status[rows] = 1
             continue
-        for i in idx:
-            names[i] = message.name
         if length not in payload_lengths(message):
             status[rows] = 2
+            names.update(dict.fromkeys(rows.tolist(), message.name))
             continue
-        buf = b"".join([frames[i].data for i in idx])
-        mat = np.frombuffer(buf, dtype=np.uint8).reshape(len(idx), length) if length else \
-            np.zeros((len(idx), 0), dtype=np.uint8)
-        if length < message.length:  # cannot happen with payload_lengths, kept for safety
-            mat = np.pad(mat, ((0, 0), (0, message.length - length)))
+        mat = table.payload[rows, :length]
         cols = decode_matrix(message, mat, rows)
         if cols.bad_mux is not None and cols.bad_mux.any():
             status[rows[cols.bad_mux]] = 3
+            names.update(dict.fromkeys(rows[cols.bad_mux].tolist(), message.name))
         out.append(cols)
-    return Batch(frames, status, out, names)
+    return Batch(table, status, out, names)
 
 
 def outcomes(batch: Batch) -> list[Outcome]:
     """One Outcome per frame, as the other engines give them (Python ints and floats)."""
-    result: list = [None] * len(batch.frames)
+    result: list = [None] * len(batch.table)
     for cols in batch.messages:
         rows = cols.rows.tolist()
         ok = ~cols.bad_mux if cols.bad_mux is not None else np.ones(len(rows), bool)
@@ -210,7 +252,7 @@ def outcomes(batch: Batch) -> list[Outcome]:
     status = batch.status.tolist()
     for i, s in enumerate(status):
         if s:
-            result[i] = Outcome(_STATUS[s], batch.names[i])
+            result[i] = Outcome(_STATUS[s], batch.names.get(i))
     return result
 
 

@@ -64,7 +64,7 @@ def test_multiplexed_signals_are_null_where_absent(tmp_path):
     frames = [Frame(float(i), m.frame_id, m.is_extended_frame, bytes([v] + [0] * (m.length - 1)), "data", False,
                     0, "x") for i, v in enumerate((0, 3))]
     batch = decode_batch(dbc, frames)
-    table = message_table(batch.messages[0], frames, 0.0, "phys", "x", "y").to_pydict()
+    table = message_table(batch.messages[0], batch.table, 0.0, "phys", "x", "y").to_pydict()
     signals = {s.name for s in m.signals}
     assert any(None in v for k, v in table.items() if k in signals)
 

@@ -1,0 +1,69 @@
+"""The fast candump path gives exactly the frames the exact reader gives, and hands over
+to it (with file:line) at the first line that is not a plain data frame."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from host_tools import DEFAULT_DBC
+from host_tools.dbc import load_dbc
+from host_tools.decode import DecodeSummary
+from host_tools.engines.vector_engine import FrameTable
+from host_tools.fast_read import Fallback, candump_tables
+from host_tools.logfile import read_frames
+from host_tools.parquet_out import frame_tables
+
+FORMATS = Path(__file__).resolve().parents[1] / "files" / "logs" / "formats"
+
+
+def plain_log(path: Path, n: int = 300) -> Path:
+    lines = []
+    for i in range(n):
+        cid = f"{0x100 + i % 50:03X}" if i % 3 else f"{0x18FF0000 + i:08X}"
+        data = bytes((i * 7 + k) & 0xFF for k in range(i % 9)).hex().upper()
+        lines.append(f"({1700000000 + i * 0.0013:.6f}) can{i % 2} {cid}#{data}" + (" R" if i % 4 == 0 else ""))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def same(tables, frames):
+    t = FrameTable.from_frames(frames)
+    got = [tab for tab in tables]
+    assert sum(len(x) for x in got) == len(t)
+    assert np.array_equal(np.concatenate([x.t for x in got]), t.t)
+    assert np.array_equal(np.concatenate([x.can_id for x in got]), t.can_id)
+    assert np.array_equal(np.concatenate([x.ext for x in got]), t.ext)
+    assert np.array_equal(np.concatenate([x.length for x in got]), t.length)
+    rows = [bytes(x.payload[i, : x.length[i]]) for x in got for i in range(len(x))]
+    assert rows == [f.data for f in frames]
+    assert [c for x in got for c in x.channel] == [f.channel for f in frames]
+    assert [x.place(i) for x in got for i in range(len(x))] == [f.where for f in frames]
+
+
+def test_fast_equals_exact(tmp_path, monkeypatch):
+    path = plain_log(tmp_path / "plain.log")
+    monkeypatch.setattr("host_tools.fast_read.BLOCK", 1000)  # many blocks, lines cut across reads
+    same(candump_tables(path), list(read_frames(path)))
+
+
+def test_a_line_that_is_not_plain_hands_over_to_the_exact_reader(tmp_path, monkeypatch):
+    path = plain_log(tmp_path / "mixed.log")
+    lines = path.read_text().splitlines(keepends=True)
+    lines[200] = "(1700000001.000000) can0 123#R\n"  # a remote frame: not for the fast path
+    path.write_text("".join(lines))
+    monkeypatch.setattr("host_tools.fast_read.BLOCK", 1000)
+    with pytest.raises(Fallback) as info:
+        list(candump_tables(path))
+    assert 0 < info.value.index <= 200
+    summary = DecodeSummary("vector")
+    tables = list(frame_tables(path, summary, chunk=64))
+    frames = [f for f in read_frames(path) if f.kind == "data"]
+    same(tables, frames)
+    assert summary.remote_frames == 1 and summary.data_frames == len(frames)
+
+
+def test_project_dbc_loads():
+    assert load_dbc(DEFAULT_DBC, warn=None).messages
