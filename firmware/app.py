@@ -217,13 +217,18 @@ class Board:
         reader = self.reader
         record = self.record
         data = self.data
+        # frame numbers as can_frame_no counts them (mod 2**30) without a call per record;
+        # self.decode and reader.can_record called as methods: a bound method in a local
+        # is a heap object per batch
+        no = reader.can_first_no()
         for i in range(reader.count):
             try:
                 n = reader.can_record(i, record, data)
-                self.decode(reader.can_frame_no(i), record[1], record[2], data, n, record[0])
+                self.decode(no, record[1], record[2], data, n, record[0])
             except Exception as exc:  # one bad frame must not stop the board
                 self.stats[_DROPPED] += 1
-                self.log(_LOG_ERROR, "frame %d: %r" % (reader.can_frame_no(i), exc))
+                self.log(_LOG_ERROR, "frame %d: %r" % (no, exc))
+            no = 0 if no == _FRAME_NO_MASK else no + 1
 
     def replay_loopback(self):
         """Each link frame into the controller (silent loopback) and back through its

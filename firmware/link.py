@@ -402,6 +402,7 @@ def _pack_signals(out, ps, lanes, table, selected) -> int:
     n = p[2]
     limit = p[3]
     base = p[4]
+    k0 = k
     while k < n:
         si = s[k + 1]
         e = t[base + 2 * si] | (t[base + 2 * si + 1] << 8)
@@ -418,12 +419,24 @@ def _pack_signals(out, ps, lanes, table, selected) -> int:
         at += size
         k += 1
     p[0] = at
+    # the record's header at p[5]: frame_no u32 (p[6] < 2**30), result i16 (p[7]), n u16
+    h = p[5]
+    v = p[6]
+    o[h] = v & 0xFF
+    o[h + 1] = (v >> 8) & 0xFF
+    o[h + 2] = (v >> 16) & 0xFF
+    o[h + 3] = v >> 24
+    v = p[7]
+    o[h + 4] = v & 0xFF
+    o[h + 5] = (v >> 8) & 0xFF
+    o[h + 6] = (k - k0) & 0xFF
+    o[h + 7] = (k - k0) >> 8
     return k
 
 
 def _pack_signals_plain(out, ps, lanes, table, selected):
     at = ps[0]
-    k = ps[1]
+    k = k0 = ps[1]
     limit = ps[3]
     base = ps[4]
     while k < ps[2]:
@@ -439,6 +452,9 @@ def _pack_signals_plain(out, ps, lanes, table, selected):
         at += size
         k += 1
     ps[0] = at
+    _put(out, ps[5], ps[6], 4)
+    _put(out, ps[5] + 4, ps[7], 2)
+    _put(out, ps[5] + 6, k - k0, 2)
     return k
 
 
@@ -583,7 +599,7 @@ class Writer:
         self._tm = bytearray(MAX_PAYLOAD)
         self._tm_at = HEADER + 1
         self.tm_count = 0
-        self._ps = array("i", bytes(4 * 5))
+        self._ps = array("i", bytes(4 * 8))
         self._crc = _crc if viper else _crc_plain
         self._encode = _encode if viper else _encode_plain
         self._pack_signals = _pack_signals if viper else _pack_signals_plain
@@ -689,28 +705,24 @@ class Writer:
             return k
         b = self._tm
         at = self._tm_at
-        n = 0
+        ps = self._ps
+        ps[0] = at + 8
+        ps[1] = k
+        ps[5] = at
+        ps[6] = frame_no
+        ps[7] = result
         if result >= 0:
-            ps = self._ps
-            ps[0] = at + 8
-            ps[1] = k
             ps[2] = selected[0]
             ps[3] = _TM_LIMIT
             ps[4] = self._start[result]
-            end = self._pack_signals(b, ps, lanes, self._table, selected)
-            if end < selected[0] and (self.tm_count or end == k):
-                return k  # does not fit: nothing is kept, a fresh frame will take it
-            n = end - k
-            k = end if end < selected[0] else -1
-            self._tm_at = ps[0]
         else:
-            k = -1
-            self._tm_at = at + 8
-        _put(b, at, frame_no, 4)
-        _put(b, at + 4, result, 2)
-        _put(b, at + 6, n, 2)
+            ps[2] = k = 0
+        end = self._pack_signals(b, ps, lanes, self._table, selected)
+        if end < ps[2] and (self.tm_count or end == k):
+            return k  # does not fit: nothing is kept, a fresh frame will take it
+        self._tm_at = ps[0]
         self.tm_count += 1
-        return k
+        return end if end < ps[2] else -1
 
     def telemetry_flush(self):
         """The TELEMETRY frame of the results added so far (0: nothing to send)."""

@@ -39,3 +39,30 @@ def test_replay_allocates_nothing_per_frame(tmp_path):
     assert supervised == 1  # the board's whole path, supervision included, fits a 100 KB heap
     assert steady_frames > 200
     assert heap == 0, f"{heap} heap bytes over {steady_frames} frames"
+
+
+def test_replay_numbers_records_across_the_wrap(tmp_path):
+    """A CAN batch that starts 3 before 2**30: its records are 2**30-3 .. 2**30-1, then 0, 1, 2
+    in TELEMETRY (docs/protocol.md: frame numbers count mod 2**30), as the host numbers them."""
+    from binascii import unhexlify
+
+    dbc = load_dbc(PROJECT_DBC)
+    build_firmware(dbc, tmp_path / "fw", "x64", {"mode": "replay", "supervise": False})
+    rnd = random.Random(5)
+    frames = [random_frame(dbc, rnd, faults=False) for _ in range(6)]
+    first = m.FRAME_NO_MASK - 2
+    records = [m.CanRecord(i * 100, f.can_id, f.ext, f.data) for i, f in enumerate(frames)]
+    encoder = wire.FrameEncoder()
+    body = b"".join(encoder.encode(*m.encode(b)) for b in m.split_batches(records, first_no=first))
+    (tmp_path / "wire.bin").write_bytes(body + encoder.encode(wire.STOP))
+    result = subprocess.run([tool("micropython"), "-X", "heapsize=1M", str(SCRIPT.with_name("app_wrap_mp.py")),
+                             str(tmp_path / "fw"), str(tmp_path / "wire.bin")], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    receiver = m.host_receiver()
+    numbers = []
+    for line in result.stdout.split():
+        for frame in receiver.feed(unhexlify(line)):
+            if frame.type == m.TELEMETRY:
+                numbers += [r.frame_no for r in m.decode_frame(frame, m.wide_signals(dbc)).records]
+    assert numbers == [first, first + 1, first + 2, 0, 1, 2]
