@@ -26,6 +26,8 @@ from host_tools.codegen.build import compile_mpy  # noqa: E402
 from host_tools.dbc import load_dbc  # noqa: E402
 from host_tools.flash import build_firmware  # noqa: E402
 from host_tools.link import messages as m  # noqa: E402
+from host_tools.logfile import read_frames  # noqa: E402
+from host_tools.simulate.run import simulate  # noqa: E402
 from host_tools.link import wire  # noqa: E402
 from host_tools.qemu_board.build import build  # noqa: E402
 from host_tools.qemu_board.icount import INSTRUCTIONS_PER_US, IcountQemuBoard  # noqa: E402
@@ -60,7 +62,8 @@ print(gc.mem_free())
 
 def replay_wire(frames) -> bytes:
     encoder = wire.FrameEncoder()
-    records = [m.CanRecord(i * 100, f.can_id, f.ext, f.data) for i, f in enumerate(frames)]
+    records = [m.CanRecord(round(getattr(f, "t", i * 1e-4) * 1e6) & 0x3FFFFFFF, f.can_id, f.ext, f.data)
+               for i, f in enumerate(frames)]
     out = b"".join(encoder.encode(*m.encode(batch)) for batch in m.split_batches(records))
     return out + encoder.encode(wire.STOP)
 
@@ -118,24 +121,47 @@ def git_commit() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--frames", type=int, default=2000)
+    parser.add_argument("--scenario", default="highway_tow",
+                        help="simulator scenario replayed (1 s of it at --bus-load); 'random': random valid frames")
+    parser.add_argument("--bus-load", type=float, default=60)
+    parser.add_argument("--frames", type=int, default=2000, help="with --scenario random")
     parser.add_argument("--save-baseline", action="store_true")
+    parser.add_argument("--firmware-from", metavar="COMMIT",
+                        help="measure firmware/ as it was at COMMIT (e.g. for --save-baseline)")
     args = parser.parse_args()
     dbc = load_dbc(DEFAULT_DBC)
-    rnd = random.Random(3)
-    frames = [random_frame(dbc, rnd, faults=False) for _ in range(args.frames)]
-    wire_bytes = replay_wire(frames)
     with tempfile.TemporaryDirectory() as tmp:
+        commit = git_commit()
+        if args.firmware_from:
+            import host_tools.flash
+
+            old = Path(tmp) / "old"
+            old.mkdir()
+            archive = subprocess.run(["git", "archive", args.firmware_from, "firmware"], cwd=REPO,
+                                     capture_output=True, check=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
+            host_tools.flash.FIRMWARE = old / "firmware"
+            commit = args.firmware_from
+        if args.scenario == "random":
+            rnd = random.Random(3)
+            frames = [random_frame(dbc, rnd, faults=False) for _ in range(args.frames)]
+            source = f"{len(frames):,} random valid frames"
+        else:
+            log = Path(tmp) / "scenario.log"
+            simulate(args.scenario, log, duration_s=1, bus_load_pct=args.bus_load, dbc=dbc)
+            frames = list(read_frames(log))
+            source = f"1 s of {args.scenario} at {args.bus_load:g} % bus load ({len(frames):,} frames)"
+        wire_bytes = replay_wire(frames)
         qemu = run_qemu(dbc, wire_bytes, Path(tmp))
         unix = run_unix(dbc, wire_bytes, Path(tmp))
     if args.save_baseline:
-        BASELINE.write_text(json.dumps({"commit": git_commit(), "dbc": DEFAULT_DBC.name, "frames": args.frames,
+        BASELINE.write_text(json.dumps({"commit": commit, "dbc": DEFAULT_DBC.name, "frames": source,
                                         "instructions_per_frame": {k: qemu[k] for k, _ in ROWS},
                                         "free_after_start": qemu["free"]}, indent=1) + "\n")
     base = json.loads(BASELINE.read_text()) if BASELINE.exists() else None
     before = base["instructions_per_frame"] if base else {}
     print(f"\nboard per-frame cost, {DEFAULT_DBC.name}, replay mode, supervision "
-          f"{'on' if qemu['supervised'] else 'OFF'}, {qemu['frames']:,} random valid frames")
+          f"{'on' if qemu['supervised'] else 'OFF'}, {source}")
     print("emulated Pyboard: Cortex-M4F armv7emsp, 100 KB heap, QEMU -icount (exact instruction counts);"
           " unix port: x86-64, ns per frame")
     label_before = f"before ({base['commit']})" if base else "before"
