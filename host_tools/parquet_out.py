@@ -24,8 +24,8 @@ import pyarrow.parquet as pq
 from host_tools.decode import TIME_HELP, DecodeSummary, data_frames, epoch_shift
 from host_tools.engines import Outcome
 from host_tools.engines.vector_engine import _STATUS, FrameTable, decode_table
-from host_tools.fast_read import Fallback, candump_tables
-from host_tools.logfile import LogStats
+from host_tools.fast_read import Fallback, blf_tables, candump_tables
+from host_tools.logfile import LogStats, _log_kind
 
 VALUES = ("phys", "raw", "both")
 CHUNK = 500_000
@@ -86,9 +86,10 @@ def frame_tables(log: Path, summary: DecodeSummary, *, chunk: int = CHUNK, fast:
     """The log's data frames as FrameTables: the fast candump path where it applies, else
     (or from the first block it does not apply to) the exact reader."""
     skip = 0
-    if fast:
+    fast_tables = {".log": candump_tables, ".blf": blf_tables}.get(_log_kind(Path(log))[0])
+    if fast and fast_tables is not None:
         try:
-            for table in candump_tables(log):
+            for table in fast_tables(log):
                 summary.data_frames += len(table)
                 summary.log.frames += len(table)
                 yield table

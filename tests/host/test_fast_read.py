@@ -67,3 +67,32 @@ def test_a_line_that_is_not_plain_hands_over_to_the_exact_reader(tmp_path, monke
 
 def test_project_dbc_loads():
     assert load_dbc(DEFAULT_DBC, warn=None).messages
+
+
+@pytest.fixture(scope="module")
+def tow_blf(tmp_path_factory):
+    import subprocess
+    import sys
+
+    path = tmp_path_factory.mktemp("blf") / "tow.blf"
+    subprocess.run([sys.executable, "-m", "host_tools.cli.main", "simulate", "highway_tow", "--duration", "4",
+                    "--seed", "5", "-o", str(path)], check=True, capture_output=True)
+    return path
+
+
+def test_fast_blf_equals_exact(tow_blf, monkeypatch):
+    from host_tools.fast_read import blf_tables
+
+    monkeypatch.setattr("host_tools.fast_read.BLF_BLOCK_OBJECTS", 50)  # objects across blocks
+    same(blf_tables(tow_blf), list(read_frames(tow_blf)))
+
+
+def test_blf_with_remote_and_fd_frames_goes_the_exact_way():
+    from host_tools.fast_read import blf_tables
+
+    with pytest.raises(Fallback):
+        list(blf_tables(FORMATS / "frames.blf"))
+    summary = DecodeSummary("vector")
+    tables = list(frame_tables(FORMATS / "frames.blf", summary))
+    same(tables, [f for f in read_frames(FORMATS / "frames.blf") if f.kind == "data"])
+    assert summary.remote_frames == 1

@@ -1,0 +1,117 @@
+"""`make bench`: decoding logs at fleet scale (issue 15).
+
+One hour of `highway_tow` (mule simulate, cached under build/bench_logs/) as a candump
+.log and a .blf. For each: frames/s per stage (read, decode, write) and end to end for
+  - the cantools engine writing JSON lines (`mule decode`), and
+  - the vector engine writing Parquet (`mule decode --format parquet`),
+in the same run, and their end-to-end ratio against the target of 20x. Then the speed-up
+of 2 local workers over 1 on the two logs (Dask LocalCluster, its start-up included).
+Figures are noisy on a shared machine; the ratios are what counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from host_tools import DEFAULT_DBC  # noqa: E402
+from host_tools.dbc import load_dbc  # noqa: E402
+from host_tools.decode import DecodeSummary, decoded_records, write_records  # noqa: E402
+from host_tools.distributed import run_many  # noqa: E402
+from host_tools.engines.cantools_engine import decode_one  # noqa: E402
+from host_tools.logfile import read_frames  # noqa: E402
+from host_tools.parquet_out import decode_to_parquet  # noqa: E402
+
+TARGET = 20.0
+CACHE = REPO / "build" / "bench_logs"
+
+
+def hour_logs(seconds: int) -> list[Path]:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    out = []
+    for suffix in (".log", ".blf"):
+        path = CACHE / f"highway_tow_{seconds}s{suffix}"
+        if not path.exists():
+            print(f"simulating {seconds} s of highway_tow into {path} (cached) ...", flush=True)
+            subprocess.run([str(REPO / ".venv" / "bin" / "mule"), "simulate", "highway_tow", "--duration",
+                            str(seconds), "--seed", "15", "-o", str(path)], check=True, capture_output=True)
+        out.append(path)
+    return out
+
+
+def cantools_json(log: Path, dbc, tmp: Path) -> dict:
+    t0 = time.perf_counter()
+    frames = [f for f in read_frames(log) if f.kind == "data"]
+    t1 = time.perf_counter()
+    outcomes = [decode_one(dbc, f.can_id, f.ext, f.data) for f in frames]
+    t2 = time.perf_counter()
+    with open(tmp / "stage.jsonl", "w") as out:
+        for f, o in zip(frames, outcomes):
+            if o.status == "decoded":
+                out.write(json.dumps({"t": f.t, "id": f.can_id, "ext": f.ext, "msg": o.msg, "raw": o.raw,
+                                      "phys": o.phys}) + "\n")
+    t3 = time.perf_counter()
+    n = len(frames)
+    del frames, outcomes
+    t4 = time.perf_counter()
+    with open(tmp / "e2e.jsonl", "w") as out:
+        write_records(decoded_records(log, dbc, "cantools", summary=DecodeSummary("cantools")), out, "jsonl")
+    e2e = time.perf_counter() - t4
+    return {"frames": n, "read": n / (t1 - t0), "decode": n / (t2 - t1), "write": n / (t3 - t2), "e2e": n / e2e}
+
+
+def vector_parquet(log: Path, dbc, tmp: Path) -> dict:
+    out = tmp / "pq"
+    shutil.rmtree(out, ignore_errors=True)
+    t0 = time.perf_counter()
+    result = decode_to_parquet(log, dbc, out)
+    e2e = time.perf_counter() - t0
+    n = result["data_frames"]
+    return {"frames": n, **{k: n / v for k, v in result["stages"].items()}, "e2e": n / e2e}
+
+
+def row(name: str, r: dict) -> str:
+    return (f"  {name:<22} read {r['read']:>11,.0f}  decode {r['decode']:>11,.0f}  write {r['write']:>11,.0f}"
+            f"  end to end {r['e2e']:>11,.0f} frames/s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=3600, help="simulated traffic per log")
+    args = parser.parse_args()
+    logs = hour_logs(args.seconds)
+    dbc = load_dbc(DEFAULT_DBC)
+    print(f"bench_logs: {args.seconds} s of highway_tow per log (frames/s; noisy, ratios count)")
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        for log in logs:
+            c = cantools_json(log, dbc, tmp)
+            v = vector_parquet(log, dbc, tmp)
+            ratio = v["e2e"] / c["e2e"]
+            print(f"{log.suffix} ({c['frames']:,} frames)")
+            print(row("cantools -> JSON lines", c))
+            print(row("vector -> Parquet", v))
+            print(f"  end to end: vector/Parquet {ratio:.1f}x cantools/JSON "
+                  f"(target >= {TARGET:.0f}x: {'met' if ratio >= TARGET else 'NOT met'})")
+        times = {}
+        for workers in (1, 2):
+            out = tmp / f"many{workers}"
+            t0 = time.perf_counter()
+            results = list(run_many(logs, DEFAULT_DBC, out, {"parquet": {"values": "phys"}}, workers=workers))
+            times[workers] = time.perf_counter() - t0
+            assert all("error" not in r for r in results), results
+        print(f"many logs ({len(logs)}): 1 worker {times[1]:.1f} s, 2 workers {times[2]:.1f} s "
+              f"(Dask LocalCluster, start-up included): speed-up {times[1] / times[2]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
