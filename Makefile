@@ -48,6 +48,7 @@ bench: build
 	$(BIN)/python bench/bench_supervise.py
 	$(BIN)/python bench/bench_replay.py
 	$(BIN)/python bench/bench_link_damage.py
+	$(BIN)/python bench/bench_logs.py
 	$(BIN)/python bench/bench_vehicle_dbc.py
 	$(BIN)/python bench/bench_board_qemu.py
 
