@@ -89,9 +89,13 @@ def record(frame, outcome: Outcome) -> dict:
             "raw": outcome.raw, "phys": outcome.phys}
 
 
-def make_engine(name: str, dbc: Dbc, heap: str | None = None):
+def make_engine(name: str, dbc: Dbc, heap: str | None = None, board: str = "unix"):
     if name == "cantools":
         return CantoolsEngine(dbc)
+    if name == "firmware" and board == "qemu":  # the emulated Pyboard: armv7emsp, float32
+        from host_tools.qemu_board.engine import QemuFirmwareEngine
+
+        return QemuFirmwareEngine(dbc, heap=heap)
     if name == "firmware":
         return FirmwareEngine(dbc, heap=heap)
     if name == "vector":
@@ -124,7 +128,7 @@ def data_frames(log: Path, summary: DecodeSummary, *, skip_bad: bool = False,
 
 def decoded_records(log: Path, dbc: Dbc, engine: str = "cantools", *, skip_bad: bool = False,
                     heap: str | None = None, summary: DecodeSummary | None = None,
-                    accept_truncated: bool = False, strict: bool = False) -> Iterator[dict]:
+                    accept_truncated: bool = False, strict: bool = False, board: str = "unix") -> Iterator[dict]:
     """Decode every frame of `log`; yields records in log order and fills `summary`
     (summary.log.truncated: the log ends early, see read_frames). Times follow TIME_HELP."""
     summary = summary if summary is not None else DecodeSummary(engine)
@@ -140,7 +144,7 @@ def decoded_records(log: Path, dbc: Dbc, engine: str = "cantools", *, skip_bad: 
             else:
                 summary.error_frames += 1
 
-    with make_engine(engine, dbc, heap) as decoder:
+    with make_engine(engine, dbc, heap, board) as decoder:
         shift = None
         for frame, outcome in decoder.decode(data_frames()):
             summary.note(frame, outcome)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from host_tools.qemu_board.build import BuildError, build
+from host_tools.qemu_board.scripts import QemuScripts, ScriptError  # noqa: F401  (the shared board runner)
 from host_tools.tools import tool
 
 

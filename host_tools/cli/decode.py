@@ -93,7 +93,7 @@ def _decode(args: argparse.Namespace) -> int:
     summary = DecodeSummary(args.engine)
     records = decoded_records(args.log, dbc, args.engine, skip_bad=args.skip_bad,
                               heap=args.heap, summary=summary, accept_truncated=args.accept_truncated,
-                              strict=args.strict)
+                              strict=args.strict, board=args.board)
     if args.output:
         with open(args.output, "w", newline="") as out:
             write_records(records, out, args.format)
@@ -143,6 +143,9 @@ def add_subparser(subparsers) -> None:
                         help="a log that ends early (a cut BLF): decode the frames before the cut and exit 0 "
                              "(the summary still says what was lost)")
     parser.add_argument("--heap", help="MicroPython heap size for the firmware engine, e.g. 100K")
+    parser.add_argument("--board", choices=["unix", "qemu"], default="unix",
+                        help="where --engine firmware runs: the unix port (doubles) or the emulated Pyboard "
+                             "(armv7emsp, float32, 100K heap by default; physical values agree to float32)")
     parser.set_defaults(func=_do_decode)
     _check_output_when_parsed(parser)
 

@@ -1,0 +1,64 @@
+# Runs on the emulated Pyboard (float32): the firmware decode engine of
+# `mule decode --engine firmware --board qemu` (host_tools/qemu_board/engine.py).
+# Usage (QemuScripts gives sys.argv and sys.stdin): decode_runner_mp.py MODULE_DIR MODULE_NAME,
+# frames on stdin (a file on /flash), one per line: "<can id> <ext 0|1> <hex payload>".
+# Writes the JSON names line and one line per frame as host_tools/mp/decode_runner.py does,
+# with the board's floats as "g" + the 8 hex digits of their float32 (exact, and half the
+# bytes of a double over the emulated UART), and for an IEEE float64 signal the raw value as
+# "f" + the 16 hex digits of its own bits (the board cannot hold the double) and its
+# physical value as "h": the host rebuilds both; the board computes neither in float32.
+import sys
+import json
+import struct
+from binascii import hexlify, unhexlify
+
+sys.path.insert(0, sys.argv[1])
+decoder = __import__(sys.argv[2])
+
+
+def number(value):
+    if isinstance(value, float):
+        return "g" + hexlify(struct.pack(">f", value)).decode()
+    return str(value)
+
+
+def main():
+    names = []
+    for mi, row in enumerate(decoder.MESSAGES):
+        names.append([row[decoder.M_NAME], decoder.signal_names(mi)])
+    print(json.dumps(names))
+    names = None
+    lanes, selected = decoder.new_buffers()
+    bits = bytearray(8)
+    readline = sys.stdin.readline
+    write = sys.stdout.write
+    float64 = decoder.KIND_FLOAT | 64
+    while True:
+        line = readline()
+        if not line:
+            break
+        fields = line.split()
+        data = unhexlify(fields[2]) if len(fields) > 2 else b""
+        can_id = int(fields[0])
+        ext = fields[1] == "1"
+        mi = decoder.decode(can_id, ext, data, lanes, selected)
+        if mi == decoder.ERR_UNKNOWN_ID:
+            write("U\n")
+            continue
+        if mi < 0:
+            write("E %d %d\n" % (mi, decoder.lookup(can_id, ext)))
+            continue
+        out = ["D", str(mi)]
+        for k in range(1, selected[0] + 1):
+            si = selected[k]
+            if decoder.kind_of(mi, si) & (decoder.KIND_FLOAT | 0x7F) == float64:
+                lane = decoder.lane_of(mi, si)
+                struct.pack_into(">ii", bits, 0, lanes[lane + 1], lanes[lane])
+                out.append("%d:f%s:h" % (si, hexlify(bits).decode()))
+                continue
+            out.append("%d:%s:%s" % (si, number(decoder.raw_value(mi, si, lanes)),
+                                     number(decoder.phys_value(mi, si, lanes))))
+        write(" ".join(out) + "\n")
+
+
+main()
