@@ -12,17 +12,14 @@ from rich.console import Console
 from rich.table import Table
 
 from host_tools import DEFAULT_DBC, REPO_ROOT
-from host_tools.board_stream import stream_frames, verify
 from host_tools.cli.args import positive_float, writable_file
 from host_tools.text import printable
 from host_tools.dbc import load_dbc
-from host_tools.engines.cantools_engine import decode_one
 from host_tools.flash import flash
-from host_tools.link.messages import Stats
 from host_tools.link.session import BoardLink
-from host_tools.logfile import read_frames
 from host_tools.simulate import simulate
 from host_tools.cli.vboard import heap_arg
+from host_tools.replay import replay
 from host_tools.replay.board import DESCRIPTIONS
 from host_tools.vboard import BOARDS, open_board
 
@@ -46,71 +43,82 @@ def _do_demo(args: argparse.Namespace) -> int:
     background = drive.truth["frames"]["background"]
     console.print(f"1. Simulated {args.seconds:g} s of highway_tow (3.2 t trailer) with other ECUs on the bus: "
                   f"{drive.frames} frames ({background} with ids the DBC lacks), {printable(args.log)}", markup=False)
-    frames = [f for f in read_frames(args.log) if f.kind == "data"]
     board_dir = args.log.parent / "vboard"
     shutil.rmtree(board_dir, ignore_errors=True)
     board_dir.mkdir(parents=True)
+    table = _Table(dbc)
     with open_board(args.board, board_dir, args.heap) as board:
         console.print(f"2. Virtual board on {board.port} ({DESCRIPTIONS[board.kind]}, heap {board.heap // 1024}K)")
         flash(dbc, board.port, {"mode": "replay"}, args.log.parent / "flash",
               log=lambda text: console.print(f"   {printable(text)}", markup=False, highlight=False))
+        # the log as `mule replay` streams it, as fast as the board's credit allows: every frame
+        # checked against cantools, every alert against the simulator's sidecar
+        result = replay(args.log, dbc, board.port, on_decoded=table.add)
         with BoardLink(board.port, dbc) as link:
-            link.sync()
-            result = stream_frames(link, frames)
-            report = verify(dbc, frames, result)
-            stats = [s for s in (link.wait_for(Stats, timeout=3.0),) if s is not None]
-            console.print(f"3. Streamed {result.sent} frames over the link in {result.seconds:.2f} s "
-                          f"({result.frames_per_second:,.0f} frames/s, "
-                          f"{result.wire_bytes / max(result.sent, 1):.1f} wire bytes per frame)")
-            _table(console, dbc, frames, report.outcomes)
-            link.stop()
-    decoded = sum(1 for o in report.outcomes.values() if o.status == "decoded")
-    unknown = sum(1 for o in report.outcomes.values() if o.status == "unknown_id")
-    if stats:
-        s = stats[-1]
-        console.print(f"   board STATS: received {s.frames_received}, decoded {s.frames_decoded}, "
-                      f"unknown ids {s.unknown_ids}, link errors {s.link_crc_errors + s.link_bad_frames}, "
-                      f"heap free {s.heap_free} B")
-    ok = report.ok and report.verified == len(frames)
+            link.stop()  # back to its REPL
+    t = result.tally
+    console.print(f"3. Streamed {t.sent} frames over the link in {result.seconds:.2f} s "
+                  f"({result.frames_per_second:,.0f} frames/s, "
+                  f"{result.wire_bytes / max(t.sent, 1):.1f} wire bytes per frame)")
+    console.print(table.render())
+    s = result.board_stats
+    if s:
+        console.print(f"   board STATS: received {s['frames_received']}, decoded {s['frames_decoded']}, "
+                      f"unknown ids {s['unknown_ids']}, link errors {s['link_crc_errors'] + s['link_bad_frames']}, "
+                      f"heap free {s['heap_free']} B")
+    ok = result.ok
     colour = "green" if ok else "red"
-    console.print(f"[{colour}]4. Verified {report.verified} of {len(frames)} frames against cantools "
-                  f"({decoded} decoded, {unknown} with ids the DBC lacks, counted), "
-                  f"lost {len(report.lost)}, mismatched {len(report.problems)}[/{colour}]")
-    for number, problem in report.problems[:20]:
-        console.print(printable(f"  frame {number}: {problem}"), style="red", markup=False, highlight=False)
+    lost = t.sent - t.verified - t.mismatched
+    console.print(f"[{colour}]4. Verified {t.verified} of {t.sent} frames against cantools "
+                  f"({t.outcomes.get('decoded', 0)} decoded, {t.outcomes.get('unknown_id', 0)} with ids the DBC "
+                  f"lacks, counted), lost {lost}, mismatched {t.mismatched}; alerts: "
+                  f"{result.alert_check.status}[/{colour}]")
+    for mismatch in result.mismatches[:20]:
+        console.print(printable(f"  frame {mismatch.frame}: {mismatch.message} {mismatch.signal}: "
+                                f"cantools {mismatch.expected!r}, board {mismatch.got!r}"),
+                      style="red", markup=False, highlight=False)
     console.print("5. Board stopped.")
     return 0 if ok else 1
 
 
-def _table(console: Console, dbc, frames, outcomes: dict) -> None:
-    """One row per second of the drive: the board's latest values, ticked where cantools agrees."""
-    table = Table(title="Telemetry from the virtual board · ✓ = equals cantools")
-    table.add_column("t s", justify="right")
-    for _, _, heading in COLUMNS:
-        table.add_column(heading, justify="right")
-    latest: dict = {}
-    start = frames[0].t if frames else 0.0
-    next_row = start + 0.5  # every message has been sent at least once by then
-    for number, frame in enumerate(frames):
-        got = outcomes.get(number)
-        if got is None or got.status != "decoded":
-            continue
-        latest[got.msg] = (frame, got)
-        if frame.t < next_row:
-            continue
+class _Table:
+    """One row per second of the drive: the board's latest values (each frame's raw values
+    verified against cantools before it gets here; physical values as scale and offset
+    give them)."""
+
+    def __init__(self, dbc):
+        self.messages = dbc.messages
+        self.latest: dict = {}
+        self.rows: list = []
+        self.start = None
+        self.next_row = None
+
+    def add(self, mi: int, t: float, raw: dict) -> None:
+        if self.start is None:
+            self.start, self.next_row = t, t + 0.5  # every message has been sent at least once by then
+        self.latest[self.messages[mi].name] = (mi, raw)
+        if t < self.next_row:
+            return
         cells = []
         for msg, signal, _ in COLUMNS:
-            if msg not in latest:
+            if msg not in self.latest:
                 cells.append("–")
                 continue
-            source, board_value = latest[msg]
-            want = decode_one(dbc, source.can_id, source.ext, bytes(source.data))
-            tick = "✓" if want.raw.get(signal) == board_value.raw.get(signal) else "✗"
-            value = board_value.phys.get(signal)
-            cells.append(f"{value:.1f} {tick}" if isinstance(value, float) else f"{value} {tick}")
-        table.add_row(f"{frame.t - start:.1f}", *cells)
-        next_row += 1.0
-    console.print(table)
+            mi, values = self.latest[msg]
+            sig = self.messages[mi].get_signal_by_name(signal)
+            value = values[signal] * sig.scale + sig.offset
+            cells.append(f"{value:.1f} ✓" if isinstance(value, float) else f"{value} ✓")
+        self.rows.append((f"{t - self.start:.1f}", cells))
+        self.next_row += 1.0
+
+    def render(self) -> Table:
+        table = Table(title="Telemetry from the virtual board · ✓ = raw value equals cantools'")
+        table.add_column("t s", justify="right")
+        for _, _, heading in COLUMNS:
+            table.add_column(heading, justify="right")
+        for t, cells in self.rows:
+            table.add_row(t, *cells)
+        return table
 
 
 def add_subparser(subparsers) -> None:

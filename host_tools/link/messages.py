@@ -485,5 +485,11 @@ def encode(message: Message) -> tuple[int, bytes]:
 
 def batch_wire_size(records: Sequence[CanRecord]) -> int:
     """Worst-case wire bytes of one CAN batch of these records (COBS overhead included)."""
-    payload = 3 + CAN_BATCH_HEADER + sum(r.size for r in records) + 4
+    return wire_size(CAN_BATCH_HEADER + sum(r.size for r in records))
+
+
+def wire_size(body: int) -> int:
+    """Worst-case wire bytes of a message whose body has this many bytes: type, seq and
+    length (3), CRC-32 (4), COBS' one byte in 254 and the two delimiters."""
+    payload = 3 + body + 4
     return payload + -(-payload // 254) + 2

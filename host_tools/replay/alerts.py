@@ -86,12 +86,17 @@ def describe(alert: m.Alert, dbc: Dbc, frame: int | None, t: float | None) -> Bo
                       alert.mi, alert.si)
 
 
+def events(alerts: list[BoardAlert]) -> list[AlertEvent]:
+    """The board's alerts as the reference's AlertEvents, frame_no the replay's frame number
+    (those naming a frame the replay did not send left out)."""
+    return [AlertEvent(a.frame, a.code, a.severity, a.mi, a.si, a.value, a.text) for a in alerts if a.frame is not None]
+
+
 def board_intervals(alerts: list[BoardAlert], dbc: Dbc, times: list[float] | None) -> list[dict]:
     """Raised → cleared pairs as {kind, message, signal, start, end} on the replay's clock
     (`times`: each sent frame's time on it), read as the reference's alerts are."""
-    events = [AlertEvent(a.frame, a.code, a.severity, a.mi, a.si, a.value, a.text)
-              for a in alerts if a.frame is not None]
-    return intervals(dbc, events, times, 0.0) if events else []
+    found = events(alerts)
+    return intervals(dbc, found, times, 0.0) if found else []
 
 
 def expected_intervals(truth: dict, t0: float) -> list[dict]:

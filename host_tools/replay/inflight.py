@@ -26,6 +26,17 @@ def session_base(rnd: random.Random | None = None) -> int:
     return (rnd or random.SystemRandom()).randrange(1, 1000) * 1_000_000  # < 2**30
 
 
+@dataclass(frozen=True)
+class SentFrame:
+    """A frame as sent, read back from FrameBook's compact store."""
+
+    t: float
+    can_id: int
+    ext: bool
+    data: bytes
+    where: str = ""
+
+
 @dataclass
 class Gap:
     """A board that reset, stalled or went away, and what it cost."""
@@ -97,6 +108,12 @@ class FrameBook:
         self.waiting: dict[int, _Entry] = {}  # sent, no record yet, by number (in sending order)
         self._open: _Entry | None = None  # answered last: the next record may be its next part
         self.times = array("d")  # every sent frame's log time, by number (alerts look it up)
+        # every sent frame's id, extended flag and payload, by number: the host's supervision
+        # reference runs over them afterwards, without reading the log again
+        self._ids = array("L")
+        self._ext = array("B")
+        self._ends = array("L")
+        self._data = bytearray()
         self.latency = array("d")  # send → record, seconds, per answered frame
         self.tally = Tally()
         self.mismatches: list = []
@@ -121,6 +138,10 @@ class FrameBook:
             n = self.next_n
             waiting[n] = _Entry(n, frame, at)
             self.times.append(frame.t)
+            self._ids.append(frame.can_id)
+            self._ext.append(frame.ext)
+            self._data += frame.data
+            self._ends.append(len(self._data))
             self.next_n = n + 1
         self.tally.sent += len(frames)
         return first
@@ -146,6 +167,14 @@ class FrameBook:
         self.last_arrival = now
         if n > self.answered_max:
             self.answered_max = n
+
+    def sent_frames(self) -> list[SentFrame]:
+        """Every frame sent, in order (from the compact store)."""
+        data, start, out = self._data, 0, []
+        for t, can_id, ext, end in zip(self.times, self._ids, self._ext, self._ends):
+            out.append(SentFrame(t, can_id, bool(ext), bytes(data[start:end])))
+            start = end
+        return out
 
     @property
     def inflight(self) -> int:

@@ -6,10 +6,11 @@ says nothing is "not answering", bytes without an intact frame are a damaged lin
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from host_tools.board_codes import replay_us
@@ -23,7 +24,7 @@ from host_tools.replay.check import Checker
 from host_tools.replay.inflight import FrameBook, Gap, session_base
 from host_tools.replay.pacing import EARLY_S, Pacer, speed_label
 from host_tools.replay.session import BoardSession, Disconnected, ReplayError
-from host_tools.replay.source import AUTO, LogSource
+from host_tools.replay.source import AUTO, FrameSource, LogSource
 from host_tools.replay.summary import ReplayResult
 
 LOOKAHEAD = 512  # frames read ahead of sending
@@ -35,21 +36,25 @@ STRAGGLER_S = 0.5  # the last frame answered, some earlier ones not: how long th
 class Replay:
     """One replay of one log; `run()` returns a ReplayResult. Tests drive it directly."""
 
-    def __init__(self, log: str | Path, dbc: Dbc, connect: Callable[[], BoardLink], *, port: str = "",
+    def __init__(self, log: str | Path | Sequence, dbc: Dbc, connect: Callable[[], BoardLink], *, port: str = "",
                  speed: float | None = None, channel: str = AUTO, skip_bad: bool = False,
                  settle_s: float = 3.0, stall_s: float = 3.0, reconnect_s: float = 30.0,
                  stop: Callable[[], bool] = lambda: False, progress: Callable[[dict], None] | None = None,
                  on_decoded=None, tamper: Callable[[int, bytes], bytes] | None = None,
                  after_batch: Callable[[int, int], None] | None = None, base: int | None = None,
-                 board_stats: bool = True, sync_timeout: float = 5.0):
-        self.log = Path(log)
+                 board_stats: bool = True, sync_timeout: float = 5.0, reference: bool = True):
         self.dbc = dbc
         self.port = port
-        self.source = LogSource(self.log, dbc, channel=channel, skip_bad=skip_bad)
-        try:
-            self.truth = alerting.load_sidecar(self.log)
-        except ValueError as exc:
-            raise ReplayError(str(exc)) from None
+        if isinstance(log, (str, Path)):
+            self.source = LogSource(log, dbc, channel=channel, skip_bad=skip_bad)
+            try:
+                self.truth = alerting.load_sidecar(self.source.path)
+            except ValueError as exc:
+                raise ReplayError(str(exc)) from None
+        else:  # frames in memory (objects with t, can_id, ext, data, where)
+            self.source = FrameSource(log)
+            self.truth = None
+        self.log = self.source.path
         self.session = BoardSession(connect, dbc, sync_timeout)
         self.pacer = Pacer(speed)
         self.book = FrameBook(Checker(dbc), session_base() if base is None else base, on_decoded)
@@ -59,9 +64,12 @@ class Replay:
         self.tamper = tamper
         self.after_batch = after_batch
         self.board_stats = board_stats  # wait for STATS before and after: the board's own link counters
+        self.reference = reference  # run the host's supervision reference over the frames sent
         self.gaps: list[Gap] = []
         self.alerts: list = []
         self.logs: list = []
+        self.tow_ranges: list = []  # every TOW_RANGE, its frame_no the replay's frame number
+        self.wire_bytes = 0  # host→board bytes of CAN batches
         self.tow_range: dict | None = None  # the board's last TOW_RANGE, with its log time
         self.pending: deque = deque()  # (frame, log time envelope) read, not yet sent
         self.batches = 0
@@ -192,7 +200,7 @@ class Replay:
                 break
             record = m.CanRecord(replay_us(frame.t, t0), frame.can_id, frame.ext, bytes(frame.data))
             size = body + record.size
-            if size > MAX_BODY or _wire_size(size) > room:
+            if size > MAX_BODY or m.wire_size(size) > room:
                 break
             records.append(record)
             frames.append((frame, due))
@@ -213,7 +221,7 @@ class Replay:
         self.last_t = frames[-1][0].t
         if self._first_send is None:
             self._first_send = time.perf_counter()
-        self.session.send(batch, tamper)
+        self.wire_bytes += self.session.send(batch, tamper) or 0
         at = self._last_send = time.perf_counter()  # handed to the port: the send time that counts
         for _, due in frames:
             self.pacer.sent(due, at)
@@ -277,6 +285,7 @@ class Replay:
     def _tow(self, tow: m.TowRange) -> None:
         n = self.book.number(tow.frame_no)
         t = self.book.times[n] - self.t0 if n is not None and self.t0 is not None else None
+        self.tow_ranges.append(dataclasses.replace(tow, frame_no=-1 if n is None else n))
         count = self.tow_range["count"] + 1 if self.tow_range else 1
         self.tow_range = {"count": count, "log_t": None if t is None else round(t, 6), "range_km": tow.range_km,
                           "wh_per_km": None if tow.wh_per_km < 0 else tow.wh_per_km, "window_m": tow.window_m}
@@ -428,16 +437,17 @@ class Replay:
         log_span = (max(sent_t) - sent_t[0]) if len(sent_t) else 0.0
         timing = self.pacer.timing.summary(log_span, self.pacer.speed, self.pacer.shift_s)
         reference, trouble = None, None
-        if self.alerts or alerting.supervision_advertised(hello):
+        if self.reference and (self.alerts or alerting.supervision_advertised(hello)):
             try:
-                reference = alerting.reference_intervals(self.dbc, self._sent_frames())
-            except Exception as exc:  # the reference is optional; its failure must not sink the replay
+                reference = alerting.reference_intervals(self.dbc, book.sent_frames())
+            except Exception as exc:  # reported, and the alert check fails: the board's alerts went unchecked
                 trouble = f"the host reference failed: {type(exc).__name__}: {exc}"
         times = [t - self.t0 for t in sent_t] if self.alerts and self.t0 is not None else None
         check = alerting.check_alerts(self.alerts, hello, self.truth, self.t0, reference, self.dbc, times,
                                       restarted=session.resets > 0, unseen=self._unseen(not_sent),
                                       resynced=any(g.boot_after is not None for g in self.gaps))
         if trouble:
+            check.status, check.counts_for_exit = "failed", True
             check.reason = f"{check.reason}; {trouble}"
         return ReplayResult(
             log=str(self.log), port=self.port, speed=speed_label(self.pacer.speed), dbc=str(self.dbc.path),
@@ -450,7 +460,8 @@ class Replay:
             log_span_s=log_span, frames_not_sent=not_sent, interrupted=self.interrupted, aborted=self.aborted,
             alert_check=check, alerts=self.alerts, mismatches=book.mismatches, lost_runs=book.lost_runs,
             board_stats=_stats_dict(session.stats), board_logs=self.logs, t0=self.t0, tow_range=self.tow_range,
-            resets=session.resets, discarded=session.discarded, unattributed_stats=session.unattributed_stats)
+            resets=session.resets, discarded=session.discarded, unattributed_stats=session.unattributed_stats,
+            tow_ranges=self.tow_ranges, wire_bytes=self.wire_bytes)
 
     def _unseen(self, not_sent: int) -> list[tuple[float, float]]:
         """Where the board got no frames, [from, to) on the replay's clock: each run of lost
@@ -465,23 +476,6 @@ class Replay:
         if not_sent and sent and not (out and out[-1][1] == math.inf):
             out.append((math.nextafter(times[sent - 1] - t0, math.inf), math.inf))
         return out
-
-    def _sent_frames(self) -> list:
-        """The frames sent, read again from the log (for the host's supervision reference)."""
-        again = LogSource(self.log, self.dbc, channel=self.source.stats.channel or AUTO,
-                          skip_bad=True)
-        out = []
-        for frame in again:
-            if len(out) >= self.book.tally.sent:
-                break
-            out.append(frame)
-        return out
-
-
-def _wire_size(body: int) -> int:
-    """Worst-case wire bytes of a CAN batch with this body (as messages.batch_wire_size)."""
-    payload = 3 + body + 4
-    return payload + -(-payload // 254) + 2
 
 
 def _stats_dict(stats: m.Stats | None) -> dict | None:

@@ -175,9 +175,10 @@ class BoardSession:
         self._drop_link()
 
     # ---- traffic -----------------------------------------------------------------------
-    def send(self, batch, tamper=None) -> None:
+    def send(self, batch, tamper=None) -> int:
+        """Returns the wire bytes written."""
         try:
-            self.link.send(batch, timeout=0.0, tamper=tamper)
+            return self.link.send(batch, timeout=0.0, tamper=tamper)
         except (serial.SerialException, OSError) as exc:
             raise Disconnected(str(exc)) from None
         except LinkError as exc:

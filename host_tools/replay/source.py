@@ -105,6 +105,23 @@ class LogSource:
         return latest
 
 
+class FrameSource:
+    """Frames already in memory (a test's, a benchmark's, the demo's), sent as they are:
+    the same interface as LogSource, with nothing to account for but their number."""
+
+    def __init__(self, frames, name: str = "<frames>"):
+        self.path = Path(name)
+        self.stats = SourceStats()
+        self._frames = frames
+
+    def __iter__(self) -> Iterator:
+        stats = self.stats
+        for frame in self._frames:
+            stats.records += 1
+            stats.data_frames += 1
+            yield frame
+
+
 def estimate_records(path: str | Path) -> int | None:
     """About how many records the log holds, cheaply, for a progress bar (None: unknown)."""
     path = Path(path)

@@ -43,6 +43,8 @@ class ReplayResult:
     resets: int = 0  # new boot ids seen during the replay (each restart counted)
     discarded: int = 0  # messages from before the replay's first HELLO (stale in the port)
     unattributed_stats: int = 0  # STATS that went backwards within a boot: set aside
+    tow_ranges: list = field(default_factory=list)  # every TOW_RANGE (link.messages.TowRange), by frame number
+    wire_bytes: int = 0  # host→board bytes of CAN batches, delimiters included
 
     @property
     def link_errors(self) -> int:

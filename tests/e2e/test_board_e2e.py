@@ -10,12 +10,11 @@ import sys
 
 import pytest
 
-from host_tools.board_stream import stream_frames, verify
 from host_tools.dbc import load_dbc
 from host_tools.flash import FlashError, flash, restart
-from host_tools.link import messages as m
 from host_tools.link.session import BoardLink, LinkError
 from host_tools.logfile import read_frames
+from host_tools.replay import replay
 from host_tools.sample_frames import random_frame
 from host_tools.simulate import simulate
 from host_tools.tools import tool
@@ -63,29 +62,29 @@ def test_the_board_runs_with_the_settings_flash_wrote(link):
     assert link.hello.board == "bench-7" and link.hello.rx_window == 768
 
 
-def test_every_frame_of_a_log_is_accounted_for(link, dbc, tmp_path):
+def test_every_frame_of_a_log_is_accounted_for(board, dbc, tmp_path):
     frames = drive_frames(dbc, tmp_path)
     rnd = random.Random(7)
     frames += [random_frame(dbc, rnd) for _ in range(3000)]  # some unknown ids, bad lengths, bad mux
-    result = stream_frames(link, frames)
-    report = verify(dbc, frames, result)
-    assert report.lost == [] and report.problems == []
-    assert report.verified == len(frames)
-    statuses = [o.status for o in report.outcomes.values()]
-    assert {"decoded", "unknown_id", "wrong_length", "bad_multiplexer"} <= set(statuses)
-    last = stats_now(link)
-    assert last.frames_received >= len(frames)
-    assert last.unknown_ids >= statuses.count("unknown_id")
-    assert last.link_crc_errors == last.link_bad_frames == last.link_seq_gaps == 0
+    result = replay(frames, dbc, board.port, reference=False)  # `mule replay`'s streamer and checker
+    t = result.tally
+    assert (t.lost, t.mismatched, result.mismatches) == (0, 0, [])
+    assert t.verified == t.sent == len(frames)
+    assert set(t.outcomes) == {"decoded", "unknown_id", "wrong_length", "bad_multiplexer"}
+    last = result.board_stats  # the board's STATS after the last frame
+    assert last["frames_received"] >= len(frames)
+    assert last["unknown_ids"] >= t.outcomes["unknown_id"]
+    assert last["link_crc_errors"] == last["link_bad_frames"] == last["link_seq_gaps"] == 0
     # the board collects once a second before STATS: the high-water mark is below what stays live
-    assert last.gc_count >= 1 and 0 < last.gc_max_us < 1_000_000
-    assert 0 < last.heap_min_free <= last.heap_free
+    assert last["gc_count"] >= 1 and 0 < last["gc_max_us"] < 1_000_000
+    assert 0 < last["heap_min_free"] <= last["heap_free"]
 
 
-def test_garbage_on_the_link_loses_only_the_frames_it_hit(link, dbc):
+def test_garbage_on_the_link_loses_only_the_frames_it_hit(board, dbc):
     rnd = random.Random(11)
     frames = [random_frame(dbc, rnd, faults=False) for _ in range(2000)]
     hit = set(rnd.sample(range(60), 10))
+    ends = [0]  # the first frame number of each batch, then one past the last
 
     def splice(k: int, wire: bytes) -> bytes:  # non-zero garbage inside the frame
         if k not in hit:
@@ -93,24 +92,15 @@ def test_garbage_on_the_link_loses_only_the_frames_it_hit(link, dbc):
         at = rnd.randrange(2, len(wire) - 2)
         return wire[:at] + bytes(rnd.getrandbits(8) | 1 for _ in range(5)) + wire[at:]
 
-    before = stats_now(link)
-    result = stream_frames(link, frames, settle=2.0, tamper=splice)
-    report = verify(dbc, frames, result)
-    in_hit = {b.first_no + i for k, b in enumerate(result.batches) if k in hit for i in range(len(b.records))}
-    assert set(report.lost) == in_hit  # exactly the frames of the corrupted batches
-    assert report.problems == []  # nothing mis-decoded
-    assert report.verified == len(frames) - len(in_hit)
-    after = stats_now(link)
-    counted = (after.link_crc_errors + after.link_bad_frames) - (before.link_crc_errors + before.link_bad_frames)
+    result = replay(frames, dbc, board.port, settle_s=2.0, tamper=splice, reference=False,
+                    after_batch=lambda k, next_n: ends.append(next_n))
+    in_hit = {n for k in hit for n in range(ends[k], ends[k + 1])}
+    lost = {n for first, last in result.lost_runs for n in range(first, last + 1)}
+    assert lost == in_hit  # exactly the frames of the corrupted batches
+    assert result.mismatches == []  # nothing mis-decoded
+    assert result.tally.verified == len(frames) - len(in_hit)
+    counted = result.board_link["link_crc_errors"] + result.board_link["link_bad_frames"]  # over the replay
     assert counted == len(hit)
-
-
-def stats_now(link) -> m.Stats:
-    """The board's next STATS (it sends one a second): counters as of now."""
-    link.inbox.clear()
-    stats = link.wait_for(m.Stats, timeout=3.0)
-    assert stats is not None, "no STATS from the board"
-    return stats
 
 
 def test_stop_returns_the_board_to_its_repl_and_a_soft_reset_restarts_it(board, dbc):

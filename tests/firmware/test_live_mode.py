@@ -13,16 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from host_tools.board_stream import board_outcome
 from host_tools.codegen.build import compile_mpy
 from host_tools.dbc import load_dbc
-from host_tools.engines.cantools_engine import decode_one
 from host_tools.flash import build_firmware
 from host_tools.link import messages as m
+from host_tools.replay.check import Checker
 from host_tools.sample_frames import random_frame
-from host_tools.telemetry import TelemetryDecoder
 from host_tools.tools import tool
-from host_tools.verify import mismatches
 from mule_testing import FILES, PROJECT_DBC
 
 HERE = Path(__file__).resolve().parent
@@ -95,12 +92,10 @@ def test_filters_pass_the_dbc_ids_and_frames_decode_like_cantools(tmp_path, fake
     assert int(out["accepted"][0]) == len(frames)  # strangers never reach the FIFO
     records = telemetry(out["messages"])
     assert [r.frame_no for r in records] == list(range(1, len(frames) + 1))
-    decoder = TelemetryDecoder(dbc)
-    for frame, record in zip(frames, records):
-        want = decode_one(dbc, frame.can_id, frame.ext, frame.data)
-        got = board_outcome(decoder, [record])
-        assert got.msg == want.msg
-        assert not mismatches(dbc.lookup(frame.can_id, frame.ext), want.raw, want.phys, got.raw, got.phys)
+    checker = Checker(dbc)  # `mule replay`'s check: same fate, message and raw values as cantools
+    for n, (frame, record) in enumerate(zip(frames, records)):
+        checked = checker.check(n, frame, [record])
+        assert (checked.status, checked.mismatches) == ("decoded", []), frame
     stats = of_type(out["messages"], m.Stats)[-1]
     assert stats.frames_received == stats.frames_decoded == len(frames)
     assert stats.unknown_ids == 0 and stats.can_fifo_overflows == 0 and stats.can_state == 0
