@@ -143,3 +143,22 @@ def test_board_alerts_are_read_as_the_reference_reads_them(dbc):
     assert alerting.board_intervals(alerts, dbc, times) == [
         {"kind": "crc", "message": "message 99", "signal": None, "start": 0.01, "end": None},
         {"kind": "timeout", "message": "HitchLoad", "signal": None, "start": 0.08, "end": 0.1}]
+
+
+def test_a_failing_host_reference_fails_the_alert_check(overload, dbc, monkeypatch):
+    """The board raised what the sidecar expects, but the host reference broke: the board's
+    alerts went unchecked against it, so the replay is not clean (it was a note before)."""
+    log, truth = overload
+
+    def broken(dbc_, frames):
+        raise RuntimeError("rule table does not load")
+
+    monkeypatch.setattr(alerting, "reference_intervals", broken)
+    start = truth["expected_alerts"][0]["start"]
+    result = Replay(log, dbc, board_raising(dbc, log, "tongue_overload", start).link, speed=None,
+                    settle_s=0.5).run()
+    check = result.alert_check
+    assert check.matched == 1  # the sidecar's alert was raised
+    assert check.status == "failed" and check.counts_for_exit
+    assert "the host reference failed: RuntimeError: rule table does not load" in check.reason
+    assert not result.ok
