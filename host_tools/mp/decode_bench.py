@@ -1,15 +1,19 @@
 # Runs inside MicroPython (unix port): speed and heap use of a generated decoder.
 # Usage: micropython decode_bench.py MODULE_DIR MODULE_NAME FRAMES_FILE ROUNDS
 # FRAMES_FILE has one frame per line: "<can id> <ext 0|1> <hex payload>".
-# Prints one JSON object: frames per pass, microseconds of the best pass and heap bytes for
-# the raw path (decode()), the firmware's hot loop (DECODERS.get + the message's decoder)
-# and the physical path (decode() + phys_value of every present signal).
+# Prints one JSON object: frames per pass, microseconds of the best and the median pass and
+# heap bytes for the raw path (decode()), the firmware's hot loop (the key and the length
+# computed per frame, DECODERS.get + the message's decoder, as app.Board.decode does) and
+# the physical path (decode() + phys_value of every present signal).
 import sys
 import gc
 import json
 import micropython
 import time
 from binascii import unhexlify
+from micropython import const
+
+_EXT_KEY = const(0x20000000)  # the decoder's key flag (app.py's, a const: no RAM)
 
 sys.path.insert(0, sys.argv[1])
 decoder = __import__(sys.argv[2])
@@ -27,7 +31,7 @@ def load(path):
                 data = unhexlify(fields[2]) if len(fields) > 2 else b""
                 can_id = int(fields[0])
                 ext = fields[1] == "1"
-                frames[i] = (can_id, ext, data, decoder.key(can_id, ext), len(data))
+                frames[i] = (can_id, ext, data)
                 i += 1
     return frames
 
@@ -44,13 +48,14 @@ def decode_pass(frames, lanes, selected):
 
 @micropython.native
 def hot_pass(frames, lanes, selected):
-    """The firmware's hot loop, as app.Board.decode runs it (native code, the length known
-    from the CAN record): one dict look-up, then the message's viper decoder."""
+    """The firmware's hot loop, as app.Board.decode runs it (native code): the key from id
+    and flag, one dict look-up, the payload's length, then the message's viper decoder."""
     get = decoder.DECODERS.get
     decoded = 0
     for frame in frames:
-        fn = get(frame[3])
-        if fn is not None and fn(frame[2], lanes, selected, frame[4]) >= 0:
+        data = frame[2]
+        fn = get(frame[0] | _EXT_KEY if frame[1] else frame[0])
+        if fn is not None and fn(data, lanes, selected, len(data)) >= 0:
             decoded += 1
     return decoded
 
@@ -80,12 +85,13 @@ def measure(fn, frames, lanes, selected, rounds):
     allocated = gc.mem_alloc() - before - fixed
     gc.enable()
     gc.collect()
-    best = 1 << 30
-    for _ in range(rounds):  # the best pass: a virtual machine's neighbours slow some by half
+    times = []
+    for _ in range(rounds):  # best and median: a virtual machine's neighbours slow some by half
         start = time.ticks_us()
         decoded = fn(frames, lanes, selected)
-        best = min(best, time.ticks_diff(time.ticks_us(), start))
-    return {"us": best, "alloc_bytes": allocated, "decoded": decoded}
+        times.append(time.ticks_diff(time.ticks_us(), start))
+    times.sort()
+    return {"us": times[0], "median_us": times[len(times) // 2], "alloc_bytes": allocated, "decoded": decoded}
 
 
 def main():
