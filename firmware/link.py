@@ -387,27 +387,45 @@ def _can_get_plain(p, at, rec, data):
     return n
 
 
+# TELEMETRY state, an array('i') shared with _tm_add: where the next record goes, the
+# records in the frame, and the call's arguments (frame_no < 2**30, result, first signal)
+_TM_AT = const(0)
+_TM_COUNT = const(1)
+_TM_NO = const(2)
+_TM_RESULT = const(3)
+_TM_K = const(4)
+
+
 @micropython.viper
-def _pack_signals(out, ps, lanes, table, selected) -> int:
-    """Append (si u16, v0 i32[, v1 i32]) for selected[1 + k], k = ps[1] .. ps[2]-1, at
-    out[ps[0]] while they fit below ps[3]; ps[4]: the message's entries in `table`
-    (u16 each: lane | 0x8000 when wider than 32 bits). Copies the lanes' bytes: no ints."""
+def _tm_add(out, ps, lanes, table, selected) -> int:
+    """Writer.telemetry's record appended at out[ps[_TM_AT]] (docs/protocol.md), signals
+    from selected[1 + ps[_TM_K]] while they fit; lanes' bytes copied: no ints. table:
+    Writer._tables. Returns -1 when in, else the k to go on from."""
     o = ptr8(out)
     p = ptr32(ps)
     lb = ptr8(lanes)
     t = ptr8(table)
     s = ptr16(selected)
-    at = p[0]
-    k = p[1]
-    n = p[2]
-    limit = p[3]
-    base = p[4]
-    k0 = k
+    h = p[_TM_AT]
+    k0 = p[_TM_K]
+    result = p[_TM_RESULT]
+    if p[_TM_COUNT] == 255 or h + 8 > _TM_LIMIT:
+        return k0
+    k = k0
+    n = 0
+    base = 0
+    if result < 0x8000:  # a message index (result is its i16 as u16: a ptr32 load on a
+        n = s[0]          # 64-bit unix port does not sign-extend)
+        base = t[2 * result] | (t[2 * result + 1] << 8)
+    else:
+        k = 0
+        k0 = 0
+    at = h + 8
     while k < n:
         si = s[k + 1]
         e = t[base + 2 * si] | (t[base + 2 * si + 1] << 8)
         size = 10 if e & 0x8000 else 6
-        if at + size > limit:
+        if at + size > _TM_LIMIT:
             break
         o[at] = si & 0xFF
         o[at + 1] = si >> 8
@@ -418,32 +436,38 @@ def _pack_signals(out, ps, lanes, table, selected) -> int:
             j += 1
         at += size
         k += 1
-    p[0] = at
-    # the record's header at p[5]: frame_no u32 (p[6] < 2**30), result i16 (p[7]), n u16
-    h = p[5]
-    v = p[6]
-    o[h] = v & 0xFF
-    o[h + 1] = (v >> 8) & 0xFF
-    o[h + 2] = (v >> 16) & 0xFF
-    o[h + 3] = v >> 24
-    v = p[7]
-    o[h + 4] = v & 0xFF
-    o[h + 5] = (v >> 8) & 0xFF
-    o[h + 6] = (k - k0) & 0xFF
-    o[h + 7] = (k - k0) >> 8
-    return k
+    if k < n and (p[_TM_COUNT] or k == k0):
+        return k0  # does not fit: nothing is kept, a fresh frame will take it
+    v = p[_TM_NO]
+    j = 0
+    while j < 4:
+        o[h + j] = (v >> (8 * j)) & 0xFF
+        j += 1
+    v = result | ((k - k0) << 16)
+    while j < 8:
+        o[h + j] = (v >> (8 * (j - 4))) & 0xFF
+        j += 1
+    p[_TM_AT] = at
+    p[_TM_COUNT] += 1
+    return k if k < n else -1
 
 
-def _pack_signals_plain(out, ps, lanes, table, selected):
-    at = ps[0]
-    k = k0 = ps[1]
-    limit = ps[3]
-    base = ps[4]
-    while k < ps[2]:
+def _tm_add_plain(out, ps, lanes, table, selected):
+    at = h = ps[_TM_AT]
+    k = k0 = ps[_TM_K]
+    result = ps[_TM_RESULT]
+    if ps[_TM_COUNT] == 255 or h + 8 > _TM_LIMIT:
+        return k0
+    n = selected[0] if result < 0x8000 else 0
+    if result >= 0x8000:
+        k = k0 = 0
+    base = table[2 * result] | (table[2 * result + 1] << 8) if result < 0x8000 else 0
+    at += 8
+    while k < n:
         si = selected[k + 1]
         e = table[base + 2 * si] | (table[base + 2 * si + 1] << 8)
         size = 10 if e & 0x8000 else 6
-        if at + size > limit:
+        if at + size > _TM_LIMIT:
             break
         _put(out, at, si, 2)
         _put(out, at + 2, lanes[e & 0x7FFF], 4)
@@ -451,11 +475,14 @@ def _pack_signals_plain(out, ps, lanes, table, selected):
             _put(out, at + 6, lanes[(e & 0x7FFF) + 1], 4)
         at += size
         k += 1
-    ps[0] = at
-    _put(out, ps[5], ps[6], 4)
-    _put(out, ps[5] + 4, ps[7], 2)
-    _put(out, ps[5] + 6, k - k0, 2)
-    return k
+    if k < n and (ps[_TM_COUNT] or k == k0):
+        return k0
+    _put(out, h, ps[_TM_NO], 4)
+    _put(out, h + 4, result, 2)
+    _put(out, h + 6, k - k0, 2)
+    ps[_TM_AT] = at
+    ps[_TM_COUNT] += 1
+    return k if k < n else -1
 
 
 def _put(buf, at, v, size):
@@ -597,25 +624,24 @@ class Writer:
         self.wire = bytearray(MAX_WIRE)
         self._pay = bytearray(MAX_PAYLOAD)
         self._tm = bytearray(MAX_PAYLOAD)
-        self._tm_at = HEADER + 1
-        self.tm_count = 0
-        self._ps = array("i", bytes(4 * 8))
+        self._ps = array("i", bytes(4 * 5))
+        self._ps[_TM_AT] = HEADER + 1
         self._crc = _crc if viper else _crc_plain
         self._encode = _encode if viper else _encode_plain
-        self._pack_signals = _pack_signals if viper else _pack_signals_plain
+        self._tm_add = _tm_add if viper else _tm_add_plain
         self._table = bytearray(0)  # _tables() fills a bytearray: one type for both
-        self._start = array("H")
         if dbc is not None:
             self._tables(dbc)
 
     def _tables(self, dbc):
-        # per signal: lane | 0x8000 if wider than 32 bits, so packing needs no calls
+        # per message: u16, where its signals' entries start; per signal: u16, lane | 0x8000
+        # if wider than 32 bits, so packing needs no calls
         counts = [dbc.signal_count(mi) for mi in range(len(dbc.MESSAGES))]
-        self._start = array("H", bytes(2 * len(counts)))
-        table = bytearray(2 * sum(counts))
-        at = 0
+        table = bytearray(2 * (len(counts) + sum(counts)))
+        at = 2 * len(counts)
         for mi in range(len(counts)):
-            self._start[mi] = at
+            table[2 * mi] = at & 0xFF
+            table[2 * mi + 1] = at >> 8
             for si in range(counts[mi]):
                 e = dbc.lane_of(mi, si) | (0x8000 if dbc.kind_of(mi, si) & 0x7F > 32 else 0)
                 table[at] = e & 0xFF
@@ -701,37 +727,21 @@ class Writer:
         the decoder's lanes and selected. Returns -1 when it is in; otherwise the frame is
         full: send telemetry_flush() and call again with the returned k. A record is split
         over frames (k > 0) only when it does not fit an empty one."""
-        if self.tm_count == 255 or self._tm_at + 8 > _TM_LIMIT:
-            return k
-        b = self._tm
-        at = self._tm_at
         ps = self._ps
-        ps[0] = at + 8
-        ps[1] = k
-        ps[5] = at
-        ps[6] = frame_no
-        ps[7] = result
-        if result >= 0:
-            ps[2] = selected[0]
-            ps[3] = _TM_LIMIT
-            ps[4] = self._start[result]
-        else:
-            ps[2] = k = 0
-        end = self._pack_signals(b, ps, lanes, self._table, selected)
-        if end < ps[2] and (self.tm_count or end == k):
-            return k  # does not fit: nothing is kept, a fresh frame will take it
-        self._tm_at = ps[0]
-        self.tm_count += 1
-        return end if end < ps[2] else -1
+        ps[_TM_NO] = frame_no
+        ps[_TM_RESULT] = result & 0xFFFF
+        ps[_TM_K] = k
+        return self._tm_add(self._tm, ps, lanes, self._table, selected)
 
     def telemetry_flush(self):
         """The TELEMETRY frame of the results added so far (0: nothing to send)."""
-        if self.tm_count == 0:
+        ps = self._ps
+        if ps[_TM_COUNT] == 0:
             return 0
         b = self._tm
-        b[HEADER] = self.tm_count
-        n = self._send(b, TELEMETRY, self._tm_at - HEADER)
-        self._tm_at = HEADER + 1
-        self.tm_count = 0
+        b[HEADER] = ps[_TM_COUNT]
+        n = self._send(b, TELEMETRY, ps[_TM_AT] - HEADER)
+        ps[_TM_AT] = HEADER + 1
+        ps[_TM_COUNT] = 0
         return n
 
