@@ -25,6 +25,7 @@ from mule_testing import FILES, PROJECT_DBC
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "live_mode_mp.py"
 FAKES = HERE / "fakes"
+SHARED = HERE.parents[1] / "host_tools" / "vcan" / "mp"  # machine_can.py: the virtual board's CAN too
 # A Pyboard-sized heap for the board, plus what the fake controllers take: on a board
 # pyb and machine are built in (flash), here they are .mpy modules on the heap (~10 KB
 # each on the 64-bit unix port).
@@ -37,7 +38,7 @@ def compiled_fakes(tmp_path: Path) -> Path:
     out = tmp_path / "fakes"
     out.mkdir(exist_ok=True)
     for name in ("pyb", "machine_can", "mcp2515_chip", "machine_spi"):
-        compile_mpy(FAKES / f"{name}.py", "x64", out / f"{name}.mpy")
+        compile_mpy((SHARED if name == "machine_can" else FAKES) / f"{name}.py", "x64", out / f"{name}.mpy")
     return out
 
 
