@@ -934,7 +934,7 @@ class Supervisor:
     # ---- towing range ----------------------------------------------------------------------
     def _tow_sample(self, frame_no):
         # one second's energy and distance from the last usable values, into a window of
-        # tow[5] samples; every product stays a small int on a 32-bit board
+        # tow[_TW_SAMPLES] samples; every product stays a small int on a 32-bit board
         tow = self.tow
         known = self.known
         cur = self.cur

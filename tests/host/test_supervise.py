@@ -114,11 +114,14 @@ def test_background_traffic_raises_nothing_by_itself(dbc, tmp_path):
 
 
 def test_the_windowed_mean_in_slots_agrees_with_its_bytecode_fallback(dbc, tmp_path):
-    # _slots runs a mean whose sums fit a small int; the host marks others not fast and
-    # Supervisor._mean runs them: both must raise and clear on the same frames
+    # the slots step runs a mean whose sums fit a small int; the host marks others not fast
+    # and Supervisor._mean runs them: both must raise and clear on the same frames, also
+    # with the mean exactly on its thresholds (threshold_edges.json's "mean")
     log = tmp_path / "overload.log"
     simulate("hitch_overload", log, seed=3, dbc=dbc)
-    frames = [f for f in read_frames(log) if f.kind == "data"]
+    edge = next(e for e in EDGES if e["name"] == "mean")
+    simulate(edge["scenario"], tmp_path / "edge.log", duration_s=edge["seconds"], seed=1, faults=edge["faults"],
+             dbc=dbc)
     fast = rules_module(dbc)
     slow = rules_module(dbc)
     cx = memoryview(bytearray(slow.CX)).cast("i")
@@ -127,9 +130,11 @@ def test_the_windowed_mean_in_slots_agrees_with_its_bytecode_fallback(dbc, tmp_p
     assert cx[at] == 1  # tongue_load_kg's mean is fast by default
     cx[at] = 0
     slow.CX = bytes(cx)
-    got = check_frames(dbc, frames, rules=fast)
-    assert [e for e in got if e.kind == "tongue_overload"]
-    assert got == check_frames(dbc, frames, rules=slow)
+    for path in (log, tmp_path / "edge.log"):
+        frames = [f for f in read_frames(path) if f.kind == "data"]
+        got = check_frames(dbc, frames, rules=fast)
+        assert [e for e in got if e.kind == "tongue_overload"]
+        assert got == check_frames(dbc, frames, rules=slow), path.name
 
 
 def crafted(dbc, tmp_path, message, values, start_s, end_s, seconds=8):
