@@ -25,7 +25,7 @@ from host_tools import DEFAULT_DBC  # noqa: E402
 from host_tools.dbc import load_dbc  # noqa: E402
 from host_tools.logfile import read_frames  # noqa: E402
 from host_tools.simulate import simulate  # noqa: E402
-from host_tools.supervision.bench import measure, measure_instructions  # noqa: E402
+from host_tools.supervise_bench import measure, measure_instructions  # noqa: E402
 from host_tools.supervision.intervals import expected, intervals, same_alerts  # noqa: E402
 from host_tools.supervision.reference import check_frames  # noqa: E402
 

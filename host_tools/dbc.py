@@ -16,7 +16,7 @@ from pathlib import Path
 
 import cantools
 
-from host_tools.codegen.layout import highest_byte, payload_bits
+from host_tools.codegen.layout import highest_byte, payload_bits, unpack_fails
 
 CANFD_LENGTHS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 20, 24, 32, 48, 64)
 EXT_KEY = 1 << 29  # above every 29-bit id; the key stays a small int on a 32-bit board
@@ -118,8 +118,6 @@ def _levels(codec: dict, above: tuple = ()):
 def layout_problems(database, path: Path) -> list[str]:
     """What cantools' strict load refuses, one line per problem: signals sharing bits in one
     decode, signals past the message's end; and whether cantools can decode such frames."""
-    from host_tools.codegen.emit import unpack_fails  # emit imports this module
-
     problems = []
     for message in database.messages:
         where = f"message {message.name!r} ({message.frame_id:#x})"

@@ -16,6 +16,7 @@ import serial
 from host_tools import REPO_ROOT
 from host_tools.codegen.build import compile_mpy, write_decoder
 from host_tools.dbc import Dbc
+from host_tools.supervision.rules import RULES_MODULE, write_rules
 from host_tools.text import printable
 from host_tools.tools import tool
 
@@ -147,8 +148,6 @@ def build_firmware(dbc: Dbc, out_dir: Path, arch: str | None, config: dict) -> l
     the decoder and the supervision rule tables compiled for `arch`, and the config file.
     config["supervision"], if given, overrides the rules' defaults (docs/supervision.md);
     it goes into the tables, not onto the board's config file."""
-    from host_tools.supervise import RULES_MODULE, write_rules
-
     if arch is None:
         raise FlashError("this MicroPython build has no native code emitter (sys.implementation._mpy names no "
                          "architecture); the firmware's link, supervision and per-frame loop are viper and native "

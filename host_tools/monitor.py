@@ -35,7 +35,7 @@ from host_tools.dbc import Dbc
 from host_tools.link import messages as m
 from host_tools.link.session import BoardLink, LinkError
 from host_tools.logfile import supported_suffixes
-from host_tools.replay.alerts import describe
+from host_tools.board_alerts import describe
 from host_tools.telemetry import TelemetryDecoder
 from host_tools.text import printable
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from cantools.database.conversion import IdentityConversion
 
 from host_tools.codegen import layout
+from host_tools.codegen.layout import unpack_fails
 from host_tools.dbc import Dbc, frame_key, payload_lengths
 
 MODES = ("viper", "plain")
@@ -120,23 +121,6 @@ def signal_record(signal, lane: int) -> bytes:
     limits = struct.pack("<dd", *(float("nan") if v is None else float(v)
                                   for v in (signal.minimum, signal.maximum)))
     return struct.pack("<HH", lane, kind) + scale_offset + limits
-
-
-def unpack_fails(codec: dict, length: int) -> bool:
-    """True when cantools cannot unpack any frame at this level of a message's tree.
-
-    cantools (non-strict) lays a level's signals end to end in one bit format per byte
-    order; signals that overlap in one byte order, or reach past the message, make that
-    format longer than the payload, and every decode of it raises "unpacking failed".
-    The failure depends on lengths only, so an all-zero payload finds it.
-    """
-    zeros = bytes(length)
-    try:
-        codec["formats"].big_endian.unpack(zeros)
-        codec["formats"].little_endian.unpack(zeros)
-    except Exception:  # bitstruct raises ValueError or its own Error
-        return True
-    return False
 
 
 def _cycle(message) -> str:

@@ -70,5 +70,18 @@ def highest_byte(start: int, length: int, byte_order: str) -> int:
     return max(byte for byte, _ in payload_bits(start, length, byte_order))
 
 
-def lowest_byte(start: int, length: int, byte_order: str) -> int:
-    return min(byte for byte, _ in payload_bits(start, length, byte_order))
+def unpack_fails(codec: dict, length: int) -> bool:
+    """True when cantools cannot unpack any frame at this level of a message's tree.
+
+    cantools (non-strict) lays a level's signals end to end in one bit format per byte
+    order; signals that overlap in one byte order, or reach past the message, make that
+    format longer than the payload, and every decode of it raises "unpacking failed".
+    The failure depends on lengths only, so an all-zero payload finds it.
+    """
+    zeros = bytes(length)
+    try:
+        codec["formats"].big_endian.unpack(zeros)
+        codec["formats"].little_endian.unpack(zeros)
+    except Exception:  # bitstruct raises ValueError or its own Error
+        return True
+    return False

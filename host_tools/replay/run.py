@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from host_tools.board_alerts import describe
 from host_tools.board_codes import replay_us
 from host_tools.collector import collector_paused
 from host_tools.dbc import Dbc
@@ -293,7 +294,7 @@ class Replay:
     def _alert(self, alert: m.Alert) -> None:
         n = self.book.number(alert.frame_no)
         t = self.book.times[n] - self.t0 if n is not None and self.t0 is not None else None
-        self.alerts.append(alerting.describe(alert, self.dbc, n, t))
+        self.alerts.append(describe(alert, self.dbc, n, t))
 
     def _wait_stats(self, timeout: float) -> None:
         """Take messages until a new STATS arrives (or timeout)."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from host_tools.replay.alerts import match
+from host_tools.supervision.intervals import match
 
 
 def write_summary(directory: Path, summary: dict) -> Path:

@@ -6,5 +6,6 @@
 - rules: the rule compiler (DBC + config -> supervise_rules), written by `mule flash`
 - reference: the board's supervision run in CPython over a log
 - intervals: alerts as intervals, and the one comparison of two lists of them
-- bench: what it costs on the board (make bench)
-"""
+
+What it costs on the board: host_tools/supervise_bench.py (it builds firmware with
+host_tools/flash, a layer above this one)."""

@@ -9,7 +9,7 @@ import pytest
 from host_tools.flash import build_firmware
 from host_tools.logfile import read_frames
 from host_tools.replay import replay
-from host_tools.replay.alerts import events
+from host_tools.board_alerts import events
 from host_tools.simulate import simulate
 from host_tools.supervision.intervals import expected, intervals, same_alerts
 from host_tools.supervision.reference import check_frames, with_values

@@ -1,7 +1,7 @@
 # Runs inside MicroPython: the board's supervision (the viper Supervisor.frame) over
 # preloaded frames, printing every ALERT and towing range estimate.
 # Usage: micropython supervise_twins_mp.py FIRMWARE_DIR FRAMES_FILE
-# FRAMES_FILE: records of 18 bytes (host_tools.supervision.bench.pack_frames). Prints one line per
+# FRAMES_FILE: records of 18 bytes (host_tools.supervise_bench.pack_frames). Prints one line per
 # ALERT, "A frame_no code severity mi si value", and per estimate, "T frame_no range_dkm
 # wh_per_km window_m".
 import sys

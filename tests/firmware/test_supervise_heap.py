@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from host_tools.logfile import read_frames
 from host_tools.simulate import simulate
-from host_tools.supervision.bench import measure
+from host_tools.supervise_bench import measure
 from host_tools.supervision.reference import check_frames, with_values
 
 

@@ -15,7 +15,7 @@ import pytest
 from host_tools.flash import build_firmware
 from host_tools.logfile import read_frames
 from host_tools.simulate import simulate
-from host_tools.supervision.bench import pack_frames
+from host_tools.supervise_bench import pack_frames
 from host_tools.supervision.reference import check_frames
 from host_tools.tools import tool
 from mule_testing import FILES

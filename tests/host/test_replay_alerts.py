@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from host_tools.board_alerts import describe
 from host_tools.link import messages as m
 from host_tools.logfile import read_frames
 from host_tools.replay import Replay
@@ -135,7 +136,7 @@ def test_board_alerts_are_read_as_the_reference_reads_them(dbc):
 
     def board(frame, code, mi, value):
         alert = m.Alert(frame, code, 2, mi, -1, value, KINDS[(code & 0xFF) - 1])
-        return alerting.describe(alert, dbc, frame, times[frame])
+        return describe(alert, dbc, frame, times[frame])
 
     timeout = KINDS.index("timeout") + 1
     alerts = [board(3, timeout, hitch, 80_000), board(4, timeout | 0x100, hitch, 100_000),
