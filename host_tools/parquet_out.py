@@ -46,10 +46,10 @@ def message_table(cols, table, shift: float, values: str, log_name: str, dbc_nam
     ok = ~cols.bad_mux
     rows = cols.rows[ok]
     t = table.t[rows] + shift
-    chans = table.channel
-    chan = [None if chans[i] is None else str(chans[i]) for i in rows.tolist()]
-    arrays = [pa.array(t), pa.array(chan, type=pa.string())]
-    fields = [pa.field("t", pa.float64()), pa.field("channel", pa.string())]
+    codes, names = _channel_codes(table)
+    chan = pa.DictionaryArray.from_arrays(pa.array(codes[rows], type=pa.int32()), names)
+    arrays = [pa.array(t), chan]
+    fields = [pa.field("t", pa.float64()), pa.field("channel", chan.type)]
     for sig in cols.message.signals:
         if sig.name not in cols.raw:
             continue
@@ -68,6 +68,19 @@ def message_table(cols, table, shift: float, values: str, log_name: str, dbc_nam
     schema = pa.schema(fields, metadata={"mule.log": log_name, "mule.dbc": dbc_name, "mule.time": TIME_HELP,
                                          "mule.message": cols.message.name})
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _channel_codes(table) -> tuple[np.ndarray, pa.Array]:
+    """The table's channels as dictionary codes (a log has a handful), computed once."""
+    cached = getattr(table, "_codes", None)
+    if cached is None:
+        index: dict = {}
+        codes = np.fromiter((index.setdefault(c, len(index)) for c in table.channel), dtype=np.int32,
+                            count=len(table.channel))
+        names = pa.array([None if c is None else str(c) for c in index], type=pa.string())
+        cached = (codes, names)
+        table._codes = cached
+    return cached
 
 
 class _Place:

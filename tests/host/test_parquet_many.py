@@ -85,3 +85,18 @@ def test_a_bad_log_among_many_is_reported_not_raised(tmp_path):
     bad.write_bytes(b"\x00\x01garbage\n")
     (result,) = run_many([bad], DEFAULT_DBC, tmp_path / "out", {})
     assert "error" in result and "bad.asc" in result["error"]
+
+
+def mule(*argv, check=True):
+    return subprocess.run([sys.executable, "-m", "host_tools.cli.main", *map(str, argv)], check=check,
+                          capture_output=True, text=True)
+
+
+def test_cli_vector_jsonl_equals_cantools_and_parquet_of_a_folder(logs, tmp_path):
+    log = logs / "tow2.blf"
+    assert mule("decode", log, "--engine", "vector").stdout == mule("decode", log).stdout
+    result = mule("decode", logs, "--format", "parquet", "-o", tmp_path / "out")
+    assert "2 of 2 logs decoded" in result.stderr and "tow1.log:" in result.stderr
+    assert list((tmp_path / "out").glob("message=*/log=tow1.log/part-0.parquet"))
+    refused = mule("decode", logs, check=False)
+    assert refused.returncode == 2 and "need --format parquet -o DIR" in refused.stderr
