@@ -16,7 +16,7 @@ from host_tools.flash import build_firmware
 from host_tools.supervision.reference import replay_times
 from host_tools.tools import tool
 
-BENCH_SCRIPT = Path(__file__).resolve().parent.parent / "mp" / "supervise_bench.py"
+BENCH_SCRIPT = Path(__file__).resolve().parent / "mp" / "supervise_bench.py"
 
 
 def pack_frames(frames) -> bytes:
