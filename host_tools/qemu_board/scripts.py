@@ -22,7 +22,7 @@ from host_tools.codegen.build import compile_mpy
 
 ARCH = "armv7emsp"
 _RUN_DIR = "/flash/_run"
-_CHUNK = 3072  # bytes a raw-REPL line carries (base64: 4 KB of source on a 100 KB heap)
+_CHUNK = 6144  # bytes per raw-REPL line (8 KB of base64 source, compiled beside whatever a run left in a 100 KB heap)
 
 
 class ScriptError(Exception):
@@ -84,7 +84,7 @@ class QemuScripts:
     def put(self, local: Path | bytes, remote: str) -> None:
         """Copy a file (or bytes) to `remote` on the board's /flash."""
         data = local if isinstance(local, (bytes, bytearray)) else Path(local).read_bytes()
-        self.exec(f"from binascii import a2b_base64 as _a\n_f = open({remote!r}, 'wb')")
+        self.exec(f"import gc\ngc.collect()\nfrom binascii import a2b_base64 as _a\n_f = open({remote!r}, 'wb')")
         for at in range(0, len(data), _CHUNK):
             text = binascii.b2a_base64(data[at:at + _CHUNK], newline=False).decode()
             self.exec(f"_f.write(_a({text!r}))")
