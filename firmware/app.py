@@ -148,6 +148,8 @@ class Board:
                 self.bus_guard = can_source.BusGuard(time.ticks_ms())
                 self.bus_no = 0  # the frame number ALERTs about the bus carry: the last frame seen
                 self.bus_checked = time.ticks_ms()
+        gc.collect()
+        self.heap_free = gc.mem_free()  # after start-up: said in every HELLO
 
     def send(self, n):
         if n:
@@ -169,7 +171,7 @@ class Board:
             self.supervisor.reset()
         mode = link.MODE_REPLAY if self.replay else link.MODE_LIVE
         self.send(self.writer.hello(self.boot_id, mode, self.caps, self.rx_window, self.sha,
-                                    FW_VERSION, _board_name(self.cfg)))
+                                    FW_VERSION, _board_name(self.cfg), self.heap_free))
         self.send(self.writer.credit(self.reader, self.rx_window))
         self.last_credit = time.ticks_ms()
         for text in self.problems:  # what this boot could not do: said to every host that syncs

@@ -664,8 +664,9 @@ class Writer:
             b[HEADER + k] = body[k]
         return self._send(b, typ, len(body))
 
-    def hello(self, boot_id, mode, caps, rx_window, dbc_sha256, fw_version, board):
-        """dbc_sha256: the 32 raw bytes (binascii.unhexlify(dbc.DBC_SHA256))."""
+    def hello(self, boot_id, mode, caps, rx_window, dbc_sha256, fw_version, board, heap_free=0):
+        """dbc_sha256: the 32 raw bytes (binascii.unhexlify(dbc.DBC_SHA256)); heap_free:
+        bytes free after start-up."""
         b = self._pay
         b[3] = PROTO_VERSION
         _put(b, 4, boot_id, 4)
@@ -676,7 +677,7 @@ class Writer:
             b[13 + k] = dbc_sha256[k]
         at = _put_str(b, 45, fw_version, _HELLO_STR)
         at = _put_str(b, at, board, _HELLO_STR)
-        return self._send(b, HELLO, at - HEADER)
+        return self._send(b, HELLO, _put(b, at, heap_free, 4) - HEADER)
 
     def log(self, level, text):
         b = self._pay

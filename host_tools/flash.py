@@ -320,7 +320,7 @@ def flash(dbc: Dbc, port: str, config: dict, build_dir: Path, log=print,
         raise FlashError(f"{port}: the board decodes with DBC sha256 {hello.dbc_sha256.hex()[:12]}…, "
                          f"not {dbc.path.name} ({dbc.sha256[:12]}…): flashing did not take")
     log(f"{port}: HELLO from '{printable(hello.board)}' ({printable(hello.fw_version)}), boot {hello.boot_id:#x}, "
-        f"DBC {dbc.path.name} sha256 {dbc.sha256[:12]}… matches")
+        f"DBC {dbc.path.name} sha256 {dbc.sha256[:12]}… matches, heap free after start-up {hello.heap_free:,} B")
     for message in boot.logs():
         log(f"{port}: the board says: {printable(message.text)}")
     return FlashReport(port, info, files, hello)

@@ -96,6 +96,7 @@ class Hello:
     dbc_sha256: bytes
     fw_version: str
     board: str
+    heap_free: int = 0  # bytes free on the board's heap after start-up (0: not measured)
     proto: int = PROTO_VERSION
 
     def encode(self) -> bytes:
@@ -103,7 +104,7 @@ class Hello:
             raise ValueError("dbc_sha256 must be the 32 raw bytes of the digest")
         return (struct.pack("<BIBHH", self.proto, self.boot_id, self.mode, self.caps, self.rx_window)
                 + bytes(self.dbc_sha256) + pack_str(self.fw_version, HELLO_STR_MAX)
-                + pack_str(self.board, HELLO_STR_MAX))
+                + pack_str(self.board, HELLO_STR_MAX) + struct.pack("<I", self.heap_free))
 
     @classmethod
     def decode(cls, body: bytes) -> Hello:
@@ -111,8 +112,9 @@ class Hello:
         proto, boot_id, mode, caps, rx_window = b.take("<BIBHH")
         sha = b.bytes(32)
         fw_version, board = b.str(), b.str()
+        (heap_free,) = b.take("<I")
         b.end()
-        return cls(boot_id, mode, caps, rx_window, sha, fw_version, board, proto)
+        return cls(boot_id, mode, caps, rx_window, sha, fw_version, board, heap_free, proto)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 # Runs inside MicroPython: app.Board replays the wire file and prints what it sends, in hex.
 # Usage: micropython app_wrap_mp.py FIRMWARE_DIR WIRE_FILE
+import gc
 import sys
 from binascii import hexlify
 
@@ -30,4 +31,8 @@ class Port:
 
 
 cfg = {"mode": "replay", "bus": 1, "bitrate": 500000, "decimation": 1, "port": "feed", "board": "wrap"}
-app.Board(cfg, Port(sys.argv[2])).run()
+port = Port(sys.argv[2])
+board = app.Board(cfg, port)
+gc.collect()
+print("free", gc.mem_free())  # what HELLO should say
+board.run()

@@ -161,7 +161,7 @@ def board_message(m):
     w.seq = m["seq"]
     if name == "HELLO":
         return w, w.hello(f["boot_id"], f["mode"], f["caps"], f["rx_window"], unhexlify(f["dbc_sha256"]),
-                          f["fw_version"], f["board"])
+                          f["fw_version"], f["board"], f["heap_free"])
     if name == "LOG":
         return w, w.log(f["level"], f["text"])
     if name == "ALERT":

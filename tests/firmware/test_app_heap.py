@@ -61,8 +61,15 @@ def test_replay_numbers_records_across_the_wrap(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     receiver = m.host_receiver()
     numbers = []
-    for line in result.stdout.split():
-        for frame in receiver.feed(unhexlify(line)):
+    hellos = []
+    lines = result.stdout.split("\n")
+    free = int(lines[0].split()[1])  # gc.mem_free() once the board was built
+    for line in lines[1:]:
+        for frame in receiver.feed(unhexlify(line.strip())):
             if frame.type == m.TELEMETRY:
                 numbers += [r.frame_no for r in m.decode_frame(frame, m.wide_signals(dbc)).records]
+            elif frame.type == m.HELLO:
+                hellos.append(m.decode_frame(frame))
     assert numbers == [first, first + 1, first + 2, 0, 1, 2]
+    # HELLO says the heap free after start-up (docs/protocol.md)
+    assert len(hellos) == 1 and abs(hellos[0].heap_free - free) <= 256, (hellos, free)

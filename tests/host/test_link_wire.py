@@ -90,7 +90,7 @@ def message_from_fields(v: dict):
     name = v["type_name"]
     if name == "HELLO":
         return m.Hello(f["boot_id"], f["mode"], f["caps"], f["rx_window"], bytes.fromhex(f["dbc_sha256"]),
-                       f["fw_version"], f["board"], f["proto"])
+                       f["fw_version"], f["board"], f["heap_free"], f["proto"])
     if name == "CAN":
         return m.CanBatch(f["first_no"], tuple(
             m.CanRecord(r["t_us"], r["id"], r["ext"], bytes.fromhex(r["data"])) for r in f["records"]))

@@ -119,7 +119,8 @@ for v in noncanonical:
 # ---------------- messages
 def hello(f):
     return (struct.pack("<BIBHH", f["proto"], f["boot_id"], f["mode"], f["caps"], f["rx_window"])
-            + bytes.fromhex(f["dbc_sha256"]) + s8(f["fw_version"]) + s8(f["board"]))
+            + bytes.fromhex(f["dbc_sha256"]) + s8(f["fw_version"]) + s8(f["board"])
+            + struct.pack("<I", f["heap_free"]))
 
 def can(f):
     b = struct.pack("<IB", f["first_no"], len(f["records"]))
@@ -165,9 +166,9 @@ def add(name, typ, seq, fields, body, **extra):
     msgs.append(v)
 
 h = dict(proto=2, boot_id=0xDEADBEEF, mode=1, caps=0b1011, rx_window=1024,
-         dbc_sha256=hashlib.sha256(b"mule").hexdigest(), fw_version="0.1.0", board="pyboard-v1.1")
+         dbc_sha256=hashlib.sha256(b"mule").hexdigest(), fw_version="0.1.0", board="pyboard-v1.1", heap_free=41_000)
 add("hello", "HELLO", 0, h, hello(h))
-h2 = dict(h, boot_id=0, mode=0, caps=0, rx_window=0, dbc_sha256="00" * 32, fw_version="", board="")
+h2 = dict(h, boot_id=0, mode=0, caps=0, rx_window=0, dbc_sha256="00" * 32, fw_version="", board="", heap_free=0)
 add("hello_zeros", "HELLO", 65535, h2, hello(h2))
 add("sync", "SYNC", 0, {}, b"")
 add("stop", "STOP", 7, {}, b"")
@@ -237,7 +238,7 @@ def body_ok(t, b):
         return i == len(b)
     if t == T["HELLO"]:
         j = str_end(b, 42); j = str_end(b, j) if j is not None else None
-        return j == len(b)
+        return j is not None and j + 4 == len(b)  # heap_free u32 last
     if t == T["ALERT"]: return str_end(b, 15) == len(b)
     if t == T["STATS"]: return len(b) == 73
     if t == T["LOG"]: return str_end(b, 1) == len(b)
