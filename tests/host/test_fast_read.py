@@ -96,3 +96,31 @@ def test_blf_with_remote_and_fd_frames_goes_the_exact_way():
     tables = list(frame_tables(FORMATS / "frames.blf", summary))
     same(tables, [f for f in read_frames(FORMATS / "frames.blf") if f.kind == "data"])
     assert summary.remote_frames == 1
+
+
+def test_uneven_time_stamps_take_the_expression_path(tmp_path, monkeypatch):
+    from host_tools import fast_read
+
+    path = tmp_path / "uneven.log"
+    path.write_text("(0.5) can0 123#11\n(10.25) can1 1ABCDEF0#2233 T\n(100.125) can0 7FF#\n")
+    calls = []
+    real = fast_read._LINE
+
+    class Spy:
+        def findall(self, block):
+            calls.append(block)
+            return real.findall(block)
+
+    monkeypatch.setattr(fast_read, "_LINE", Spy())
+    same(candump_tables(path), list(read_frames(path)))
+    assert calls  # the column path declined (time stamps of three widths)
+
+
+@pytest.mark.parametrize("line", ["(1.5) can0 800#11", "(1.5) can0 20000000#11", "(1.5) can0 123#1",
+                                  "(1.5) can0 123#112233445566778899", "(1.5)  can0 123#11", "(1.5) can0 123#GG",
+                                  "(1.5) can0 123#11 X", "(1.5x can0 123#11", "(1.5) can0 12#11"])
+def test_no_fast_path_for_what_the_exact_reader_refuses(tmp_path, line):
+    path = tmp_path / "odd.log"
+    path.write_text("(1.0) can0 123#11\n" + line + "\n")
+    with pytest.raises(Fallback):
+        list(candump_tables(path))
