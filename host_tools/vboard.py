@@ -58,8 +58,11 @@ class VirtualBoard:
 
     kind = "unix"
 
-    def __init__(self, directory: str | Path, heap: str | int | None = None):
+    def __init__(self, directory: str | Path, heap: str | int | None = None, can: bool = False):
         self.directory = Path(directory).resolve()
+        self.can = can  # a machine.CAN on a virtual CAN bus with an slcan port (host_tools/vcan)
+        self.can_bus = None
+        self._preamble = ""
         self.heap = parse_heap(heap)  # bytes; None: a Pyboard's 100K. ValueError says what is wrong
         self.boots = 0  # how many times MicroPython was started (1 + soft resets)
         self.dropped_to_board = 0  # host→board bytes lost to a full receive buffer
@@ -95,6 +98,15 @@ class VirtualBoard:
         self._user_master, self._user_slave = pty.openpty()
         tty.setraw(self._user_slave)  # bytes pass unchanged, as over USB
         os.set_blocking(self._user_master, False)
+        if self.can:
+            from host_tools.vcan.bus import CONTROLLER_HEAP, VirtualCanBus, board_modules, board_preamble
+
+            self.can_bus = VirtualCanBus()
+            self.can_bus.start()
+            modules = board_modules(Path(self._tmp.name))
+            self._preamble = board_preamble(self.can_bus.socket_path, modules)
+            self._boot_script.write_text(self._preamble + _BOOT)
+            self._controller_heap = CONTROLLER_HEAP
         self._spawn(run_main=True)
         self._thread = threading.Thread(target=self._relay, name="mule-vboard", daemon=True)
         self._thread.start()
@@ -104,6 +116,9 @@ class VirtualBoard:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._kill()
+        if self.can_bus is not None:
+            self.can_bus.stop()
+            self.can_bus = None
         for fd in (self._user_master, self._user_slave):
             if fd >= 0:
                 os.close(fd)
@@ -123,8 +138,9 @@ class VirtualBoard:
     def _spawn(self, run_main: bool) -> None:
         master, slave = pty.openpty()
         tty.setraw(slave)
-        cmd = [tool("micropython"), "-X", f"heapsize={self.heap}"]
-        cmd += ["-i", str(self._boot_script)] if run_main else []
+        # the virtual CAN controller is Python on the heap (a board's is built in): its share added
+        cmd = [tool("micropython"), "-X", f"heapsize={self.heap + getattr(self, '_controller_heap', 0)}"]
+        cmd += ["-i", str(self._boot_script)] if run_main else (["-i", "-c", self._preamble] if self._preamble else [])
         self._proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, cwd=self.directory,
                                       close_fds=True, start_new_session=True)
         os.close(slave)
@@ -397,8 +413,11 @@ class QemuBoard(VirtualBoard):
         return False
 
 
-def open_board(kind: str, directory: str | Path, heap: str | int | None = None) -> VirtualBoard:
-    """A board by name ("unix" or "qemu"), not started. ValueError for a bad heap or kind."""
+def open_board(kind: str, directory: str | Path, heap: str | int | None = None, can: bool = False) -> VirtualBoard:
+    """A board by name ("unix" or "qemu"), not started. ValueError for a bad heap or kind.
+    can: the unix board gets a virtual CAN bus (host_tools/vcan; not yet on qemu)."""
     if kind not in BOARDS:
         raise ValueError(f"board {kind!r}: choose one of {', '.join(BOARDS)}")
-    return (QemuBoard if kind == "qemu" else VirtualBoard)(directory, heap)
+    if kind == "qemu":
+        return QemuBoard(directory, heap)
+    return VirtualBoard(directory, heap, can=can)

@@ -14,18 +14,57 @@ from host_tools import DEFAULT_DBC
 from host_tools.cli.args import non_negative_float, positive_float, writable_file
 from host_tools.simulate import FORMATS, SCENARIOS, SimulateError, simulate, syntax_help
 from host_tools.text import printable
+from host_tools.vcan.bus import SLCAN_BITRATES
 
 
 def _do_simulate(args: argparse.Namespace) -> int:
     if args.list:
         print(describe_scenarios())
         return 0
-    if args.scenario is None or args.output is None:
-        print("mule simulate: error: give a SCENARIO and -o FILE (or --list to see the scenarios)", file=sys.stderr)
+    if args.scenario is None or (args.output is None and args.bus is None):
+        print("mule simulate: error: give a SCENARIO and -o FILE or --bus INTERFACE:CHANNEL "
+              "(or --list to see the scenarios)", file=sys.stderr)
         return 2
+    if args.bus is not None:
+        return _play_onto_bus(args)
+    return _write_log(args, args.output)
+
+
+def _play_onto_bus(args: argparse.Namespace) -> int:
+    """Simulate into a log (-o FILE, or a temporary one), then play it onto the bus in real time."""
+    import tempfile
+
+    from host_tools.cli.replay import ctrl_c_stops
+    from host_tools.vcan.play import BusError, open_bus, play
+
+    with tempfile.TemporaryDirectory(prefix="mule-simulate-") as tmp:
+        log = args.output or Path(tmp) / f"{args.scenario}.log"
+        status = _write_log(args, log)
+        if status:
+            return status
+        try:
+            bus = open_bus(args.bus, args.bitrate)
+        except BusError as exc:
+            print(f"mule simulate: error: {exc}", file=sys.stderr)
+            return 2
+        print(f"playing onto {printable(args.bus)} in real time (Ctrl-C stops)", flush=True)
+        try:
+            with ctrl_c_stops() as stop:
+                result = play(log, bus, stop=stop)
+        except BusError as exc:
+            print(f"mule simulate: error: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            bus.shutdown()
+    print(f"played {result.frames:,} frames ({result.log_seconds:.1f} s of log) onto {printable(args.bus)} "
+          f"in {result.seconds:.1f} s")
+    return 0
+
+
+def _write_log(args: argparse.Namespace, output: Path) -> int:
     started = time.perf_counter()
     try:
-        result = simulate(args.scenario, args.output, duration_s=args.duration, seed=args.seed,
+        result = simulate(args.scenario, output, duration_s=args.duration, seed=args.seed,
                           faults=args.fault or (), bus_load_pct=args.bus_load, settings=args.set or (),
                           dbc=args.dbc)
     except SimulateError as exc:
@@ -81,4 +120,10 @@ def add_subparser(subparsers) -> None:
     parser.add_argument("--set", action="append", metavar="NAME=VALUE",
                         help="change a scenario parameter, e.g. trailer_mass_kg=0 (repeatable)")
     parser.add_argument("--dbc", type=Path, default=DEFAULT_DBC, help="DBC file")
+    parser.add_argument("--bus", metavar="INTERFACE:CHANNEL",
+                        help="play the traffic onto a CAN bus in real time, through python-can: slcan:PORT (the "
+                             "slcan line of `mule vboard`, or a USB slcan adapter), socketcan:can0, ...; "
+                             "-o FILE also keeps the log")
+    parser.add_argument("--bitrate", type=int, default=500000, choices=sorted(SLCAN_BITRATES.values()),
+                        help="the bus's bitrate (with --bus)")
     parser.set_defaults(func=_do_simulate)

@@ -33,7 +33,7 @@ def _do_vboard(args: argparse.Namespace) -> int:
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     try:
-        board = open_board(args.board, folder, args.heap)
+        board = open_board(args.board, folder, args.heap, can=args.can and args.board == "unix")
     except ValueError as exc:
         print(f"mule vboard: --heap: {exc}", file=sys.stderr)
         return 2
@@ -47,6 +47,12 @@ def _do_vboard(args: argparse.Namespace) -> int:
         return 1
     try:
         print(board.port, flush=True)
+        if board.can_bus is not None:
+            print(f"slcan {board.can_bus.port}", flush=True)
+            print(f"virtual CAN bus: an slcan (LAWICEL) adapter on {board.can_bus.port}, "
+                  f"{board.can_bus.bitrate // 1000} kbit/s until S<n> sets another; the board's machine.CAN is on it "
+                  f"(mule flash --mode live; python-can interface='slcan', channel='{board.can_bus.port}')",
+                  file=sys.stderr)
         print(f"virtual board up ({DESCRIPTIONS[args.board]}): files in {folder}, heap {board.heap // 1024}K; "
               f"try `mpremote connect {board.port} fs ls`. Ctrl-C stops it.", file=sys.stderr)
         try:
@@ -74,4 +80,7 @@ def add_subparser(subparsers) -> None:
                              "mule_flash.img); default build/vboard or build/vboard-qemu")
     parser.add_argument("--heap", type=heap_arg, default="100K",
                         help="heap size, e.g. 100K (a Pyboard v1.1's); at least 32K")
+    parser.add_argument("--can", action=argparse.BooleanOptionalAction, default=True,
+                        help="give the unix board a machine.CAN on a virtual CAN bus, with an slcan adapter "
+                             "on a second pty (printed as `slcan PORT`); not yet on --board qemu")
     parser.set_defaults(func=_do_vboard)

@@ -1,0 +1,131 @@
+# The virtual board's CAN controller (MicroPython, unix port): machine_can.py's machine.CAN
+# (filters, 3-deep RX FIFO with overrun, TX queue, TEC/REC states) with its bus on the
+# host's virtual CAN bus (host_tools/vcan/bus.py) over a Unix socket: PATH (set by the
+# virtual board's preamble) or the environment variable MULE_VCAN. Importing this module installs it as `machine` (the
+# builtin's names plus CAN), as a Pyboard build with machine.CAN has it.
+#
+# Wire, both ways: 16-byte records [kind, dlc, 0, 0, id (u32 LE), data (8)]. Host->board:
+# kind 1 a frame on the bus (its bus time, in us, in the pad bytes' place is not needed:
+# the host paces frames to the bitrate), kind 2 a receive error (REC + 1), kind 3 an
+# acknowledged transmission (TEC - 1), kind 4 a transmission nobody acknowledged (TEC + 8,
+# error passive at most, as CAN's ACK-error rule). Board->host: kind 0x81 a frame this
+# controller sent, kind 0x80 the controller's bitrate (id field) when it starts.
+import os
+import socket
+import sys
+import time
+
+import machine_can
+
+_REC = 16
+_FRAME = 1
+_RX_ERROR = 2
+_TX_ACKED = 3
+_TX_NO_ACK = 4
+_SLACK_US = 5000  # host scheduling jitter allowed before a full FIFO loses a frame
+_STAGE = 256  # frames read from the socket, waiting for room in the FIFO
+PATH = None
+
+
+_Base = machine_can.CAN  # the fake's controller; machine_can.CAN becomes the subclass below
+
+
+class CAN(_Base):
+    def __init__(self, id, *args, **kwargs):
+        self._sock = None
+        self._inbuf = bytearray(_REC * 64)
+        self._fill = 0
+        self._stage = []  # (ticks_us arrived, id, ext, rtr, data)
+        self._out = bytearray(_REC)
+        _Base.__init__(self, id, *args, **kwargs)
+        path = PATH or os.getenv("MULE_VCAN")
+        if path:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(b"\x01\x00" + path.encode() + b"\x00")
+            s.setblocking(False)
+            self._sock = s
+            self._record(0x80, self.bitrate, False, b"")
+
+    def _record(self, kind, can_id, rtr, data):
+        out = self._out
+        out[0] = kind
+        out[1] = len(data)
+        out[2] = 1 if rtr else 0
+        out[3] = 0
+        for i in range(4):
+            out[4 + i] = (can_id >> (8 * i)) & 0xFF
+        for i in range(8):
+            out[8 + i] = data[i] if i < len(data) else 0
+        view = memoryview(out)
+        sent = 0
+        while sent < _REC:
+            n = self._sock.write(view[sent:])
+            if n:
+                sent += n
+
+    def _pump(self):
+        sock = self._sock
+        while True:
+            n = sock.readinto(memoryview(self._inbuf)[self._fill:])
+            if not n:
+                break
+            self._fill += n
+            whole = self._fill - self._fill % _REC
+            buf = self._inbuf
+            now = time.ticks_us()
+            for at in range(0, whole, _REC):
+                kind = buf[at]
+                if kind == _FRAME:
+                    can_id = buf[at + 4] | buf[at + 5] << 8 | buf[at + 6] << 16 | (buf[at + 7] & 0x3F) << 24
+                    ext = bool(buf[at + 7] & 0x80)
+                    rtr = bool(buf[at + 2])
+                    if len(self._stage) >= _STAGE:
+                        self._stage.pop(0)
+                        self.overruns += 1
+                        self._overrun_flag = _Base.RECV_ERR_OVERRUN
+                    self._stage.append((now, can_id, ext, rtr, bytes(buf[at + 8:at + 8 + buf[at + 1]])))
+                elif kind == _RX_ERROR:
+                    self.set_error_counters(self.tec, min(self.rec + 1, 255))
+                elif kind == _TX_ACKED:
+                    self.set_error_counters(max(self.tec - 1, 0), self.rec)
+                elif kind == _TX_NO_ACK:
+                    if self.tec < 128:
+                        self.set_error_counters(min(self.tec + 8, 128), self.rec)
+            rest = self._fill - whole
+            buf[0:rest] = buf[whole:self._fill]
+            self._fill = rest
+        # into the FIFO: a frame waits only while it is younger than the slack; older, it
+        # meets the full FIFO as it would have on the wire and is lost (an overrun)
+        stage = self._stage
+        now = time.ticks_us()
+        while stage:
+            arrived, can_id, ext, rtr, data = stage[0]
+            if not self._accepts(can_id, ext, rtr):
+                stage.pop(0)
+                continue
+            if len(self.rx) >= _Base.RX_DEPTH and time.ticks_diff(now, arrived) < _SLACK_US:
+                break
+            stage.pop(0)
+            if self.bus_off or self.mode in (_Base.MODE_SILENT_LOOPBACK, _Base.MODE_SLEEP):
+                continue
+            if self._receive(can_id, ext, rtr, data) and self.rec:
+                self.rec -= 1
+
+    def _run_bus(self):
+        _Base._run_bus(self)
+        if self._sock is None:
+            return
+        for can_id, ext, rtr, data in self.on_bus:
+            self._record(0x81, can_id | (0x80000000 if ext else 0), rtr, data)
+        self.on_bus = []
+        self._pump()
+
+    def deinit(self):
+        _Base.deinit(self)
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+
+machine_can.CAN = CAN
+sys.modules["machine"] = machine_can
