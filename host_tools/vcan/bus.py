@@ -30,7 +30,7 @@ MP_DIR = Path(__file__).resolve().parent / "mp"  # mule_vcan.py and machine_can.
 
 SLCAN_BITRATES = {0: 10000, 1: 20000, 2: 50000, 3: 100000, 4: 125000, 5: 250000, 6: 500000, 7: 800000,
                   8: 1000000}
-_REC = struct.Struct("<BBBBI8s")
+_REC = struct.Struct("<BBBBI8sI")  # mp/mule_vcan.py says what the fields are
 _TO_BOARD_FRAME, _TO_BOARD_RX_ERROR, _TO_BOARD_ACKED, _TO_BOARD_NO_ACK = 1, 2, 3, 4
 _FROM_BOARD_BITRATE, _FROM_BOARD_FRAME = 0x80, 0x81
 _EXT = 0x80000000
@@ -39,6 +39,10 @@ _OK, _BELL = b"\r", b"\x07"
 # heap the virtual board adds for its controller (machine_can + mule_vcan as .mpy, ~10 KB
 # on the 64-bit unix port), so the firmware keeps a Pyboard's 100 KB
 CONTROLLER_HEAP = 16 * 1024
+
+
+def _now_us() -> int:
+    return (time.monotonic_ns() // 1000) & 0x3FFFFFFF
 
 
 def frame_bits(ext: bool, dlc: int, rtr: bool = False) -> int:
@@ -306,7 +310,7 @@ class VirtualCanBus:
             return
         self._board_in += data
         while len(self._board_in) >= _REC.size:
-            kind, dlc, rtr, _, can_id, payload = _REC.unpack_from(self._board_in)
+            kind, dlc, rtr, _, can_id, payload, _ = _REC.unpack_from(self._board_in)
             del self._board_in[:_REC.size]
             if kind == _FROM_BOARD_BITRATE:
                 self.board_bitrate = can_id
@@ -318,10 +322,10 @@ class VirtualCanBus:
         if self._board is None:
             return
         if frame is None:
-            record = _REC.pack(kind, 0, 0, 0, 0, b"")
+            record = _REC.pack(kind, 0, 0, 0, 0, b"", 0)
         else:
             can_id = frame.can_id | (_EXT if frame.ext else 0)
-            record = _REC.pack(kind, len(frame.data), int(frame.rtr), 0, can_id, frame.data)
+            record = _REC.pack(kind, len(frame.data), int(frame.rtr), 0, can_id, frame.data, _now_us())
         try:
             self._board.sendall(record)
         except OSError:

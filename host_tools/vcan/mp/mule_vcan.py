@@ -4,9 +4,9 @@
 # virtual board's preamble) or the environment variable MULE_VCAN. Importing this module installs it as `machine` (the
 # builtin's names plus CAN), as a Pyboard build with machine.CAN has it.
 #
-# Wire, both ways: 16-byte records [kind, dlc, 0, 0, id (u32 LE), data (8)]. Host->board:
-# kind 1 a frame on the bus (its bus time, in us, in the pad bytes' place is not needed:
-# the host paces frames to the bitrate), kind 2 a receive error (REC + 1), kind 3 an
+# Wire, both ways: 20-byte records [kind, dlc, rtr, 0, id (u32 LE, bit 31: extended),
+# data (8), time (u32 LE: the host's clock in us, mod 2**30)]. Host->board: kind 1 a frame
+# on the bus at that time (paced to the bitrate by the host), kind 2 a receive error (REC + 1), kind 3 an
 # acknowledged transmission (TEC - 1), kind 4 a transmission nobody acknowledged (TEC + 8,
 # error passive at most, as CAN's ACK-error rule). Board->host: kind 0x81 a frame this
 # controller sent, kind 0x80 the controller's bitrate (id field) when it starts.
@@ -16,8 +16,10 @@ import sys
 import time
 
 import machine_can
+from micropython import const
 
-_REC = 16
+_REC = 20
+_MOD = const(0x3FFFFFFF)
 _FRAME = 1
 _RX_ERROR = 2
 _TX_ACKED = 3
@@ -25,6 +27,12 @@ _TX_NO_ACK = 4
 _SLACK_US = 5000  # host scheduling jitter allowed before a full FIFO loses a frame
 _STAGE = 256  # frames read from the socket, waiting for room in the FIFO
 PATH = None
+
+
+def _wrap(d):
+    # a difference of two times mod 2**30 as a signed number
+    d &= _MOD
+    return d - 0x40000000 if d >= 0x20000000 else d
 
 
 _Base = machine_can.CAN  # the fake's controller; machine_can.CAN becomes the subclass below
@@ -35,7 +43,8 @@ class CAN(_Base):
         self._sock = None
         self._inbuf = bytearray(_REC * 64)
         self._fill = 0
-        self._stage = []  # (ticks_us arrived, id, ext, rtr, data)
+        self._stage = []  # (host time on the bus, id, ext, rtr, data)
+        self._offset = None  # least (our clock - host clock) seen: the pipe's delay, ~0
         self._out = bytearray(_REC)
         _Base.__init__(self, id, *args, **kwargs)
         path = PATH or os.getenv("MULE_VCAN")
@@ -56,6 +65,8 @@ class CAN(_Base):
             out[4 + i] = (can_id >> (8 * i)) & 0xFF
         for i in range(8):
             out[8 + i] = data[i] if i < len(data) else 0
+        for i in range(4):
+            out[16 + i] = 0
         view = memoryview(out)
         sent = 0
         while sent < _REC:
@@ -72,7 +83,7 @@ class CAN(_Base):
             self._fill += n
             whole = self._fill - self._fill % _REC
             buf = self._inbuf
-            now = time.ticks_us()
+            now = time.ticks_us() & _MOD
             for at in range(0, whole, _REC):
                 kind = buf[at]
                 if kind == _FRAME:
@@ -83,7 +94,11 @@ class CAN(_Base):
                         self._stage.pop(0)
                         self.overruns += 1
                         self._overrun_flag = _Base.RECV_ERR_OVERRUN
-                    self._stage.append((now, can_id, ext, rtr, bytes(buf[at + 8:at + 8 + buf[at + 1]])))
+                    sent = buf[at + 16] | buf[at + 17] << 8 | buf[at + 18] << 16 | (buf[at + 19] & 0x3F) << 24
+                    lag = _wrap(now - sent)
+                    if self._offset is None or lag < self._offset:
+                        self._offset = lag
+                    self._stage.append((sent, can_id, ext, rtr, bytes(buf[at + 8:at + 8 + buf[at + 1]])))
                 elif kind == _RX_ERROR:
                     self.set_error_counters(self.tec, min(self.rec + 1, 255))
                 elif kind == _TX_ACKED:
@@ -97,13 +112,13 @@ class CAN(_Base):
         # into the FIFO: a frame waits only while it is younger than the slack; older, it
         # meets the full FIFO as it would have on the wire and is lost (an overrun)
         stage = self._stage
-        now = time.ticks_us()
+        now = time.ticks_us() & _MOD
         while stage:
             arrived, can_id, ext, rtr, data = stage[0]
             if not self._accepts(can_id, ext, rtr):
                 stage.pop(0)
                 continue
-            if len(self.rx) >= _Base.RX_DEPTH and time.ticks_diff(now, arrived) < _SLACK_US:
+            if len(self.rx) >= _Base.RX_DEPTH and _wrap(now - arrived) - self._offset < _SLACK_US:
                 break
             stage.pop(0)
             if self.bus_off or self.mode in (_Base.MODE_SILENT_LOOPBACK, _Base.MODE_SLEEP):
