@@ -34,7 +34,6 @@ _RXF0SIDH = const(0x00)  # RXF0..RXF2: 0x00-0x0B
 _RXF3SIDH = const(0x10)  # RXF3..RXF5: 0x10-0x1B
 _CANSTAT = const(0x0E)
 _CANCTRL = const(0x0F)
-_TEC = const(0x1C)
 _RXM0SIDH = const(0x20)  # RXM0, RXM1: 0x20-0x27
 _CNF3 = const(0x28)  # CNF3, CNF2, CNF1 at 0x28, 0x29, 0x2A
 _CANINTE = const(0x2B)
@@ -357,11 +356,6 @@ class Mcp2515:
     def errors(self):
         """Entries into warning, passive or bus-off seen by state() since start."""
         return self._errors
-
-    def error_counters(self):
-        """(TEC, REC) (diagnostics; allocates a tuple)."""
-        tec, rec = self._read_block(_TEC, 2)
-        return tec, rec
 
     def restart(self):
         """Reset and reprogram the chip now. The MCP2515 leaves bus-off by itself after

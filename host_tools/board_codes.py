@@ -4,10 +4,11 @@ a frame's log time as the board's replay clock (a CAN record's `t_us`)."""
 
 from __future__ import annotations
 
+from host_tools.codegen.emit import ERR_LENGTH, ERR_MUX, ERR_UNKNOWN_ID
 from host_tools.engines import BAD_MUX, UNKNOWN_ID, WRONG_LENGTH
 
-# the generated decoder's ERR_UNKNOWN, ERR_LENGTH, ERR_MUX (docs/decoder.md); >= 0: a message index
-RESULT_STATUS = {-1: UNKNOWN_ID, -2: WRONG_LENGTH, -3: BAD_MUX}
+# the generated decoder's error results (docs/decoder.md); >= 0: a message index
+RESULT_STATUS = {ERR_UNKNOWN_ID: UNKNOWN_ID, ERR_LENGTH: WRONG_LENGTH, ERR_MUX: BAD_MUX}
 STATUS_RESULT = {status: code for code, status in RESULT_STATUS.items()}
 
 

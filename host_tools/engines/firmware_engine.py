@@ -19,12 +19,13 @@ from pathlib import Path
 
 from host_tools.codegen.build import HOST_MARCH, compile_mpy, write_decoder
 from host_tools.dbc import Dbc
-from host_tools.engines import BAD_MUX, DECODED, UNKNOWN_ID, WRONG_LENGTH, Outcome
+from host_tools.board_codes import RESULT_STATUS
+from host_tools.engines import DECODED, UNKNOWN_ID, Outcome
 from host_tools.tools import tool
 
 RUNNER = Path(__file__).resolve().parent.parent / "mp" / "decode_runner.py"
 MODULE = "mule_decoder"
-_ERRORS = {"-2": WRONG_LENGTH, "-3": BAD_MUX}  # the decoder's ERR_LENGTH, ERR_MUX
+_ERRORS = {str(code): status for code, status in RESULT_STATUS.items() if status != UNKNOWN_ID}  # "E" lines
 _END = object()
 
 

@@ -175,10 +175,6 @@ def _check(name: str, p: Params) -> None:
 
 # -- timeline pieces ------------------------------------------------------------------------
 
-def _const(value) -> Ramp:
-    return Ramp([(0.0, value)])
-
-
 def _startup(state: str = "DRIVE") -> list:
     """Contactors close half a second after wake-up."""
     return [(0.0, "INIT"), (0.1, "PRECHARGE"), (0.5, state)]

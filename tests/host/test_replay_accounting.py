@@ -13,25 +13,10 @@ import pytest
 from host_tools.link import messages as m
 from host_tools.link import wire
 from host_tools.link.session import LinkError
-from host_tools.replay import Replay
 from host_tools.replay import alerts as alerting
 from host_tools.replay import loopback as lb
 from host_tools.simulate import simulate
-
-
-@pytest.fixture(scope="module")
-def busy_log(tmp_path_factory, dbc):
-    """6 s of a towing truck on a busy bus: ~9,000 frames, most of other ECUs."""
-    path = tmp_path_factory.mktemp("logs") / "sensor_fault.log"
-    simulate("sensor_fault", path, duration_s=6, seed=4, bus_load_pct=40, dbc=dbc)
-    return path
-
-
-def run(log, dbc, board, connect=None, **options):
-    options.setdefault("speed", None)
-    options.setdefault("settle_s", 0.5)
-    options.setdefault("sync_timeout", 0.5)
-    return Replay(log, dbc, connect or board.link, port="loopback", **options).run()
+from test_replay_loopback import busy_log, run  # noqa: F401 (busy_log: the fixture)
 
 
 def restarted_words(result) -> list[str]:

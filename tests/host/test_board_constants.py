@@ -1,0 +1,80 @@
+"""The numbers both runtimes define (decoder result codes, the decoder's extended-id key
+flag, HELLO capabilities, CAN controller states, the bus-state ALERT and its cleared bit)
+are specified once, in tests/files/constants/board.json; every copy is held to it. The
+firmware keeps its own `const()` copies on purpose (a const costs no RAM, an import of
+another module does), so this test is what keeps them one value."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import pytest
+
+from host_tools import board_codes, dbc
+from host_tools.codegen import emit
+from host_tools.link import messages as m
+from host_tools.supervision import firmware as supervision_fw
+from mule_testing import FILES, REPO
+
+SPEC = json.loads((FILES / "constants" / "board.json").read_text())
+NAMES = {k: v for k, v in SPEC.items() if k != "note"}
+# MicroPython sources: the firmware, the decoder's templates, the scripts the host runs in it
+SOURCES = (sorted((REPO / "firmware").glob("*.py")) + sorted((REPO / "host_tools" / "codegen").glob("*_template.py"))
+           + sorted((REPO / "host_tools" / "mp").glob("*.py")))
+
+
+def definitions(path: Path) -> dict[str, int]:
+    """Module-level `NAME = const(value)` (or a plain number) for the names of the spec."""
+    out = {}
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+            continue
+        name = node.targets[0].id.lstrip("_")
+        value = node.value
+        if isinstance(value, ast.Call) and getattr(value.func, "id", None) == "const" and value.args:
+            value = value.args[0]
+        if name in NAMES:
+            try:
+                out[name] = ast.literal_eval(value)
+            except ValueError:
+                out[name] = ast.unparse(value)
+    return out
+
+
+def board_copies() -> list[tuple[str, str, object]]:
+    return [(str(p.relative_to(REPO)), name, v) for p in SOURCES for name, v in definitions(p).items()]
+
+
+def host_copies() -> list[tuple[str, str, object]]:
+    return [
+        ("host_tools/codegen/emit.py", "ERR_UNKNOWN_ID", emit.ERR_UNKNOWN_ID),
+        ("host_tools/codegen/emit.py", "ERR_LENGTH", emit.ERR_LENGTH),
+        ("host_tools/codegen/emit.py", "ERR_MUX", emit.ERR_MUX),
+        ("host_tools/board_codes.py", "ERR_UNKNOWN_ID", board_codes.STATUS_RESULT["unknown_id"]),
+        ("host_tools/board_codes.py", "ERR_LENGTH", board_codes.STATUS_RESULT["wrong_length"]),
+        ("host_tools/board_codes.py", "ERR_MUX", board_codes.STATUS_RESULT["bad_multiplexer"]),
+        ("host_tools/dbc.py", "EXT_KEY", dbc.EXT_KEY),
+        *[("host_tools/link/messages.py", name, getattr(m, name)) for name in NAMES if name.startswith("CAP_")],
+        ("host_tools/link/messages.py", "STATE_NONE", m.CAN_STATE_NONE),
+        ("host_tools/supervision/firmware.py", "CLEARED", supervision_fw.CLEARED),
+    ]
+
+
+def test_every_copy_holds_the_specified_value():
+    wrong = [(where, name, value, NAMES[name]) for where, name, value in board_copies() + host_copies()
+             if value != NAMES[name]]
+    assert wrong == []
+
+
+@pytest.mark.parametrize("name", sorted(NAMES))
+def test_each_number_is_defined_on_the_board(name):
+    """Not a name the spec keeps after both sides dropped it."""
+    assert any(n == name for _, n, _ in board_copies())
+
+
+def test_the_check_reads_a_const_copy(tmp_path):
+    path = tmp_path / "x.py"
+    path.write_text("from micropython import const\n_STATE_BUS_OFF = const(4)\nEXT_KEY = const(0x20000000)\n")
+    assert definitions(path) == {"STATE_BUS_OFF": 4, "EXT_KEY": 0x20000000}
