@@ -250,3 +250,23 @@ def test_a_late_record_is_never_written_off_and_the_progress_shows_only_true_gap
     assert book.missing() == 0
     book.settle_all()
     assert (book.tally.verified, book.tally.lost, book.lost_runs) == (5, 1, [[5, 5]])
+
+
+def test_the_log_is_read_once_and_the_reference_gets_every_frame_sent(overload, dbc, monkeypatch):
+    """The host reference runs over the frames as they were sent (kept while streaming), not
+    over a second reading of the log after the stream."""
+    import host_tools.replay.source as source
+
+    opened = []
+    real = source.read_frames
+    monkeypatch.setattr(source, "read_frames", lambda *a, **k: opened.append(a[0]) or real(*a, **k))
+    seen = []
+    real_reference = alerting.reference_intervals
+    monkeypatch.setattr(alerting, "reference_intervals", lambda dbc_, frames: seen.append(frames) or
+                        real_reference(dbc_, frames))
+    board = supervising_board(dbc, monkeypatch)
+    result = run(overload, dbc, board, stop=lambda: board.frames_seen > 3000)
+    assert len(opened) == 1
+    sent = [f for f in real(overload) if f.kind == "data"][:result.tally.sent]
+    assert [(f.t, f.can_id, f.ext, bytes(f.data)) for f in seen[0]] == \
+           [(f.t, f.can_id, f.ext, bytes(f.data)) for f in sent]
