@@ -24,8 +24,13 @@ class BoardLink:
         self.port = port
         self.wide = m.wide_signals(dbc) if dbc is not None else None
         try:
-            self.serial = serial.serial_for_url(port, baudrate=baudrate, timeout=0, write_timeout=5)
+            # exclusive: a second program on the same port would take half the board's bytes
+            self.serial = serial.serial_for_url(port, baudrate=baudrate, timeout=0, write_timeout=5, exclusive=True)
         except (serial.SerialException, ValueError) as exc:
+            if "exclusively lock" in str(exc):
+                raise LinkError(f"{port} is in use by another program (a mule replay or monitor, mpremote, a "
+                                "terminal): stop it first; two programs on one port would each get part of "
+                                "the board's bytes") from None
             raise LinkError(f"cannot open {port}: {exc}") from None
         self.encoder = wire.FrameEncoder()
         self.receiver = m.host_receiver()
