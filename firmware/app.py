@@ -212,6 +212,7 @@ class Board:
             self.send(writer.telemetry_flush())
             k = writer.telemetry(frame_no, result, self.lanes, self.selected, k)
 
+    @micropython.native
     def replay_batch(self):
         if self.source is not None:  # "replay_path": "loopback"
             self.replay_loopback()
