@@ -10,6 +10,7 @@ from host_tools.cli.args import writable_file
 from host_tools.codegen.build import HOST_MARCH, PYBOARD_MARCH, compile_mpy, decoder_cost, write_decoder
 from host_tools.codegen.emit import MODES
 from host_tools.dbc import load_dbc, select_messages
+from host_tools.float_signals import float64_note
 from host_tools.text import printable
 
 
@@ -22,6 +23,8 @@ def _do_codegen(args: argparse.Namespace) -> int:
     print(f"wrote {printable(out)} ({chosen}, DBC sha256 {dbc.sha256[:12]}…)", file=sys.stderr)
     print(f"{decoder_cost(out).text()}; a Pyboard v1.1 has ~100,000 bytes of heap for all of the firmware "
           f"(--messages/--nodes decode fewer)", file=sys.stderr)
+    if float64_note(dbc):
+        print(float64_note(dbc), file=sys.stderr)
     if args.mpy:
         mpy = compile_mpy(out, None if args.march == "none" else args.march)
         print(f"compiled {printable(mpy)} (-march={args.march})", file=sys.stderr)

@@ -12,6 +12,7 @@ from host_tools import DEFAULT_DBC, REPO_ROOT
 from host_tools.cli.vboard import DEFAULT_DIR
 from host_tools.cli.codegen import _names
 from host_tools.codegen.build import decoder_cost, write_decoder
+from host_tools.float_signals import float64_note
 from host_tools.dbc import load_dbc, select_messages
 from host_tools.flash import allowed_values, check_settings, flash
 from host_tools.text import printable
@@ -49,6 +50,8 @@ def _do_flash(args: argparse.Namespace) -> int:
     chosen = f"{len(dbc.messages)} of {every}" if len(dbc.messages) < every else f"all {every}"
     log(f"decoder of {chosen} messages: {cost.text()}; a Pyboard v1.1 has ~100 KB of heap for all of the "
         f"firmware (--messages/--nodes decode fewer, --set supervise=false frees ~20 KB)")
+    if float64_note(dbc):
+        log(float64_note(dbc))
     if args.port:
         flash(dbc, args.port, config, build_dir, log)
         return 0
