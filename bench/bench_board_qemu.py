@@ -47,6 +47,7 @@ ROWS = [  # key, label
     ("reader", "link reader (next, COBS, CRC, records)"),
     ("frame_no", "can_frame_no (no longer called per frame)"),
     ("run", "whole path Board.run"),
+    ("run_bare", "Board.run with supervision off"),
 ]
 
 

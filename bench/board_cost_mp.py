@@ -85,6 +85,16 @@ board.run()
 total = board.stats[1]
 note("run", diff(ticks(), t0), total)
 
+# the same without supervision: what the rest of the path costs
+bare = app.Board(dict(cfg, supervise=False), Port(chunks))
+bare.hello()
+gc.collect()
+t0 = ticks()
+bare.run()
+note("run_bare", diff(ticks(), t0), total)
+bare = None
+gc.collect()
+
 # the frames again, as records in memory, for the parts alone (the first 300)
 reader = link.FrameReader()
 recs = []
