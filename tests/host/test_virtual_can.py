@@ -133,3 +133,59 @@ def test_board_at_another_bitrate_sees_errors_not_frames(tmp_path):
             client.shutdown()
             proc.kill()
             proc.wait()
+
+
+def test_play_sends_a_log_in_real_time_onto_any_python_can_bus(tmp_path):
+    from host_tools.vcan.play import BusError, open_bus, play
+
+    log = tmp_path / "three.log"
+    log.write_text("(1.000000) can0 123#01\n(1.200000) can0 124#02\n(1.400000) can0 125#03\n")
+    listener = can.Bus(interface="virtual", channel="mule-play-test")
+    bus = open_bus("virtual:mule-play-test")
+    try:
+        result = play(log, bus)
+        got = [listener.recv(1) for _ in range(3)]
+    finally:
+        bus.shutdown()
+        listener.shutdown()
+    assert result.frames == 3 and result.seconds >= 0.38  # 0.4 s of log, not faster
+    assert [m.arbitration_id for m in got] == [0x123, 0x124, 0x125]
+    with pytest.raises(BusError, match="INTERFACE:CHANNEL"):
+        open_bus("/dev/pts/3")
+    with pytest.raises(BusError, match="no interface 'slcann'"):
+        open_bus("slcann:/dev/pts/3")
+
+
+def test_mule_vboard_prints_the_board_port_then_its_slcan_port(tmp_path):
+    import signal
+    import sys
+
+    import select
+
+    proc = subprocess.Popen([sys.executable, "-m", "host_tools.cli.main", "vboard", "--dir", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0)
+
+    def line(timeout=30.0) -> str:  # a line of stdout, or "" after the timeout (never hangs)
+        out = b""
+        deadline = time.monotonic() + timeout
+        while not out.endswith(b"\n") and select.select([proc.stdout], [], [], max(0, deadline - time.monotonic()))[0]:
+            byte = proc.stdout.read(1)
+            if not byte:
+                break
+            out += byte
+        return out.decode()
+
+    try:
+        board = line().strip()
+        adapter = line().split() + ["", ""]
+        assert board.startswith("/dev/") and adapter[0] == "slcan" and adapter[1].startswith("/dev/")
+        client = slcan(adapter[1], 250000)
+        client.shutdown()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
