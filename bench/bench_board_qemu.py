@@ -164,7 +164,7 @@ def main() -> int:
     print(f"\nboard per-frame cost, {DEFAULT_DBC.name}, replay mode, supervision "
           f"{'on' if qemu['supervised'] else 'OFF'}, {source}")
     print("emulated Pyboard: Cortex-M4F armv7emsp, QEMU -icount (instructions: guest ns), 256 KB heap (the "
-          "wire held in RAM); unix port: x86-64, ns per frame, best of 3")
+          "wire held in RAM); unix port: x86-64, ns per frame, each loop best of 5")
     label_before = f"before ({base['commit']})" if base else "before"
     print(f"\n{'per frame':48} {'Cortex-M4 instr':>15} {label_before:>16} {'unix ns':>9} {'instr/ns':>9}")
     for key, label in ROWS:

@@ -224,9 +224,14 @@ class Board:
         # self.decode and reader.can_record called as methods: a bound method in a local
         # is a heap object per batch
         no = reader.can_first_no()
+        # reader.can_record(i, ...) without its bytecode call per record (no bound methods:
+        # _can_get is a plain function held by the reader)
+        get = reader._can_get
+        payload = reader.payload
+        offs = reader._offs
         for i in range(reader.count):
             try:
-                n = reader.can_record(i, record, data)
+                n = get(payload, offs[i], record, data)
                 self.decode(no, record[1], record[2], data, n, record[0])
             except Exception as exc:  # one bad frame must not stop the board
                 self.stats[_DROPPED] += 1
