@@ -89,3 +89,14 @@ def writable_file(text: str) -> Path:
         return path
     _probe(_nearest_existing(path.parent), printable(text))
     return path
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults in --help, but only real ones: no "(default: None)", and none added to a
+    help text that already says its default."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default is None or action.default is False or "default" in text:
+            return text
+        return super()._get_help_string(action)

@@ -7,6 +7,7 @@ import os
 import sys
 
 from host_tools.cli import codegen, decode, demo, flash, monitor, replay, simulate, stop, vboard
+from host_tools.cli.args import HelpFormatter
 from host_tools.codegen.build import BuildError
 from host_tools.dbc import DbcError
 from host_tools.engines.firmware_engine import EngineError
@@ -27,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in SUBCOMMANDS:
         module.add_subparser(subparsers)
+    for sub in subparsers.choices.values():
+        if sub.formatter_class is argparse.ArgumentDefaultsHelpFormatter:
+            sub.formatter_class = HelpFormatter  # no "(default: None)"
     return parser
 
 
