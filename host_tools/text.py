@@ -38,3 +38,8 @@ def printable(text: object, *, keep_newlines: bool = False) -> str:
                 esc = _cache[ch] = _escape(ch)
             out.append(esc)
     return "".join(out)
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """'1 frame', '2 frames', '1,144 frames' (many: the plural when it is not word + 's')."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"

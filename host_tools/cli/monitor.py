@@ -15,7 +15,7 @@ from host_tools.cli.replay import ctrl_c_stops
 from host_tools.dbc import load_dbc
 from host_tools.link.session import BoardLink
 from host_tools.monitor import Dashboard, Recorder, run_monitor
-from host_tools.text import printable
+from host_tools.text import plural, printable
 
 
 def _do_monitor(args: argparse.Namespace) -> int:
@@ -45,7 +45,7 @@ def _do_monitor(args: argparse.Namespace) -> int:
             recorder.close()
     if recorder is not None:
         skipped = sum(recorder.not_recorded.values())
-        console.print(f"mule monitor: recorded {recorder.frames:,} frames to {printable(args.record)}"
+        console.print(f"mule monitor: recorded {plural(recorder.frames, 'frame')} to {printable(args.record)}"
                       + (f"; not recorded: {', '.join(f'{k} {v:,}' for k, v in recorder.not_recorded.items() if v)}"
                          " (the board sends no payload for frames it cannot decode)" if skipped else ""),
                       markup=False, highlight=False, soft_wrap=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 from host_tools import DEFAULT_DBC
 from host_tools.cli.args import non_negative_float, positive_float, writable_file
 from host_tools.simulate import FORMATS, SCENARIOS, SimulateError, simulate, syntax_help
-from host_tools.text import printable
+from host_tools.text import plural, printable
 from host_tools.vcan.bus import SLCAN_BITRATES
 
 
@@ -56,7 +56,7 @@ def _play_onto_bus(args: argparse.Namespace) -> int:
             return 1
         finally:
             bus.shutdown()
-    print(f"played {result.frames:,} frames ({result.log_seconds:.1f} s of log) onto {printable(args.bus)} "
+    print(f"played {plural(result.frames, 'frame')} ({result.log_seconds:.1f} s of log) onto {printable(args.bus)} "
           f"in {result.seconds:.1f} s")
     return 0
 
@@ -75,11 +75,12 @@ def _write_log(args: argparse.Namespace, output: Path) -> int:
     elapsed = time.perf_counter() - started
     truth = result.truth
     duration = truth["duration_s"]
-    print(f"{truth['scenario']['name']}, {duration:g} s, seed {truth['seed']}: {result.frames:,} frames "
+    print(f"{truth['scenario']['name']}, {duration:g} s, seed {truth['seed']}: {plural(result.frames, 'frame')} "
           f"to {printable(result.log)} in {elapsed:.1f} s ({duration / elapsed:,.0f}x real time)")
     alerts = truth["expected_alerts"]
     kinds = sorted({a["kind"] for a in alerts})
-    print(f"ground truth: {printable(result.truth_file)}: {len(truth['faults'])} faults, {len(alerts)} expected alerts"
+    print(f"ground truth: {printable(result.truth_file)}: {plural(len(truth['faults']), 'fault')}, "
+          f"{plural(len(alerts), 'expected alert')}"
           + (f" ({', '.join(kinds)})" if kinds else ""))
     return 0
 

@@ -24,3 +24,15 @@ def test_real_defaults_still_shown(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["vboard", "--help"])
     assert "(default: 100K)" in " ".join(capsys.readouterr().out.split())
+
+
+def test_counts_of_one_are_singular(tmp_path, capsys):
+    # issue 13: "1 faults", "1 frames"
+    from host_tools.cli.main import main
+    from host_tools.text import plural
+
+    assert main(["simulate", "trailer_sway", "--duration", "1", "--fault", "dropout:HitchLoad@0.2+0.1",
+                 "-o", str(tmp_path / "one.log")]) == 0
+    out = capsys.readouterr().out
+    assert ": 1 fault, 1 expected alert" in out, out
+    assert (plural(1, "frame"), plural(2, "frame"), plural(1144, "frame")) == ("1 frame", "2 frames", "1,144 frames")
