@@ -365,17 +365,18 @@ class VirtualCanBus:
 
 
 def board_modules(folder: Path) -> Path:
-    """mule_vcan and machine_can compiled for the unix port into `folder` (a real board's
+    """mule_vcan, machine_can and board_os compiled for the unix port into `folder` (a real board's
     machine.CAN is built in; compiled, the virtual one costs less heap than from source)."""
     from host_tools.codegen.build import compile_mpy
 
-    for name in ("machine_can", "mule_vcan"):
+    for name in ("machine_can", "mule_vcan", "board_os"):
         compile_mpy(MP_DIR / f"{name}.py", "x64", folder / f"{name}.mpy")
     return folder
 
 
 def board_preamble(socket_path: str, modules: Path) -> str:
     """MicroPython lines that put the virtual board's controller on this bus (run before
-    main.py and before the REPL). The board's own folder stays first on sys.path."""
-    return (f"import sys\nsys.path.append({str(modules)!r})\nimport mule_vcan\n"
+    main.py and before the REPL). The board's own folder stays first on sys.path. board_os:
+    `os.ilistdir` with file sizes, as a board's (mpremote ls showed 0 bytes)."""
+    return (f"import sys\nsys.path.append({str(modules)!r})\nimport board_os\nimport mule_vcan\n"
             f"mule_vcan.PATH = {socket_path!r}\ndel mule_vcan\n")

@@ -189,3 +189,17 @@ def test_mule_vboard_prints_the_board_port_then_its_slcan_port(tmp_path):
             proc.kill()
             proc.wait()
     assert proc.returncode == 0
+
+
+def test_mpremote_ls_on_the_virtual_board_shows_file_sizes(tmp_path):
+    # issue 13: every file was listed as 0 bytes (the unix port's os.ilistdir has no size)
+    from host_tools.vboard import VirtualBoard
+
+    (tmp_path / "notes.txt").write_text("twelve bytes")
+    (tmp_path / "lib").mkdir()
+    with VirtualBoard(tmp_path, can=True) as board:
+        result = subprocess.run([tool("mpremote"), "connect", board.port, "fs", "ls"], capture_output=True,
+                                text=True, timeout=60)
+    sizes = {line.split()[1]: int(line.split()[0]) for line in result.stdout.splitlines()[1:] if line.strip()}
+    assert sizes.get("notes.txt") == 12, result.stdout + result.stderr
+    assert sizes.get("lib/") == 0
