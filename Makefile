@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DBC := dbc/kia_ev_pickup.dbc
 BUILD := build
 
-.PHONY: setup build qemu qemu-if-possible test demo bench soak clean
+.PHONY: setup build qemu qemu-if-possible test test-qemu demo bench soak clean
 
 setup: $(STAMP)
 
@@ -37,6 +37,13 @@ qemu-if-possible: setup
 
 test: build qemu-if-possible
 	$(BIN)/python -m pytest -q tests
+
+# The qemu tier alone (part of `make test`): the firmware's test families on the emulated Pyboard
+QEMU_TIER = tests/host/test_vboard_qemu.py tests/host/test_differential_qemu.py tests/firmware/test_app_heap_qemu.py \
+	tests/firmware/test_decoder_heap_qemu.py tests/firmware/test_link_qemu.py \
+	tests/firmware/test_supervise_twins_qemu.py tests/e2e/test_replay_qemu.py tests/e2e/test_vehicle_dbc_e2e.py
+test-qemu: build qemu
+	MULE_REQUIRE_QEMU=1 $(BIN)/python -m pytest -q -p no:cacheprovider --durations=12 $(QEMU_TIER)
 
 demo: build
 	$(BIN)/mule demo
