@@ -115,6 +115,20 @@ def run_unix(dbc, wire_bytes: bytes, tmp: Path) -> dict:
     return parse(result.stdout)  # ns per frame (µs x 1000)
 
 
+def replay_on_qemu(scenario: str, bus_load: float, seconds: float, tmp: Path) -> dict:
+    """`mule replay --board qemu --speed max` of the scenario at this bus load: its summary."""
+    log = tmp / "replay.log"
+    mule = [str(Path(sys.executable).with_name("mule"))]
+    subprocess.run(mule + ["simulate", scenario, "-o", str(log), "--duration", str(seconds), "--bus-load",
+                           str(bus_load)], cwd=REPO, check=True, capture_output=True)
+    result = subprocess.run(mule + ["replay", str(log), "--board", "qemu", "--speed", "max", "--report",
+                                    str(tmp / "report")], cwd=REPO, capture_output=True, text=True, timeout=600)
+    summary = tmp / "report" / "summary.json"
+    if not summary.exists():
+        raise SystemExit(f"mule replay --board qemu: {result.stdout}{result.stderr}")
+    return json.loads(summary.read_text())
+
+
 def git_commit() -> str:
     return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
                           text=True).stdout.strip()
@@ -126,6 +140,7 @@ def main() -> int:
                         help="simulator scenario replayed (1 s of it at --bus-load); 'random': random valid frames")
     parser.add_argument("--bus-load", type=float, default=60)
     parser.add_argument("--frames", type=int, default=2000, help="with --scenario random")
+    parser.add_argument("--replay-seconds", type=float, default=5, help="of the scenario replayed by mule replay")
     parser.add_argument("--save-baseline", action="store_true")
     parser.add_argument("--firmware-from", metavar="COMMIT",
                         help="measure firmware/ as it was at COMMIT (e.g. for --save-baseline)")
@@ -153,6 +168,8 @@ def main() -> int:
             frames = list(read_frames(log))
             source = f"1 s of {args.scenario} at {args.bus_load:g} % bus load ({len(frames):,} frames)"
         wire_bytes = replay_wire(frames)
+        replay = replay_on_qemu(args.scenario if args.scenario != "random" else "highway_tow", args.bus_load,
+                                args.replay_seconds, Path(tmp))
         qemu = run_qemu(dbc, wire_bytes, Path(tmp))
         unix = run_unix(dbc, wire_bytes, Path(tmp))
     if args.save_baseline:
@@ -182,10 +199,16 @@ def main() -> int:
     free = qemu["free"]
     print(f"free heap after start-up (100 KB emulated Pyboard, modules from /flash, project DBC): {free:,} B"
           + (f"; before: {base['free_after_start']:,} B" if base else ""))
+    ok_replay = replay["frames_verified"] == replay["frames_sent"] and replay["frames_lost"] == 0
+    print(f"mule replay --board qemu --speed max, {args.replay_seconds:g} s at {args.bus_load:g} % bus load: "
+          f"verified {replay['frames_verified']:,} of {replay['frames_sent']:,} frames, lost {replay['frames_lost']}, "
+          f"{replay['throughput_fps']:,.0f} frames/s (alerts: {replay['alerts_matched']} of "
+          f"{replay['alerts_expected']} expected matched)")
     ok_n = n <= TARGET_INSTRUCTIONS and qemu["supervised"] and qemu["alloc"] == 0
     ok_free = free >= TARGET_FREE
     print(f"\ntargets: whole path ≤ {TARGET_INSTRUCTIONS:,} instructions/frame with supervision on: "
-          f"{'met' if ok_n else 'NOT met'}; free heap ≥ 40 KB after start-up: {'met' if ok_free else 'NOT met'}")
+          f"{'met' if ok_n else 'NOT met'}; free heap ≥ 40 KB after start-up: {'met' if ok_free else 'NOT met'}; "
+          f"every frame verified, 0 lost: {'met' if ok_replay else 'NOT met'}")
     return 0
 
 
