@@ -106,8 +106,12 @@ class QemuScripts:
         mpy = compile_mpy(source, ARCH)
         self.put(mpy, f"{_RUN_DIR}/{name}.mpy")
         self._soft_reset()
-        out = self.exec(f"import sys\nsys.path.insert(0, {_RUN_DIR!r})\nimport {name}", timeout=timeout,
-                        consumer=consumer)
+        try:
+            out = self.exec(f"import sys\nsys.path.insert(0, {_RUN_DIR!r})\nimport {name}", timeout=timeout,
+                            consumer=consumer)
+        except ScriptError:
+            self._soft_reset()  # what a failed script left (a half-imported module) would fill the heap
+            raise
         return out.decode(errors="replace")
 
     def _soft_reset(self) -> None:

@@ -180,3 +180,17 @@ def test_mule_replay_board_qemu_raises_the_expected_sway_alert(tmp_path, firmwar
     assert result.returncode == 0, summary
     assert "emulated Pyboard" in summary and "mismatched 0, lost 0" in summary
     assert "expected 1, raised 1, matched 1" in summary
+
+
+def test_scripts_runner_recovers_after_a_script_runs_out_of_memory(firmware, tmp_path):
+    """QemuScripts (the qemu tier's one board per module): a script that fills the heap
+    and fails leaves the board able to take the next file and script."""
+    greedy = tmp_path / "greedy.py"
+    greedy.write_text("keep = []\nwhile True:\n    keep.append(bytearray(1000))\n")
+    fine = tmp_path / "fine.py"
+    fine.write_text("import sys\nprint(len(open(sys.argv[1], 'rb').read()))\n")
+    with qemu_testing.QemuScripts(firmware) as board:
+        with pytest.raises(qemu_testing.ScriptError, match="MemoryError"):
+            board.run(greedy)
+        board.put(bytes(40_000), "/flash/blob.bin")
+        assert board.run(fine, ["/flash/blob.bin"]).strip() == "40000"
