@@ -63,7 +63,7 @@ def _do_flash(args: argparse.Namespace) -> int:
     if ours:
         safe.write_text(_SAFE_MARK)
     try:
-        with VirtualBoard(args.vboard_dir) as board:
+        with VirtualBoard(args.vboard_dir, can=True) as board:  # as `mule vboard` runs it: with machine.CAN
             log(f"virtual board on {board.port}, files in {args.vboard_dir}")
             flash(dbc, board.port, config, build_dir, log, stop_first=not ours)
     finally:
