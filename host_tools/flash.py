@@ -174,6 +174,105 @@ def build_firmware(dbc: Dbc, out_dir: Path, arch: str | None, config: dict) -> l
     return files
 
 
+# The margin a decoder must leave on the board's heap after start-up, for what streaming
+# allocates (floats, STATS, the GC's fragmentation); HELLO's heap_free is measured the same way.
+FIT_MARGIN = 10 * 1024
+
+_FIT_FREE = "import gc\ngc.collect()\nprint('mule-free', gc.mem_free())\n"
+# Run with the build folder mounted (mpremote mount): the board imports the firmware, the
+# decoder and the rule tables and builds app.Board as its boot does (replay over the link),
+# on its own word size and allocator, without a file copied onto it.
+_FIT_PROBE = """\
+import gc
+gc.collect()
+f0 = gc.mem_free()
+try:
+    import app
+    b = app.Board({cfg!r}, None)
+    gc.collect()
+    print('mule-fit', f0, gc.mem_free(), '')
+except MemoryError as exc:
+    b = None
+    gc.collect()
+    print('mule-fit', f0, -1, repr(exc))
+"""
+# Supervision apart, first in a heap of its own (its lookup is not called while it starts):
+# the mount's own code would otherwise fragment the heap its large tables need.
+_FIT_SUPERVISION = """\
+import gc
+gc.collect()
+f0 = gc.mem_free()
+try:
+    import supervise, supervise_rules
+    s = supervise.Supervisor(supervise_rules, None, None)
+    gc.collect()
+    print('mule-fit', f0, gc.mem_free(), '')
+except MemoryError as exc:
+    s = None
+    gc.collect()
+    print('mule-fit', f0, -1, repr(exc))
+"""
+
+
+@dataclass
+class Fit:
+    free: int  # the board's heap free at its REPL
+    need: int | None  # what start-up takes (None: it ran out of memory)
+    problem: str | None  # why it does not fit (MemoryError, supervision off), else None
+
+    def left(self) -> int | None:
+        return None if self.need is None else self.free - self.need
+
+
+def _run_probe(port: str, build_dir: Path, script: str, timeout: float) -> tuple[int, int | None, str]:
+    out = mpremote(port, "exec", _FIT_FREE, "mount", "-l", str(build_dir), "exec", script, timeout=timeout)
+    free = next((line.split() for line in out.splitlines() if line.startswith("mule-free ")), [])
+    fit = next((line.split(None, 3) for line in out.splitlines() if line.startswith("mule-fit ")), [])
+    try:
+        board_free, f0, after = int(free[1]), int(fit[1]), int(fit[2])
+    except (IndexError, ValueError):
+        raise FlashError(f"{port}: unexpected answer while weighing the firmware: "
+                         f"{printable(out.strip()[-300:])!r}") from None
+    return board_free, None if after < 0 else f0 - after, fit[3] if len(fit) > 3 else ""
+
+
+def measure_fit(port: str, build_dir: Path, config: dict, timeout: float = 120) -> Fit:
+    """What the firmware built in build_dir takes on the board's heap at start-up, measured
+    on the board itself, on its word size (the folder mounted over the serial link with
+    mpremote mount, nothing copied): the firmware and decoder as app.Board starts them
+    (replay over the link), plus supervision's module, rules and tables, each after a
+    fresh soft reset."""
+    cfg = {k: v for k, v in config.items() if k not in HOST_ONLY}
+    cfg.update(mode="replay", replay_path="link", supervise=False)  # no controller opened
+    cfg.setdefault("decimation", 1)
+    free, need, problem = _run_probe(port, build_dir, _FIT_PROBE.format(cfg=cfg), timeout)
+    if need is not None and config.get("supervise", True):
+        _, sup_need, sup_problem = _run_probe(port, build_dir, _FIT_SUPERVISION, timeout)
+        need = None if sup_need is None else need + sup_need
+        problem = f"supervision: {sup_problem}" if sup_need is None else problem
+    return Fit(free, need, problem or None)
+
+
+def check_fit(fit: Fit, config: dict, dbc: Dbc, port: str) -> None:
+    """Refuse, with the numbers and what to do, a firmware that leaves less than FIT_MARGIN free."""
+    supervise = config.get("supervise", True)
+    fixes = ["decode fewer messages (--messages NAME,... or --nodes ECU,...)"]
+    if supervise:
+        fixes.append("flash without supervision (--set supervise=false)")
+    fixes.append("or use a board with more RAM")
+    what = (f"the firmware with the decoder of {len(dbc.messages)} messages of {dbc.path.name}"
+            + (" and its supervision tables" if supervise else ""))
+    if fit.need is None:
+        why = fit.problem or "MemoryError"
+        raise FlashError(f"refused, nothing was copied: {what} does not fit on {port}: the board has "
+                         f"{fit.free:,} B of heap free and running out of memory while starting it "
+                         f"({why}); " + ", ".join(fixes))
+    if fit.left() < FIT_MARGIN:
+        raise FlashError(f"refused, nothing was copied: {what} needs {fit.need:,} B of heap at start-up on "
+                         f"{port}, which has {fit.free:,} B free: {fit.left():,} B would be left, under the "
+                         f"{FIT_MARGIN:,} B margin streaming needs; " + ", ".join(fixes))
+
+
 def copy_to_board(port: str, files: list[Path]) -> None:
     # one mpremote session: a soft reset in the raw REPL (main.py does not run), then copies.
     # Into the working folder by its name: FAT (a Pyboard's /flash) cannot stat "." (EINVAL),
@@ -284,9 +383,10 @@ class FlashReport:
 
 
 def flash(dbc: Dbc, port: str, config: dict, build_dir: Path, log=print,
-          hello_timeout: float = 10.0, stop_first: bool = True) -> FlashReport:
+          hello_timeout: float = 10.0, stop_first: bool = True, check_fit_first: bool = True) -> FlashReport:
     """Build, copy, restart, and check the HELLO's DBC hash. Raises FlashError.
-    stop_first=False: the board is known to be at its REPL (no STOP, no wait for its answer)."""
+    stop_first=False: the board is known to be at its REPL (no STOP, no wait for its answer).
+    check_fit_first=False: copy without weighing the firmware on the board first (measure_fit)."""
     from host_tools.link.session import BoardLink, LinkError
 
     problems = check_settings(config)
@@ -301,6 +401,11 @@ def flash(dbc: Dbc, port: str, config: dict, build_dir: Path, log=print,
     log(f"{port}: MicroPython {info.version} on {info.platform}, native code: {info.arch or 'none'}, {can}")
     check_board(config, info)
     files = build_firmware(dbc, build_dir, info.arch, config)
+    if check_fit_first:
+        fit = measure_fit(port, build_dir, config)
+        check_fit(fit, config, dbc, port)
+        log(f"{port}: start-up takes {fit.need:,} B of the board's {fit.free:,} B of heap, "
+            f"{fit.left():,} B left (at least {FIT_MARGIN:,} B needed)")
     remove_shadowing_sources(port, [f.with_suffix(".py").name for f in files if f.suffix == ".mpy"])
     copy_to_board(port, files)
     log(f"{port}: copied {', '.join(f.name for f in files)}")
