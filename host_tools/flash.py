@@ -402,10 +402,14 @@ def flash(dbc: Dbc, port: str, config: dict, build_dir: Path, log=print,
     check_board(config, info)
     files = build_firmware(dbc, build_dir, info.arch, config)
     if check_fit_first:
-        fit = measure_fit(port, build_dir, config)
-        check_fit(fit, config, dbc, port)
-        log(f"{port}: start-up takes {fit.need:,} B of the board's {fit.free:,} B of heap, "
-            f"{fit.left():,} B left (at least {FIT_MARGIN:,} B needed)")
+        try:
+            fit = measure_fit(port, build_dir, config)
+        except FlashError as exc:  # not memory (e.g. no mpremote mount there): the boot will say
+            log(f"{port}: could not weigh the firmware on the board, copying anyway: {exc}")
+        else:
+            check_fit(fit, config, dbc, port)
+            log(f"{port}: start-up takes {fit.need:,} B of the board's {fit.free:,} B of heap, "
+                f"{fit.left():,} B left (at least {FIT_MARGIN:,} B needed)")
     remove_shadowing_sources(port, [f.with_suffix(".py").name for f in files if f.suffix == ".mpy"])
     copy_to_board(port, files)
     log(f"{port}: copied {', '.join(f.name for f in files)}")
