@@ -265,7 +265,7 @@ def check_fit(fit: Fit, config: dict, dbc: Dbc, port: str) -> None:
     if fit.need is None:
         why = fit.problem or "MemoryError"
         raise FlashError(f"refused, nothing was copied: {what} does not fit on {port}: the board has "
-                         f"{fit.free:,} B of heap free and running out of memory while starting it "
+                         f"{fit.free:,} B of heap free and ran out of memory starting it "
                          f"({why}); " + ", ".join(fixes))
     if fit.left() < FIT_MARGIN:
         raise FlashError(f"refused, nothing was copied: {what} needs {fit.need:,} B of heap at start-up on "
