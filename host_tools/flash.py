@@ -246,6 +246,9 @@ def measure_fit(port: str, build_dir: Path, config: dict, timeout: float = 120) 
     cfg.update(mode="replay", replay_path="link", supervise=False)  # no controller opened
     cfg.setdefault("decimation", 1)
     free, need, problem = _run_probe(port, build_dir, _FIT_PROBE.format(cfg=cfg), timeout)
+    if need is None:  # the mount's own code and buffers take heap the real boot has: not conclusive
+        raise FlashError(f"the firmware ran out of memory beside mpremote mount ({problem}); "
+                         "if the board stops at boot, decode fewer messages (--messages/--nodes)")
     if need is not None and config.get("supervise", True):
         _, sup_need, sup_problem = _run_probe(port, build_dir, _FIT_SUPERVISION, timeout)
         need = None if sup_need is None else need + sup_need
