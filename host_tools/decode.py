@@ -132,21 +132,10 @@ def decoded_records(log: Path, dbc: Dbc, engine: str = "cantools", *, skip_bad: 
     """Decode every frame of `log`; yields records in log order and fills `summary`
     (summary.log.truncated: the log ends early, see read_frames). Times follow TIME_HELP."""
     summary = summary if summary is not None else DecodeSummary(engine)
-
-    def data_frames():
-        for frame in read_frames(log, skip_bad=skip_bad, stats=summary.log, accept_truncated=accept_truncated,
-                                 strict=strict):
-            if frame.kind == "data":
-                summary.data_frames += 1
-                yield frame
-            elif frame.kind == "remote":
-                summary.remote_frames += 1
-            else:
-                summary.error_frames += 1
-
+    frames = data_frames(log, summary, skip_bad=skip_bad, accept_truncated=accept_truncated, strict=strict)
     with make_engine(engine, dbc, heap, board) as decoder:
         shift = None
-        for frame, outcome in decoder.decode(data_frames()):
+        for frame, outcome in decoder.decode(frames):
             summary.note(frame, outcome)
             if outcome.status == DECODED:
                 rec = record(frame, outcome)
