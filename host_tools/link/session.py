@@ -41,6 +41,13 @@ class BoardLink:
         self.preamble: list = []  # what came before the last sync()'s HELLO, in order (HELLOs too)
         self.rx_bytes = 0  # every byte read, intact or not: a damaged link is not a silent board
         self.telemetry_errors = 0  # TELEMETRY bodies that did not match the DBC
+        # the receiver's counters as the last HELLO arrived: what was damaged before the
+        # session's HELLO (a frame cut in half in the port by an earlier session) is stale
+        self.counts_at_hello = self.counts()
+
+    def counts(self) -> dict:
+        """Frames received and refused on this link so far."""
+        return dict(self.receiver.counters(), telemetry_errors=self.telemetry_errors)
 
     def __enter__(self) -> "BoardLink":
         return self
@@ -125,6 +132,7 @@ class BoardLink:
                 continue
             if isinstance(message, m.Hello):
                 self.hello = message
+                self.counts_at_hello = self.counts()
                 self.credit.on_hello(message.rx_window)
                 if not self.boot_ids or self.boot_ids[-1] != message.boot_id:
                     self.boot_ids.append(message.boot_id)
@@ -184,7 +192,7 @@ class BoardLink:
         if flush:
             self.serial.reset_input_buffer()
         self.credit.close()  # the old session's frames: no PING for them while the board answers SYNC
-        before = dict(self.receiver.counters(), rx_bytes=self.rx_bytes, telemetry_errors=self.telemetry_errors)
+        before = dict(self.counts(), rx_bytes=self.rx_bytes)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.hello = None
@@ -212,7 +220,7 @@ class BoardLink:
 
     def _no_hello(self, timeout: float, before: dict) -> str:
         """Why no HELLO came: silence, something that is not the mule protocol, or a damaged link."""
-        now = dict(self.receiver.counters(), rx_bytes=self.rx_bytes, telemetry_errors=self.telemetry_errors)
+        now = dict(self.counts(), rx_bytes=self.rx_bytes)
         got = {k: now[k] - before[k] for k in now}
         damaged = got["crc_errors"] + got["bad_frames"] + got["telemetry_errors"]
         head = f"{self.port}: no HELLO from the board in {timeout:g} s"

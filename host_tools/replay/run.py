@@ -461,7 +461,8 @@ class Replay:
             log_span_s=log_span, frames_not_sent=not_sent, interrupted=self.interrupted, aborted=self.aborted,
             alert_check=check, alerts=self.alerts, mismatches=book.mismatches, lost_runs=book.lost_runs,
             board_stats=_stats_dict(session.stats), board_logs=self.logs, t0=self.t0, tow_range=self.tow_range,
-            resets=session.resets, discarded=session.discarded, unattributed_stats=session.unattributed_stats,
+            resets=session.resets, discarded=session.discarded, discarded_damaged=session.discarded_damaged,
+            unattributed_stats=session.unattributed_stats,
             tow_ranges=self.tow_ranges, wire_bytes=self.wire_bytes)
 
     def _unseen(self, not_sent: int) -> list[tuple[float, float]]:

@@ -46,6 +46,10 @@ class BoardSession:
         self._baseline: dict[int, m.Stats | None] = {}  # boot -> STATS before the replay (first boot only)
         self._latest: dict[int, m.Stats] = {}
         self._closed_counters = dict.fromkeys(HOST_COUNTERS, 0)
+        # the first link's counts before the replay's first HELLO: stale bytes (a frame an
+        # earlier session left cut in half in the port), not this replay's link errors
+        self._stale = dict.fromkeys(HOST_COUNTERS, 0)
+        self.discarded_damaged = 0
         self.last_rx = time.perf_counter()  # when the board last sent anything intact
         self.quiet_from: dict = {}  # link_counts() then
         self.last_error = ""  # why the last SYNC or open failed
@@ -64,6 +68,8 @@ class BoardSession:
                 self.discarded += sum(1 for x in self.link.preamble
                                       if not (isinstance(x, m.Hello) and x.boot_id == hello.boot_id))
                 self.link.preamble = []
+                self._stale = {k: self.link.counts_at_hello[k] for k in HOST_COUNTERS}
+                self.discarded_damaged = sum(self._stale[k] for k in ("crc_errors", "bad_frames", "telemetry_errors"))
         except (serial.SerialException, OSError) as exc:
             self._drop_link()
             self.last_error = f"cannot use the port: {exc}"
@@ -164,7 +170,8 @@ class BoardSession:
         if self.link is None:
             return
         for name, value in self.host_counters_of(self.link).items():
-            self._closed_counters[name] += value
+            self._closed_counters[name] += value - self._stale[name]
+        self._stale = dict.fromkeys(HOST_COUNTERS, 0)
         try:
             self.link.close()
         except (serial.SerialException, OSError):
@@ -236,7 +243,7 @@ class BoardSession:
         out = dict(self._closed_counters)
         if self.link is not None:
             for name, value in self.host_counters_of(self.link).items():
-                out[name] += value
+                out[name] += value - self._stale[name]
         return out
 
     def board_counters(self) -> dict:

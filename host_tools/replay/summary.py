@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from host_tools.replay.pacing import percentiles
+from host_tools.text import plural
 
 SCHEMA = "mule-replay-summary/1"
 
@@ -42,6 +43,7 @@ class ReplayResult:
     tow_range: dict | None = None  # the board's last TOW_RANGE estimate and how many came
     resets: int = 0  # new boot ids seen during the replay (each restart counted)
     discarded: int = 0  # messages from before the replay's first HELLO (stale in the port)
+    discarded_damaged: int = 0  # damaged frames before that HELLO (cut by an earlier session): not link errors
     unattributed_stats: int = 0  # STATS that went backwards within a boot: set aside
     tow_ranges: list = field(default_factory=list)  # every TOW_RANGE (link.messages.TowRange), by frame number
     wire_bytes: int = 0  # host→board bytes of CAN batches, delimiters included
@@ -98,6 +100,7 @@ class ReplayResult:
             "link": {"host": dict(self.host_link), "board": dict(self.board_link)},
             "resets": self.resets,
             "messages_before_session": self.discarded,
+            "damaged_frames_before_session": self.discarded_damaged,
             "stats_set_aside": self.unattributed_stats,
             "gaps": [g.as_dict() for g in self.gaps],
             "latency": percentiles(self.latency, (50, 90, 99)),
@@ -141,9 +144,11 @@ class ReplayResult:
                      f"{b['link_crc_errors']}, bad {b['link_bad_frames']}, seq gaps {b['link_seq_gaps']}, "
                      f"dropped {b['frames_dropped']})"
                      + (f"; {d['stale_records']:,} stale records ignored" if d["stale_records"] else ""))
-        if self.discarded:
-            lines.append(f"{self.discarded:,} messages from before this session's HELLO (queued in the port: an "
-                         "earlier boot's or run's, or this boot's before the SYNC) discarded, not counted")
+        if self.discarded or self.discarded_damaged:
+            damaged = f" and {plural(self.discarded_damaged, 'damaged frame')}" if self.discarded_damaged else ""
+            lines.append(f"{plural(self.discarded, 'message')}{damaged} from before this "
+                         "session's HELLO (queued in the port: an earlier boot's or run's, or this boot's before the "
+                         "SYNC) discarded, not counted")
         if self.unattributed_stats:
             lines.append(f"{self.unattributed_stats:,} STATS set aside: their uptime went backwards within a boot")
         for gap in self.gaps:

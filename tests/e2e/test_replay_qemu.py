@@ -22,7 +22,7 @@ def test_every_scenario_replays_verified_with_its_alerts_on_the_emulated_pyboard
     d = result.as_dict()
     assert result.ok, result.lines()
     assert d["frames_sent"] == d["frames_verified"] == d["log_contents"]["data_frames"] > 500
-    assert d["frames_lost"] == d["mismatches"] == d["link_errors"] == 0
+    assert d["frames_lost"] == d["mismatches"] == d["link_errors"] == 0, result.lines()
     assert d["frames_decoded"] == d["outcomes"]["decoded"] > 500
     check = d["alert_check"]
     assert check["status"] == "passed", check  # the board supervises: every alert checked

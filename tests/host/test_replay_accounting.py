@@ -29,7 +29,8 @@ def test_stale_stats_from_an_earlier_boot_queued_in_the_port_are_discarded_not_a
     # (a) A board that ran for a while before this boot left its HELLO, STATS and a LOG in
     # the USB pipe: the host's flush does not reach them; they arrive before this session's HELLO.
     old = wire.FrameEncoder()
-    queued = bytearray()
+    # first the tail of a frame an earlier session left cut in half: damaged, and stale
+    queued = bytearray(old.encode(*m.encode(m.Log(1, "cut in half")))[7:])
     for message in (m.Hello(0x1234567, m.MODE_REPLAY, m.CAP_REPLAY, 1024, bytes.fromhex(dbc.sha256), "fw", "b"),
                     m.Stats(uptime_ms=600),
                     m.Stats(uptime_ms=700), m.Log(1, "old boot")):
@@ -47,10 +48,11 @@ def test_stale_stats_from_an_earlier_boot_queued_in_the_port_are_discarded_not_a
     d = result.as_dict()
     assert result.gaps == [] and d["resets"] == 0, result.lines()
     assert d["messages_before_session"] == 4  # the old boot's HELLO, two STATS and a LOG
+    assert d["damaged_frames_before_session"] == 1 and d["link_errors"] == 0, result.lines()
     assert result.ok and d["frames_verified"] == d["frames_sent"] == board.frames_seen
     assert d["board"]["boots"] == [f"{board.boot_id:#010x}"]
     assert ("old boot" not in [text for _, text in result.board_logs])
-    assert any("4 messages from before this session's HELLO" in line for line in result.lines())
+    assert any("4 messages and 1 damaged frame from before this session's HELLO" in line for line in result.lines())
     assert not restarted_words(result)
 
 
