@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from host_tools.cli.args import writable_file
+from host_tools.cli.options import add_command, add_strict
 from host_tools.codegen.build import HOST_MARCH, PYBOARD_MARCH, compile_mpy, decoder_cost, write_decoder
 from host_tools.codegen.emit import MODES
 from host_tools.dbc import load_dbc, select_messages
@@ -36,16 +37,12 @@ def _names(text: str | None) -> list[str]:
 
 
 def add_subparser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "codegen", help="generate a MicroPython decoder from a DBC",
-        description="Generate a MicroPython module that decodes the DBC's frames "
-                    "(API: docs/decoder.md).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = add_command(
+        subparsers, "codegen", "generate a MicroPython decoder from a DBC",
+        "Generate a MicroPython module that decodes the DBC's frames "
+        "(API: docs/decoder.md).")
     parser.add_argument("dbc", type=Path, help="DBC file (any file cantools loads)")
-    parser.add_argument("--strict", action="store_true",
-                        help="refuse a DBC that cantools' strict load refuses (overlapping signals, signals "
-                             "past the message's end) instead of loading it as cantools' strict=False does, "
-                             "with a warning per problem")
+    add_strict(parser)
     parser.add_argument("-o", "--output", type=writable_file, required=True,
                         help="output .py file; its name is the module name")
     parser.add_argument("--emit", choices=MODES, default="viper",

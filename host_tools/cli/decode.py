@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from host_tools import DEFAULT_DBC
 from host_tools.cli.args import writable_dir, writable_file
+from host_tools.cli.options import add_command, add_dbc, add_strict, log_error_hint
 from host_tools.dbc import load_dbc
 from host_tools.decode import FORMATS, TIME_HELP, DecodeSummary, decoded_records, write_records
 from host_tools.engines import ENGINES
@@ -19,14 +19,7 @@ def _do_decode(args: argparse.Namespace) -> int:
     try:
         return _decode(args)
     except LogError as exc:
-        if exc.truncated:
-            hint = "--accept-truncated decodes the frames before it"
-        elif args.skip_bad or exc.line is None and exc.index is None:
-            raise
-        else:
-            hint = "--skip-bad counts and skips such records"
-        raise LogError(exc.path, exc.line, f"{exc.reason} ({hint})", index=exc.index,
-                       truncated=exc.truncated) from None
+        raise log_error_hint(exc, args.skip_bad, "--accept-truncated decodes the frames before it") from None
 
 
 def _many(args: argparse.Namespace, logs: list[Path]) -> int:
@@ -110,19 +103,15 @@ def _decode(args: argparse.Namespace) -> int:
 
 
 def add_subparser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "decode", help="decode a CAN log with the DBC",
-        description="Decode every frame of CAN logs (candump .log incl. its screen formats, .asc, .blf, "
-                    ".trc, .csv, .mf4, .db; each but .mf4/.db also .gz). Writes one record per decoded "
-                    "frame; everything else is counted on stderr. " + TIME_HELP + ".",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = add_command(
+        subparsers, "decode", "decode a CAN log with the DBC",
+        "Decode every frame of CAN logs (candump .log incl. its screen formats, .asc, .blf, "
+        ".trc, .csv, .mf4, .db; each but .mf4/.db also .gz). Writes one record per decoded "
+        "frame; everything else is counted on stderr. " + TIME_HELP + ".")
     parser.add_argument("log", nargs="+", help="CAN log files, folders or globs (many: --format parquet -o DIR)")
-    parser.add_argument("--dbc", type=Path, default=DEFAULT_DBC, help="DBC file")
-    parser.add_argument("--strict", action="store_true",
-                        help="refuse a DBC that cantools' strict load refuses (overlapping signals, signals "
-                             "past the message's end) instead of loading it as cantools' strict=False does, "
-                             "with a warning per problem; and refuse log records python-can reads only "
-                             "leniently (an ASC classic DLC above 8, a CAN FD DLC that disagrees with its length)")
+    add_dbc(parser)
+    add_strict(parser, also="refuse log records python-can reads only leniently (an ASC classic DLC "
+                            "above 8, a CAN FD DLC that disagrees with its length)")
     parser.add_argument("--engine", choices=ENGINES, default="cantools",
                         help="cantools: reference in CPython; firmware: generated decoder "
                              "inside the MicroPython unix port; vector: numpy, whole columns per message "

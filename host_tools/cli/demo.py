@@ -6,22 +6,21 @@ from __future__ import annotations
 
 import argparse
 import shutil
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from host_tools import DEFAULT_DBC, REPO_ROOT
+from host_tools import BUILD_DIR
 from host_tools.cli.args import positive_float, writable_file
 from host_tools.text import printable
 from host_tools.dbc import load_dbc
 from host_tools.flash import flash
 from host_tools.link.session import BoardLink
 from host_tools.simulate import simulate
-from host_tools.cli.vboard import heap_arg
+from host_tools.cli.options import add_command, add_dbc, add_virtual_board
 from host_tools.replay import replay
 from host_tools.replay.board import DESCRIPTIONS
-from host_tools.vboard import BOARDS, open_board
+from host_tools.vboard import open_board
 
 COLUMNS = (  # (message, signal, heading)
     ("HitchLoad", "tongue_load_kg", "tongue kg"),
@@ -122,17 +121,15 @@ class _Table:
 
 
 def add_subparser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "demo", help="the main job on a virtual board: flash, stream a drive, verify",
-        description="Start a virtual board, flash it with mpremote, stream a short test-mule drive "
-                    "to it over the link, and show its telemetry next to cantools' values.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--dbc", type=Path, default=DEFAULT_DBC, help="DBC file")
-    parser.add_argument("--log", type=writable_file, default=REPO_ROOT / "build" / "demo" / "highway_tow.log",
+    parser = add_command(
+        subparsers, "demo", "the main job on a virtual board: flash, stream a drive, verify",
+        "Start a virtual board, flash it with mpremote, stream a short test-mule drive "
+        "to it over the link, and show its telemetry next to cantools' values.")
+    add_dbc(parser)
+    parser.add_argument("--log", type=writable_file, default=BUILD_DIR / "demo" / "highway_tow.log",
                         help="where to write the drive's log")
     parser.add_argument("--seconds", type=positive_float, default=15.0, help="length of the drive")
-    parser.add_argument("--heap", type=heap_arg, default="100K", help="the virtual board's heap (a Pyboard has ~100K)")
-    parser.add_argument("--board", choices=BOARDS, default="unix",
-                        help="the virtual board: unix = MicroPython's unix port, qemu = an emulated Pyboard "
-                             "(Cortex-M4F, float32; docs/hardware.md)")
+    add_virtual_board(parser, "the virtual board's heap (a Pyboard has ~100K)",
+                      "the virtual board: unix = MicroPython's unix port, qemu = an emulated Pyboard "
+                      "(Cortex-M4F, float32; docs/hardware.md)")
     parser.set_defaults(func=_do_demo)

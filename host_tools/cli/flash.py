@@ -8,9 +8,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from host_tools import DEFAULT_DBC, REPO_ROOT
+from host_tools import BUILD_DIR
 from host_tools.cli.vboard import DEFAULT_DIR
 from host_tools.cli.codegen import _names
+from host_tools.cli.options import add_command, add_dbc, add_strict
 from host_tools.codegen.build import decoder_cost, write_decoder
 from host_tools.float_signals import float64_note
 from host_tools.dbc import load_dbc, select_messages
@@ -40,7 +41,7 @@ def _do_flash(args: argparse.Namespace) -> int:
             print(f"mule flash: {problem}", file=sys.stderr)
         print("mule flash: nothing was copied; fix the setting (docs/hardware.md lists them)", file=sys.stderr)
         return 2
-    build_dir = REPO_ROOT / "build" / "flash"
+    build_dir = BUILD_DIR / "flash"
 
     def log(text: str) -> None:  # the board's HELLO name and mpremote's output among it
         print(f"mule flash: {printable(text)}", file=sys.stderr)
@@ -77,21 +78,17 @@ _SAFE_MARK = "mule flash: the virtual board boots to its REPL while it is flashe
 
 
 def add_subparser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "flash", help="install the firmware and decoder on a board (default: the virtual board)",
-        description="Regenerate the decoder from the DBC, compile everything with mpy-cross for the "
-                    "board's architecture, copy it with mpremote, restart the board and check that "
-                    "its HELLO carries the DBC's SHA-256.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = add_command(
+        subparsers, "flash", "install the firmware and decoder on a board (default: the virtual board)",
+        "Regenerate the decoder from the DBC, compile everything with mpy-cross for the "
+        "board's architecture, copy it with mpremote, restart the board and check that "
+        "its HELLO carries the DBC's SHA-256.")
     parser.add_argument("--port", help="serial port or pyserial URL; default: the virtual board")
-    parser.add_argument("--dbc", type=Path, default=DEFAULT_DBC, help="DBC file")
+    add_dbc(parser)
     parser.add_argument("--messages", metavar="NAME,...",
                         help="the board decodes only these messages (and those of --nodes); other ids count as unknown")
     parser.add_argument("--nodes", metavar="ECU,...", help="the board decodes only the messages these nodes send or receive")
-    parser.add_argument("--strict", action="store_true",
-                        help="refuse a DBC that cantools' strict load refuses (overlapping signals, signals "
-                             "past the message's end) instead of loading it as cantools' strict=False does, "
-                             "with a warning per problem")
+    add_strict(parser)
     parser.add_argument("--mode", choices=allowed_values("mode"), default="replay",
                         help="replay: CAN frames come over the link; live: from the board's CAN bus")
     parser.add_argument("--bus", type=int, default=1, help="CAN controller (live mode)")

@@ -4,13 +4,12 @@ as a CAN log that `mule replay` and `mule decode` read back."""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from rich.console import Console
 from rich.live import Live
 
-from host_tools import DEFAULT_DBC
-from host_tools.cli.args import non_negative_float, positive_float, writable_file
+from host_tools.cli.args import positive_float, writable_file
+from host_tools.cli.options import add_command, add_dbc, add_reconnect_timeout
 from host_tools.cli.replay import ctrl_c_stops
 from host_tools.dbc import load_dbc
 from host_tools.link.session import BoardLink
@@ -53,18 +52,16 @@ def _do_monitor(args: argparse.Namespace) -> int:
 
 
 def add_subparser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "monitor", help="live dashboard of a board's telemetry",
-        description="Show a board's telemetry as it comes: hitch and battery panels, alerts, link and "
-                    "board counters, and each message's measured cycle time against the DBC's. Ctrl-C "
-                    "stops; the board keeps running.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = add_command(
+        subparsers, "monitor", "live dashboard of a board's telemetry",
+        "Show a board's telemetry as it comes: hitch and battery panels, alerts, link and "
+        "board counters, and each message's measured cycle time against the DBC's. Ctrl-C "
+        "stops; the board keeps running.")
     parser.add_argument("--port", required=True, help="the board's serial port or a pyserial URL")
-    parser.add_argument("--dbc", type=Path, default=DEFAULT_DBC, help="DBC file (the board's decoder)")
+    add_dbc(parser, "the board's decoder")
     parser.add_argument("--record", type=writable_file, metavar="FILE",
                         help="save the frames the board decoded, re-encoded with cantools, as a CAN log "
                              "(.log: candump) for mule replay / mule decode")
     parser.add_argument("--duration", type=positive_float, help="stop after this many seconds (none: until Ctrl-C)")
-    parser.add_argument("--reconnect-timeout", type=non_negative_float, default=30.0,
-                        help="seconds to wait for a board that went away to come back")
+    add_reconnect_timeout(parser)
     parser.set_defaults(func=_do_monitor)

@@ -13,10 +13,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from host_tools import DEFAULT_DBC
 from host_tools.cli.args import non_negative_float, writable_dir
-from host_tools.cli.vboard import heap_arg
-from host_tools.vboard import BOARDS
+from host_tools.cli.options import (add_command, add_dbc, add_reconnect_timeout, add_strict, add_virtual_board,
+                                    log_error_hint)
+from host_tools.cli.selection import add_settings, parse_settings
 from host_tools.dbc import load_dbc
 from host_tools.link.session import BoardLink, LinkError
 from host_tools.logfile import LogError
@@ -63,19 +63,18 @@ def _do_replay(args: argparse.Namespace) -> int:
         err.print(f"mule replay: error: {printable(exc)}", markup=False, highlight=False)
         return 2
     except LogError as exc:
-        if exc.truncated:
-            hint = "--skip-bad replays the frames before the cut; the verdict still fails"
-        elif args.skip_bad or exc.line is None and exc.index is None:
-            raise
-        else:
-            hint = "--skip-bad counts and skips such records"
-        raise LogError(exc.path, exc.line, f"{exc.reason} ({hint})", index=exc.index,
-                       truncated=exc.truncated) from None
+        raise log_error_hint(exc, args.skip_bad,
+                             "--skip-bad replays the frames before the cut; the verdict still fails") from None
 
 
 def _replay(args: argparse.Namespace, err: Console) -> int:
     from host_tools.report import SeriesCollector, write_report
 
+    settings, problems = parse_settings(args.set)  # before a board is started
+    if problems or args.set and args.port:
+        raise ReplayError("; ".join(problems) + " (docs/hardware.md lists the settings)" if problems else
+                          "--set sets up the virtual board mule replay flashes (without --port); "
+                          "set up your board with mule flash --set")
     dbc = load_dbc(args.dbc, strict=args.strict)
     collector = SeriesCollector(dbc) if args.report else None
     total = estimate_records(args.log)
@@ -97,7 +96,8 @@ def _replay(args: argparse.Namespace, err: Console) -> int:
         else:
             from host_tools.replay.board import virtual_board
 
-            port = stack.enter_context(virtual_board(dbc, heap=args.heap, log=log, board=args.board)).port
+            port = stack.enter_context(virtual_board(dbc, heap=args.heap, log=log, board=args.board,
+                                                     settings=settings)).port
         stop = stack.enter_context(ctrl_c_stops())
         replay = Replay(args.log, dbc, lambda: BoardLink(port, dbc), port=port, speed=args.speed,
                         channel=args.channel, skip_bad=args.skip_bad, settle_s=args.settle,
@@ -131,24 +131,20 @@ def _replay(args: argparse.Namespace, err: Console) -> int:
 
 
 def add_subparser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "replay", help="stream a log to a board and verify everything it sends back",
-        description="Stream a CAN log's frames to a board over the link (at the log's pace, N times "
-                    "faster, or as fast as flow control allows), verify every decoded value against "
-                    "cantools and the board's alerts against the simulator's sidecar, and sum it up. "
-                    "Exit status 0 only when everything verified.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = add_command(
+        subparsers, "replay", "stream a log to a board and verify everything it sends back",
+        "Stream a CAN log's frames to a board over the link (at the log's pace, N times "
+        "faster, or as fast as flow control allows), verify every decoded value against "
+        "cantools and the board's alerts against the simulator's sidecar, and sum it up. "
+        "Exit status 0 only when everything verified.")
     parser.add_argument("log", type=Path, help="CAN log (.log, .asc, .blf, .trc, .csv); a FILE.truth.json "
                                                "beside it (mule simulate) adds the expected alerts")
     parser.add_argument("--port", help="the board's serial port or a pyserial URL; default: a virtual board, "
                                        "flashed on the fly")
     parser.add_argument("--speed", type=_speed, default="1", metavar="1|N|max",
                         help="1: the log's timing; N: N times faster; max: as fast as the board's credit allows")
-    parser.add_argument("--dbc", type=Path, default=DEFAULT_DBC, help="DBC file (the board must run its decoder)")
-    parser.add_argument("--strict", action="store_true",
-                        help="refuse a DBC that cantools' strict load refuses (overlapping signals, signals "
-                             "past the message's end) instead of loading it as cantools' strict=False does, "
-                             "with a warning per problem")
+    add_dbc(parser, "the board must run its decoder")
+    add_strict(parser)
     parser.add_argument("--report", type=writable_dir, metavar="DIR",
                         help="write summary.json, mismatches.jsonl, alerts.jsonl, plots and index.html to DIR")
     parser.add_argument("--channel", default=AUTO,
@@ -157,10 +153,10 @@ def add_subparser(subparsers) -> None:
                         help="count and report malformed log records instead of stopping")
     parser.add_argument("--settle", type=non_negative_float, default=3.0,
                         help="seconds to wait for the answers to the last frames")
-    parser.add_argument("--reconnect-timeout", type=non_negative_float, default=30.0,
-                        help="seconds to wait for a board that went away to come back")
-    parser.add_argument("--heap", type=heap_arg, default="100K", help="the virtual board's heap (without --port)")
-    parser.add_argument("--board", choices=BOARDS, default="unix",
-                        help="the virtual board (without --port): unix = MicroPython's unix port, qemu = an "
-                             "emulated Pyboard (Cortex-M4F, float32; docs/hardware.md)")
+    add_reconnect_timeout(parser)
+    add_virtual_board(parser, "the virtual board's heap (without --port)",
+                      "the virtual board (without --port): unix = MicroPython's unix port, qemu = an "
+                      "emulated Pyboard (Cortex-M4F, float32; docs/hardware.md)")
+    add_settings(parser, "the virtual board's (without --port); by default supervision is on if it fits "
+                         "beside the decoder, else off, and the replay says so")
     parser.set_defaults(func=_do_replay)

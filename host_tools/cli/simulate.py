@@ -10,8 +10,8 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
-from host_tools import DEFAULT_DBC
 from host_tools.cli.args import non_negative_float, positive_float, writable_file
+from host_tools.cli.options import add_command, add_dbc
 from host_tools.simulate import FORMATS, SCENARIOS, SimulateError, simulate, syntax_help
 from host_tools.text import plural, printable
 from host_tools.vcan.bus import SLCAN_BITRATES
@@ -101,13 +101,12 @@ def describe_scenarios() -> str:
 
 
 def add_subparser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "simulate", help="write realistic test-mule CAN traffic, with faults and its ground truth",
-        description="Simulate the test mule (physics of truck, trailer and pack) and write its CAN "
-                    "traffic as a log (format by extension: " + ", ".join(FORMATS) + "), with FILE.truth.json "
-                    "beside it: parameters, injected faults and the alerts the board should raise. "
-                    "Same seed, same bytes. See docs/simulator.md.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = add_command(
+        subparsers, "simulate", "write realistic test-mule CAN traffic, with faults and its ground truth",
+        "Simulate the test mule (physics of truck, trailer and pack) and write its CAN "
+        "traffic as a log (format by extension: " + ", ".join(FORMATS) + "), with FILE.truth.json "
+        "beside it: parameters, injected faults and the alerts the board should raise. "
+        "Same seed, same bytes. See docs/simulator.md.")
     parser.add_argument("scenario", nargs="?", metavar="SCENARIO", help=f"one of: {', '.join(SCENARIOS)}")
     parser.add_argument("-o", "--output", type=writable_file, metavar="FILE", help="the log to write (.log, .asc or .blf)")
     parser.add_argument("--list", action="store_true", help="describe the scenarios and the fault syntax, then exit")
@@ -120,7 +119,7 @@ def add_subparser(subparsers) -> None:
                         help="add other ECUs' traffic (unknown ids) up to this bus load at 500 kbit/s")
     parser.add_argument("--set", action="append", metavar="NAME=VALUE",
                         help="change a scenario parameter, e.g. trailer_mass_kg=0 (repeatable)")
-    parser.add_argument("--dbc", type=Path, default=DEFAULT_DBC, help="DBC file")
+    add_dbc(parser)
     parser.add_argument("--bus", metavar="INTERFACE:CHANNEL",
                         help="play the traffic onto a CAN bus in real time, through python-can: slcan:PORT (the "
                              "slcan line of `mule vboard`, or a USB slcan adapter), socketcan:can0, ...; "

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from host_tools.cli.args import positive_float
+from host_tools.cli.options import add_command
 from host_tools.link.session import BoardLink
 
 
@@ -20,11 +21,10 @@ def _do_stop(args: argparse.Namespace) -> int:
 
 
 def add_subparser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "stop", help="return a streaming board to its REPL",
-        description="Send the link's STOP message. While streaming, the firmware ignores Ctrl-C "
-                    "(binary data may contain 0x03), so mpremote cannot interrupt it; stop it first.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = add_command(
+        subparsers, "stop", "return a streaming board to its REPL",
+        "Send the link's STOP message. While streaming, the firmware ignores Ctrl-C "
+        "(binary data may contain 0x03), so mpremote cannot interrupt it; stop it first.")
     parser.add_argument("--port", required=True, help="serial port or pyserial URL")
     parser.add_argument("--timeout", type=positive_float, default=3.0, help="seconds to wait for the answer")
     parser.set_defaults(func=_do_stop)

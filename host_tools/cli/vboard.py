@@ -9,22 +9,14 @@ import sys
 import threading
 from pathlib import Path
 
-from host_tools import REPO_ROOT
-from host_tools.qemu_board.build import BuildError, parse_heap
+from host_tools import BUILD_DIR
+from host_tools.cli.options import add_command, heap_arg
+from host_tools.qemu_board.build import BuildError
 from host_tools.vboard import BOARDS, open_board
 
-DEFAULT_DIR = REPO_ROOT / "build" / "vboard"
-DEFAULT_DIRS = {"unix": DEFAULT_DIR, "qemu": REPO_ROOT / "build" / "vboard-qemu"}
+DEFAULT_DIR = BUILD_DIR / "vboard"
+DEFAULT_DIRS = {"unix": DEFAULT_DIR, "qemu": BUILD_DIR / "vboard-qemu"}
 DESCRIPTIONS = {"unix": "MicroPython unix port, 64-bit", "qemu": "emulated Pyboard: Cortex-M4F in QEMU"}
-
-
-def heap_arg(text: str) -> str:
-    """argparse type for --heap: bytes, or a message naming the setting and what to give."""
-    try:
-        parse_heap(text)
-        return text
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _do_vboard(args: argparse.Namespace) -> int:
@@ -66,14 +58,13 @@ def _do_vboard(args: argparse.Namespace) -> int:
 
 
 def add_subparser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "vboard", help="run a virtual board and print its serial port",
-        description="Run a virtual board behind a pseudo-terminal: the MicroPython unix port (--board unix, "
-                    "fast) or an emulated Pyboard v1.1 in QEMU (--board qemu: Cortex-M4F, 32-bit, float32, "
-                    "armv7emsp code; docs/hardware.md). It prints the port to use (mpremote, mule flash --port, "
-                    "the link, mule replay --port) and stays up until Ctrl-C. A soft reset reruns main.py, "
-                    "as a real board does.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = add_command(
+        subparsers, "vboard", "run a virtual board and print its serial port",
+        "Run a virtual board behind a pseudo-terminal: the MicroPython unix port (--board unix, "
+        "fast) or an emulated Pyboard v1.1 in QEMU (--board qemu: Cortex-M4F, 32-bit, float32, "
+        "armv7emsp code; docs/hardware.md). It prints the port to use (mpremote, mule flash --port, "
+        "the link, mule replay --port) and stays up until Ctrl-C. A soft reset reruns main.py, "
+        "as a real board does.")
     parser.add_argument("--board", choices=BOARDS, default="unix", help="which virtual board")
     parser.add_argument("--dir", type=Path, default=None,
                         help="the board's files (unix: the folder itself; qemu: its /flash drive image "
