@@ -39,8 +39,7 @@ def _names(text: str | None) -> list[str]:
 def add_subparser(subparsers) -> None:
     parser = add_command(
         subparsers, "codegen", "generate a MicroPython decoder from a DBC",
-        "Generate a MicroPython module that decodes the DBC's frames "
-        "(API: docs/decoder.md).")
+        "Generate a MicroPython module that decodes the DBC's frames (API: docs/decoder.md).")
     parser.add_argument("dbc", type=Path, help="DBC file (any file cantools loads)")
     add_strict(parser)
     parser.add_argument("-o", "--output", type=writable_file, required=True,
