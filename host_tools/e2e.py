@@ -6,9 +6,9 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 
-from host_tools import REPO_ROOT
+from host_tools import FIRMWARE_DIR
 
-_spec = importlib.util.spec_from_file_location("mule_firmware_e2e", REPO_ROOT / "firmware" / "e2e.py")
+_spec = importlib.util.spec_from_file_location("mule_firmware_e2e", FIRMWARE_DIR / "e2e.py")
 _e2e = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_e2e)
 

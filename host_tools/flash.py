@@ -13,14 +13,14 @@ from pathlib import Path
 
 import serial
 
-from host_tools import REPO_ROOT
+from host_tools import FIRMWARE_DIR
 from host_tools.codegen.build import compile_mpy, write_decoder
 from host_tools.dbc import Dbc
 from host_tools.supervision.rules import RULES_MODULE, write_rules
 from host_tools.text import printable
 from host_tools.tools import tool
 
-FIRMWARE = REPO_ROOT / "firmware"
+FIRMWARE = FIRMWARE_DIR
 DECODER_MODULE = "dbc_decoder"  # the name main.py imports
 CONFIG_NAME = "mule_config.json"
 # sys.implementation._mpy >> 10: the native architecture of a MicroPython build

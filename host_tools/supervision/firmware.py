@@ -7,12 +7,12 @@ from __future__ import annotations
 import importlib.util
 import sys
 
-from host_tools import REPO_ROOT
+from host_tools import FIRMWARE_DIR
 from host_tools.e2e import _e2e
 
 
 def _load():
-    spec = importlib.util.spec_from_file_location("mule_firmware_supervise", REPO_ROOT / "firmware" / "supervise.py")
+    spec = importlib.util.spec_from_file_location("mule_firmware_supervise", FIRMWARE_DIR / "supervise.py")
     module = importlib.util.module_from_spec(spec)
     saved = sys.modules.get("e2e")
     sys.modules["e2e"] = _e2e  # the board's `import e2e`: the same file, as host_tools.e2e loads it
