@@ -1476,6 +1476,16 @@ if sys.implementation.name == "micropython":
                 self._start(t)
             st[_COUNT] = (st[_COUNT] + 1) & _MASK
             if result < 0:
+                # another ECU's frame (most of a busy bus) in order: _failed's clock and
+                # timeout scan here, no bytecode call unless a timeout is due
+                if result == _ERR_UNKNOWN_ID and ((t - st[_LATEST]) & _MASK) < _HALF:
+                    st[_LATEST] = t
+                    if ((t - st[_SCAN_AT]) & _MASK) >= st[_SCAN_US]:
+                        if int(_due_v(sta, st[_NM], t)) >= 0:
+                            self.tick(t, frame_no)
+                        else:
+                            st[_SCAN_AT] = t
+                    return False
                 self._failed(frame_no, t, result, can_id, ext)
                 return False
             lp = ptr32(lanes)
