@@ -49,6 +49,9 @@ def micropython_command(script: Path, args: list[str], heap: str | None = None) 
 
 
 def parse_number(text: str):
+    """A number as decode_runner.py writes it: "g" float32 bits, "f" float64 bits, else an int."""
+    if text.startswith("g"):
+        return struct.unpack(">f", bytes.fromhex(text[1:]))[0]
     if text.startswith("f"):
         return struct.unpack(">d", bytes.fromhex(text[1:]))[0]
     return int(text)
@@ -166,8 +169,20 @@ class FirmwareEngine:
         values = []
         for item in fields[2:]:
             si, raw, phys = item.split(":")
-            values.append((int(si), parse_number(raw), parse_number(phys)))
+            raw_value = parse_number(raw)
+            if phys == "h":  # float64 on a float32 board: rebuilt here from its exact bits, as cantools computes it
+                signal = self._message(name).signals[int(si)]
+                phys_value = raw_value * signal.scale + signal.offset
+            else:
+                phys_value = parse_number(phys)
+            values.append((int(si), raw_value, phys_value))
         values.sort()
         raw_values = {signal_names[si]: raw for si, raw, _ in values}
         phys_values = {signal_names[si]: phys for si, _, phys in values}
         return Outcome(DECODED, name, raw_values, phys_values)
+
+    def _message(self, name: str):
+        for message in self.dbc.messages:
+            if message.name == name:
+                return message
+        raise EngineError(f"the decoder named a message {name!r} the DBC lacks")

@@ -10,27 +10,17 @@ file on its /flash (its stdin is the UART the raw REPL talks over)."""
 from __future__ import annotations
 
 import json
-import struct
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from host_tools.codegen.build import write_decoder
 from host_tools.dbc import Dbc
-from host_tools.engines import DECODED, Outcome
-from host_tools.engines.firmware_engine import MODULE, EngineError, FirmwareEngine
+from host_tools.engines import Outcome
+from host_tools.engines.firmware_engine import MODULE, RUNNER, EngineError, FirmwareEngine
 from host_tools.qemu_board.scripts import ARCH, QemuScripts, ScriptError
 
-RUNNER = Path(__file__).resolve().parent / "decode_runner_mp.py"
 BATCH = 4000  # frames per board run: the file and the results of one batch held at once
 _LIB = "/flash/lib"
-
-
-def parse_number(text: str):
-    if text.startswith("g"):
-        return struct.unpack(">f", bytes.fromhex(text[1:]))[0]
-    if text.startswith("f"):
-        return struct.unpack(">d", bytes.fromhex(text[1:]))[0]
-    return int(text)
 
 
 class QemuFirmwareEngine(FirmwareEngine):
@@ -77,7 +67,7 @@ class QemuFirmwareEngine(FirmwareEngine):
         text = "".join(f"{f.can_id} {int(f.ext)} {bytes(f.data).hex()}\n" for f in batch)
         self._scripts.put(text.encode(), "/flash/frames.txt")
         try:
-            out = self._scripts.run(RUNNER, [_LIB, MODULE], stdin="/flash/frames.txt")
+            out = self._scripts.run(RUNNER, [_LIB, MODULE, "float32"], stdin="/flash/frames.txt")
         except ScriptError as exc:
             raise EngineError(f"the emulated Pyboard ({self.heap} heap) stopped decoding:\n{exc}") from None
         lines = out.splitlines()
@@ -87,27 +77,3 @@ class QemuFirmwareEngine(FirmwareEngine):
         for frame, line in zip(batch, lines[1:]):
             yield frame, self._outcome(line)
 
-    def _outcome(self, line: str) -> Outcome:
-        fields = line.split()
-        if not fields or fields[0] != "D":
-            return super()._outcome(line)
-        name, signal_names = self.names[int(fields[1])]
-        values = []
-        for item in fields[2:]:
-            si, raw, phys = item.split(":")
-            raw_value = parse_number(raw)
-            if phys == "h":  # float64: rebuilt here from its exact bits, as cantools computes it
-                signal = self._message(name).signals[int(si)]
-                phys_value = raw_value * signal.scale + signal.offset
-            else:
-                phys_value = parse_number(phys)
-            values.append((int(si), raw_value, phys_value))
-        values.sort()
-        return Outcome(DECODED, name, {signal_names[si]: raw for si, raw, _ in values},
-                       {signal_names[si]: phys for si, _, phys in values})
-
-    def _message(self, name: str):
-        for message in self.dbc.messages:
-            if message.name == name:
-                return message
-        raise EngineError(f"the emulated Pyboard named a message {name!r} the DBC lacks")
