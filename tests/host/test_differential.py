@@ -70,10 +70,8 @@ def _mux_value_lists(tree) -> list[list[int]]:
     return lists
 
 
-@pytest.mark.parametrize("path", ALL_DBCS, ids=lambda p: p.stem)
-def test_every_message_and_mux_value_decodes(path):
+def pattern_frames(dbc) -> list:
     """Not left to chance: every message, every multiplexer value, three fill patterns."""
-    dbc = load_dbc(path)
     frames = []
     for message in dbc.messages:
         rounds = max((len(values) for values in _mux_value_lists(message.signal_tree)), default=1)
@@ -82,6 +80,13 @@ def test_every_message_and_mux_value_decodes(path):
                 data = bytearray([fill] * message.length)
                 choose_mux(message, message.signal_tree, data, lambda values, i=i: values[i % len(values)])
                 frames.append(SampleFrame(message.frame_id, message.is_extended_frame, bytes(data)))
+    return frames
+
+
+@pytest.mark.parametrize("path", ALL_DBCS, ids=lambda p: p.stem)
+def test_every_message_and_mux_value_decodes(path):
+    dbc = load_dbc(path)
+    frames = pattern_frames(dbc)
     with FirmwareEngine(dbc) as engine:
         outcomes = [o.status for _, o in engine.decode(frames)]
         problems = compare(dbc, frames, engine)

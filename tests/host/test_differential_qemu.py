@@ -12,23 +12,11 @@ import pytest
 
 from host_tools.dbc import load_dbc
 from host_tools.qemu_board.engine import QemuFirmwareEngine
-from mule_testing import FILES, SampleFrame, choose_mux, random_frame
-from test_differential import ALL_DBCS, _mux_value_lists, compare
+from mule_testing import FILES, SampleFrame, random_frame
+from test_differential import ALL_DBCS, compare, pattern_frames
 
 FRAMES_PER_DBC = 400  # the unix port takes 3000; the patterns below cover every message anyway
 TOO_BIG = {"many_messages", "vehicle_120_classic", "vehicle_330_canfd_overlapping"}  # full module > 100 KB
-
-
-def pattern_frames(dbc) -> list:
-    frames = []
-    for message in dbc.messages:
-        rounds = max((len(values) for values in _mux_value_lists(message.signal_tree)), default=1)
-        for fill in (0x00, 0xFF, 0x5A):
-            for i in range(rounds):
-                data = bytearray([fill] * message.length)
-                choose_mux(message, message.signal_tree, data, lambda values, i=i: values[i % len(values)])
-                frames.append(SampleFrame(message.frame_id, message.is_extended_frame, bytes(data)))
-    return frames
 
 
 @pytest.mark.parametrize("path", [p for p in ALL_DBCS if p.stem not in TOO_BIG], ids=lambda p: p.stem)
