@@ -13,6 +13,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from host_tools.cli.replay_view import make_view
 from host_tools.cli.args import non_negative_float, writable_dir
 from host_tools.cli.options import (add_command, add_dbc, add_reconnect_timeout, add_strict, add_virtual_board,
                                     log_error_hint)
@@ -78,9 +79,10 @@ def _replay(args: argparse.Namespace, err: Console) -> int:
     dbc = load_dbc(args.dbc, strict=args.strict)
     collector = SeriesCollector(dbc) if args.report else None
     total = estimate_records(args.log)
+    view = make_view(dbc, err) if args.dashboard else None  # None: no terminal, said on err
     progress = Progress(TextColumn("[bold]replay"), BarColumn(), TextColumn("{task.fields[line]}"),
                         TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True,
-                        disable=not err.is_terminal)
+                        disable=not err.is_terminal or view is not None)
 
     def show(state: dict) -> None:
         line = (f"sent {state['sent']:,} verified {state['verified']:,} lost {state['lost']:,} "
@@ -102,7 +104,10 @@ def _replay(args: argparse.Namespace, err: Console) -> int:
         replay = Replay(args.log, dbc, lambda: BoardLink(port, dbc), port=port, speed=args.speed,
                         channel=args.channel, skip_bad=args.skip_bad, settle_s=args.settle,
                         reconnect_s=args.reconnect_timeout, stop=stop, progress=show,
-                        on_decoded=collector.add if collector else None)
+                        on_decoded=collector.add if collector else None,
+                        on_message=view.on_message if view is not None else None)
+        if view is not None:
+            stack.enter_context(view.attach(replay, port))
         with progress:
             task = progress.add_task("replay", total=total, line="")
             try:
@@ -145,6 +150,9 @@ def add_subparser(subparsers) -> None:
                         help="1: the log's timing; N: N times faster; max: as fast as the board's credit allows")
     add_dbc(parser, "the board must run its decoder")
     add_strict(parser)
+    parser.add_argument("--dashboard", action="store_true",
+                        help="show mule monitor's live view of the board while it replays (needs a terminal; "
+                             "without one the replay runs without it)")
     parser.add_argument("--report", type=writable_dir, metavar="DIR",
                         help="write summary.json, mismatches.jsonl, alerts.jsonl, plots and index.html to DIR")
     parser.add_argument("--channel", default=AUTO,

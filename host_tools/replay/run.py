@@ -43,7 +43,8 @@ class Replay:
                  stop: Callable[[], bool] = lambda: False, progress: Callable[[dict], None] | None = None,
                  on_decoded=None, tamper: Callable[[int, bytes], bytes] | None = None,
                  after_batch: Callable[[int, int], None] | None = None, base: int | None = None,
-                 board_stats: bool = True, sync_timeout: float = 5.0, reference: bool = True):
+                 board_stats: bool = True, sync_timeout: float = 5.0, reference: bool = True,
+                 on_message: Callable[[object], None] | None = None):
         self.dbc = dbc
         self.port = port
         if isinstance(log, (str, Path)):
@@ -66,6 +67,7 @@ class Replay:
         self.after_batch = after_batch
         self.board_stats = board_stats  # wait for STATS before and after: the board's own link counters
         self.reference = reference  # run the host's supervision reference over the frames sent
+        self.on_message = on_message  # every message from the board, as it is read (mule replay --dashboard)
         self.gaps: list[Gap] = []
         self.alerts: list = []
         self.logs: list = []
@@ -259,6 +261,8 @@ class Replay:
 
     def _handle(self, message) -> bool:
         """One message from the board, in stream order; True when it means a re-SYNC."""
+        if self.on_message is not None:
+            self.on_message(message)
         if isinstance(message, m.Telemetry):
             now = time.perf_counter()
             record = self.book.record
