@@ -32,6 +32,15 @@ class FlashError(Exception):
     pass
 
 
+class FitUnknown(FlashError):
+    """The firmware could not be weighed beside mpremote mount; `fit`: what was measured
+    (its need None; supervision's own, measured apart, may be known)."""
+
+    def __init__(self, text: str, fit: "Fit"):
+        super().__init__(text)
+        self.fit = fit
+
+
 # firmware/settings.py, loaded in CPython: the one table of board settings (SETTINGS) and
 # the check the board also runs on its mule_config.json at boot
 _spec = importlib.util.spec_from_file_location("mule_firmware_settings", FIRMWARE / "settings.py")
@@ -203,8 +212,10 @@ import gc
 gc.collect()
 f0 = gc.mem_free()
 try:
-    import supervise, supervise_rules
-    s = supervise.Supervisor(supervise_rules, None, None)
+    import supervise, supervise_rules as r
+    gc.collect()
+    print('mule-sup', f0 - gc.mem_free(), len(r.TIMEOUT_US), r.SIG_TAB_BYTES, r.CX_BYTES, r.RING_SIZE, len(r.RULES))
+    s = supervise.Supervisor(r, None, None)
     gc.collect()
     print('mule-fit', f0, gc.mem_free(), '')
 except MemoryError as exc:
@@ -219,21 +230,39 @@ class Fit:
     free: int  # the board's heap free at its REPL
     need: int | None  # what start-up takes (None: it ran out of memory)
     problem: str | None  # why it does not fit (MemoryError, supervision off), else None
+    base: int | None = None  # what start-up takes without supervision
+    supervision: int | None = None  # what supervision takes (estimated when it ran out of memory)
+
+    def without_supervision(self) -> "Fit":
+        return Fit(self.free, self.base, None, self.base)
 
     def left(self) -> int | None:
         return None if self.need is None else self.free - self.need
 
 
-def _run_probe(port: str, build_dir: Path, script: str, timeout: float) -> tuple[int, int | None, str]:
+def _run_probe(port: str, build_dir: Path, script: str, timeout: float) -> tuple[int, int | None, str, list[int]]:
     out = mpremote(port, "exec", _FIT_FREE, "mount", "-l", str(build_dir), "exec", script, timeout=timeout)
     free = next((line.split() for line in out.splitlines() if line.startswith("mule-free ")), [])
     fit = next((line.split(None, 3) for line in out.splitlines() if line.startswith("mule-fit ")), [])
+    sup = next((line.split()[1:] for line in out.splitlines() if line.startswith("mule-sup ")), [])
     try:
         board_free, f0, after = int(free[1]), int(fit[1]), int(fit[2])
+        sizes = [int(v) for v in sup]
     except (IndexError, ValueError):
         raise FlashError(f"{port}: unexpected answer while weighing the firmware: "
                          f"{printable(out.strip()[-300:])!r}") from None
-    return board_free, None if after < 0 else f0 - after, fit[3] if len(fit) > 3 else ""
+    return board_free, None if after < 0 else f0 - after, fit[3] if len(fit) > 3 else "", sizes
+
+
+def supervisor_array_bytes(messages: int, sig_tab: int, cx: int, ring: int, rules: int) -> int:
+    """The int32 arrays supervise.Supervisor allocates for rule tables of these sizes (its
+    __init__), each with ~32 B of object and allocator overhead: what supervision needs
+    beyond its module and rules when the board ran out of memory building them."""
+    rows = sig_tab // 20  # _RW ints a signal
+    arrays = {"st": 4 * (16 + 10 * messages) + sig_tab, "cx": cx, "runs": 4 * 7 * messages,
+              "run_last": 4 * 7 * messages, "range_runs": 4 * rows, "range_last": 4 * rows,
+              "range_stamp": 4 * rows, "ring_t": 4 * ring, "ring_v": 4 * ring, "ring_st": 12 * rules}
+    return sum(arrays.values()) + 32 * len(arrays)
 
 
 def measure_fit(port: str, build_dir: Path, config: dict, timeout: float = 120) -> Fit:
@@ -245,15 +274,19 @@ def measure_fit(port: str, build_dir: Path, config: dict, timeout: float = 120) 
     cfg = {k: v for k, v in config.items() if k not in HOST_ONLY}
     cfg.update(mode="replay", replay_path="link", supervise=False)  # no controller opened
     cfg.setdefault("decimation", 1)
-    free, need, problem = _run_probe(port, build_dir, _FIT_PROBE.format(cfg=cfg), timeout)
-    if need is None:  # the mount's own code and buffers take heap the real boot has: not conclusive
-        raise FlashError(f"the firmware ran out of memory beside mpremote mount ({problem}); "
-                         "if the board stops at boot, decode fewer messages (--messages/--nodes)")
-    if need is not None and config.get("supervise", True):
-        _, sup_need, sup_problem = _run_probe(port, build_dir, _FIT_SUPERVISION, timeout)
-        need = None if sup_need is None else need + sup_need
-        problem = f"supervision: {sup_problem}" if sup_need is None else problem
-    return Fit(free, need, problem or None)
+    free, need, problem, _ = _run_probe(port, build_dir, _FIT_PROBE.format(cfg=cfg), timeout)
+    base, sup_need = need, None
+    if config.get("supervise", True):
+        _, sup_need, sup_problem, sizes = _run_probe(port, build_dir, _FIT_SUPERVISION, timeout)
+        need = None if sup_need is None or need is None else need + sup_need
+        problem = f"supervision: {sup_problem}" if sup_need is None and base is not None else problem
+        if sup_need is None and len(sizes) == 6:  # its module and rules measured, its arrays counted
+            sup_need = sizes[0] + supervisor_array_bytes(*sizes[1:])
+    if base is None:  # the mount's own code and buffers take heap the real boot has: not conclusive
+        raise FitUnknown(f"the firmware ran out of memory beside mpremote mount ({problem}); "
+                         "if the board stops at boot, decode fewer messages (--messages/--nodes)",
+                         Fit(free, None, problem, None, sup_need))
+    return Fit(free, need, problem or None, base, sup_need)
 
 
 def check_fit(fit: Fit, config: dict, dbc: Dbc, port: str) -> None:
@@ -274,6 +307,37 @@ def check_fit(fit: Fit, config: dict, dbc: Dbc, port: str) -> None:
         raise FlashError(f"refused, nothing was copied: {what} needs {fit.need:,} B of heap at start-up on "
                          f"{port}, which has {fit.free:,} B free: {fit.left():,} B would be left, under the "
                          f"{FIT_MARGIN:,} B margin streaming needs; " + ", ".join(fixes))
+
+
+def supervision_off(fit: Fit, dbc: Dbc) -> str | None:
+    """For a firmware that fits only without supervision: the one line saying so, with the
+    numbers; else None."""
+    fix = "(--messages/--nodes decode fewer; --set supervise=false turns it off without this check)"
+    if fit.base is None:  # the firmware itself could not be weighed: off only if it could never fit
+        if fit.supervision is None or fit.supervision + FIT_MARGIN <= fit.free:
+            return None
+        return (f"supervision off: it needs {fit.supervision / 1024:.1f} KB of heap and the board has "
+                f"{fit.free / 1024:.1f} KB free before the firmware and the decoder of {len(dbc.messages)} "
+                f"messages {fix}")
+    if fit.need is not None and fit.left() >= FIT_MARGIN or fit.free - fit.base < FIT_MARGIN:
+        return None
+    needs = f"{fit.supervision / 1024:.1f} KB" if fit.supervision is not None else "more than that"
+    return (f"supervision off: it needs {needs} of heap and the board has {(fit.free - fit.base) / 1024:.1f} KB "
+            f"free beside the decoder of {len(dbc.messages)} messages, {FIT_MARGIN // 1024} KB of which streaming "
+            f"needs {fix}")
+
+
+def _supervision_off(fit: Fit, dbc: Dbc, config: dict, build_dir: Path, log) -> dict:
+    """config with supervision off (and the build's config file rewritten, said in one line)
+    when only that makes the firmware fit; else config as it was."""
+    line = supervision_off(fit, dbc)
+    if not line:
+        return config
+    log(line)
+    config = {**config, "supervise": False}
+    (build_dir / CONFIG_NAME).write_text(json.dumps({k: v for k, v in config.items() if k not in HOST_ONLY},
+                                                    indent=1) + "\n")
+    return config
 
 
 def copy_to_board(port: str, files: list[Path]) -> None:
@@ -386,10 +450,13 @@ class FlashReport:
 
 
 def flash(dbc: Dbc, port: str, config: dict, build_dir: Path, log=print,
-          hello_timeout: float = 10.0, stop_first: bool = True, check_fit_first: bool = True) -> FlashReport:
+          hello_timeout: float = 10.0, stop_first: bool = True, check_fit_first: bool = True,
+          supervision_if_it_fits: bool = False) -> FlashReport:
     """Build, copy, restart, and check the HELLO's DBC hash. Raises FlashError.
     stop_first=False: the board is known to be at its REPL (no STOP, no wait for its answer).
-    check_fit_first=False: copy without weighing the firmware on the board first (measure_fit)."""
+    check_fit_first=False: copy without weighing the firmware on the board first (measure_fit).
+    supervision_if_it_fits: a firmware that fits only without supervision is flashed without
+    it, saying so in one line (`mule replay`'s own board), instead of being refused."""
     from host_tools.link.session import BoardLink, LinkError
 
     problems = check_settings(config)
@@ -408,8 +475,15 @@ def flash(dbc: Dbc, port: str, config: dict, build_dir: Path, log=print,
         try:
             fit = measure_fit(port, build_dir, config)
         except FlashError as exc:  # not memory (e.g. no mpremote mount there): the boot will say
+            fit = getattr(exc, "fit", None)
+            if fit is not None and supervision_if_it_fits and "supervise" not in config:
+                config = _supervision_off(fit, dbc, config, build_dir, log)
             log(f"{port}: could not weigh the firmware on the board, copying anyway: {exc}")
         else:
+            if supervision_if_it_fits and "supervise" not in config:
+                config = _supervision_off(fit, dbc, config, build_dir, log)
+                if config.get("supervise") is False:
+                    fit = fit.without_supervision()
             check_fit(fit, config, dbc, port)
             log(f"{port}: start-up takes {fit.need:,} B of the board's {fit.free:,} B of heap, "
                 f"{fit.left():,} B left (at least {FIT_MARGIN:,} B needed)")

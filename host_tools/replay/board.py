@@ -16,12 +16,15 @@ DESCRIPTIONS = {"unix": "MicroPython unix port", "qemu": "emulated Pyboard, Cort
 
 
 @contextmanager
-def virtual_board(dbc: Dbc, heap: str | None = "100K", log=print, board: str = "unix") -> Iterator[VirtualBoard]:
-    """board: "unix" or "qemu" (host_tools.vboard.open_board)."""
+def virtual_board(dbc: Dbc, heap: str | None = "100K", log=print, board: str = "unix",
+                  settings: dict | None = None) -> Iterator[VirtualBoard]:
+    """board: "unix" or "qemu" (host_tools.vboard.open_board); settings: mule_config.json's
+    (--set). Supervision is on if it fits beside the decoder, else off, said in one line."""
     with tempfile.TemporaryDirectory(prefix="mule-replay-") as tmp:
         folder = Path(tmp) / "board"
         folder.mkdir()
         with open_board(board, folder, heap) as board:
             log(f"virtual board on {board.port} ({DESCRIPTIONS[board.kind]}, heap {board.heap // 1024}K)")
-            flash(dbc, board.port, {"mode": "replay"}, Path(tmp) / "flash", log=log)
+            flash(dbc, board.port, {"mode": "replay", **(settings or {})}, Path(tmp) / "flash", log=log,
+                  supervision_if_it_fits=True)
             yield board
