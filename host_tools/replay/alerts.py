@@ -82,12 +82,13 @@ class AlertCheck:
     reference_matched: int | None = None
     counts_for_exit: bool = False  # a failure here fails the replay
     not_reached: int = 0  # expected where the board got no frames (not sent, or lost): not checked
+    sidecar: bool = False  # a `mule simulate` sidecar beside the log said what to expect
 
     def as_dict(self) -> dict:
         return {"status": self.status, "reason": self.reason, "expected": len(self.expected),
                 "raised": len(self.raised), "matched": self.matched, "not_reached": self.not_reached,
                 "reference": None if self.reference is None else len(self.reference),
-                "reference_matched": self.reference_matched}
+                "reference_matched": self.reference_matched, "sidecar": self.sidecar}
 
 
 def reachable(expected: list[dict], unseen: list[tuple[float, float]]) -> tuple[list[dict], list[bool]]:
@@ -116,7 +117,7 @@ def check_alerts(alerts: list[BoardAlert], hello, truth: dict | None, t0: float 
     raised = board_intervals(alerts, dbc, times)
     expected = expected_intervals(truth, t0) if truth is not None and t0 is not None else []
     advertised = supervision_advertised(hello)
-    check = AlertCheck("not available", "", expected, raised, reference)
+    check = AlertCheck("not available", "", expected, raised, reference, sidecar=truth is not None)
     reach, unreached = reachable(expected, list(unseen))
     pairs, extra = match(reach, raised)
     paired = {i for i, _ in pairs}
@@ -147,8 +148,14 @@ def check_alerts(alerts: list[BoardAlert], hello, truth: dict | None, t0: float 
             problems.append(f"the host reference raises {len(reference)}, the board {len(raised)}, "
                             f"{len(pairs)} agree")
     check.status = "failed" if problems else "passed"
-    check.reason = "; ".join(problems) or ("every alert as expected" + (" in the part of the log the board got"
-                                                                        if not_reached else ""))
+    if truth is None and not problems:  # nothing was expected: say what agreed, not "as expected"
+        check.reason = (f"no sidecar beside the log, so no expected alerts to check; the host reference (the "
+                        f"board's supervision run on the host) raises the same {len(raised)} as the board"
+                        if raised else "no sidecar beside the log, so no expected alerts to check; the board "
+                        "raised none, nor does the host reference")
+    else:
+        check.reason = "; ".join(problems) or ("every alert as expected" + (" in the part of the log the board got"
+                                                                            if not_reached else ""))
     if not_reached:
         check.reason += (f"; {not_reached} expected alert{'s' if not_reached > 1 else ''} not reached: "
                          "in the part of the log the board never got (not sent, or lost)")
@@ -158,3 +165,17 @@ def check_alerts(alerts: list[BoardAlert], hello, truth: dict | None, t0: float 
         check.reason += " (the board was re-SYNCed after a gap: SYNC restarts its supervision)"
     return check
 
+
+
+def summary_line(check: AlertCheck) -> str:
+    """The replay's closing line about alerts. With a sidecar: expected, raised, matched; without
+    one nothing was expected, so it lists what the board raised instead of "expected 0"."""
+    tail = f": {check.status} ({check.reason})"
+    if check.sidecar:
+        return (f"alerts: expected {len(check.expected)}, raised {len(check.raised)}, matched {check.matched}"
+                + (f", not reached {check.not_reached}" if check.not_reached else "") + tail)
+    shown = [f"{a['kind']} {'.'.join(x for x in (a['message'], a['signal']) if x)} at {a['start']:.3f} s"
+             for a in check.raised[:5]]
+    more = f" and {len(check.raised) - 5} more" if len(check.raised) > 5 else ""
+    return (f"alerts: none expected (no sidecar); the board raised {len(check.raised)}"
+            + (f" ({', '.join(shown)}{more})" if shown else "") + tail)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from host_tools.replay.alerts import summary_line
 from host_tools.replay.pacing import percentiles
 from host_tools.text import plural
 
@@ -172,10 +173,7 @@ class ReplayResult:
         if tow and tow["range_km"] is not None:
             lines.append(f"towing range (board, last of {tow['count']:,}): {tow['range_km']:.1f} km at "
                          f"{tow['wh_per_km']} Wh/km over the last {tow['window_m']:,} m")
-        check = self.alert_check
-        lines.append(f"alerts: expected {d['alerts_expected']}, raised {d['alerts_raised']}, matched "
-                     f"{d['alerts_matched']}" + (f", not reached {check.not_reached}" if check.not_reached else "")
-                     + f": {check.status} ({check.reason})")
+        lines.append(summary_line(self.alert_check))
         if self.interrupted:
             lines.append("interrupted (Ctrl-C): the figures cover what was sent until then")
         if self.aborted:

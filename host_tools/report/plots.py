@@ -1,5 +1,6 @@
 """The report's plots: what the board decoded over the log's time (tongue load, drawbar
-force, hitch angle, SOC, pack power, cell spread), with the alerts marked. PNG files via
+force, hitch angle, SOC, pack power, cell spread; with another DBC, its own most frequent
+signals), with the alerts marked. PNG files via
 matplotlib's Agg backend: no display, no GUI toolkit, same output on a laptop and in CI."""
 
 from __future__ import annotations
@@ -33,29 +34,64 @@ PLOTS = (
 )
 
 
+OWN_PLOTS = 6  # a DBC without the truck's messages: its most frequent verified signals
+
+
+class Series(dict):
+    """plot name -> (times, values), and `plots`: the Plot of each, in the order drawn."""
+
+    plots: tuple = PLOTS
+
+
+def _own_plot(message, signal) -> Plot:
+    name = f"{message.name}.{signal.name}"
+    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    return Plot(stem, name, signal.unit or "", message.name, (signal.name,), lambda v, s=signal.name: v[s])
+
+
 class SeriesCollector:
     """Give `add` to the replay as on_decoded: keeps (log time, value) of every plot, the
-    physical values computed from the raw ones the board sent (and cantools agreed with)."""
+    physical values computed from the raw ones the board sent (and cantools agreed with).
+    A DBC without any of the truck's plotted messages (`mule replay --dbc OTHER.dbc`) gets
+    plots of its own signals instead: every signal is kept, and `series` offers the
+    OWN_PLOTS with the most verified values (ties: DBC order)."""
 
     def __init__(self, dbc, plots=PLOTS):
-        self.plots = plots
-        self.series = {p.name: (array("d"), array("d")) for p in plots}
         names = [msg.name for msg in dbc.messages]
-        self._by_index: dict[int, list] = {}
+        usable = []
         for p in plots:
-            if p.message not in names:
-                continue  # another DBC: its plot says "no frames"
-            message = dbc.messages[names.index(p.message)]
-            have = {s.name: s.conversion for s in message.signals}
-            if all(s in have for s in p.signals):
-                conversions = {s: have[s] for s in p.signals}
-                self._by_index.setdefault(names.index(p.message), []).append((p, conversions))
+            if p.message in names:
+                have = {s.name: s.conversion for s in dbc.messages[names.index(p.message)].signals}
+                if all(s in have for s in p.signals):
+                    usable.append((p, {s: have[s] for s in p.signals}))
+        self.own = not usable and plots is PLOTS  # another DBC: its own signals
+        if self.own:
+            plots = tuple(_own_plot(msg, sig) for msg in dbc.messages for sig in msg.signals)
+            usable = [(p, {p.signals[0]: sig.conversion})
+                      for p, sig in zip(plots, (sig for msg in dbc.messages for sig in msg.signals))]
+        self.plots = plots
+        self._series = {p.name: (array("d"), array("d")) for p in plots}
+        self._by_index: dict[int, list] = {}
+        for p, conversions in usable:
+            self._by_index.setdefault(names.index(p.message), []).append((p, conversions))
+
+    @property
+    def series(self) -> Series:
+        plots = self.plots
+        if self.own:
+            order = {p.name: k for k, p in enumerate(plots)}
+            busy = sorted((p for p in plots if len(self._series[p.name][0])),
+                          key=lambda p: (-len(self._series[p.name][0]), order[p.name]))
+            plots = tuple(busy[:OWN_PLOTS]) or plots[:1]
+        out = Series((p.name, self._series[p.name]) for p in plots)
+        out.plots = plots
+        return out
 
     def add(self, mi: int, t: float, raw: dict) -> None:
         for plot, conversions in self._by_index.get(mi, ()):
             if all(s in raw for s in conversions):
                 phys = {s: c.raw_to_scaled(raw[s], decode_choices=False) for s, c in conversions.items()}
-                times, values = self.series[plot.name]
+                times, values = self._series[plot.name]
                 times.append(t)
                 values.append(float(plot.value(phys)))
 
@@ -64,9 +100,10 @@ _COLOURS = ("#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#
 
 
 def write_plots(directory: Path, series: dict, t0: float | None, expected: list, raised: list,
-                plots=PLOTS) -> list[Path]:
-    """One PNG per plot in `directory`. `expected`/`raised`: alert intervals on the replay's
-    clock (seconds since the first frame), shaded; raised ones on top, expected outlined."""
+                plots=None) -> list[Path]:
+    """One PNG per plot in `directory` (plots: the series' own, else the truck's six).
+    `expected`/`raised`: alert intervals on the replay's clock (seconds since the first
+    frame), shaded; raised ones on top, expected outlined."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: works without a display (CI has none)
@@ -74,6 +111,8 @@ def write_plots(directory: Path, series: dict, t0: float | None, expected: list,
 
     kinds = sorted({a["kind"] for a in expected + raised})
     colour = {k: _COLOURS[i % len(_COLOURS)] for i, k in enumerate(kinds)}
+    if plots is None:
+        plots = getattr(series, "plots", PLOTS)
     paths = []
     for plot in plots:
         times, values = series.get(plot.name, ((), ()))

@@ -147,5 +147,7 @@ def test_a_dbc_without_the_plotted_messages_still_gets_its_plots(tmp_path):
     other = load_dbc(PROJECT_DBC.parent.parent / "tests" / "files" / "dbc" / "signed.dbc")
     collector = SeriesCollector(other)
     collector.add(0, 1.0, {})
-    paths = write_plots(tmp_path, collector.series, None, [], [])
-    assert len(paths) == 6 and all(png_size(p) == (1000, 320) for p in paths)
+    paths = write_plots(tmp_path, collector.series, None, [], [])  # nothing verified: one plot says so
+    first = other.messages[0]
+    assert [p.name for p in paths] == [f"{first.name}.{first.signals[0].name}.png"]
+    assert png_size(paths[0]) == (1000, 320)

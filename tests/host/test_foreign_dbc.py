@@ -1,0 +1,100 @@
+"""`mule replay --dbc OTHER.dbc` with a DBC that is not the truck's (no HitchLoad, no
+battery): the report plots that DBC's own signals, not six empty truck plots, and the
+alert line says there was no expectation instead of "expected 0 ... every alert as
+expected"."""
+
+from __future__ import annotations
+
+import pytest
+
+from host_tools.dbc import load_dbc
+from host_tools.link import messages as m
+from host_tools.logfile import read_frames
+from host_tools.replay import Replay
+from host_tools.replay.loopback import LoopbackBoard
+from host_tools.report import SeriesCollector, write_report
+from host_tools.supervision.reference import check_frames
+from mule_testing import FILES
+
+TRAILER_DBC = FILES / "foreign_dbc" / "trailer_ecu.dbc"
+
+
+@pytest.fixture(scope="module")
+def trailer():
+    return load_dbc(TRAILER_DBC)
+
+
+@pytest.fixture(scope="module")
+def trailer_log(tmp_path_factory, trailer):
+    """3 s of the trailer ECU: TrailerAxle every 20 ms (its axle load over its 5,000 kg
+    maximum for 0.2 s), TrailerLights every 100 ms, TrailerInfo once a second."""
+    db = trailer.database
+    axle, lights, info = (db.get_message_by_name(n) for n in ("TrailerAxle", "TrailerLights", "TrailerInfo"))
+    lines = []
+    for k in range(150):
+        t = 1_700_000_000.0 + k * 0.02
+        load = 6200 if 50 <= k < 60 else 3000 + k
+        frames = [(axle, {"axle_load_kg": load, "brake_temp_c": 20 + k / 10, "wheel_speed_kph": 80 + k / 100,
+                          "tyre_pressure_kpa": 600})]
+        if k % 5 == 0:
+            frames.append((lights, {"lamp_state": 3, "lamp_current_a": 2.5 + k / 100}))
+        if k % 50 == 0:
+            frames.append((info, {"trailer_id": 4711, "axle_count": 2}))
+        for i, (message, values) in enumerate(frames):
+            data = message.encode(values, strict=False)
+            lines.append(f"({t + i * 0.0005:.6f}) can0 {message.frame_id:03X}#{data.hex().upper()}")
+    path = tmp_path_factory.mktemp("trailer") / "trailer.log"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def supervising_board(dbc, log) -> LoopbackBoard:
+    """A loopback board that raises what the board's supervision raises on this log (the
+    host reference's own events), so the reference agrees with it."""
+    events = {}
+    for e in check_frames(dbc, [f for f in read_frames(log) if f.kind == "data"]):
+        events.setdefault(e.frame_no, []).append(e)
+    first = []
+
+    def alerts(frame_no, record):
+        first[:] = first or [frame_no]
+        return [m.Alert(frame_no, e.code, e.severity, e.mi, e.si, e.value, e.text)
+                for e in events.get(frame_no - first[0], ())]
+
+    assert events, "the log must make the board's supervision raise an alert"
+    return LoopbackBoard(dbc, alerts=alerts)
+
+
+def test_a_foreign_dbc_gets_plots_of_its_own_signals_and_honest_alert_wording(trailer, trailer_log, tmp_path):
+    collector = SeriesCollector(trailer)
+    result = Replay(trailer_log, trailer, supervising_board(trailer, trailer_log).link, port="loopback", speed=None,
+                    settle_s=0.3, sync_timeout=0.5, on_decoded=collector.add).run()
+    result.series = collector.series
+    assert result.tally.verified == result.tally.sent == 183
+    # the six signals with the most verified values: TrailerAxle's 4 (150 each), TrailerLights' 2
+    # (30 each); TrailerInfo's (3 each) left out
+    paths = write_report(tmp_path, result)
+    pngs = sorted(p.name for p in paths if p.suffix == ".png")
+    assert pngs == sorted(f"{n}.png" for n in (
+        "TrailerAxle.axle_load_kg", "TrailerAxle.brake_temp_c", "TrailerAxle.wheel_speed_kph",
+        "TrailerAxle.tyre_pressure_kpa", "TrailerLights.lamp_state", "TrailerLights.lamp_current_a"))
+    assert all((tmp_path / name).stat().st_size > 8000 for name in pngs)  # curves, not "no frames" captions
+    assert not (tmp_path / "tongue_load.png").exists()
+    axle_times, axle_loads = result.series["TrailerAxle.axle_load_kg"]
+    assert len(axle_loads) == 150 and max(axle_loads) == 6200
+
+    line = result.lines()[-1]
+    assert result.alert_check.status == "passed" and not result.alert_check.sidecar
+    assert line.startswith("alerts: none expected (no sidecar); the board raised 1 (range "
+                           "TrailerAxle.axle_load_kg at ")
+    assert "the host reference (the board's supervision run on the host) raises the same 1 as the board" in line
+    assert "expected 0" not in line and "every alert as expected" not in line
+
+
+def test_without_a_sidecar_or_reference_it_lists_what_the_board_raised(trailer, trailer_log):
+    result = Replay(trailer_log, trailer, supervising_board(trailer, trailer_log).link, port="loopback", speed=None,
+                    settle_s=0.3, sync_timeout=0.5, reference=False).run()
+    line = result.lines()[-1]
+    assert line.startswith("alerts: none expected (no sidecar); the board raised 1 (range TrailerAxle.axle_load_kg at ")
+    assert line.endswith(": not available (no sidecar beside the log and no host reference to check the board's "
+                         "alerts against)")
