@@ -1,29 +1,6 @@
-import micropython
-from array import array
-from micropython import const
-
-# The board's profile of the decoder (mule flash): decoding and what the firmware reads at
-# start-up, no names, units, value tables or scales (the host has the DBC). docs/decoder.md.
-ERR_UNKNOWN_ID = const(-1)
-ERR_LENGTH = const(-2)
-ERR_MUX = const(-3)
-KIND_SIGNED = const(0x80)
-KIND_FLOAT = const(0x100)
-_EXT_KEY = const(0x20000000)
-
-
-def new_buffers():
-    """Allocate once: (lanes, selected) for decode()."""
-    return array("i", bytes(4 * MAX_LANES)), array("H", bytes(2 * (MAX_SIGNALS + 1)))
-
-
-def key(can_id, ext):
-    return can_id | _EXT_KEY if ext else can_id
-
-
-@micropython.native
-def lookup(can_id, ext):
-    return _INDEX.get(can_id | _EXT_KEY if ext else can_id, -1)
+# The board's profile of the decoder (mule flash): common_template.py, then this, then the
+# tables: decoding and what the firmware reads at start-up, no names, units, value tables or
+# scales (the host has the DBC). docs/decoder.md.
 
 
 @micropython.native

@@ -1,7 +1,7 @@
 """Turn a validated DBC into the text of a MicroPython decoder module.
 
 Layout arithmetic lives in layout.py and the fixed runtime part of the module in
-runtime_template.py; this file only writes the per-message decode functions and tables.
+common_template.py and runtime_template.py (board_template.py: the board's profile); this file only writes the per-message decode functions and tables.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ ERR_UNKNOWN_ID = -1
 ERR_LENGTH = -2
 ERR_MUX = -3
 
+COMMON_TEMPLATE = Path(__file__).with_name("common_template.py")
 RUNTIME_TEMPLATE = Path(__file__).with_name("runtime_template.py")
 BOARD_TEMPLATE = Path(__file__).with_name("board_template.py")
 WALKER_TEMPLATE = Path(__file__).with_name("walker_template.py")
@@ -345,8 +346,9 @@ def generate(dbc: Dbc, mode: str = "viper", tables: str = "auto", board: bool = 
             f"{int(message.length)}, {_cycle(message)},\n     {names!r},\n     {units!r},\n"
             f"     {records!r},\n     {_choices(message, what)!r}),")
     walker = board or not all(own)  # a DBC decoded by its own functions only needs no walker
-    runtime = (BOARD_TEMPLATE if board else RUNTIME_TEMPLATE).read_text() + "\n\n" + (
-        WALKER_TEMPLATE.read_text() if walker else NO_WALKER)
+    profile = BOARD_TEMPLATE if board else RUNTIME_TEMPLATE
+    runtime = "\n\n".join([COMMON_TEMPLATE.read_text(), profile.read_text(),
+                            WALKER_TEMPLATE.read_text() if walker else NO_WALKER])
     if mode == "plain":  # for ports without a native emitter
         runtime = runtime.replace("@micropython.native\n", "").replace("@micropython.viper\n", "")
         # a plain int may exceed int32: fold it into the array's range (viper wraps by itself)

@@ -1,12 +1,6 @@
-import micropython
 import struct
-from array import array
-from micropython import const
 
-# decode() results below zero
-ERR_UNKNOWN_ID = const(-1)  # the DBC lacks the id
-ERR_LENGTH = const(-2)  # payload length differs from the DBC's
-ERR_MUX = const(-3)  # a multiplexer value the DBC does not define
+# The full profile of the decoder: common_template.py, then this, then the tables.
 
 # Fields of a MESSAGES row.
 M_NAME = const(0)
@@ -29,32 +23,13 @@ M_CHOICES = const(8)  # packed: signal index, raw value, label per value-table e
 # of tuples of floats: a few KB of heap instead of tens.
 _RECORD = const(36)
 
-# Bits of a signal's kind word above its length (low 7 bits).
-KIND_SIGNED = const(0x80)
-KIND_FLOAT = const(0x100)
+# Bits of a signal's kind word above its length (low 7 bits), besides KIND_SIGNED and KIND_FLOAT.
 KIND_IDENTITY = const(0x200)
 KIND_INT_CONV = const(0x400)
 KIND_HAS_MIN = const(0x800)
 KIND_HAS_MAX = const(0x1000)
 
-_EXT_KEY = const(0x20000000)  # above every 29-bit id, so keys stay small ints
 _float_buf = bytearray(8)
-
-
-def new_buffers():
-    """Allocate once: (lanes, selected) for decode()."""
-    return array("i", bytes(4 * MAX_LANES)), array("H", bytes(2 * (MAX_SIGNALS + 1)))
-
-
-def key(can_id, ext):
-    """The DECODERS key of an id: a standard and an extended 0x123 are different frames."""
-    return can_id | _EXT_KEY if ext else can_id
-
-
-@micropython.native
-def lookup(can_id, ext):
-    """Message index for an arbitration id, or -1 when the DBC lacks it."""
-    return _INDEX.get(can_id | _EXT_KEY if ext else can_id, -1)
 
 
 @micropython.native
