@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from host_tools.cli.args import writable_dir, writable_file
+from host_tools.cli.selection import Unselected, add_selection, selected
 from host_tools.cli.options import add_command, add_dbc, add_strict, log_error_hint
 from host_tools.dbc import load_dbc
 from host_tools.decode import FORMATS, TIME_HELP, DecodeSummary, decoded_records, write_records
@@ -80,9 +81,14 @@ def _decode(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     if args.format == "parquet" or len(logs) > 1 or args.workers > 1 or args.scheduler:
+        if args.messages or args.nodes:
+            print("mule decode: error: --messages/--nodes decode one log (not with many logs, --format parquet, "
+                  "--workers or --scheduler)", file=sys.stderr)
+            return 2
         return _many(args, logs)
     args.log = logs[0]
-    dbc = load_dbc(args.dbc, strict=args.strict)
+    full = load_dbc(args.dbc, strict=args.strict)
+    dbc = selected(full, args)
     summary = DecodeSummary(args.engine)
     records = decoded_records(args.log, dbc, args.engine, skip_bad=args.skip_bad,
                               heap=args.heap, summary=summary, accept_truncated=args.accept_truncated,
@@ -95,6 +101,10 @@ def _decode(args: argparse.Namespace) -> int:
         sys.stdout.flush()
     for line in summary.lines():
         print(f"mule decode: {printable(line)}", file=sys.stderr)  # names from the log and DBC
+    left_out = Unselected(full, dbc)
+    left_out.ids(summary.unknown_ids)
+    if left_out.line("the decoder"):
+        print(f"mule decode: {printable(left_out.line('the decoder'))}", file=sys.stderr)
     if summary.log.truncated and not args.accept_truncated:
         print(f"mule decode: error: {printable(args.log)} is truncated: not every frame was decoded "
               "(--accept-truncated exits 0 with the frames before the cut)", file=sys.stderr)
@@ -110,6 +120,7 @@ def add_subparser(subparsers) -> None:
         "frame; everything else is counted on stderr. " + TIME_HELP + ".")
     parser.add_argument("log", nargs="+", help="CAN log files, folders or globs (many: --format parquet -o DIR)")
     add_dbc(parser)
+    add_selection(parser, "decode")
     add_strict(parser, also="refuse log records python-can reads only leniently (an ASC classic DLC "
                             "above 8, a CAN FD DLC that disagrees with its length)")
     parser.add_argument("--engine", choices=ENGINES, default="cantools",

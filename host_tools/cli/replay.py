@@ -17,7 +17,7 @@ from host_tools.cli.replay_view import make_view
 from host_tools.cli.args import non_negative_float, writable_dir
 from host_tools.cli.options import (add_command, add_dbc, add_reconnect_timeout, add_strict, add_virtual_board,
                                     log_error_hint)
-from host_tools.cli.selection import add_settings, parse_settings
+from host_tools.cli.selection import Unselected, add_selection, add_settings, parse_settings, selected
 from host_tools.dbc import load_dbc
 from host_tools.link.session import BoardLink, LinkError
 from host_tools.logfile import LogError
@@ -76,7 +76,9 @@ def _replay(args: argparse.Namespace, err: Console) -> int:
         raise ReplayError("; ".join(problems) + " (docs/hardware.md lists the settings)" if problems else
                           "--set sets up the virtual board mule replay flashes (without --port); "
                           "set up your board with mule flash --set")
-    dbc = load_dbc(args.dbc, strict=args.strict)
+    full = load_dbc(args.dbc, strict=args.strict)
+    dbc = selected(full, args)  # the board decodes these; the others' frames are unknown ids to both sides
+    left_out = Unselected(full, dbc)
     collector = SeriesCollector(dbc) if args.report else None
     total = estimate_records(args.log)
     view = make_view(dbc, err) if args.dashboard else None  # None: no terminal, said on err
@@ -105,7 +107,8 @@ def _replay(args: argparse.Namespace, err: Console) -> int:
                         channel=args.channel, skip_bad=args.skip_bad, settle_s=args.settle,
                         reconnect_s=args.reconnect_timeout, stop=stop, progress=show,
                         on_decoded=collector.add if collector else None,
-                        on_message=view.on_message if view is not None else None)
+                        on_message=view.on_message if view is not None else None,
+                        on_frame=left_out.frame if left_out.names else None)
         if view is not None:
             stack.enter_context(view.attach(replay, port))
         with progress:
@@ -122,7 +125,7 @@ def _replay(args: argparse.Namespace, err: Console) -> int:
     # everything printed from here names things from the log, the DBC or the board: printable,
     # and never rich markup
     out.print(f"mule replay: {printable(args.log)}: {verdict}", style=colour, markup=False, highlight=False)
-    for line in result.lines():
+    for line in result.lines() + ([left_out.line()] if left_out.counts else []):
         out.print(f"  {printable(line)}", markup=False, highlight=False)
     for problem in result.mismatches[:10]:
         out.print(printable(f"  mismatch: frame {problem.frame} ({problem.where}) {problem.message}.{problem.signal}: "
@@ -150,6 +153,7 @@ def add_subparser(subparsers) -> None:
                         help="1: the log's timing; N: N times faster; max: as fast as the board's credit allows")
     add_dbc(parser, "the board must run its decoder")
     add_strict(parser)
+    add_selection(parser, "the board decodes")
     parser.add_argument("--dashboard", action="store_true",
                         help="show mule monitor's live view of the board while it replays (needs a terminal; "
                              "without one the replay runs without it)")

@@ -44,7 +44,8 @@ class Replay:
                  on_decoded=None, tamper: Callable[[int, bytes], bytes] | None = None,
                  after_batch: Callable[[int, int], None] | None = None, base: int | None = None,
                  board_stats: bool = True, sync_timeout: float = 5.0, reference: bool = True,
-                 on_message: Callable[[object], None] | None = None):
+                 on_message: Callable[[object], None] | None = None,
+                 on_frame: Callable[[object], None] | None = None):
         self.dbc = dbc
         self.port = port
         if isinstance(log, (str, Path)):
@@ -88,7 +89,9 @@ class Replay:
         self._first_send: float | None = None
         self._last_send = 0.0
         self._last_progress = 0.0
-        self._frames = iter(self.source)
+        # on_frame: every frame read from the log, before it is sent (mule replay counts the frames
+        # of messages --messages/--nodes left out)
+        self._frames = iter(self.source) if on_frame is None else (on_frame(f) or f for f in self.source)
         self._exhausted = False
         self._credit_wait: float | None = None
 
