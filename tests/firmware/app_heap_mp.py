@@ -4,7 +4,6 @@
 # the heap and the frames received at each read; the script prints, for the steady part
 # (after the first quarter of the bytes, before the last read), "<heap bytes> <frames>
 # <all frames> <1: supervision ran>".
-import gc
 import sys
 
 from heap_port_mp import HeapPort  # this script's folder is sys.path[0]
@@ -16,11 +15,5 @@ config = {"mode": "replay", "bus": 1, "bitrate": 500000, "decimation": 1, "port"
 port = HeapPort()
 board = app.Board(config, port)  # first, as on a board: its buffers come from a fresh heap
 port.load(sys.argv[2])
-board.hello()
-port.board = board
-gc.collect()
-gc.disable()
-board.run()
-gc.enable()
-heap, frames = port.steady()
+heap, frames = port.run(board)
 print(heap, frames, board.stats[1], 1 if board.supervisor is not None else 0)

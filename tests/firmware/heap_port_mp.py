@@ -52,6 +52,17 @@ class HeapPort:
     def close(self):
         pass
 
+    def run(self, board):
+        """board.run() over the whole wire, the heap collected first and the GC off meanwhile;
+        returns steady()."""
+        board.hello()
+        self.board = board
+        gc.collect()
+        gc.disable()
+        board.run()
+        gc.enable()
+        return self.steady()
+
     def steady(self):
         """(heap bytes allocated, frames received) over the steady part."""
         return self.marks[2] - self.marks[0], self.marks[3] - self.marks[1]

@@ -11,25 +11,14 @@
 # OUT_FILE gets the bytes the board wrote. stdout, "key value" lines: setup, filters, free
 # (heap after start-up), accepted (frames the fake controller took), heap (bytes frames, per "heap" event), restarts.
 import gc
-import json
 import sys
 import time
 from binascii import unhexlify
 
-sys.path.insert(0, sys.argv[1])
-sys.path.insert(0, sys.argv[2])
+from fake_board_mp import setup  # this script's folder is sys.path[0]
 
-config = {"mode": "live", "bus": 1, "bitrate": 500000, "decimation": 1, "port": "capture", "board": "fake"}
-config.update(json.loads(sys.argv[3]))
-if config.get("_fake") == "machine":
-    import machine_can  # noqa: E402
-
-    sys.modules["machine"] = machine_can
-elif config.get("_fake") == "mcp2515":
-    import machine_spi  # noqa: E402
-
-    sys.modules["machine"] = machine_spi
-
+config, fake = setup({"mode": "live", "bus": 1, "bitrate": 500000, "decimation": 1, "port": "capture",
+                      "board": "fake"})
 import app  # noqa: E402
 
 
@@ -68,7 +57,7 @@ class CapturePort:
 port = CapturePort(2048, open(sys.argv[4], "wb"))
 board = app.Board(config, port)
 # the fake controller behind the source (the MCP2515 behind the fake SPI)
-can = machine_spi.chip if config.get("_fake") == "mcp2515" else board.source._can
+can = fake.chip if config.get("_fake") == "mcp2515" else board.source._can
 shown = board.source if config.get("_fake") == "mcp2515" else can  # the driver holds the settings
 print("setup", repr((board.source.kind, getattr(shown, "bitrate", None), getattr(shown, "mode", None),
                      getattr(shown, "timing", None), getattr(shown, "sample_point", None))))

@@ -8,26 +8,15 @@
 # CONFIG_JSON "_heap": true measures instead: the board's writes are dropped, and "heap
 # <bytes> <frames>" gives the heap allocated over the steady part (after the first quarter
 # of the wire, before its last read) with the GC off, and the frames received meanwhile.
-import gc
-import json
 import sys
 import time
 
-sys.path.insert(0, sys.argv[1])
-sys.path.insert(0, sys.argv[2])
-config = {"mode": "replay", "bus": 1, "bitrate": 500000, "decimation": 1, "port": "feed", "board": "fake"}
-config.update(json.loads(sys.argv[3]))
-if config.get("_fake") == "machine":
-    import machine_can  # noqa: E402
+from fake_board_mp import setup  # this script's folder is sys.path[0]
+from heap_port_mp import HeapPort
 
-    sys.modules["machine"] = machine_can
-elif config.get("_fake") == "mcp2515":
-    import machine_spi  # noqa: E402
-
-    sys.modules["machine"] = machine_spi
-
+config, fake = setup({"mode": "replay", "bus": 1, "bitrate": 500000, "decimation": 1, "port": "feed",
+                      "board": "fake"})
 import app  # noqa: E402
-from heap_port_mp import HeapPort  # noqa: E402 (this script's folder is sys.path[0])
 
 
 class FeedPort:
@@ -54,14 +43,8 @@ class FeedPort:
 if config.get("_heap"):
     port = HeapPort()
     port.load(sys.argv[4])
-    board = app.Board(config, port)
-    board.hello()
-    port.board = board
-    gc.collect()
-    gc.disable()
-    board.run()
-    gc.enable()
-    print("heap", *port.steady())
+    print("heap", *port.run(app.Board(config, port)))
+    board = port.board
     print("kind", board.source.kind if board.source is not None else None)
     sys.exit(0)
 
@@ -76,12 +59,12 @@ board.send_stats(time.ticks_ms())  # the counters at the end
 port.out.close()
 source = board.source
 print("kind", source.kind if source is not None else None)
-if config.get("_fake") == "machine" and machine_can.WDT.started:
-    wdt = machine_can.WDT.started[0]
+if config.get("_fake") == "machine" and fake.WDT.started:
+    wdt = fake.WDT.started[0]
     print("wdt", wdt.timeout, wdt.feeds, wdt.longest_ms)
 if source is not None:
     if config.get("_fake") == "mcp2515":
-        print("on_bus", len(machine_spi.chip.sent))
+        print("on_bus", len(fake.chip.sent))
     else:
         print("sent", source._can.transmitted)
         print("on_bus", len(source._can.on_bus))
