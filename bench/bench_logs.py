@@ -5,7 +5,8 @@ One hour of `highway_tow` (mule simulate, cached under build/bench_logs/) as a c
   - the cantools engine writing JSON lines (`mule decode`), and
   - the vector engine writing Parquet (`mule decode --format parquet`),
 in the same run, and their end-to-end ratio against the target of 20x. Then the speed-up
-of 2 local workers over 1 on the two logs (Dask LocalCluster, its start-up included).
+of 2 local workers over 1 on the two logs (a process pool, its start-up included; target
+> 1.0x) and the same on a running Dask cluster, with the load average at the time.
 Figures are noisy on a shared machine; the ratios are what counts.
 """
 
@@ -87,13 +88,14 @@ def row(name: str, r: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=3600, help="simulated traffic per log")
+    parser.add_argument("--only", choices=("e2e", "many"), help="run one part: end to end per log, or many logs")
     args = parser.parse_args()
     logs = hour_logs(args.seconds)
     dbc = load_dbc(DEFAULT_DBC)
     print(f"bench_logs: {args.seconds} s of highway_tow per log (frames/s; noisy, ratios count)")
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        for log in logs:
+        for log in logs if args.only != "many" else ():
             c = cantools_json(log, dbc, tmp)
             v = vector_parquet(log, dbc, tmp)
             ratio = v["e2e"] / c["e2e"]
@@ -102,32 +104,43 @@ def main() -> None:
             print(row("vector -> Parquet", v))
             print(f"  end to end: vector/Parquet {ratio:.1f}x cantools/JSON "
                   f"(target >= {TARGET:.0f}x: {'met' if ratio >= TARGET else 'NOT met'})")
-        times = {}
-        for workers in (1, 2):
-            out = tmp / f"many{workers}"
-            t0 = time.perf_counter()
-            results = list(run_many(logs, DEFAULT_DBC, out, {"parquet": {"values": "phys"}}, workers=workers))
-            times[workers] = time.perf_counter() - t0
-            assert all("error" not in r for r in results), results
-        # the same task through a running 2-worker cluster (--scheduler): without its start-up
-        import logging
+        if args.only != "e2e":
+            print(many_logs(logs, tmp))
 
-        from distributed import LocalCluster
 
+def many_logs(logs: list[Path], tmp: Path) -> str:
+    """The same logs by 1 worker (this process) and 2 local workers (a process pool, its
+    start-up included), then on a running 2-worker Dask cluster (--scheduler)."""
+    import logging
+    import os
+
+    from distributed import LocalCluster
+
+    opts = {"parquet": {"values": "phys"}}
+    load = os.getloadavg()[0]
+    times = {}
+    for workers in (1, 2):
         t0 = time.perf_counter()
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None, silence_logs=logging.ERROR)
-        start_up = time.perf_counter() - t0
-        try:
-            t0 = time.perf_counter()
-            results = list(run_many(logs, DEFAULT_DBC, tmp / "many_s", {"parquet": {"values": "phys"}},
-                                    scheduler=cluster.scheduler_address))
-            running = time.perf_counter() - t0
-        finally:
-            cluster.close()
-        print(f"many logs ({len(logs)}): 1 worker {times[1]:.1f} s; 2 workers {times[2]:.1f} s with the "
-              f"LocalCluster's start-up ({times[1] / times[2]:.2f}x), {running:.1f} s on a running one "
-              f"(--scheduler; start-up {start_up:.1f} s): speed-up {times[1] / running:.2f}x")
+        results = list(run_many(logs, DEFAULT_DBC, tmp / f"many{workers}", opts, workers=workers))
+        times[workers] = time.perf_counter() - t0
+        assert all("error" not in r for r in results), results
+    t0 = time.perf_counter()
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                           dashboard_address=None, silence_logs=logging.ERROR)
+    start_up = time.perf_counter() - t0
+    try:
+        t0 = time.perf_counter()
+        results = list(run_many(logs, DEFAULT_DBC, tmp / "many_s", opts, scheduler=cluster.scheduler_address))
+        running = time.perf_counter() - t0
+    finally:
+        cluster.close()
+    speed_up = times[1] / times[2]
+    return (f"many logs ({len(logs)}; load average {load:.1f} on {os.cpu_count()} cores): 1 worker "
+            f"{times[1]:.1f} s, 2 local workers {times[2]:.1f} s (a process pool, its start-up included): "
+            f"speed-up {speed_up:.2f}x (target > 1.0x: {'met' if speed_up > 1.0 else 'NOT met'}); "
+            f"2 workers of a running Dask cluster (--scheduler) {running:.1f} s ({times[1] / running:.2f}x; "
+            f"the cluster's start-up {start_up:.1f} s apart)")
+
 
 if __name__ == "__main__":
     main()

@@ -1,21 +1,37 @@
-"""Many logs: a glob or a folder, decoded to Parquet in parallel through Dask distributed.
+"""Many logs: a glob or a folder, decoded to Parquet in parallel, one task per whole log.
 
-`--workers N` starts a LocalCluster of N single-threaded worker processes on loopback;
-`--scheduler tcp://host:8786` uses a running cluster instead. Both submit the same task
-(decode_one_log) per log with Client.map, so the laptop and the cluster run one code path.
-Dask rather than Ray: it is pure pip (no daemon beyond `dask scheduler`/`dask worker`),
-a LocalCluster starts in about a second on loopback (CI), and its workers are plain Python
-processes that import this package. A cluster's workers need the package installed
-(pip install mule) and must see the logs, the DBC and the output folder at the same paths.
+Every way runs the same task (decode_one_log: the worker decodes a log and writes its
+Parquet partitions itself, returning only counts and the summary lines):
+  - one worker: in this process;
+  - `--workers N`: a pool of N local processes (forkserver: the modules are imported once
+    and each worker forks from there), started in well under a second;
+  - `--scheduler tcp://host:8786`: a running Dask cluster.
+Dask rather than Ray: it is pure pip (no daemon beyond `dask scheduler`/`dask worker`), a
+LocalCluster runs on loopback in CI, and its workers are plain Python processes that
+import this package. A cluster's workers need the package installed (pip install mule)
+and must see the logs, the DBC and the output folder at the same paths. A Dask
+LocalCluster for `--workers` was dropped: its start-up (1.5-2 s on 2 cores) cost more
+than two one-hour logs take to decode.
+
+Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536; with it set, glibc stops
+adapting its mmap threshold, so every column buffer above 128 KB is a fresh mmap whose
+pages fault in: the vector path ran 3-5x slower in a Dask worker than in a plain process.
+A task raises the thresholds while it runs (roomy_malloc) and trims when done.
 """
 
 from __future__ import annotations
 
+import ctypes
 import glob
+import os
+import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from host_tools.logfile import _log_kind
+
+TOPIC = "mule-progress"  # Dask event topic of the workers' progress reports
 
 
 def expand_logs(specs: list[str | Path]) -> list[Path]:
@@ -34,45 +50,178 @@ def expand_logs(specs: list[str | Path]) -> list[Path]:
     return [p for p in out if not (p.resolve() in seen or seen.add(p.resolve()))]
 
 
+# --------------------------------------------------------------------------- the task
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_malloc_lock = threading.Lock()
+_malloc_users = 0
+
+
+def _mallopt() -> Callable[[int, int], int] | None:
+    try:
+        libc = ctypes.CDLL(None)
+        return libc.mallopt if hasattr(libc, "malloc_trim") else None  # glibc only
+    except (OSError, AttributeError):
+        return None
+
+
+@contextmanager
+def roomy_malloc():
+    """While a task runs in a process started with MALLOC_TRIM_THRESHOLD_ (Dask's nanny):
+    large buffers from the heap, not one mmap each; afterwards Dask's setting and a trim."""
+    global _malloc_users
+    trim = os.environ.get("MALLOC_TRIM_THRESHOLD_")
+    mallopt = _mallopt() if trim else None
+    if mallopt is None:
+        yield
+        return
+    with _malloc_lock:
+        _malloc_users += 1
+        if _malloc_users == 1:
+            mallopt(_M_MMAP_THRESHOLD, 32 << 20)  # glibc's own ceiling for its adaptive threshold
+            mallopt(_M_TRIM_THRESHOLD, 256 << 20)
+    try:
+        yield
+    finally:
+        with _malloc_lock:
+            _malloc_users -= 1
+            if _malloc_users == 0:
+                mallopt(_M_MMAP_THRESHOLD, 128 << 10)  # glibc's default, fixed while the variable is set
+                mallopt(_M_TRIM_THRESHOLD, int(trim) if trim.isdigit() else 128 << 10)
+                ctypes.CDLL(None).malloc_trim(0)
+
+
+_dbcs: dict = {}
+
+
+def _dbc(dbc_path: str, strict: bool):
+    """The DBC, loaded once per worker process (and again only when the file changes)."""
+    from host_tools.dbc import load_dbc
+
+    st = os.stat(dbc_path)
+    key = (dbc_path, strict, st.st_mtime_ns, st.st_size)
+    if key not in _dbcs:
+        _dbcs.clear()
+        _dbcs[key] = load_dbc(dbc_path, strict=strict, warn=None)
+    return _dbcs[key]
+
+
+_sink: Callable[[tuple], None] | None = None  # where this process's progress reports go
+
+
+def _report(event: tuple) -> None:
+    if _sink is not None:
+        _sink(event)
+        return
+    try:
+        from distributed import get_worker
+
+        get_worker().log_event(TOPIC, event)
+    except (ImportError, ValueError):  # not in a Dask worker: nobody asked
+        pass
+
+
 def decode_one_log(log: str, dbc_path: str, out_dir: str, options: dict) -> dict:
-    """The task a worker runs: load the DBC, decode one log to Parquet; never raises."""
-    from host_tools.dbc import DbcError, load_dbc
+    """The task a worker runs: decode one log to Parquet partitions it writes itself;
+    returns counts and summary lines only; never raises for a bad log or DBC. With
+    options["progress"], reports (log, bytes read so far, frames so far) as it goes."""
+    from host_tools.dbc import DbcError
     from host_tools.logfile import LogError
     from host_tools.parquet_out import decode_to_parquet
+    from host_tools.progress import read_position
 
+    progress = None
+    if options.get("progress"):
+        where = read_position(log)
+
+        def progress(frames: int) -> None:
+            _report((log, where(), frames))
+
+        progress(0)
     try:
-        dbc = load_dbc(dbc_path, strict=options.get("strict_dbc", False), warn=None)
-        return decode_to_parquet(Path(log), dbc, Path(out_dir), **options.get("parquet", {}))
-    except (LogError, DbcError) as exc:
+        with roomy_malloc():
+            dbc = _dbc(dbc_path, options.get("strict_dbc", False))
+            return decode_to_parquet(Path(log), dbc, Path(out_dir), progress=progress,
+                                     **options.get("parquet", {}))
+    except (LogError, DbcError, OSError) as exc:
         return {"log": log, "error": str(exc)}
 
 
+# --------------------------------------------------------------------------- the runners
+
+def _pool_init(queue) -> None:
+    global _sink
+    _sink = None if queue is None else queue.put
+
+
+def _pool(workers: int, progress: Callable[[tuple], None] | None):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" in methods:
+        # imported once, in the server the workers fork from (__main__: what spawn-like starts import)
+        ctx.set_forkserver_preload(["__main__", "host_tools.parquet_out", "host_tools.distributed",
+                                    "host_tools.progress"])
+    queue = ctx.SimpleQueue() if progress is not None else None
+    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_pool_init, initargs=(queue,))
+    drain = None
+    if queue is not None:
+        def pump() -> None:
+            while (event := queue.get()) is not None:
+                progress(event)
+
+        drain = threading.Thread(target=pump, daemon=True)
+        drain.start()
+
+    def close() -> None:
+        pool.shutdown(wait=True, cancel_futures=True)
+        if queue is not None:
+            queue.put(None)
+            drain.join(5)
+
+    return pool, close
+
+
 def run_many(logs: list[Path], dbc_path: Path, out_dir: Path, options: dict, *, workers: int = 1,
-             scheduler: str | None = None, on_done: Callable[[dict], None] | None = None) -> Iterator[dict]:
-    """Decode every log; yields each log's result as it completes."""
+             scheduler: str | None = None, progress: Callable[[tuple], None] | None = None) -> Iterator[dict]:
+    """Decode every log (one task each); yields each log's result as it completes.
+    progress (called on any thread): (log, bytes read or None, frames) as workers go."""
+    global _sink
     args = [str(p) for p in logs]
+    options = {**options, "progress": progress is not None}
     if workers <= 1 and scheduler is None:
-        for log in args:
-            yield decode_one_log(log, str(dbc_path), str(out_dir), options)
+        _sink = progress
+        try:
+            for log in args:
+                yield decode_one_log(log, str(dbc_path), str(out_dir), options)
+        finally:
+            _sink = None
+        return
+    if scheduler is None:
+        from concurrent.futures import as_completed
+
+        pool, close = _pool(min(workers, len(args)) or 1, progress)
+        try:
+            futures = [pool.submit(decode_one_log, log, str(dbc_path), str(out_dir), options) for log in args]
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            close()
         return
     import logging
 
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import Client, as_completed
 
     logging.getLogger("distributed").setLevel(logging.ERROR)
-    cluster = None
-    if scheduler is None:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
-        client = Client(cluster)
-    else:
-        client = Client(scheduler, timeout="10s")
+    client = Client(scheduler, timeout="10s")
     try:
+        if progress is not None:
+            client.subscribe_topic(TOPIC, lambda event: progress(tuple(event[1])))
         futures = client.map(decode_one_log, args, dbc_path=str(dbc_path), out_dir=str(out_dir),
                              options=options, pure=False)
         for future in as_completed(futures):
             yield future.result()
     finally:
         client.close()
-        if cluster is not None:
-            cluster.close()

@@ -161,7 +161,7 @@ def decode_to_parquet(log: Path, dbc, out_dir: Path, *, values: str = "phys", sk
             written += good
         stages["write"] += time.perf_counter() - t2
         if progress is not None:
-            progress(len(table))
+            progress(summary.data_frames)  # frames read so far
     return {"log": str(log), "lines": summary.lines(), "data_frames": summary.data_frames,
             "decoded": summary.decoded, "written": written, "stages": stages,
             "truncated": summary.log.truncated}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 from host_tools.cli.args import writable_dir, writable_file
@@ -13,6 +14,7 @@ from host_tools.dbc import load_dbc
 from host_tools.decode import FORMATS, TIME_HELP, DecodeSummary, decoded_records, write_records
 from host_tools.engines import ENGINES
 from host_tools.logfile import LogError
+from host_tools.progress import bars_for, watched
 from host_tools.text import printable
 
 
@@ -38,10 +40,13 @@ def _many(args: argparse.Namespace, logs: list[Path]) -> int:
                "parquet": {"values": args.values, "skip_bad": args.skip_bad,
                            "accept_truncated": args.accept_truncated, "strict": args.strict}}
     failed = truncated = 0
-    progress = _progress(len(logs))
-    try:
-        for result in run_many(logs, args.dbc, out, options, workers=args.workers, scheduler=args.scheduler):
+    bars = bars_for(logs)
+    with bars or nullcontext():
+        for result in run_many(logs, args.dbc, out, options, workers=args.workers, scheduler=args.scheduler,
+                               progress=bars):
             name = printable(result["log"])
+            if bars is not None:
+                bars.done(result["log"], result.get("data_frames"))
             if "error" in result:
                 failed += 1
                 print(f"mule decode: error: {printable(result['error'])}", file=sys.stderr)
@@ -49,27 +54,8 @@ def _many(args: argparse.Namespace, logs: list[Path]) -> int:
                 truncated += bool(result.get("truncated"))
                 for line in result["lines"]:
                     print(f"mule decode: {name}: {printable(line)}", file=sys.stderr)
-            if progress is not None:
-                progress[0].advance(progress[1])
-    finally:
-        if progress is not None:
-            progress[0].stop()
     print(f"mule decode: {len(logs) - failed} of {len(logs)} logs decoded into {printable(out)}", file=sys.stderr)
     return 1 if failed or (truncated and not args.accept_truncated) else 0
-
-
-def _progress(total: int):
-    """A bar over the logs, on a terminal only."""
-    if not sys.stderr.isatty():
-        return None
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    bar = Progress("logs", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                   console=Console(stderr=True), transient=True)
-    task = bar.add_task("logs", total=total)
-    bar.start()
-    return bar, task
 
 
 def _decode(args: argparse.Namespace) -> int:
@@ -93,12 +79,15 @@ def _decode(args: argparse.Namespace) -> int:
     records = decoded_records(args.log, dbc, args.engine, skip_bad=args.skip_bad,
                               heap=args.heap, summary=summary, accept_truncated=args.accept_truncated,
                               strict=args.strict, board=args.board)
-    if args.output:
-        with open(args.output, "w", newline="") as out:
-            write_records(records, out, args.format)
-    else:
-        write_records(records, sys.stdout, args.format)
-        sys.stdout.flush()
+    bars = bars_for([args.log], records_to_stdout=not args.output)
+    records = watched(records, bars, args.log, lambda: summary.data_frames)
+    with bars or nullcontext():
+        if args.output:
+            with open(args.output, "w", newline="") as out:
+                write_records(records, out, args.format)
+        else:
+            write_records(records, sys.stdout, args.format)
+            sys.stdout.flush()
     for line in summary.lines():
         print(f"mule decode: {printable(line)}", file=sys.stderr)  # names from the log and DBC
     left_out = Unselected(full, dbc)
@@ -134,7 +123,7 @@ def add_subparser(subparsers) -> None:
     parser.add_argument("--values", choices=("phys", "raw", "both"), default="phys",
                         help="parquet: physical values (column <signal>), raw (<signal>_raw) or both")
     parser.add_argument("--workers", type=int, default=1,
-                        help="decode this many logs at once on local cores (Dask LocalCluster on loopback)")
+                        help="decode this many logs at once on local cores (a process pool)")
     parser.add_argument("--scheduler", help="a Dask scheduler address (tcp://host:8786): decode the logs "
                                             "on that cluster (workers must see the same paths)")
     parser.add_argument("--skip-bad", action="store_true",

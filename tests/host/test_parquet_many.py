@@ -74,7 +74,15 @@ def test_many_logs_on_a_local_dask_cluster(logs, tmp_path):
     found = expand_logs([logs])
     assert [p.name for p in found] == ["tow1.log", "tow2.blf"]
     assert expand_logs([str(logs / "*.blf")]) == [logs / "tow2.blf"]
-    results = list(run_many(found, DEFAULT_DBC, tmp_path, {"parquet": {"values": "phys"}}, workers=2))
+    import logging
+
+    from distributed import LocalCluster
+
+    # --scheduler's path: a cluster of 2 worker processes on loopback, as `dask scheduler`/`dask worker` run
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None, silence_logs=logging.ERROR) as cluster:
+        results = list(run_many(found, DEFAULT_DBC, tmp_path, {"parquet": {"values": "phys"}},
+                                scheduler=cluster.scheduler_address))
     assert sorted(Path(r["log"]).name for r in results) == ["tow1.log", "tow2.blf"]
     assert all(r["decoded"] == r["data_frames"] > 0 for r in results)
     rows = sum(pq.read_metadata(p).num_rows for p in tmp_path.glob("message=*/log=tow2.blf/*.parquet"))
