@@ -25,6 +25,12 @@ _LOG_INFO = const(1)
 _LOG_ERROR = const(3)
 _T_MASK = const(0x3FFFFFFF)  # supervision times: µs mod 2**30, as replay records carry them
 _FRAME_NO_MASK = const(0x3FFFFFFF)  # frame numbers count mod 2**30, as on the wire
+_ERR_UNKNOWN_ID = const(-1)
+_ERR_LENGTH = const(-2)
+# Board.at, _records' state
+_AT_I = const(0)
+_AT_SUP = const(1)
+_AT_TM = const(2)
 # ALERT codes 32.. are the board's own (1..31 supervision's): 32 can_bus_state, value the
 # new can_state (can_source.STATE_*), cleared (| 0x100) back at error-active
 _ALERT_BUS_STATE = const(32)
@@ -76,6 +82,23 @@ def _watchdog(ms):
     return WDT(timeout=ms), None
 
 
+def _fast_path(board, keys):
+    # replay_batch's look-up (_records, viper): the frame keys sorted for a binary search,
+    # no dictionary call per frame; own[k]: keys[k] has a function of its own, fns[k]
+    decoders = board.decoders
+    keys.sort()
+    board.keys = array("i", keys)
+    board.own = bytearray(1 if k in decoders else 0 for k in keys)
+    board.fns = tuple(decoders.get(k) for k in keys)
+    # _records' state: the record being done (replay_batch drops one that raises),
+    # supervision on, TELEMETRY in the loop (0: records go through decode(), as another
+    # telemetry mode needs)
+    board.at = array("i", bytes(4 * 3))
+    board.at[_AT_TM] = 1
+    board.sup_frame = None
+    board.stats = array("i", bytes(4 * link.STATS_COUNT))  # _records counts through a pointer
+
+
 def _board_name(cfg):
     if cfg.get("board"):
         return cfg["board"]
@@ -84,6 +107,11 @@ def _board_name(cfg):
 
 class Board:
     def __init__(self, cfg, port):
+        self._build(cfg, port)
+        gc.collect()  # measured out here: _build's frame (heap) and its temporaries are gone
+        self.heap_free = gc.mem_free()  # after start-up: said in every HELLO
+
+    def _build(self, cfg, port):
         self.cfg = cfg
         self.port = port
         # supervision first: its code and tables are the largest blocks, best taken from an
@@ -112,9 +140,9 @@ class Board:
             "decoder: %d of the DBC's %d messages (mule flash --messages/--nodes); frames of the others "
             "count as unknown ids" % (chosen, every))
         self.table_decode = dbc.table_decode  # every other message of the DBC: the table walker
+        _fast_path(self, dbc.keys())  # replay_batch's tables (in a function: no stale temporaries)
         self.record = array("i", bytes(16))
         self.data = bytearray(link.CAN_MAX_DATA)
-        self.stats = [0] * link.STATS_COUNT
         self.stats[_HEAP_MIN] = gc.mem_free()
         self.boot_id = _boot_id()
         self.sha = unhexlify(dbc.DBC_SHA256)
@@ -126,6 +154,8 @@ class Board:
         self.caps = link.CAP_REPLAY | (link.CAP_VIPER if dbc.EMIT == "viper" else 0)
         if self.supervisor is not None:
             self.caps |= link.CAP_SUPERVISION
+            self.at[_AT_SUP] = 1
+            self.sup_frame = type(self.supervisor).frame  # called unbound: no look-up per frame
         # live: frames from the CAN controller. Replay with "replay_path": "loopback": the
         # link's frames go through the controller (silent loopback) and back, so replay
         # tests its filters and FIFO too. can_source.BusGuard watches the error state.
@@ -148,8 +178,6 @@ class Board:
                 self.bus_guard = can_source.BusGuard(time.ticks_ms())
                 self.bus_no = 0  # the frame number ALERTs about the bus carry: the last frame seen
                 self.bus_checked = time.ticks_ms()
-        gc.collect()
-        self.heap_free = gc.mem_free()  # after start-up: said in every HELLO
 
     def send(self, n):
         if n:
@@ -217,26 +245,111 @@ class Board:
         if self.source is not None:  # "replay_path": "loopback"
             self.replay_loopback()
             return
-        reader = self.reader
-        record = self.record
-        data = self.data
-        # frame numbers as can_frame_no counts them (mod 2**30) without a call per record;
-        # self.decode and reader.can_record called as methods: a bound method in a local
-        # is a heap object per batch
-        no = reader.can_first_no()
-        # reader.can_record(i, ...) without its bytecode call per record (no bound methods:
-        # _can_get is a plain function held by the reader)
-        get = reader._can_get
-        payload = reader.payload
-        offs = reader._offs
-        for i in range(reader.count):
+        count = self.reader.count
+        at = self.at
+        i = 0
+        while i < count:
             try:
-                n = get(payload, offs[i], record, data)
-                self.decode(no, record[1], record[2], data, n, record[0])
+                i = self._records(i)
             except Exception as exc:  # one bad frame must not stop the board
+                i = at[_AT_I]
                 self.stats[_DROPPED] += 1
-                self.log(_LOG_ERROR, "frame %d: %r" % (no, exc))
-            no = 0 if no == _FRAME_NO_MASK else no + 1
+                self.log(_LOG_ERROR, "frame %d: %r" % (self.reader.can_frame_no(i), exc))
+                i += 1
+
+    @micropython.viper
+    def _records(self, i: int) -> int:
+        # Records i.. of the CAN batch just read, each as decode() does it (decoder,
+        # supervision, TELEMETRY) in one loop: per record, Python-level calls only to the
+        # decoder (known ids), supervision and the TELEMETRY packer. at[_AT_I]: the record
+        # being done, for replay_batch when one raises. Returns the record count.
+        reader = self.reader
+        p = ptr8(reader.payload)
+        offs = ptr16(reader._offs)
+        count = int(reader.count)
+        at = ptr32(self.at)
+        keys = ptr32(self.keys)
+        nkeys = int(len(self.keys))
+        own = ptr8(self.own)
+        fns = self.fns
+        data = self.data
+        d = ptr8(data)
+        lanes = self.lanes
+        selected = self.selected
+        stats = ptr32(self.stats)
+        decimation = int(self.decimation)
+        sup = self.supervisor
+        sup_frame = self.sup_frame
+        supervised = at[_AT_SUP]
+        inline_tm = at[_AT_TM]
+        table_decode = self.table_decode
+        writer = self.writer
+        tm = writer._tm
+        ps = writer._ps
+        psp = ptr32(ps)
+        tm_add = writer._tm_add
+        table = writer._table
+        tm_no = int(link.TM_NO)
+        tm_result = int(link.TM_RESULT)
+        tm_k = int(link.TM_K)
+        first = p[3] | (p[4] << 8) | (p[5] << 16) | (p[6] << 24)  # < 2**30: next() checked
+        while i < count:
+            at[_AT_I] = i
+            o = int(offs[i])
+            t = p[o] | (p[o + 1] << 8) | (p[o + 2] << 16) | ((p[o + 3] & 0x3F) << 24)
+            can_id = p[o + 4] | (p[o + 5] << 8) | (p[o + 6] << 16) | ((p[o + 7] & 0x1F) << 24)
+            ext = p[o + 7] >> 7
+            n = p[o + 8]
+            j = 0
+            while j < n:
+                d[j] = p[o + 9 + j]
+                j += 1
+            key = can_id
+            if ext != 0:
+                key = can_id | _EXT_KEY
+            no = first + i  # mod 2**30, no intermediate value above it
+            if i > _FRAME_NO_MASK - first:
+                no = i - (_FRAME_NO_MASK - first) - 1
+            i += 1
+            if inline_tm == 0:  # another telemetry mode: decode() does the record
+                self.decode(no, can_id, ext, data, n, t)
+                continue
+            lo = 0
+            hi = nkeys
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if keys[mid] < key:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            stats[_RECEIVED] += 1
+            result = _ERR_UNKNOWN_ID
+            if lo < nkeys and keys[lo] == key:
+                if own[lo] != 0:
+                    result = int(fns[lo](data, lanes, selected, n))
+                else:
+                    result = int(table_decode(key, data, lanes, selected, n))
+            if supervised != 0:  # before decimation, as in decode()
+                sup_frame(sup, no, t, result, can_id, ext, data, n, lanes, selected)
+            if result >= 0:
+                stats[_DECODED] += 1
+                if decimation > 1 and stats[_DECODED] % decimation != 0:
+                    continue
+            elif result == _ERR_UNKNOWN_ID:
+                stats[_UNKNOWN] += 1
+            elif result == _ERR_LENGTH:
+                stats[_WRONG_LENGTH] += 1
+            else:
+                stats[_BAD_MUX] += 1
+            psp[tm_no] = no
+            psp[tm_result] = result & 0xFFFF
+            psp[tm_k] = 0
+            k = int(tm_add(tm, ps, lanes, table, selected))
+            while k >= 0:
+                self.send(writer.telemetry_flush())
+                psp[tm_k] = k
+                k = int(tm_add(tm, ps, lanes, table, selected))
+        return count
 
     def replay_loopback(self):
         """Each link frame into the controller (silent loopback) and back through its

@@ -394,6 +394,9 @@ _TM_COUNT = const(1)
 _TM_NO = const(2)
 _TM_RESULT = const(3)
 _TM_K = const(4)
+TM_NO = const(_TM_NO)  # for app.Board._records, which fills them itself
+TM_RESULT = const(_TM_RESULT)
+TM_K = const(_TM_K)
 
 
 @micropython.viper
