@@ -1,8 +1,10 @@
-# Runs inside MicroPython: the board's supervision (the viper Supervisor.frame) over
-# preloaded frames, printing every ALERT and towing range estimate.
+# Runs inside MicroPython (the unix port, or the emulated Pyboard via QemuScripts): the
+# board's supervision (the viper Supervisor.frame) over preloaded frames, printing every
+# ALERT and towing range estimate.
 # Usage: micropython supervise_twins_mp.py FIRMWARE_DIR FRAMES_FILE
-# FRAMES_FILE: records of 18 bytes (host_tools.supervise_bench.pack_frames). Prints one line per
-# ALERT, "A frame_no code severity mi si value", and per estimate, "T frame_no range_dkm
+# FRAMES_FILE: records of 18 bytes (host_tools.supervise_bench.pack_frames), read one at a
+# time (a 100 KB heap has no room for the whole file). Prints one line per ALERT,
+# "A frame_no code severity mi si value", and per estimate, "T frame_no range_dkm
 # wh_per_km window_m".
 import sys
 
@@ -22,19 +24,20 @@ def tow(frame_no, range_dkm, wh_per_km, window_m):
     print("T", frame_no, range_dkm, wh_per_km, window_m)
 
 
-with open(sys.argv[2], "rb") as f:
-    blob = f.read()
+rec = bytearray(_REC)
 lanes, selected = dbc.new_buffers()
 data = bytearray(8)
 sup = supervise.Supervisor(supervise_rules, dbc.lookup, emit, tow)
-for i in range(len(blob) // _REC):
-    at = i * _REC
-    t = int.from_bytes(blob[at:at + 4], "little")
-    can_id = int.from_bytes(blob[at + 4:at + 8], "little")
-    ext = blob[at + 8]
-    n = blob[at + 9]
-    for k in range(n):
-        data[k] = blob[at + 10 + k]
-    fn = dbc.DECODERS.get(can_id | 0x20000000 if ext else can_id)
-    result = dbc.ERR_UNKNOWN_ID if fn is None else fn(data, lanes, selected, n)
-    sup.frame(i, t, result, can_id, ext, data, n, lanes, selected)
+i = 0
+with open(sys.argv[2], "rb") as f:
+    while f.readinto(rec) == _REC:
+        t = int.from_bytes(rec[0:4], "little")
+        can_id = int.from_bytes(rec[4:8], "little")
+        ext = rec[8]
+        n = rec[9]
+        for k in range(n):
+            data[k] = rec[10 + k]
+        fn = dbc.DECODERS.get(can_id | 0x20000000 if ext else can_id)
+        result = dbc.ERR_UNKNOWN_ID if fn is None else fn(data, lanes, selected, n)
+        sup.frame(i, t, result, can_id, ext, data, n, lanes, selected)
+        i += 1

@@ -11,7 +11,7 @@ from host_tools.flash import build_firmware
 from host_tools.supervision.reference import check_frames
 from test_supervise_twins import CONFIGS, logs  # noqa: F401  (logs: the fixture, the same drives)
 
-SCRIPT = Path(__file__).resolve().parent / "supervise_twins_qemu_mp.py"
+SCRIPT = Path(__file__).resolve().parent / "supervise_twins_mp.py"  # the unix tests' script
 
 
 def test_the_boards_viper_supervision_equals_the_host_reference_on_32_bits(qemu_session, dbc, logs, tmp_path):
