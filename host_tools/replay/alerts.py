@@ -45,30 +45,46 @@ def sidecar_offset(truth: dict) -> float:
     return 0.0 if log.get("format") == "asc" else float(log.get("epoch", 0.0))
 
 
+def time_origin(truth: dict | None, t0: float) -> float:
+    """The one time base of a replay's report: the log time that is 0 s in every time it
+    shows (alerts from the board, the sidecar and the reference; plots, gaps). Beside a
+    simulated log that is the sidecar's epoch, so its times are the sidecar's own and
+    `mule simulate --fault`'s; otherwise the first frame replayed (t0)."""
+    return sidecar_offset(truth) if truth is not None else t0
+
+
+def time_base(truth: dict | None) -> str:
+    """time_origin() in words, for the report."""
+    if truth is not None:
+        return "seconds after the log's start (the epoch of its `mule simulate` sidecar, whose times these are)"
+    return "seconds after the first frame replayed"
+
+
 def supervision_advertised(hello) -> bool:
     """Does the board say it supervises (HELLO's CAP_SUPERVISION, docs/protocol.md)?"""
     return bool(hello is not None and hello.caps & m.CAP_SUPERVISION)
 
 
 def board_intervals(alerts: list[BoardAlert], dbc: Dbc, times: list[float] | None) -> list[dict]:
-    """Raised → cleared pairs as {kind, message, signal, start, end} on the replay's clock
+    """Raised → cleared pairs as {kind, message, signal, start, end} on the report's clock
     (`times`: each sent frame's time on it), read as the reference's alerts are."""
     found = events(alerts)
-    return intervals(dbc, found, times, 0.0) if found else []
+    return intervals(dbc, found, times, times[0]) if found else []  # the board counts µs from frame 0
 
 
-def expected_intervals(truth: dict, t0: float) -> list[dict]:
-    """The sidecar's expected alerts on the replay's clock (t0: the first replayed frame's
-    log timestamp), without those a replayed board cannot see."""
-    return sidecar_expected(truth, sidecar_offset(truth) - t0)
+def expected_intervals(truth: dict, origin: float) -> list[dict]:
+    """The sidecar's expected alerts on the report's clock (origin: the log timestamp that is
+    0 s on it), without those a replayed board cannot see."""
+    return sidecar_expected(truth, sidecar_offset(truth) - origin)
 
 
-def reference_intervals(dbc: Dbc, frames: list) -> list[dict]:
-    """What the board's supervision raises on these frames, computed on the host."""
+def reference_intervals(dbc: Dbc, frames: list, origin: float | None = None) -> list[dict]:
+    """What the board's supervision raises on these frames, computed on the host, on the
+    report's clock (origin: its 0 s as a log timestamp; None: the first frame)."""
     if not frames:
         return []
-    t0 = frames[0].t
-    return intervals(dbc, check_frames(dbc, frames), [f.t - t0 for f in frames], 0.0)
+    origin = frames[0].t if origin is None else origin
+    return intervals(dbc, check_frames(dbc, frames), [f.t - origin for f in frames], frames[0].t - origin)
 
 
 @dataclass
@@ -107,15 +123,16 @@ def reachable(expected: list[dict], unseen: list[tuple[float, float]]) -> tuple[
     return out, unreached
 
 
-def check_alerts(alerts: list[BoardAlert], hello, truth: dict | None, t0: float | None,
+def check_alerts(alerts: list[BoardAlert], hello, truth: dict | None, origin: float | None,
                  reference: list[dict] | None, dbc: Dbc | None = None, times: list[float] | None = None,
                  restarted: bool = False, unseen: list[tuple[float, float]] = (),
                  resynced: bool = False) -> AlertCheck:
-    """`unseen`: where the board got no frames ([from, to) on the replay's clock): an expected
+    """Every time on the report's clock (`origin`: its 0 s as a log timestamp, time_origin()).
+    `unseen`: where the board got no frames ([from, to) on that clock): an expected
     alert starting there is "not reached", not "not raised". `restarted`: a new boot id during
     the replay; `resynced`: a re-SYNC without one (either restarts the board's supervision)."""
     raised = board_intervals(alerts, dbc, times)
-    expected = expected_intervals(truth, t0) if truth is not None and t0 is not None else []
+    expected = expected_intervals(truth, origin) if truth is not None and origin is not None else []
     advertised = supervision_advertised(hello)
     check = AlertCheck("not available", "", expected, raised, reference, sidecar=truth is not None)
     reach, unreached = reachable(expected, list(unseen))

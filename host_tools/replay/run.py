@@ -78,6 +78,9 @@ class Replay:
         self.pending: deque = deque()  # (frame, log time envelope) read, not yet sent
         self.batches = 0
         self.t0: float | None = None
+        # the log time that is 0 s in every time the replay reports (alerts.time_origin): the
+        # sidecar's epoch beside a simulated log, else the first frame sent
+        self.origin: float | None = None
         self.last_t: float | None = None
         self.interrupted = False
         self.aborted: str | None = None
@@ -149,7 +152,7 @@ class Replay:
         n = self.book.answered_max
         if n < 0:
             return "the first frame"
-        return f"frame {n:,} (log t {self.book.times[n] - self.t0:.3f} s)"
+        return f"frame {n:,} (log t {self.book.times[n] - self.origin:.3f} s)"
 
     def _silence(self) -> tuple:
         """Nothing intact from the board for stall_s: silent, or talking over a damaged link."""
@@ -183,6 +186,7 @@ class Replay:
             # The clock starts once the first lookahead is read: reading it takes tens of ms
             # on a busy machine, which would otherwise make the first frames late.
             self.t0 = self.pending[0][0].t
+            self.origin = alerting.time_origin(self.truth, self.t0)
             self.pacer.start(time.perf_counter(), self.t0)
             self.pending = deque((frame, self.pacer.due(frame.t)) for frame, _ in self.pending)
 
@@ -292,7 +296,7 @@ class Replay:
 
     def _tow(self, tow: m.TowRange) -> None:
         n = self.book.number(tow.frame_no)
-        t = self.book.times[n] - self.t0 if n is not None and self.t0 is not None else None
+        t = self.book.times[n] - self.origin if n is not None and self.t0 is not None else None
         self.tow_ranges.append(dataclasses.replace(tow, frame_no=-1 if n is None else n))
         count = self.tow_range["count"] + 1 if self.tow_range else 1
         self.tow_range = {"count": count, "log_t": None if t is None else round(t, 6), "range_km": tow.range_km,
@@ -300,7 +304,7 @@ class Replay:
 
     def _alert(self, alert: m.Alert) -> None:
         n = self.book.number(alert.frame_no)
-        t = self.book.times[n] - self.t0 if n is not None and self.t0 is not None else None
+        t = self.book.times[n] - self.origin if n is not None and self.t0 is not None else None
         self.alerts.append(describe(alert, self.dbc, n, t))
 
     def _wait_stats(self, timeout: float) -> None:
@@ -325,7 +329,7 @@ class Replay:
             boot_before = session.boot
         if mark is None:
             mark = len(session.boots)
-        gap = Gap(kind, now - self._started, None if self.last_t is None else self.last_t - self.t0,
+        gap = Gap(kind, now - self._started, None if self.last_t is None else self.last_t - self.origin,
                   boot_before, reason=reason)
         self.gaps.append(gap)
         self.book.mark_gap(gap)
@@ -428,7 +432,7 @@ class Replay:
         self.progress({"sent": t.sent, "verified": t.verified, "lost": t.lost + self.book.missing(),
                        "mismatched": t.mismatched,
                        "records": self.source.stats.records, "gaps": len(self.gaps),
-                       "log_t": None if self.last_t is None else self.last_t - self.t0})
+                       "log_t": None if self.last_t is None else self.last_t - self.origin})
 
     # ---- the result ------------------------------------------------------------------------
     def _result(self) -> ReplayResult:
@@ -447,11 +451,11 @@ class Replay:
         reference, trouble = None, None
         if self.reference and (self.alerts or alerting.supervision_advertised(hello)):
             try:
-                reference = alerting.reference_intervals(self.dbc, book.sent_frames())
+                reference = alerting.reference_intervals(self.dbc, book.sent_frames(), self.origin)
             except Exception as exc:  # reported, and the alert check fails: the board's alerts went unchecked
                 trouble = f"the host reference failed: {type(exc).__name__}: {exc}"
-        times = [t - self.t0 for t in sent_t] if self.alerts and self.t0 is not None else None
-        check = alerting.check_alerts(self.alerts, hello, self.truth, self.t0, reference, self.dbc, times,
+        times = [t - self.origin for t in sent_t] if self.alerts and self.t0 is not None else None
+        check = alerting.check_alerts(self.alerts, hello, self.truth, self.origin, reference, self.dbc, times,
                                       restarted=session.resets > 0, unseen=self._unseen(not_sent),
                                       resynced=any(g.boot_after is not None for g in self.gaps))
         if trouble:
@@ -467,7 +471,8 @@ class Replay:
             seconds=seconds, send_seconds=(self._last_send - self._first_send) if self._first_send else 0.0,
             log_span_s=log_span, frames_not_sent=not_sent, interrupted=self.interrupted, aborted=self.aborted,
             alert_check=check, alerts=self.alerts, mismatches=book.mismatches, lost_runs=book.lost_runs,
-            board_stats=_stats_dict(session.stats), board_logs=self.logs, t0=self.t0, tow_range=self.tow_range,
+            board_stats=_stats_dict(session.stats), board_logs=self.logs, t0=self.t0, origin=self.origin,
+            time_base=alerting.time_base(self.truth), tow_range=self.tow_range,
             resets=session.resets, discarded=session.discarded, discarded_damaged=session.discarded_damaged,
             unattributed_stats=session.unattributed_stats,
             tow_ranges=self.tow_ranges, wire_bytes=self.wire_bytes)
@@ -477,7 +482,7 @@ class Replay:
         frames, and the part of the log never sent."""
         if self.t0 is None:
             return []
-        times, t0, sent = self.book.times, self.t0, self.book.next_n
+        times, t0, sent = self.book.times, self.origin, self.book.next_n
         out = []
         for first, last in self.book.unreached():
             end = math.inf if last is None or last + 1 >= sent else times[last + 1] - t0

@@ -41,6 +41,8 @@ class ReplayResult:
     board_logs: list = field(default_factory=list)  # (level, text) of LOG messages
     series: dict = field(default_factory=dict)  # plot name -> (times, values), see report.plots
     t0: float | None = None  # log time of the first frame sent
+    origin: float | None = None  # the log time that is 0 s in every time reported (alerts.time_origin)
+    time_base: str = "seconds after the first frame replayed"  # origin in words (alerts.time_base)
     tow_range: dict | None = None  # the board's last TOW_RANGE estimate and how many came
     resets: int = 0  # new boot ids seen during the replay (each restart counted)
     discarded: int = 0  # messages from before the replay's first HELLO (stale in the port)
@@ -92,6 +94,7 @@ class ReplayResult:
             "alerts_matched": check.matched,
             "alerts_not_reached": check.not_reached,
             "alert_check": check.as_dict(),
+            "time_base": self.time_base,  # of every time here: alerts, gaps' log_t, tow_range's log_t
             "outcomes": dict(t.outcomes),
             "stale_records": t.stale_records,
             "interrupted": self.interrupted,

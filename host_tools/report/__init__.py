@@ -30,7 +30,8 @@ def write_report(directory: Path, result) -> list[Path]:
     rows = alert_rows(check, result.alerts)
     paths = [write_summary(directory, summary), write_mismatches(directory, result.mismatches),
              write_alerts(directory, check, result.alerts)]
-    plots = write_plots(directory, result.series, result.t0, check.expected, check.raised)
+    origin = result.origin if result.origin is not None else result.t0  # the one time base (alerts.time_origin)
+    plots = write_plots(directory, result.series, origin, check.expected, check.raised, xlabel=result.time_base)
     paths += plots
     paths.append(write_html(directory, summary, plots, rows, [m.as_dict() for m in result.mismatches],
                             result.lines()))

@@ -26,9 +26,20 @@ def write_mismatches(directory: Path, mismatches: list) -> Path:
 
 def alert_rows(check, alerts: list) -> list[dict]:
     """Every board ALERT as it came, then each expected (sidecar) and reference alert
-    interval with the board interval it matched, if any."""
-    rows = [a.as_dict() for a in alerts]
+    interval with the board interval it matched, if any. A raising ALERT's row carries its
+    interval's start beside `t` (the frame it came with): a timeout starts at the deadline
+    the board names, before the frame that revealed it."""
     raised = check.raised
+    opened: dict = {}
+    for item in raised:
+        opened.setdefault((item["kind"], item["message"], item["signal"]), []).append(item["start"])
+    rows = []
+    for alert in alerts:
+        row = alert.as_dict()
+        starts = opened.get((alert.kind, alert.message, alert.signal))
+        if not alert.cleared and starts:
+            row["start"] = round(starts.pop(0), 6)
+        rows.append(row)
     for source, wanted in (("sidecar", check.expected), ("reference", check.reference or [])):
         pairs = dict(match(wanted, raised)[0])
         for i, item in enumerate(wanted):

@@ -68,9 +68,10 @@ def render(summary: dict, plots: list[Path], alert_rows: list[dict], mismatches:
     parts.append("<h2>Alerts</h2>")
     check = summary["alert_check"]
     parts.append(f"<p>Check: <b>{_e(check['status'])}</b> ({_e(check['reason'])})</p>")
+    parts.append(f"<p>Times (board, sidecar and reference rows, plots, gaps): {_e(summary.get('time_base'))}.</p>")
     if alert_rows:
         rows = [[r.get("source"), r.get("kind"), r.get("message"), r.get("signal"),
-                 r.get("t", r.get("start")), r.get("end"), _matched(r)] for r in alert_rows[:MAX_ROWS]]
+                 r.get("start", r.get("t")), r.get("end"), _matched(r)] for r in alert_rows[:MAX_ROWS]]
         parts.append(_table(["source", "kind", "message", "signal", "start (s)", "end (s)", "matched"], rows))
     else:
         parts.append("<p>No alerts raised or expected.</p>")

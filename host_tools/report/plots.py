@@ -100,10 +100,10 @@ _COLOURS = ("#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#
 
 
 def write_plots(directory: Path, series: dict, t0: float | None, expected: list, raised: list,
-                plots=None) -> list[Path]:
-    """One PNG per plot in `directory` (plots: the series' own, else the truck's six).
-    `expected`/`raised`: alert intervals on the replay's clock (seconds since the first
-    frame), shaded; raised ones on top, expected outlined."""
+                plots=None, xlabel: str = "seconds after the first frame replayed") -> list[Path]:
+    """One PNG per plot in `directory` (plots: the series' own, else the truck's six). `t0`:
+    the log time at 0 s of the report's clock (alerts.time_origin); `expected`/`raised`: alert
+    intervals on that clock, shaded; raised ones on top, expected outlined."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: works without a display (CI has none)
@@ -140,7 +140,7 @@ def write_plots(directory: Path, series: dict, t0: float | None, expected: list,
                        label=None if label in labelled else label)
             labelled.add(label)
         ax.set_title(plot.title)
-        ax.set_xlabel("time in the log (s)")
+        ax.set_xlabel(xlabel)
         ax.set_ylabel(plot.unit)
         ax.grid(True, linewidth=0.3)
         if labelled:

@@ -264,8 +264,8 @@ def test_the_log_is_read_once_and_the_reference_gets_every_frame_sent(overload, 
     monkeypatch.setattr(source, "read_frames", lambda *a, **k: opened.append(a[0]) or real(*a, **k))
     seen = []
     real_reference = alerting.reference_intervals
-    monkeypatch.setattr(alerting, "reference_intervals", lambda dbc_, frames: seen.append(frames) or
-                        real_reference(dbc_, frames))
+    monkeypatch.setattr(alerting, "reference_intervals", lambda dbc_, frames, *origin: seen.append(frames) or
+                        real_reference(dbc_, frames, *origin))
     board = supervising_board(dbc, monkeypatch)
     result = run(overload, dbc, board, stop=lambda: board.frames_seen > 3000)
     assert len(opened) == 1
