@@ -156,6 +156,18 @@ class Board:
             self.caps |= link.CAP_SUPERVISION
             self.at[_AT_SUP] = 1
             self.sup_frame = type(self.supervisor).frame  # called unbound: no look-up per frame
+        self.changed = None  # telemetry "changed": only the signals that moved (firmware/changed.py)
+        self.changed_problem = None
+        if cfg.get("telemetry", "all") == "changed":
+            try:
+                import changed
+
+                self.changed = changed.Changed(self.writer._table, len(dbc.MESSAGES), self.selected,
+                                               int(cfg.get("refresh_ms", 1000)))
+                self.caps |= changed.CAP_TELEMETRY_CHANGED
+                self.at[_AT_TM] = 0  # replay_batch: each record through decode(), which picks
+            except (ImportError, OSError, ValueError, MemoryError) as exc:
+                self.changed_problem = "telemetry changed unavailable, sending all: %r" % (exc,)
         # live: frames from the CAN controller. Replay with "replay_path": "loopback": the
         # link's frames go through the controller (silent loopback) and back, so replay
         # tests its filters and FIFO too. can_source.BusGuard watches the error state.
@@ -197,6 +209,8 @@ class Board:
         self.reader.new_session()
         if self.supervisor is not None:
             self.supervisor.reset()
+        if self.changed is not None:
+            self.changed.reset()  # the host knows no value yet: each signal goes out again
         mode = link.MODE_REPLAY if self.replay else link.MODE_LIVE
         self.send(self.writer.hello(self.boot_id, mode, self.caps, self.rx_window, self.sha,
                                     FW_VERSION, _board_name(self.cfg), self.heap_free))
@@ -235,10 +249,18 @@ class Board:
         else:
             stats[_BAD_MUX] += 1
         writer = self.writer
-        k = writer.telemetry(frame_no, result, self.lanes, self.selected)
+        selected = self.selected
+        if self.changed is not None and result >= dbc.ERR_UNKNOWN_ID:
+            changed = self.changed
+            if result < 0 or changed.pick(result, t, self.lanes, selected) == 0:  # a bit in a run record
+                while changed.suppressed(writer, frame_no, 1 if result < 0 else 0) >= 0:
+                    self.send(writer.telemetry_flush())
+                return
+            selected = changed.sel
+        k = writer.telemetry(frame_no, result, self.lanes, selected)
         while k >= 0:
             self.send(writer.telemetry_flush())
-            k = writer.telemetry(frame_no, result, self.lanes, self.selected, k)
+            k = writer.telemetry(frame_no, result, self.lanes, selected, k)
 
     @micropython.native
     def replay_batch(self):
@@ -453,7 +475,7 @@ class Board:
 
     def run(self, problem=None):
         """Serve until the host sends STOP."""
-        self.problems = [p for p in (problem, self.sup_problem, self.can_problem) if p]
+        self.problems = [p for p in (problem, self.sup_problem, self.can_problem, self.changed_problem) if p]
         self.hello()
         wdt, why = _watchdog(int(self.cfg.get("watchdog_ms", 0)))
         if why:

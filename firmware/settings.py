@@ -33,6 +33,11 @@ SETTINGS = (
     _setting("replay_path", "link", "one_of", ("link", "loopback"), None),
     # send telemetry for 1 decoded frame in N
     _setting("decimation", 1, "int", 1, 65535),
+    # "changed": TELEMETRY carries only the signals that moved by more than their deadband (from
+    # the DBC, telemetry_deadband.bin) or whose value sent is refresh_ms (of frame time) old;
+    # frames with none are counted in runs (docs/protocol.md). "all": every signal of every frame
+    _setting("telemetry", "all", "one_of", ("all", "changed"), None),
+    _setting("refresh_ms", 1000, "int", 10, 60000),
     # host -> board bytes the board buffers (HELLO's rx_window, CREDIT): at least the longest
     # host frame on the wire (512 bytes COBS-encoded, 515, and two delimiters), at most u16
     _setting("rx_window", 1024, "int", 517, 65535),

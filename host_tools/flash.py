@@ -17,6 +17,7 @@ from host_tools import FIRMWARE_DIR
 from host_tools.codegen.build import compile_mpy, write_decoder
 from host_tools.dbc import Dbc
 from host_tools.supervision.rules import RULES_MODULE, write_rules
+from host_tools.telemetry_changed import write_deadbands
 from host_tools.text import printable
 from host_tools.tools import tool
 
@@ -171,6 +172,7 @@ def build_firmware(dbc: Dbc, out_dir: Path, arch: str | None, config: dict) -> l
     rules, tables = write_rules(dbc, out_dir / f"{RULES_MODULE}.py", config.get("supervision"))
     files += [compile_mpy(rules, arch), tables]
     rules.unlink()
+    files.append(write_deadbands(dbc, out_dir))  # for telemetry "changed" (host_tools/telemetry_changed.py)
     config = {k: v for k, v in config.items() if k != "supervision"}
     for source in sorted(FIRMWARE.glob("*.py")):
         if source.name == "main.py":  # boards run main.py from source

@@ -24,6 +24,7 @@ CAP_PYB_CAN = 1 << 1
 CAP_MACHINE_CAN = 1 << 2
 CAP_VIPER = 1 << 3
 CAP_SUPERVISION = 1 << 4  # the board runs supervision and sends ALERTs
+CAP_TELEMETRY_CHANGED = 1 << 5  # telemetry "changed": only what moved, runs of suppressed frames
 
 MODE_LIVE = 0
 MODE_REPLAY = 1
@@ -235,8 +236,14 @@ class Signal(NamedTuple):
 
 class TelemetryRecord(NamedTuple):
     frame_no: int
-    result: int  # message index, or -1 unknown id, -2 wrong length, -3 undefined mux value
+    result: int  # message index, or -1 unknown id, -2 wrong length, -3 undefined mux value, -4 SUPPRESSED
     signals: tuple[Signal, ...] = ()
+
+
+SUPPRESSED = -4  # telemetry "changed": a frame decoded with nothing to send (docs/protocol.md)
+RUN = -4  # on the wire: a run record of such frames and unknown ids, one bit each
+UNKNOWN_ID = -1
+MAX_RUN = 0xFFFF
 
 
 _RECORD_HEAD = struct.Struct("<IhH")
@@ -248,10 +255,20 @@ _HIGH = struct.Struct("<i")
 class Telemetry:
     TYPE: ClassVar[int] = TELEMETRY
     records: tuple[TelemetryRecord, ...] = field(default=())
+    # telemetry "changed": SUPPRESSED and unknown-id records of consecutive frames go in runs
+    runs: bool = field(default=False, compare=False)
 
     def encode(self) -> bytes:
-        out = bytearray([len(self.records)])
-        for r in self.records:
+        runs = _runs(self.records, self.runs)
+        out = bytearray([len(runs)])
+        for r, group in runs:
+            if group is not None:  # a run: its first frame, the count, one bit a frame (1: unknown id)
+                bits = bytearray((len(group) + 7) // 8)
+                for i, rec in enumerate(group):
+                    if rec.result == UNKNOWN_ID:
+                        bits[i >> 3] |= 1 << (i & 7)
+                out += _RECORD_HEAD.pack(r.frame_no & 0xFFFFFFFF, RUN, len(group)) + bits
+                continue
             out += _RECORD_HEAD.pack(r.frame_no & 0xFFFFFFFF, r.result, len(r.signals))
             for s in r.signals:
                 out += _SIGNAL.pack(s.si, s.v0)
@@ -270,11 +287,23 @@ class Telemetry:
         count = body[0]
         at = 1
         records = []
+        runs = False
         for _ in range(count):
             if at + 8 > end:
                 raise BodyError(_ends_inside(end, at))
             frame_no, result, n = _RECORD_HEAD.unpack_from(body, at)
             at += 8
+            if result == RUN:  # frames frame_no … frame_no + n − 1: a record each
+                size = (n + 7) >> 3
+                if not n or at + size > end:
+                    raise BodyError(f"frame {frame_no}: a run of {n} frames" if not n else _ends_inside(end, at))
+                bits = body[at:at + size]
+                at += size
+                records.extend(TelemetryRecord((frame_no + i) & FRAME_NO_MASK,
+                                               UNKNOWN_ID if bits[i >> 3] >> (i & 7) & 1 else SUPPRESSED)
+                               for i in range(n))
+                runs = True
+                continue
             if result < 0 and n:
                 raise BodyError(f"frame {frame_no}: result {result} with {n} signals")
             signals = []
@@ -293,7 +322,24 @@ class Telemetry:
             records.append(TelemetryRecord(frame_no, result, tuple(signals)))
         if at != end:
             raise BodyError(f"{end - at} bytes left over after the last field")
-        return cls(tuple(records))
+        return cls(tuple(records), runs)
+
+
+def _runs(records, runs: bool) -> list:
+    """(record, None), or (first record, the records of a run): with `runs`, consecutive
+    frames that are SUPPRESSED or unknown ids share a run record, as the board packs them."""
+    out: list = []
+    for r in records:
+        if runs and (r.result == SUPPRESSED or (r.result == UNKNOWN_ID and not r.signals)):
+            last = out[-1] if out else None
+            if last is not None and last[1] is not None and len(last[1]) < MAX_RUN \
+                    and (last[0].frame_no + len(last[1])) & FRAME_NO_MASK == r.frame_no:
+                last[1].append(r)
+            else:
+                out.append((r, [r]))
+        else:
+            out.append((r, None))
+    return out
 
 
 def _ends_inside(size: int, at: int) -> str:

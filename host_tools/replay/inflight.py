@@ -95,6 +95,11 @@ class Tally:
     lost: int = 0  # sent, never answered
     lost_in_gaps: int = 0
     stale_records: int = 0  # records for frames not in flight (duplicates, another replay's)
+    # telemetry "changed" (host_tools/replay/changed.py): of the verified, frames the board sent
+    # no record for (each value checked within its deadband of the last one sent); frames with
+    # a value that could not be checked (its last value sent was in a record that never came)
+    suppressed: int = 0
+    unchecked: int = 0
     outcomes: dict = field(default_factory=dict)  # the board's verified outcomes by status
 
 
@@ -121,6 +126,7 @@ class FrameBook:
         self.on_decoded = on_decoded  # (message index, log time, raw values) of each verified decoded frame
         self.last_arrival = 0.0
         self.answered_max = -1  # the highest frame number answered so far
+        self.changed = None  # replay.changed.ChangedCheck: the board sends telemetry "changed"
 
     def wire_no(self, n: int) -> int:
         return (self.base + n) % WRAP
@@ -243,7 +249,7 @@ class FrameBook:
                 runs.append([entry.n, entry.n])
             return
         self.latency.append(entry.arrived - entry.sent_at)
-        checked = self.checker.check(entry.n, entry.frame, entry.parts)
+        checked = (self.changed or self.checker).check(entry.n, entry.frame, entry.parts)
         if checked.status == DECODED:
             tally.decoded += 1
         if checked.mismatches:
@@ -253,6 +259,11 @@ class FrameBook:
             if room > 0:
                 self.mismatches.extend(checked.mismatches[:room])
             return
+        if self.changed is not None:
+            if checked.unchecked:
+                tally.unchecked += 1
+                return
+            tally.suppressed += checked.suppressed
         tally.verified += 1
         tally.outcomes[checked.status] = tally.outcomes.get(checked.status, 0) + 1
         if checked.status == DECODED and self.on_decoded is not None:

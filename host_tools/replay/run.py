@@ -21,12 +21,14 @@ from host_tools.link import messages as m
 from host_tools.link.session import BoardLink, LinkError
 from host_tools.link.wire import MAX_BODY, MAX_WIRE
 from host_tools.replay import alerts as alerting
+from host_tools.replay.changed import ChangedCheck
 from host_tools.replay.check import Checker
 from host_tools.replay.inflight import FrameBook, Gap, session_base
 from host_tools.replay.pacing import EARLY_S, Pacer, speed_label
 from host_tools.replay.session import BoardSession, Disconnected, ReplayError
 from host_tools.replay.source import AUTO, FrameSource, LogSource
 from host_tools.replay.summary import ReplayResult
+from host_tools.telemetry_changed import deadbands
 
 LOOKAHEAD = 512  # frames read ahead of sending
 STATS_WAIT_S = 1.3  # the board sends STATS every second
@@ -102,6 +104,8 @@ class Replay:
     def run(self) -> ReplayResult:
         session = self.session
         session.open()
+        if session.hello.caps & m.CAP_TELEMETRY_CHANGED:  # only what moved: checked against the deadbands
+            self.book.changed = ChangedCheck(self.book.checker, deadbands(self.dbc))
         self._started = time.perf_counter()
         try:
             with collector_paused():

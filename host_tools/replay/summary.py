@@ -83,6 +83,8 @@ class ReplayResult:
             "frames_sent": t.sent,
             "frames_decoded": t.decoded,
             "frames_verified": t.verified,
+            "frames_suppressed": t.suppressed,  # telemetry "changed": verified without a record
+            "frames_unchecked": t.unchecked,
             "mismatches": t.mismatched,
             "mismatched_signals": t.mismatched_signals,
             "frames_lost": t.lost,
@@ -126,7 +128,10 @@ class ReplayResult:
         d = self.as_dict()
         src = d["log_contents"]
         lines = [f"frames sent {d['frames_sent']:,}, decoded {d['frames_decoded']:,}, "
-                 f"verified {d['frames_verified']:,}, mismatched {d['mismatches']:,}, lost {d['frames_lost']:,}"
+                 f"verified {d['frames_verified']:,}"
+                 + (f" ({d['frames_suppressed']:,} unchanged within deadband, not sent)" if d["frames_suppressed"] else "")
+                 + (f", unchecked {d['frames_unchecked']:,}" if d["frames_unchecked"] else "")
+                 + f", mismatched {d['mismatches']:,}, lost {d['frames_lost']:,}"
                  + (f" ({d['frames_lost_in_gaps']:,} in gaps)" if d["frames_lost_in_gaps"] else "")
                  + (f", not sent {d['frames_not_sent']:,}" if d["frames_not_sent"] else "")]
         outcomes = ", ".join(f"{k} {v:,}" for k, v in sorted(d["outcomes"].items()))

@@ -51,9 +51,11 @@ def run_mp(args: list[str], heap: str | None = None, firmware: Path = FIRMWARE) 
 
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory) -> Path:
-    """firmware/link.py as the board gets it: an .mpy for the unix port, alone in a folder."""
+    """firmware/link.py as the board gets it: an .mpy for the unix port, alone in a folder
+    (with changed.py, which packs telemetry "changed"'s runs)."""
     directory = tmp_path_factory.mktemp("link-mpy")
     compile_mpy(FIRMWARE / "link.py", "x64", directory / "link.mpy")
+    compile_mpy(FIRMWARE / "changed.py", "x64", directory / "changed.mpy")
     return directory
 
 

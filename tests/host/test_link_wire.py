@@ -95,9 +95,14 @@ def message_from_fields(v: dict):
         return m.CanBatch(f["first_no"], tuple(
             m.CanRecord(r["t_us"], r["id"], r["ext"], bytes.fromhex(r["data"])) for r in f["records"]))
     if name == "TELEMETRY":
-        return m.Telemetry(tuple(m.TelemetryRecord(r["frame_no"], r["result"],
-                                                   tuple(m.Signal(*s) for s in r["signals"]))
-                                 for r in f["records"]))
+        records = []
+        for r in f["records"]:
+            if "run" in r:  # telemetry "changed": a record per frame of the run
+                records += [m.TelemetryRecord((r["frame_no"] + i) & m.FRAME_NO_MASK,
+                                              m.UNKNOWN_ID if c == "u" else m.SUPPRESSED) for i, c in enumerate(r["run"])]
+            else:
+                records.append(m.TelemetryRecord(r["frame_no"], r["result"], tuple(m.Signal(*s) for s in r["signals"])))
+        return m.Telemetry(tuple(records), any("run" in r for r in f["records"]))
     if name == "STATS":
         return m.Stats(**f)
     cls = {"SYNC": m.Sync, "STOP": m.Stop, "PING": m.Ping, "ALERT": m.Alert, "LOG": m.Log, "CREDIT": m.Credit,

@@ -132,6 +132,11 @@ def can(f):
 def telemetry(f, wide):
     b = bytes([len(f["records"])])
     for r in f["records"]:
+        if "run" in r:  # telemetry "changed": a run of frames, a bit each (1: unknown id), LSB first
+            bits = [c == "u" for c in r["run"]]
+            b += struct.pack("<IhH", r["frame_no"], -4, len(bits))
+            b += bytes(sum(1 << k for k, u in enumerate(bits[i:i + 8]) if u) for i in range(0, len(bits), 8))
+            continue
         b += struct.pack("<IhH", r["frame_no"], r["result"], len(r["signals"]))
         for si, v0, v1 in r["signals"]:
             b += struct.pack("<Hi", si, v0)
@@ -194,6 +199,17 @@ t = dict(records=[
 ])
 wide = [[2, 2]]
 add("telemetry", "TELEMETRY", 4, t, telemetry(t, wide), wide=wide)
+# telemetry "changed": signals that moved, runs of frames with nothing to send ("s") or an
+# unknown id ("u"); a run never crosses a gap in the numbers nor another record
+tc = dict(records=[
+    dict(frame_no=2000, result=1, signals=[[3, 7, None]]),
+    dict(frame_no=2001, result=-4, run="suusssssu"),
+    dict(frame_no=2010, result=-2, signals=[]),
+    dict(frame_no=2011, result=-4, run="u"),
+    dict(frame_no=0x3FFFFFFE, result=-4, run="sss"),
+    dict(frame_no=5, result=2, signals=[[2, -5, -1]]),
+])
+add("telemetry_changed", "TELEMETRY", 14, tc, telemetry(tc, wide), wide=wide)
 add("telemetry_empty", "TELEMETRY", 5, dict(records=[]), telemetry(dict(records=[]), []), wide=[])
 a = dict(frame_no=1234, code=7, severity=2, mi=3, si=-1, value=-100000, text="drawbar force over limit")
 add("alert", "ALERT", 6, a, alert(a))

@@ -1,0 +1,195 @@
+# Telemetry "changed" (setting telemetry, docs/protocol.md "TELEMETRY"): of a decoded
+# frame, only the signals whose raw value moved by more than their deadband since the value
+# last sent, or whose value sent is refresh_ms of frame time old, go out; a frame with none
+# joins a run of suppressed frames (Changed.suppressed). The host checks the rest.
+"""Usage (app.Board; allocates at start-up only):
+
+    ch = changed.Changed(writer._table, len(dbc.MESSAGES), selected, refresh_ms)
+    ch.reset()                                  # at every HELLO: nothing sent yet
+    if ch.pick(mi, t_us, lanes, selected):      # ch.sel: the signals to send
+        writer.telemetry(frame_no, mi, lanes, ch.sel)
+    else:
+        ch.suppressed(writer, frame_no, 0)      # 1: an unknown id
+
+The deadbands come from telemetry_deadband.bin (mule flash writes it from the DBC: i16
+per signal in raw steps, messages in order, -1 for E2E counters and CRCs, which are sent
+only when refreshed)."""
+import micropython
+from array import array
+from micropython import const
+
+DEADBAND_FILE = "telemetry_deadband.bin"
+
+# st, an array('i'): the run record's offset and the writer's seq then (suppressed()), the frame's message
+# and time, the refresh in µs, the message count; then 4 words per signal: deadband, the
+# value sent (two lanes), its time (2**30, no time mod 2**30: nothing sent yet; not -1, as a
+# ptr32 load on a 64-bit port does not sign-extend)
+_RUN = const(0)
+_RUN_SEQ = const(1)
+_MI = const(2)
+_T = const(3)
+_REFRESH = const(4)
+_NMSG = const(5)
+_HEAD = const(6)
+_UNTRACKED = const(0x8000)  # deadband: compare nothing, send on refresh only (above any i16 deadband)
+
+
+@micropython.viper
+def _pick(st, table, lanes, selected, out) -> int:
+    """out[1..] = the signals of selected[1..] to send (out[0] their count, returned); the
+    values sent and their time noted in st. table: link.Writer._table."""
+    s = ptr32(st)
+    t = ptr8(table)
+    lv = ptr32(lanes)
+    sel = ptr16(selected)
+    o = ptr16(out)
+    mi = s[_MI]
+    now = s[_T]
+    refresh = s[_REFRESH]
+    half = 0x4000
+    half <<= 16  # 2**30, not folded into a big-int constant. |difference| < 2**30 (deadbands
+    low31 = (half << 1) - 1  # on signals under 31 bits): as difference + 2**30 mod 2**31, alike on 32 and 64 bits
+    base = t[2 * mi] | (t[2 * mi + 1] << 8)
+    g0 = _HEAD + 2 * (base - 2 * s[_NMSG])  # 4 words per signal; table entries are 2 bytes
+    n = sel[0]
+    k = 0
+    m = 0
+    while k < n:
+        si = sel[k + 1]
+        e = t[base + 2 * si] | (t[base + 2 * si + 1] << 8)
+        lane = e & 0x7FFF
+        g = g0 + 4 * si
+        v = lv[lane]
+        sent_at = s[g + 3]
+        send = 0
+        if sent_at == half or ((now - sent_at) & (half - 1)) >= refresh:
+            send = 1
+        elif e & 0x8000:  # wider than 32 bits: both lanes, exactly
+            if v != s[g + 1] or lv[lane + 1] != s[g + 2]:
+                send = 1
+        else:
+            d = s[g]
+            if d == 0:
+                if v != s[g + 1]:
+                    send = 1
+            elif d != _UNTRACKED:
+                x = (v - s[g + 1] + half) & low31
+                if x > half + d or x < half - d:
+                    send = 1
+        if send:
+            s[g + 1] = v
+            if e & 0x8000:
+                s[g + 2] = lv[lane + 1]
+            s[g + 3] = now
+            m += 1
+            o[m] = si
+        k += 1
+    o[0] = m
+    return m
+
+
+# link.Writer's TELEMETRY state (link.py: _TM_AT, _TM_COUNT, _TM_NO; where a body must end)
+_TM_AT = const(0)
+_TM_COUNT = const(1)
+_TM_NO = const(2)
+_TM_LIMIT = const(508)
+_HEADER = const(3)
+_FRAME_NO_MASK = const(0x3FFFFFFF)
+CAP_TELEMETRY_CHANGED = const(32)  # HELLO caps bit5
+
+
+@micropython.viper
+def _tm_run(out, ps, run, bit: int) -> int:
+    """Changed.suppressed: frame ps[_TM_NO] (bit 1: an unknown id, 0: decoded with nothing to
+    send) joins the run record at out[run[0]] when that is the last record and the frame
+    follows its run, else a new run record goes in (docs/protocol.md: frame_no, -4, n, then
+    a bit a frame). Returns -1 when in, 0 when the frame is full."""
+    o = ptr8(out)
+    p = ptr32(ps)
+    r = ptr32(run)
+    h = r[0]
+    at = p[_TM_AT]
+    no = p[_TM_NO]
+    if h > _HEADER and o[h + 4] == 0xFC and o[h + 5] == 0xFF:
+        n = o[h + 6] | (o[h + 7] << 8)
+        first = o[h] | (o[h + 1] << 8) | (o[h + 2] << 16) | (o[h + 3] << 24)  # < 2**30
+        if h + 8 + ((n + 7) >> 3) == at and n < 0xFFFF and ((first + n) & _FRAME_NO_MASK) == no:
+            if n & 7 == 0:  # its bitmap needs one more byte
+                if at + 1 > _TM_LIMIT:
+                    return 0
+                o[at] = bit
+                p[_TM_AT] = at + 1
+            elif bit:
+                o[at - 1] = o[at - 1] | (1 << (n & 7))
+            n += 1
+            o[h + 6] = n & 0xFF
+            o[h + 7] = n >> 8
+            return -1
+    if p[_TM_COUNT] == 255 or at + 9 > _TM_LIMIT:
+        return 0
+    j = 0
+    while j < 4:
+        o[at + j] = (no >> (8 * j)) & 0xFF
+        j += 1
+    o[at + 4] = 0xFC  # -4 as i16: a run
+    o[at + 5] = 0xFF
+    o[at + 6] = 1
+    o[at + 7] = 0
+    o[at + 8] = bit
+    r[0] = at
+    p[_TM_AT] = at + 9
+    p[_TM_COUNT] += 1
+    return -1
+
+
+class Changed:
+    def __init__(self, table, messages, selected, refresh_ms, path=DEADBAND_FILE):
+        signals = (len(table) - 2 * messages) // 2
+        with open(path, "rb") as f:
+            raw = f.read()
+        if len(raw) != 2 * signals:
+            raise ValueError("%s has %d deadbands, the decoder %d signals: mule flash again"
+                             % (path, len(raw) // 2, signals))
+        st = array("i", bytes(4 * (_HEAD + 4 * signals)))
+        st[_REFRESH] = refresh_ms * 1000
+        st[_NMSG] = messages
+        for g in range(signals):
+            d = raw[2 * g] | (raw[2 * g + 1] << 8)
+            st[_HEAD + 4 * g] = _UNTRACKED if d == 0xFFFF else d & 0x7FFF
+        self.st = st
+        self._table = table
+        self.sel = array("H", bytes(2 * len(selected)))
+        self.signals = signals
+        self.reset()
+
+    def reset(self):
+        """A new session: nothing sent yet, every signal goes out with its next frame."""
+        st = self.st
+        none = 1 << 30  # one object (a big int on a 32-bit board), not one per signal
+        for g in range(self.signals):
+            st[_HEAD + 4 * g + 3] = none
+        st[_RUN] = 0
+        st[_RUN_SEQ] = -1
+
+    @micropython.native
+    def suppressed(self, writer, frame_no, unknown):
+        """Frame frame_no was decoded with nothing to send (unknown 0) or has an id the
+        decoder does not know (1): counted in a run record in writer's TELEMETRY frame
+        (docs/protocol.md). Returns -1 when in; 0: the frame is full, send
+        writer.telemetry_flush() and call again."""
+        ps = writer._ps
+        ps[_TM_NO] = frame_no
+        st = self.st
+        if st[_RUN_SEQ] != writer.seq:  # a frame went out since st[_RUN] was noted: not in this one
+            st[_RUN] = 0
+            st[_RUN_SEQ] = writer.seq
+        return _tm_run(writer._tm, ps, st, unknown)
+
+    @micropython.native
+    def pick(self, mi, t, lanes, selected):
+        """The signals of this frame (message mi, time t µs mod 2**30) to send, in self.sel;
+        returns their count (0: suppress the frame)."""
+        st = self.st
+        st[_MI] = mi
+        st[_T] = t
+        return _pick(st, self._table, lanes, selected, self.sel)
