@@ -49,55 +49,61 @@ def _block_table(block: bytes, first_line: int, path: str) -> FrameTable | None:
         return _parse_block(block, first_line, path)
 
 
-_HEX = np.full(256, -1, dtype=np.int64)
+_HEX = np.full(256, 255, dtype=np.uint8)  # hex digit -> value; 255: not a hex digit
 for _i, _c in enumerate(b"0123456789ABCDEF"):
     _HEX[_c] = _i
 for _i, _c in enumerate(b"abcdef"):
     _HEX[_c] = 10 + _i
+_PAD = 32  # bytes after a block, so every fixed-width window of a line stays inside the array
+
+
+def _within(at: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> bool:
+    """One character of `at` (sorted positions) in each line, n lines: the i-th in line i."""
+    return len(at) == len(starts) and bool(((at >= starts) & (at < ends)).all())
 
 
 def _columns(block: bytes, first_line: int, path: str) -> FrameTable | None:
     """The regular expression's work done on whole columns of characters, for blocks whose
-    time stamps all have one width (as candump and python-can write them); None: any
-    line that does not fit, and the expression decides."""
-    arr = np.frombuffer(block, dtype=np.uint8)
+    time stamps and channel names each have one width (as candump and python-can write
+    them); None: any line that does not fit, and the expression decides. Each field is
+    read through a fixed-width window at its place in every line (one small uint8 copy)."""
+    full = np.frombuffer(block + b"\n" * _PAD, dtype=np.uint8)
+    arr = full[: len(block)]
     nl = np.flatnonzero(arr == 10)
     starts = np.concatenate(([0], nl + 1))
     ends = np.concatenate((nl, [len(arr)]))
     n = len(starts)
     if not n or (ends <= starts).any() or (arr[starts] != 40).any():  # '('
         return None
-    line_of = np.arange(n)
-
-    def one_per_line(char: int) -> np.ndarray | None:
-        at = np.flatnonzero(arr == char)
-        if len(at) != n or not np.array_equal(np.searchsorted(starts, at, "right") - 1, line_of):
-            return None
-        return at
-
-    rp = one_per_line(41)  # ')'
-    hashes = one_per_line(35)  # '#'
-    if rp is None or hashes is None:
+    window = np.lib.stride_tricks.sliding_window_view
+    rp = np.flatnonzero(arr == 41)  # ')'
+    hashes = np.flatnonzero(arr == 35)  # '#'
+    if not _within(rp, starts, ends) or not _within(hashes, starts, ends):
         return None
     width = rp - starts - 1
     w = int(width[0])
     if (width != w).any() or not 3 <= w <= 17:
         return None
-    stamp = arr[starts[:, None] + 1 + np.arange(w)]
+    stamp = window(full, w)[starts + 1]
     dots = np.flatnonzero(stamp[0] == 46)
     if len(dots) != 1 or not 0 < dots[0] < w - 1:
         return None
     d = int(dots[0])
-    digits = np.delete(stamp, d, axis=1).astype(np.int64) - 48
-    if (stamp[:, d] != 46).any() or (digits < 0).any() or (digits > 9).any():
+    digits = stamp - np.uint8(48)  # wraps below '0': > 9 too
+    digits[:, d] = 0
+    if (stamp[:, d] != 46).any() or (digits > 9).any():
         return None
-    number = digits @ (10 ** np.arange(w - 2, -1, -1, dtype=np.int64))
+    number = np.zeros(n, dtype=np.int64)
+    for k in range(w):
+        if k != d:
+            number *= 10
+            number += digits[:, k]
     t = number / float(10 ** (w - 1 - d))  # one correctly rounded division: float() of the text
     sp = np.flatnonzero(arr == 32)
-    per_line = np.bincount(np.searchsorted(starts, sp, "right") - 1, minlength=n)
+    first = np.searchsorted(sp, starts)  # index of each line's first space
+    per_line = np.searchsorted(sp, ends) - first
     if not ((per_line == 2) | (per_line == 3)).all():
         return None
-    first = np.searchsorted(sp, starts)  # index of each line's first space
     s1, s2 = sp[first], sp[first + 1]
     if (s1 != rp + 1).any() or (s2 <= s1 + 1).any() or (s2 >= hashes - 3).any():
         return None
@@ -110,41 +116,44 @@ def _columns(block: bytes, first_line: int, path: str) -> FrameTable | None:
             return None
         data_end[three] = s3
     idw = hashes - s2 - 1
-    if not ((idw == 3) | (idw == 8)).all():
-        return None
-    idc = _HEX[arr[np.minimum(s2[:, None] + 1 + np.arange(8), len(arr) - 1)]]
-    idc = np.where(np.arange(8) < idw[:, None], idc, 0)
-    if (idc < 0).any():
-        return None
     ext = idw == 8
-    if (idc[:, 0] > np.where(ext, 1, 7)).any():
+    if not (ext | (idw == 3)).all():
         return None
-    shifts = 4 * (idw[:, None] - 1 - np.arange(8))
-    can_id = (idc << np.maximum(shifts, 0)).sum(axis=1) * 1
+    idc = _HEX[window(full, 8)[s2 + 1]]
+    idc[~ext, 3:] = 0
+    if (idc > 15).any() or (idc[:, 0] > np.where(ext, 1, 7)).any():
+        return None
+    can_id = np.zeros(n, dtype=np.int64)
+    for k in range(8):
+        if k == 3:
+            std = can_id.copy()
+        can_id <<= 4
+        can_id |= idc[:, k]
+    can_id = np.where(ext, can_id, std)
     nhex = data_end - hashes - 1
     if (nhex % 2).any() or (nhex > 16).any():
         return None
     lengths = nhex // 2
-    cols = np.arange(16)
-    dc = _HEX[arr[np.minimum(hashes[:, None] + 1 + cols, len(arr) - 1)]]
-    inside = cols < nhex[:, None]
-    if (dc[inside] < 0).any():
+    dc = _HEX[window(full, 16)[hashes + 1]]
+    dc[np.arange(16) >= nhex[:, None]] = 0
+    if (dc > 15).any():
         return None
-    dc = np.where(inside, dc, 0)
-    payload = (dc[:, 0::2] * 16 + dc[:, 1::2]).astype(np.uint8)
     widest = int(lengths.max())
-    payload = np.ascontiguousarray(payload[:, :widest])
+    payload = (dc[:, 0:2 * widest:2] << 4) | dc[:, 1:2 * widest:2]
     cw = s2 - s1 - 1
     c = int(cw[0])
     if (cw != c).any():
         return None
-    raw = arr[(s1 + 1)[:, None] + np.arange(c)].copy().view(f"S{c}").ravel()
-    uniq, inv = np.unique(raw, return_inverse=True)
+    raw = np.ascontiguousarray(window(full, c)[s1 + 1]).view(f"S{c}").ravel()
+    if (raw == raw[0]).all():  # one channel: the common case
+        uniq, inv = raw[:1], np.zeros(n, dtype=np.int32)
+    else:
+        uniq, inv = np.unique(raw, return_inverse=True)
     names = [_channel(u) for u in uniq.tolist()]
-    channel = [names[i] for i in inv.tolist()]
     prefix = f"{path}:"
-    return FrameTable(t, can_id.astype(np.int64), ext, lengths.astype(np.int64), payload, channel, None,
-                      lambda i, base=first_line: f"{prefix}{base + i}")
+    return FrameTable(t, can_id, ext, lengths.astype(np.int64), payload, None, None,
+                      lambda i, base=first_line: f"{prefix}{base + i}",
+                      channel_codes=(inv.astype(np.int32).ravel(), names))
 
 
 def _parse_block(block: bytes, first_line: int, path: str) -> FrameTable | None:
@@ -223,18 +232,17 @@ def _gather(arr: np.ndarray, at: np.ndarray, width: int, dtype: str) -> np.ndarr
     return arr[at[:, None] + np.arange(width)].copy().view(dtype).ravel()
 
 
-def _blf_block(data: bytes, start: float, first: int, path: str) -> tuple[FrameTable | None, int]:
-    """(table of the objects wholly in data, bytes used); table None: not plain."""
+def _walk(data: bytes, pos: int, where: list, versions: list) -> int | None:
+    """Objects from `pos` one by one, as python-can steps (LOBJ, or it within the next
+    bytes of padding); their places into where/versions. The offset where the first
+    object not wholly in data starts; None: an object that is no classic CAN frame."""
     unpack = _OBJ.unpack_from
-    pos = 0
     end = len(data)
-    where: list[int] = []
-    versions: list[int] = []
     while pos + 16 <= end:
         if data[pos:pos + 4] != b"LOBJ":
             nxt = data.find(b"LOBJ", pos, pos + 8)
             if nxt < 0:
-                return None, 0
+                return None
             pos = nxt
             if pos + 16 > end:
                 break
@@ -242,17 +250,67 @@ def _blf_block(data: bytes, start: float, first: int, path: str) -> tuple[FrameT
         if pos + size > end:
             break
         if typ not in (_CAN_MESSAGE, _CAN_MESSAGE2) or version not in (1, 2) or size < 48:
-            return None, 0
+            return None
         where.append(pos)
         versions.append(version)
         pos += size
-    n = len(where)
+    return pos
+
+
+def _first(mask: np.ndarray, default: int) -> int:
+    hits = np.flatnonzero(mask)
+    return int(hits[0]) if len(hits) else default
+
+
+def _objects(data: bytes, arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """_walk's result for a whole block at once. Every "LOBJ" with a whole header is a
+    candidate; the leading candidates in which each object is whole and ends (plus at most
+    4 bytes of padding) where the next begins are the objects _walk steps through (a
+    "LOBJ" inside a payload, a cut or odd object: the chain stops, _walk goes on from
+    there). (places, versions, offset after them) or None: not plain."""
+    end = len(data)
+    at = np.flatnonzero((arr[:-3] == 76) & (arr[1:-2] == 79) & (arr[2:-1] == 66) & (arr[3:] == 74)) \
+        if end >= 4 else np.zeros(0, np.int64)
+    at = at[at + 16 <= end]
+    k = 0
+    if len(at) and at[0] <= 4:  # _walk finds the first object within its first 8 bytes
+        size = _gather(arr, at + 8, 4, "<u4").astype(np.int64)
+        stop = at + size
+        gaps = at[1:] - stop[:-1]
+        k = min(_first(stop > end, len(at)), _first((gaps < 0) | (gaps > 4), len(at)) + 1)
+    head = at[:k]
+    version = np.zeros(0, np.int64)
+    pos = 0
+    if k:
+        typ = _gather(arr, head + 12, 4, "<u4")
+        version = _gather(arr, head + 6, 2, "<u2").astype(np.int64)
+        if (((typ != _CAN_MESSAGE) & (typ != _CAN_MESSAGE2)) | ((version != 1) & (version != 2))
+                | (size[:k] < 48)).any():
+            return None
+        pos = int(stop[k - 1])
+    where: list = []
+    versions: list = []
+    pos = _walk(data, pos, where, versions)  # the rest (usually nothing but a cut object), one by one
+    if pos is None:
+        return None
+    if where:
+        head = np.concatenate((head, np.asarray(where, np.int64)))
+        version = np.concatenate((version, np.asarray(versions, np.int64)))
+    return head, version, pos
+
+
+def _blf_block(data: bytes, start: float, first: int, path: str) -> tuple[FrameTable | None, int]:
+    """(table of the objects wholly in data, bytes used); table None: not plain."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    found = _objects(data, arr)
+    if found is None:
+        return None, 0
+    p, versions, pos = found
+    n = len(p)
     if not n:
         return FrameTable(np.zeros(0), np.zeros(0, np.int64), np.zeros(0, bool), np.zeros(0, np.int64),
                           np.zeros((0, 8), np.uint8), [], None, None), pos
-    arr = np.frombuffer(data, dtype=np.uint8)
-    p = np.asarray(where, dtype=np.int64)
-    msg = p + np.where(np.asarray(versions) == 1, 32, 40)
+    msg = p + np.where(versions == 1, 32, 40)
     flags = _gather(arr, p + 16, 4, "<u4")
     ticks = _gather(arr, p + 24, 8, "<u8")
     channel = _gather(arr, msg, 2, "<u2").astype(np.int64) - 1
@@ -273,9 +331,13 @@ def _blf_block(data: bytes, start: float, first: int, path: str) -> tuple[FrameT
     payload = payload[:, :width].copy()
     cols = np.arange(width)
     payload[cols[None, :] >= dlc[:, None]] = 0
+    if (channel == channel[0]).all():  # one channel: the common case
+        uniq, inv = channel[:1], np.zeros(n, dtype=np.int32)
+    else:
+        uniq, inv = np.unique(channel, return_inverse=True)
     prefix = f"{path}#"
-    return FrameTable(t, can_id, ext, dlc, payload, channel.tolist(), None,
-                      lambda i, base=first: f"{prefix}{base + i + 1}"), pos
+    return FrameTable(t, can_id, ext, dlc, payload, None, None, lambda i, base=first: f"{prefix}{base + i + 1}",
+                      channel_codes=(inv.astype(np.int32).ravel(), uniq.tolist())), pos
 
 
 def blf_tables(path: Path) -> Iterator[FrameTable]:

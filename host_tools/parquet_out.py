@@ -71,14 +71,11 @@ def message_table(cols, table, shift: float, values: str, log_name: str, dbc_nam
 
 
 def _channel_codes(table) -> tuple[np.ndarray, pa.Array]:
-    """The table's channels as dictionary codes (a log has a handful), computed once."""
+    """The table's channels as dictionary codes and names, computed once."""
     cached = getattr(table, "_codes", None)
     if cached is None:
-        index: dict = {}
-        codes = np.fromiter((index.setdefault(c, len(index)) for c in table.channel), dtype=np.int32,
-                            count=len(table.channel))
-        names = pa.array([None if c is None else str(c) for c in index], type=pa.string())
-        cached = (codes, names)
+        codes, channels = table.codes()
+        cached = (codes, pa.array([None if c is None else str(c) for c in channels], type=pa.string()))
         table._codes = cached
     return cached
 

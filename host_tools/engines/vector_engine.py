@@ -151,13 +151,30 @@ class FrameTable:
     ext: np.ndarray  # bool
     length: np.ndarray  # int64 payload lengths
     payload: np.ndarray  # uint8, n x max length (zero-padded)
-    channel: list  # per frame
+    channel: list | None  # per frame, or None with channel_codes
     where: list | None = None  # per frame "path:LINE", or None with where_of
     where_of: object = None  # callable(i) -> "path:LINE" when `where` is None
     frames: list | None = None  # the Frames it came from, if any
+    channel_codes: tuple | None = None  # (int32 code per frame, the channels the codes name)
 
     def __len__(self) -> int:
         return len(self.t)
+
+    def codes(self) -> tuple[np.ndarray, list]:
+        """Channels as (int32 code per frame, distinct channels): a log has a handful."""
+        if self.channel_codes is None:
+            index: dict = {}
+            codes = np.fromiter((index.setdefault(c, len(index)) for c in self.channel), dtype=np.int32,
+                                count=len(self.channel))
+            self.channel_codes = (codes, list(index))
+        return self.channel_codes
+
+    def channels(self) -> list:
+        """The channel of each frame."""
+        if self.channel is None:
+            codes, names = self.channel_codes
+            self.channel = [names[i] for i in codes.tolist()]
+        return self.channel
 
     def place(self, i: int) -> str:
         return self.where[i] if self.where is not None else self.where_of(i)  # type: ignore[operator]

@@ -39,7 +39,7 @@ def same(tables, frames):
     assert np.array_equal(np.concatenate([x.length for x in got]), t.length)
     rows = [bytes(x.payload[i, : x.length[i]]) for x in got for i in range(len(x))]
     assert rows == [f.data for f in frames]
-    assert [c for x in got for c in x.channel] == [f.channel for f in frames]
+    assert [c for x in got for c in x.channels()] == [f.channel for f in frames]
     assert [x.place(i) for x in got for i in range(len(x))] == [f.where for f in frames]
 
 
@@ -47,6 +47,14 @@ def test_fast_equals_exact(tmp_path, monkeypatch):
     path = plain_log(tmp_path / "plain.log")
     monkeypatch.setattr("host_tools.fast_read.BLOCK", 1000)  # many blocks, lines cut across reads
     same(candump_tables(path), list(read_frames(path)))
+
+
+def test_fast_equals_exact_on_one_channel(tmp_path):
+    path = tmp_path / "one.log"
+    path.write_text(plain_log(tmp_path / "two.log").read_text().replace("can1", "can0"))
+    tables = list(candump_tables(path))
+    assert tables[0].channel_codes[1] == ["can0"]
+    same(tables, list(read_frames(path)))
 
 
 def test_a_line_that_is_not_plain_hands_over_to_the_exact_reader(tmp_path, monkeypatch):
