@@ -10,7 +10,7 @@ def decode(can_id, ext, data, lanes, selected):
 
 def signal_count(mi):
     at = _TAT[mi]
-    return _TAB[at + 2] | (_TAB[at + 3] << 8)
+    return _TAB[at + 2] | ((_TAB[at + 3] & 0x7F) << 8)  # 0x80: a signal tree follows
 
 
 def kind_of(mi, si):

@@ -35,6 +35,7 @@ COMMON_TEMPLATE = Path(__file__).with_name("common_template.py")
 RUNTIME_TEMPLATE = Path(__file__).with_name("runtime_template.py")
 BOARD_TEMPLATE = Path(__file__).with_name("board_template.py")
 WALKER_TEMPLATE = Path(__file__).with_name("walker_template.py")
+WALKER_TREE_TEMPLATE = Path(__file__).with_name("walker_tree_template.py")
 TABLES = ("auto", "none", "all")
 NO_WALKER = '''@micropython.native
 def table_decode(key, data, lanes, selected, n):
@@ -279,24 +280,94 @@ def signal_descriptor(signal) -> bytes:
                   signal.length, flags])
 
 
-def message_table(message) -> bytes:
+def _is_tree(message) -> bool:
+    """Multiplexed, or cantools cannot unpack it: the walker runs its signal tree program."""
+    return (any(isinstance(item, dict) for item in message.signal_tree)
+            or unpack_fails(message._codecs, message.length))
+
+
+def message_table(message, walked: bool = True) -> bytes:
+    """The message's descriptors in _TAB; a multiplexed one the walker decodes (`walked`: it has
+    no function of its own) with its signal tree after them."""
     length, padded = payload_lengths(message)
     count = len(message.signals)
-    return bytes([length, padded, count & 0xFF, count >> 8]) + b"".join(
+    if count >= 0x8000:
+        raise BuildError(f"message {message.name!r}: {count} signals; the walker's table holds up to 32767")
+    tree = walked and _is_tree(message)
+    head = bytes([length, padded, count & 0xFF, count >> 8 | (0x80 if tree else 0)]) + b"".join(
         signal_descriptor(s) for s in message.signals)
+    return head + tree_program(message, len(head)) if tree else head
+
+
+def tree_program(message, base: int) -> bytes:
+    """A multiplexed message's signal tree as the walker's program (walker_template.py), its
+    offsets from the message's start (the program starts at `base`). The same walk as
+    _MessageWriter: signals in tree order, multiplexer values with identical contents share a
+    branch, a value without one or a level cantools cannot unpack is ERR_MUX."""
+    index_of = {s.name: i for i, s in enumerate(message.signals)}
+    lane_of, lanes = {}, 0
+    for s in message.signals:
+        lane_of[s.name] = lanes
+        lanes += len(layout.lanes(s.start, s.length, s.byte_order))
+    out = bytearray()
+
+    def u16(v: int) -> bytes:
+        if not 0 <= v < 0x10000:
+            raise BuildError(f"message {message.name!r}: its signal tree is too large for the walker's table")
+        return v.to_bytes(2, "little")
+
+    def signal(op: int, name: str) -> bytes:
+        return bytes([op]) + u16(index_of[name]) + u16(lane_of[name])
+
+    def emit(items: list, codec: dict) -> None:
+        for item in items:
+            if isinstance(item, str):
+                out.extend(signal(0, item))
+                continue
+            for mux_name, children in item.items():
+                groups: dict[str, tuple[list[int], list, dict]] = {}
+                for mux_id, subtree in children.items():
+                    child = codec["multiplexers"][mux_name][mux_id]
+                    groups.setdefault(repr(subtree), ([], subtree, child))[0].append(mux_id)
+                ranges = [(lo, hi, g) for g, (ids, _, _) in enumerate(groups.values()) for lo, hi in _ranges(ids)]
+                out.extend(signal(1, mux_name) + u16(len(ranges)))
+                at = len(out)
+                out.extend(bytes(10 * len(ranges)))
+                targets, jumps = [], []
+                for ids, subtree, child in groups.values():
+                    targets.append(base + len(out))
+                    if unpack_fails(child, message.length):
+                        out.append(3)  # as cantools: no decode
+                    else:
+                        emit(subtree, child)
+                        jumps.append(len(out))
+                        out.extend(bytes(3))
+                after = u16(base + len(out))
+                for j in jumps:
+                    out[j:j + 3] = bytes([2]) + after
+                for k, (lo, hi, g) in enumerate(ranges):
+                    if not 0 <= lo <= hi < 1 << 30:
+                        raise BuildError(f"message {message.name!r}: multiplexer value {lo} out of the walker's range")
+                    struct.pack_into("<IIH", out, at + 10 * k, lo, hi, targets[g])
+                    u16(targets[g])
+
+    if unpack_fails(message._codecs, message.length):
+        out.append(3)  # cantools cannot decode any frame of it (docs/dbc.md)
+    else:
+        emit(message.signal_tree, message._codecs)
+        out.append(4)
+    return bytes(out)
 
 
 def straight_line(dbc: Dbc, tables: str = "auto", hot=()) -> list[bool]:
-    """Which messages get a function of their own (the rest: the table walker). Multiplexed
-    messages, and those cantools cannot unpack, always do; with "auto" every message of a
-    DBC of up to STRAIGHT_LINE_MAX messages, and the `hot` ones (names) of a larger one."""
+    """Which messages get a function of their own (the rest: the table walker, multiplexed
+    ones too): with "auto" every message of a DBC of up to STRAIGHT_LINE_MAX messages, and
+    the `hot` ones (names) of a larger one."""
     if tables not in TABLES:
         raise ValueError(f"unknown tables {tables!r}; choose from {', '.join(TABLES)}")
     result = []
     for message in dbc.messages:
-        special = (any(isinstance(item, dict) for item in message.signal_tree)
-                   or unpack_fails(message._codecs, message.length))
-        if tables == "none" or special:
+        if tables == "none":
             result.append(True)
         elif tables == "all":
             result.append(False)
@@ -325,7 +396,7 @@ def generate(dbc: Dbc, mode: str = "viper", tables: str = "auto", board: bool = 
         if own[mi]:
             functions.extend(writer.function(f"_d{mi}", mi) + [""])
         table_at.append(len(table))
-        table += message_table(message)
+        table += message_table(message, walked=not own[mi])
         max_lanes = max(max_lanes, writer.lane_count)
         max_signals = max(max_signals, len(message.signals))
         key = frame_key(message.frame_id, message.is_extended_frame)
@@ -347,8 +418,10 @@ def generate(dbc: Dbc, mode: str = "viper", tables: str = "auto", board: bool = 
             f"     {records!r},\n     {_choices(message, what)!r}),")
     walker = board or not all(own)  # a DBC decoded by its own functions only needs no walker
     profile = BOARD_TEMPLATE if board else RUNTIME_TEMPLATE
+    trees = any(not own[mi] and _is_tree(m) for mi, m in enumerate(messages))  # _walk_tree's code only then
     runtime = "\n\n".join([COMMON_TEMPLATE.read_text(), profile.read_text(),
-                            WALKER_TEMPLATE.read_text() if walker else NO_WALKER])
+                            WALKER_TEMPLATE.read_text() if walker else NO_WALKER]
+                           + ([WALKER_TREE_TEMPLATE.read_text()] if trees else []))
     if mode == "plain":  # for ports without a native emitter
         runtime = runtime.replace("@micropython.native\n", "").replace("@micropython.viper\n", "")
         # a plain int may exceed int32: fold it into the array's range (viper wraps by itself)

@@ -6,6 +6,8 @@
 # signal in signal-index order: start bit low byte; start bit high bit | 2 if big-endian;
 # length (1..64); 1 if signed | 2 if IEEE float. Lanes follow signal order: one per signal,
 # two for one wider than 32 bits.
+# A multiplexed message (its count's high byte | 0x80) follows its descriptors with its signal
+# tree, walked by _walk_tree (walker_tree_template.py, in the module only when a message needs it).
 
 
 @micropython.viper
@@ -59,7 +61,11 @@ def table_decode(key, data, lanes, selected, n):
     fn = DECODERS.get(key)
     if fn is not None:
         return fn(data, lanes, selected, n)
-    r = _walk(data, lanes, selected, n, _TAB, _TAT[mi])  # type: ignore[arg-type]  # bytes as ptr8: read only
+    at = _TAT[mi]
+    if _TAB[at + 3] & 0x80:  # a signal tree (multiplexers): _walk_tree is in the module then
+        r = _walk_tree(data, lanes, selected, n, _TAB, at)  # type: ignore[arg-type]  # bytes as ptr8: read only
+    else:
+        r = _walk(data, lanes, selected, n, _TAB, at)  # type: ignore[arg-type]
     return mi if r == 0 else r
 
 

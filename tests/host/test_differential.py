@@ -134,11 +134,12 @@ def test_engines_agree_hypothesis(engines, path, data):
 
 @pytest.mark.parametrize("path", ALL_DBCS, ids=lambda p: p.stem)
 def test_the_table_walker_agrees_on_every_message(path):
-    """tables="all": every message without a multiplexer through the one table-walking routine
-    (what a vehicle-scale DBC uses for most messages on the board)."""
+    """tables="all": every message through the table-walking routines, multiplexed ones (their
+    signal tree program) too: what a vehicle-scale DBC uses for most messages on the board;
+    every multiplexer value's pattern frames as well."""
     dbc = load_dbc(path, warn=None)
     rnd = random.Random(f"{path.name}-walk")
-    frames = [random_frame(dbc, rnd) for _ in range(1000)]
+    frames = [random_frame(dbc, rnd) for _ in range(1000)] + pattern_frames(dbc)
     mode = "plain" if "wide" in path.stem or "signed" in path.stem else "viper"
     with FirmwareEngine(dbc, mode=mode, tables="all") as engine:
         problems = compare(dbc, frames, engine)

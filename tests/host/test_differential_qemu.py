@@ -88,3 +88,18 @@ def test_mule_decode_engine_firmware_board_qemu(tmp_path):
             rounded += got["phys"] != want["phys"]
     assert decoded > 0
     assert rounded > 0  # float32 on the board: the unix port's doubles would equal cantools' exactly
+
+
+WALKED = ["kia_ev_pickup", "mux_simple", "mux_extended", "canfd_64"]  # the full module of a vehicle DBC: > 100 KB
+
+
+@pytest.mark.parametrize("path", [p for p in ALL_DBCS if p.stem in WALKED], ids=lambda p: p.stem)
+def test_the_table_walker_agrees_with_cantools_on_the_emulated_pyboard(qemu_session, path):
+    """tables="all": every message through the walker on the Cortex-M4F, multiplexed ones
+    through their signal tree (nested multiplexers, shared branches, undefined values)."""
+    dbc = load_dbc(path, warn=None)
+    rnd = random.Random(f"{path.name}-qemu-walk")
+    frames = [random_frame(dbc, rnd) for _ in range(FRAMES_PER_DBC)] + pattern_frames(dbc)
+    with QemuFirmwareEngine(dbc, tables="all", scripts=qemu_session) as engine:
+        problems = [p for p in compare(dbc, frames, engine) if not float32_overflow(p)]
+    assert not problems, "\n".join(problems[:20])
