@@ -36,7 +36,6 @@ While streaming, micropython.kbd_intr(-1): 0x03 is a data byte. Deploy link.mpy
 (mpy-cross -march=armv7emsp): compiling this source takes more heap than running it
 (over 80 KB on the 64-bit unix port; the .mpy imports into ~12 KB).
 """
-import binascii
 import micropython
 from array import array
 from micropython import const
@@ -111,7 +110,9 @@ _CRC_TABLE = _make_table()  # CRC-32/ISO-HDLC, reflected
 @micropython.viper
 def _feed(st, out, src) -> int:
     """Decode COBS from src[st[_POS]:st[_END]] into out until a run ends (docs/protocol.md,
-    Receiving): _FRAME with its length in st[_LEN], _BAD (invalid or oversize), or _NONE."""
+    Receiving): _FRAME with its length in st[_LEN], _BAD (invalid or oversize), or _NONE.
+    link_plain._feed_plain byte for byte, with a block's bytes copied in a tight loop (viper code pays
+    for every operation: the general step is ~4 times as long)."""
     s = ptr32(st)
     o = ptr8(out)
     b = ptr8(src)
@@ -124,6 +125,26 @@ def _feed(st, out, src) -> int:
     start = pos
     result = _NONE
     while pos < end:
+        if left != 0 and run < MAX_ENCODED:
+            # inside a block: its bytes up to a 0x00, the end of src or an oversize run
+            k = left
+            if k > end - pos:
+                k = end - pos
+            if k > MAX_ENCODED - run:
+                k = MAX_ENCODED - run
+            first = pos
+            lim = pos + k
+            while pos < lim:
+                c = b[pos]
+                if c == 0:
+                    break
+                o[olen] = c
+                olen += 1
+                pos += 1
+            run += pos - first
+            left -= pos - first
+            if pos == end:
+                break
         c = b[pos]
         pos += 1
         if c == 0:
@@ -160,60 +181,27 @@ def _feed(st, out, src) -> int:
     return result
 
 
-def _feed_plain(st, out, src):
-    """_feed in bytecode: the reference the viper code is tested against."""
-    pos = st[_POS]
-    end = st[_END]
-    run = st[_RUN]
-    olen = st[_OUT]
-    left = st[_LEFT]
-    code = st[_CODE]
-    start = pos
-    result = _NONE
-    while pos < end:
-        c = src[pos]
-        pos += 1
-        if c == 0:
-            if run != 0 and run <= MAX_ENCODED:
-                result = _FRAME if left == 0 else _BAD
-                st[_LEN] = olen
-            run = olen = left = 0
-            code = 0xFF
-            if result != _NONE:
-                break
-        elif run <= MAX_ENCODED:
-            run += 1
-            if run > MAX_ENCODED:
-                result = _BAD
-                break
-            if left == 0:
-                if code != 0xFF:
-                    out[olen] = 0
-                    olen += 1
-                code = c
-                left = c - 1
-            else:
-                out[olen] = c
-                olen += 1
-                left -= 1
-    st[_POS] = pos
-    st[_RUN] = run
-    st[_OUT] = olen
-    st[_LEFT] = left
-    st[_CODE] = code
-    st[_SINCE] += pos - start
-    return result
-
-
 @micropython.viper
 def _crc(table, buf, n: int, put: int) -> int:
     """CRC-32 of buf[0:n]: written to buf[n:n+4] when put, else compared with it (1: equal).
-    No int object is made, so nothing is allocated even for CRCs ≥ 2**30."""
+    No int object is made, so nothing is allocated even for CRCs ≥ 2**30. Four bytes at a
+    time (buf is a bytearray: its data is word-aligned; the CRC is reflected, so a
+    little-endian word's bytes go in from its low end)."""
     t = ptr32(table)
     b = ptr8(buf)
+    w = ptr32(buf)
     ones = uint(0xFFFF) | (uint(0xFFFF) << 16)
     c = ones
+    q = n >> 2
     i = 0
+    while i < q:
+        c = c ^ uint(w[i])
+        c = uint(t[int(c & 0xFF)]) ^ (c >> 8)
+        c = uint(t[int(c & 0xFF)]) ^ (c >> 8)
+        c = uint(t[int(c & 0xFF)]) ^ (c >> 8)
+        c = uint(t[int(c & 0xFF)]) ^ (c >> 8)
+        i += 1
+    i = q << 2
     while i < n:
         c = uint(t[int((c ^ uint(b[i])) & 0xFF)]) ^ (c >> 8)
         i += 1
@@ -229,20 +217,10 @@ def _crc(table, buf, n: int, put: int) -> int:
     return 1
 
 
-def _crc_plain(table, buf, n, put):
-    c = binascii.crc32(memoryview(buf)[:n])  # may allocate: a heap int when ≥ 2**30
-    for k in range(4):
-        v = (c >> (8 * k)) & 0xFF
-        if put:
-            buf[n + k] = v
-        elif buf[n + k] != v:
-            return 0
-    return 1
-
-
 @micropython.viper
 def _encode(dst, src, n: int) -> int:
-    """dst = 0x00, COBS(src[0:n]), 0x00 (canonical COBS); returns its length."""
+    """dst = 0x00, COBS(src[0:n]), 0x00 (canonical COBS); returns its length. link_plain._encode_plain
+    with each block's bytes copied in a tight loop."""
     d = ptr8(dst)
     s = ptr8(src)
     d[0] = 0
@@ -251,58 +229,35 @@ def _encode(dst, src, n: int) -> int:
     code = 1
     i = 0
     while i < n:
-        c = s[i]
-        i += 1
-        if c == 0:
+        first = i
+        lim = i + 0xFF - code
+        if lim > n:
+            lim = n
+        while i < lim:
+            c = s[i]
+            if c == 0:
+                break
+            d[w] = c
+            w += 1
+            i += 1
+        code += i - first
+        if code == 0xFF:  # a full block
+            d[code_at] = code
+            code = 1
+            if i < n:
+                code_at = w
+                w += 1
+            else:
+                code_at = -1  # a final full block is not followed by an empty one
+        elif i < n:  # a 0x00
+            i += 1
             d[code_at] = code
             code_at = w
             w += 1
             code = 1
-        else:
-            d[w] = c
-            w += 1
-            code += 1
-            if code == 0xFF:
-                d[code_at] = code
-                code = 1
-                if i < n:
-                    code_at = w
-                    w += 1
-                else:
-                    code_at = -1  # a final full block is not followed by an empty one
     if code_at >= 0:
         d[code_at] = code
     d[w] = 0
-    return w + 1
-
-
-def _encode_plain(dst, src, n):
-    dst[0] = 0
-    code_at = 1
-    w = 2
-    code = 1
-    for i in range(n):
-        c = src[i]
-        if c == 0:
-            dst[code_at] = code
-            code_at = w
-            w += 1
-            code = 1
-        else:
-            dst[w] = c
-            w += 1
-            code += 1
-            if code == 0xFF:
-                dst[code_at] = code
-                code = 1
-                if i + 1 < n:
-                    code_at = w
-                    w += 1
-                else:
-                    code_at = -1
-    if code_at >= 0:
-        dst[code_at] = code
-    dst[w] = 0
     return w + 1
 
 
@@ -337,28 +292,6 @@ def _can_index(p, blen: int, offs) -> int:
     return count
 
 
-def _can_index_plain(p, blen, offs):
-    if blen < CAN_BATCH_HEADER or p[HEADER + 3] & 0xC0:
-        return -1
-    end = HEADER + blen
-    count = p[HEADER + 4]
-    i = HEADER + CAN_BATCH_HEADER
-    for k in range(count):
-        if i + CAN_RECORD_HEADER > end:
-            return -1
-        top = p[i + 7]
-        if top & 0x60:
-            return -1
-        if not top & 0x80 and (top or p[i + 6] or p[i + 5] & 0xF8):
-            return -1
-        n = p[i + 8]
-        if n > CAN_MAX_DATA:
-            return -1
-        offs[k] = i
-        i += CAN_RECORD_HEADER + n
-    return count if i == end else -1
-
-
 @micropython.viper
 def _can_get(p, at: int, rec, data) -> int:
     b = ptr8(p)
@@ -373,17 +306,6 @@ def _can_get(p, at: int, rec, data) -> int:
     while j < n:
         d[j] = b[at + CAN_RECORD_HEADER + j]
         j += 1
-    return n
-
-
-def _can_get_plain(p, at, rec, data):
-    rec[0] = p[at] | (p[at + 1] << 8) | (p[at + 2] << 16) | ((p[at + 3] & 0x3F) << 24)
-    rec[1] = p[at + 4] | (p[at + 5] << 8) | (p[at + 6] << 16) | ((p[at + 7] & 0x1F) << 24)
-    rec[2] = p[at + 7] >> 7
-    n = p[at + 8]
-    rec[3] = n
-    for j in range(n):
-        data[j] = p[at + CAN_RECORD_HEADER + j]
     return n
 
 
@@ -455,39 +377,6 @@ def _tm_add(out, ps, lanes, table, selected) -> int:
     return k if k < n else -1
 
 
-def _tm_add_plain(out, ps, lanes, table, selected):
-    at = h = ps[_TM_AT]
-    k = k0 = ps[_TM_K]
-    result = ps[_TM_RESULT]
-    if ps[_TM_COUNT] == 255 or h + 8 > _TM_LIMIT:
-        return k0
-    n = selected[0] if result < 0x8000 else 0
-    if result >= 0x8000:
-        k = k0 = 0
-    base = table[2 * result] | (table[2 * result + 1] << 8) if result < 0x8000 else 0
-    at += 8
-    while k < n:
-        si = selected[k + 1]
-        e = table[base + 2 * si] | (table[base + 2 * si + 1] << 8)
-        size = 10 if e & 0x8000 else 6
-        if at + size > _TM_LIMIT:
-            break
-        _put(out, at, si, 2)
-        _put(out, at + 2, lanes[e & 0x7FFF], 4)
-        if size == 10:
-            _put(out, at + 6, lanes[(e & 0x7FFF) + 1], 4)
-        at += size
-        k += 1
-    if k < n and (ps[_TM_COUNT] or k == k0):
-        return k0
-    _put(out, h, ps[_TM_NO], 4)
-    _put(out, h + 4, result, 2)
-    _put(out, h + 6, k - k0, 2)
-    ps[_TM_AT] = at
-    ps[_TM_COUNT] += 1
-    return k if k < n else -1
-
-
 def _put(buf, at, v, size):
     """Little-endian integer; two's complement for negative v."""
     for k in range(size):
@@ -531,10 +420,13 @@ class FrameReader:
         self.crc_errors = 0
         self.bad_frames = 0
         self.seq_gaps = 0
-        self._feed = _feed if viper else _feed_plain
-        self._crc = _crc if viper else _crc_plain
-        self._can_index = _can_index if viper else _can_index_plain
-        self._can_get = _can_get if viper else _can_get_plain
+        if viper:
+            self._feed, self._crc, self._can_index, self._can_get = _feed, _crc, _can_index, _can_get
+        else:  # the bytecode twins, the reference the viper code is tested against
+            import link_plain as lp
+
+            self._feed, self._crc = lp._feed_plain, lp._crc_plain
+            self._can_index, self._can_get = lp._can_index_plain, lp._can_get_plain
 
     def feed(self, buf, n=-1):
         """Take buf[0:n] (all of buf when n < 0); call next() until -1 before refilling buf."""
@@ -629,9 +521,12 @@ class Writer:
         self._tm = bytearray(MAX_PAYLOAD)
         self._ps = array("i", bytes(4 * 5))
         self._ps[_TM_AT] = HEADER + 1
-        self._crc = _crc if viper else _crc_plain
-        self._encode = _encode if viper else _encode_plain
-        self._tm_add = _tm_add if viper else _tm_add_plain
+        if viper:
+            self._crc, self._encode, self._tm_add = _crc, _encode, _tm_add
+        else:
+            import link_plain as lp
+
+            self._crc, self._encode, self._tm_add = lp._crc_plain, lp._encode_plain, lp._tm_add_plain
         self._table = bytearray(0)  # _tables() fills a bytearray: one type for both
         if dbc is not None:
             self._tables(dbc)
