@@ -99,17 +99,20 @@ class VirtualBoard:
         tty.setraw(self._user_slave)  # bytes pass unchanged, as over USB
         os.set_blocking(self._user_master, False)
         if self.can:
-            from host_tools.vcan.bus import CONTROLLER_HEAP, VirtualCanBus, board_modules, board_preamble
-
-            self.can_bus = VirtualCanBus()
-            self.can_bus.start()
-            modules = board_modules(Path(self._tmp.name))
-            self._preamble = board_preamble(self.can_bus.socket_path, modules)
-            self._boot_script.write_text(self._preamble + _BOOT)
-            self._controller_heap = CONTROLLER_HEAP
+            self._start_can()
         self._spawn(run_main=True)
         self._thread = threading.Thread(target=self._relay, name="mule-vboard", daemon=True)
         self._thread.start()
+
+    def _start_can(self) -> None:
+        from host_tools.vcan.bus import CONTROLLER_HEAP, VirtualCanBus, board_modules, board_preamble
+
+        self.can_bus = VirtualCanBus()
+        self.can_bus.start()
+        modules = board_modules(Path(self._tmp.name))
+        self._preamble = board_preamble(self.can_bus.socket_path, modules)
+        self._boot_script.write_text(self._preamble + _BOOT)
+        self._controller_heap = CONTROLLER_HEAP
 
     def stop(self) -> None:
         self._stop.set()
@@ -310,6 +313,7 @@ class VirtualBoard:
 FLASH_IMAGE = "mule_flash.img"  # the emulated board's /flash drive, in its folder
 FLASH_SIZE = 1024 * 1024
 INPUT_FILE = "mule_uart_in"  # host→board bytes (the name is built into the board's firmware)
+CAN_INPUT_FILE = "mule_can_in"  # the virtual CAN bus's records for the board (vcan_link.c)
 _QUICK_EXIT_S = 2.0  # QEMU gone this soon after starting: do not restart it in a loop
 
 
@@ -321,12 +325,18 @@ class QemuBoard(VirtualBoard):
     through semihosting): files survive soft resets, `soft_reset()` (a hard reset: QEMU
     restarts) and new runs on the same folder. QEMU exiting (machine.reset()) restarts it.
     Host→board bytes go into a file the board reads every millisecond (semihosting): they
-    wait there while the board's 2 KB buffer is full, never dropped."""
+    wait there while the board's 2 KB buffer is full, never dropped.
+
+    can=True: a virtual CAN bus (host_tools/vcan) with an slcan port, as on the unix board;
+    the firmware's frozen machine.CAN (_boot.py imports it when the bus's file is there)
+    reads the bus's records from a file (CAN_INPUT_FILE) and sends on QEMU's second UART, a
+    socket to the bus."""
 
     kind = "qemu"
 
-    def __init__(self, directory: str | Path, heap: str | int | None = None, firmware: Path | None = None):
-        super().__init__(directory, heap)
+    def __init__(self, directory: str | Path, heap: str | int | None = None, firmware: Path | None = None,
+                 can: bool = False):
+        super().__init__(directory, heap, can=can)
         self.heap = parse_heap(self.heap, MAX_HEAP)
         self.firmware = firmware  # None: build (or reuse) the one for this heap at start()
         self.qemu_log = Path(self._tmp.name) / "qemu.log"
@@ -346,6 +356,13 @@ class QemuBoard(VirtualBoard):
                     f.truncate(FLASH_SIZE)
         super().start()
 
+    def _start_can(self) -> None:
+        from host_tools.vcan.bus import VirtualCanBus
+
+        # the firmware's controller is frozen (its code in flash): no heap added
+        self.can_bus = VirtualCanBus(board_inbox=Path(self._tmp.name) / CAN_INPUT_FILE)
+        self.can_bus.start()
+
     def _spawn(self, run_main: bool = True) -> None:
         # QEMU runs in a folder of its own: the drive (a link to the board folder's image) and
         # the host→board bytes, a file the board reads every millisecond through semihosting
@@ -362,6 +379,9 @@ class QemuBoard(VirtualBoard):
         cmd = [shutil.which("qemu-system-arm") or "qemu-system-arm", "-machine", "mps2-an386", "-nographic",
                "-monitor", "null", "-semihosting-config", "enable=on,target=native", "-kernel", str(self.firmware),
                "-chardev", f"serial,id=uart,path={os.ttyname(slave)}", "-serial", "chardev:uart"]
+        if self.can_bus is not None:  # UART1: the board's frames to the bus (its records come in a file)
+            cmd += ["-chardev", f"socket,id=can,path={self.can_bus.socket_path}", "-serial", "chardev:can"]
+            os.truncate(run / CAN_INPUT_FILE, 0)  # the new board reads from the end of what is there
         with open(self.qemu_log, "ab") as log:
             self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=run,
                                           close_fds=True, start_new_session=True)
@@ -415,9 +435,9 @@ class QemuBoard(VirtualBoard):
 
 def open_board(kind: str, directory: str | Path, heap: str | int | None = None, can: bool = False) -> VirtualBoard:
     """A board by name ("unix" or "qemu"), not started. ValueError for a bad heap or kind.
-    can: the unix board gets a virtual CAN bus (host_tools/vcan; not yet on qemu)."""
+    can: the board gets a virtual CAN bus (host_tools/vcan) with an slcan port."""
     if kind not in BOARDS:
         raise ValueError(f"board {kind!r}: choose one of {', '.join(BOARDS)}")
     if kind == "qemu":
-        return QemuBoard(directory, heap)
+        return QemuBoard(directory, heap, can=can)
     return VirtualBoard(directory, heap, can=can)

@@ -204,9 +204,14 @@ class SlcanAdapter:
 
 class VirtualCanBus:
     """`with VirtualCanBus() as bus:` bus.port (the slcan pty), bus.socket_path (the
-    board's end, given to MicroPython as MULE_VCAN)."""
+    board's end, given to MicroPython as MULE_VCAN).
 
-    def __init__(self):
+    board_inbox: the emulated Pyboard's way in (host_tools/qemu_board/.../vcan_link.c): records
+    for the board are appended to this file, which it reads through semihosting, instead of
+    going down the socket (QEMU's UART, the socket's other end there, moves a few KB/s into
+    the board); the board's records still come up the socket."""
+
+    def __init__(self, board_inbox: Path | None = None):
         self._tmp = tempfile.TemporaryDirectory(prefix="mule-vcan-")
         self.socket_path = str(Path(self._tmp.name) / "bus.sock")
         self.adapter = SlcanAdapter()
@@ -217,6 +222,8 @@ class VirtualCanBus:
         self._listen.listen(2)
         self._listen.setblocking(False)
         self._board: socket.socket | None = None
+        self._inbox = os.open(board_inbox, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600) \
+            if board_inbox is not None else -1
         self._board_in = bytearray()
         self._queue: collections.deque[_Frame] = collections.deque()
         self._free_at = time.monotonic()
@@ -252,6 +259,9 @@ class VirtualCanBus:
         for s in (self._board, self._listen):
             if s is not None:
                 s.close()
+        if self._inbox >= 0:
+            os.close(self._inbox)
+            self._inbox = -1
         self.adapter.close()
         self._tmp.cleanup()
 
@@ -311,7 +321,7 @@ class VirtualCanBus:
             kind, dlc, rtr, _, can_id, payload, _ = _REC.unpack_from(self._board_in)
             del self._board_in[:_REC.size]
             if kind == _FROM_BOARD_BITRATE:
-                self.board_bitrate = can_id
+                self.board_bitrate = can_id or None  # 0: the controller stopped
             elif kind == _FROM_BOARD_FRAME:
                 self._queue.append(_Frame(can_id & 0x1FFFFFFF, bool(can_id & _EXT), bool(rtr),
                                           payload[:min(dlc, 8)], "board"))
@@ -324,6 +334,9 @@ class VirtualCanBus:
         else:
             can_id = frame.can_id | (_EXT if frame.ext else 0)
             record = _REC.pack(kind, len(frame.data), int(frame.rtr), 0, can_id, frame.data, frame.at_us)
+        if self._inbox >= 0:
+            os.write(self._inbox, record)  # whole records (O_APPEND): the board never reads half of one
+            return
         try:
             self._board.sendall(record)
         except OSError:
@@ -350,7 +363,7 @@ class VirtualCanBus:
                 self.stats.from_adapter += 1
                 if board_hears:
                     self._to_board(_TO_BOARD_FRAME, frame)
-                elif self._board is not None:
+                elif self._board is not None and self.board_bitrate is not None:
                     self.stats.rx_errors_board += 1
                     self._to_board(_TO_BOARD_RX_ERROR)
                 else:

@@ -1,17 +1,17 @@
-# The virtual board's CAN controller (MicroPython, unix port): machine_can.py's machine.CAN
-# (filters, 3-deep RX FIFO with overrun, TX queue, TEC/REC states) with its bus on the
-# host's virtual CAN bus (host_tools/vcan/bus.py) over a Unix socket: PATH (set by the
-# virtual board's preamble) or the environment variable MULE_VCAN. Importing this module installs it as `machine` (the
-# builtin's names plus CAN), as a Pyboard build with machine.CAN has it.
+# The virtual boards' CAN controller: machine_can.py's machine.CAN (filters, 3-deep RX FIFO
+# with overrun, TX queue, TEC/REC states) with its bus on the host's virtual CAN bus
+# (host_tools/vcan/bus.py). The unix board reaches it over a Unix socket: PATH (set by the
+# virtual board's preamble) or the environment variable MULE_VCAN; the emulated Pyboard
+# through its C module vcan_link (host_tools/qemu_board: records in from a file, out on
+# UART1), this module frozen into its firmware. Importing this module installs it as
+# `machine` (the builtin's names plus CAN), as a Pyboard build with machine.CAN has it.
 #
 # Wire, both ways: 20-byte records [kind, dlc, rtr, 0, id (u32 LE, bit 31: extended),
 # data (8), time (u32 LE: the host's clock in us, mod 2**30)]. Host->board: kind 1 a frame
 # on the bus at that time (paced to the bitrate by the host), kind 2 a receive error (REC + 1), kind 3 an
 # acknowledged transmission (TEC - 1), kind 4 a transmission nobody acknowledged (TEC + 8,
 # error passive at most, as CAN's ACK-error rule). Board->host: kind 0x81 a frame this
-# controller sent, kind 0x80 the controller's bitrate (id field) when it starts.
-import os
-import socket
+# controller sent, kind 0x80 the controller's bitrate (id field) when it starts, 0 when it stops.
 import sys
 import time
 
@@ -25,7 +25,9 @@ _RX_ERROR = 2
 _TX_ACKED = 3
 _TX_NO_ACK = 4
 _SLACK_US = 5000  # host scheduling jitter allowed before a full FIFO loses a frame
-_STAGE = 256  # frames read from the socket, waiting for room in the FIFO
+# frames read from the bus, waiting for room in the FIFO: more than the slack lets wait at
+# 1 Mbit/s (~8 per ms), few enough for a 100 KB heap (the emulated Pyboard's)
+_STAGE = 48
 PATH = None
 
 
@@ -41,21 +43,17 @@ _Base = machine_can.CAN  # the fake's controller; machine_can.CAN becomes the su
 class CAN(_Base):
     def __init__(self, id, *args, **kwargs):
         self._sock = None
-        self._inbuf = bytearray(_REC * 64)
+        self._inbuf = bytearray(_REC * 16)
         self._fill = 0
         self._stage = []  # (host time on the bus, id, ext, rtr, data)
         self._offset = None  # least (our clock - host clock) seen: the pipe's delay, ~0
         self._out = bytearray(_REC)
         _Base.__init__(self, id, *args, **kwargs)
-        path = PATH or os.getenv("MULE_VCAN")
-        if path:
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s.connect(b"\x01\x00" + path.encode() + b"\x00")
-            s.setblocking(False)
-            self._sock = s
-            self._record(0x80, self.bitrate, False, b"")
+        self._sock = _connect()
+        if self._sock is not None:
+            self._record(0x80, self.bitrate, False, False, b"")
 
-    def _record(self, kind, can_id, rtr, data):
+    def _record(self, kind, can_id, ext, rtr, data):
         out = self._out
         out[0] = kind
         out[1] = len(data)
@@ -63,6 +61,8 @@ class CAN(_Base):
         out[3] = 0
         for i in range(4):
             out[4 + i] = (can_id >> (8 * i)) & 0xFF
+        if ext:
+            out[7] |= 0x80  # (an id | 0x80000000 would be a big int on a 32-bit board)
         for i in range(8):
             out[8 + i] = data[i] if i < len(data) else 0
         for i in range(4):
@@ -131,15 +131,36 @@ class CAN(_Base):
         if self._sock is None:
             return
         for can_id, ext, rtr, data in self.on_bus:
-            self._record(0x81, can_id | (0x80000000 if ext else 0), rtr, data)
+            self._record(0x81, can_id, ext, rtr, data)
         self.on_bus = []
         self._pump()
 
     def deinit(self):
         _Base.deinit(self)
         if self._sock is not None:
+            self._record(0x80, 0, False, False, b"")  # stopped: the bus no longer delivers to it
             self._sock.close()
             self._sock = None
+
+
+def _connect():
+    # the emulated Pyboard's link when its host attached a bus, else the unix board's socket
+    try:
+        import vcan_link
+    except ImportError:
+        vcan_link = None
+    if vcan_link is not None:
+        return vcan_link if vcan_link.open() else None
+    import os
+    import socket
+
+    path = PATH or os.getenv("MULE_VCAN")
+    if not path:
+        return None
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(b"\x01\x00" + path.encode() + b"\x00")
+    s.setblocking(False)
+    return s
 
 
 machine_can.CAN = CAN

@@ -16,3 +16,11 @@ os.chdir("/flash")
 sys.path.append("/flash")
 sys.path.append("/flash/lib")
 del _bdev
+# A virtual CAN bus attached by the host (QemuBoard with can=True): machine.CAN on it
+import vcan_link
+
+if vcan_link.open():
+    import mule_vcan
+
+    del mule_vcan
+del vcan_link

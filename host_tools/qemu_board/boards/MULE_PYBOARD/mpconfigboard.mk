@@ -13,8 +13,11 @@ LDSCRIPT = mcu/arm/mps2.ld
 # mule_board.c sits between the port and its UART (an RX interrupt and buffer: Ctrl-C while
 # code runs) and runs boot.py/main.py after every (soft) reset, as a Pyboard does.
 LDFLAGS += --wrap=uart_init --wrap=uart_rx_chr --wrap=uart_rx_any --wrap=mp_init
+# vcan_link.c gives the heap's MULE_VCAN_HEAP share (build.py) to the CAN controller, or takes it off
+LDFLAGS += --wrap=gc_init
 
-SRC_C += $(BOARD_DIR)/mule_board.c shared/timeutils/timeutils.c
+# vcan_link.c: the board's end of the virtual CAN bus (host_tools/vcan), for the frozen machine.CAN
+SRC_C += $(BOARD_DIR)/mule_board.c $(BOARD_DIR)/vcan_link.c shared/timeutils/timeutils.c
 SRC_BOARD_O = shared/runtime/gchelper_native.o shared/runtime/gchelper_thumb2.o
 
 MPY_CROSS_FLAGS += -march=armv7emsp
