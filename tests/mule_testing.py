@@ -1,7 +1,10 @@
-"""Test helpers shared across tests/: paths, and comparing two engines' outcomes."""
+"""Test helpers shared across tests/: paths, comparing two engines' outcomes, and talking to
+a (virtual) board's serial port."""
 
 from __future__ import annotations
 
+import subprocess
+import time
 from pathlib import Path
 
 from host_tools.sample_frames import SampleFrame, choose_mux, random_frame, set_bits  # noqa: F401
@@ -24,3 +27,50 @@ def disagreements(message_of, reference, candidate) -> list[str]:
         problems.extend(f"{where}: {problem}" for problem in
                         mismatches(message_of(frame), want.raw, want.phys, got.raw, got.phys))
     return problems
+
+
+def read_until(port, marker: bytes, timeout: float = 10.0) -> bytes:
+    """What a serial port says up to and including `marker`; fails the test without it."""
+    data = b""
+    end = time.monotonic() + timeout
+    while marker not in data and time.monotonic() < end:
+        data += port.read(port.in_waiting or 1)
+    assert marker in data, data
+    return data
+
+
+def mpremote(port: str, *args: str, timeout: float = 120) -> str:
+    """mpremote connect PORT ARGS...: its stdout; fails the test when it fails."""
+    from host_tools.tools import tool
+
+    result = subprocess.run([tool("mpremote"), "connect", port, *args], capture_output=True, text=True,
+                            timeout=timeout)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+# main.py for a board's Ctrl-C test: it prints "listening" and loops; with a file "deaf"
+# beside it, it turns Ctrl-C off (micropython.kbd_intr(-1)) and prints "deaf" first.
+KBD_INTR_MAIN = ("import micropython, time\n"
+                 "try:\n"
+                 "    open('deaf').close()\n"
+                 "    micropython.kbd_intr(-1)\n"
+                 "    print('deaf')\n"
+                 "except OSError:\n"
+                 "    print('listening')\n"
+                 "while True:\n"
+                 "    time.sleep_ms(10)\n")
+
+
+def assert_stop_ends_it(board) -> None:
+    """A virtual board (unix or qemu) started and stopped: its process gone, its pty closed."""
+    import os
+
+    import pytest
+
+    board.start()
+    pid = board._proc.pid
+    board.stop()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert board._user_master == -1 and board._proc is None

@@ -5,14 +5,13 @@ the 100K one first). Without the toolchain a test skips, saying why; in CI
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from host_tools.qemu_board.build import BuildError, build
 from host_tools.qemu_board.scripts import QemuScripts, ScriptError  # noqa: F401  (the shared board runner)
-from host_tools.tools import tool
+from mule_testing import mpremote  # noqa: F401  (the qemu tests' import)
 
 
 def qemu_firmware(heap: str = "100K") -> Path:
@@ -22,10 +21,3 @@ def qemu_firmware(heap: str = "100K") -> Path:
         if os.environ.get("MULE_REQUIRE_QEMU"):
             pytest.fail(f"MULE_REQUIRE_QEMU is set but the emulated Pyboard cannot be built: {exc}")
         pytest.skip(f"emulated Pyboard not available: {exc}")
-
-
-def mpremote(port: str, *args: str, timeout: float = 120) -> str:
-    result = subprocess.run([tool("mpremote"), "connect", port, *args], capture_output=True, text=True,
-                            timeout=timeout)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout

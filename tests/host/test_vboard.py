@@ -3,7 +3,6 @@ reset reruns main.py, Ctrl-C interrupts only while kbd_intr is on, and it cleans
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -11,24 +10,13 @@ import time
 import pytest
 import serial
 
-from host_tools.tools import tool
+import mule_testing
 from host_tools.vboard import VirtualBoard
-
-
-def read_until(port: serial.Serial, marker: bytes, timeout: float = 10.0) -> bytes:
-    data = b""
-    end = time.monotonic() + timeout
-    while marker not in data and time.monotonic() < end:
-        data += port.read(port.in_waiting or 1)
-    assert marker in data, data
-    return data
+from mule_testing import KBD_INTR_MAIN, assert_stop_ends_it, read_until
 
 
 def mpremote(board: VirtualBoard, *args: str) -> str:
-    result = subprocess.run([tool("mpremote"), "connect", board.port, *args],
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
+    return mule_testing.mpremote(board.port, *args, timeout=60)
 
 
 @pytest.fixture
@@ -75,16 +63,7 @@ def test_mpremote_soft_reset_keeps_state_out(board):
 
 
 def test_ctrl_c_interrupts_only_while_kbd_intr_is_on(tmp_path):
-    (tmp_path / "main.py").write_text(
-        "import micropython, time\n"
-        "try:\n"
-        "    open('deaf').close()\n"
-        "    micropython.kbd_intr(-1)\n"
-        "    print('deaf')\n"
-        "except OSError:\n"
-        "    print('listening')\n"
-        "while True:\n"
-        "    time.sleep_ms(10)\n")
+    (tmp_path / "main.py").write_text(KBD_INTR_MAIN)
     with VirtualBoard(tmp_path) as vb, serial.Serial(vb.port, timeout=0.1) as port:
         read_until(port, b"listening")
         port.write(b"\x03")
@@ -119,13 +98,7 @@ def test_bytes_pass_unchanged_both_ways(tmp_path):
 
 def test_stop_kills_micropython_and_closes_the_port(tmp_path):
     (tmp_path / "main.py").write_text("import time\nwhile True:\n    time.sleep(1)\n")
-    vb = VirtualBoard(tmp_path)
-    vb.start()
-    pid = vb._proc.pid
-    vb.stop()
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)
-    assert vb._user_master == -1 and vb._proc is None
+    assert_stop_ends_it(VirtualBoard(tmp_path))
 
 
 def test_a_missing_folder_is_an_error(tmp_path):

@@ -5,7 +5,6 @@ only while kbd_intr is on, and a simulated drive replays with every value verifi
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -15,10 +14,11 @@ import serial
 
 from host_tools import REPO_ROOT
 from host_tools.flash import flash
-import qemu_testing
+import mule_testing
 from host_tools.qemu_board.build import build
 from host_tools.vboard import FLASH_IMAGE, QemuBoard
-from qemu_testing import qemu_firmware
+from mule_testing import KBD_INTR_MAIN, assert_stop_ends_it
+from qemu_testing import QemuScripts, ScriptError, qemu_firmware
 
 MULE = [sys.executable, "-m", "host_tools.cli.main"]
 
@@ -29,16 +29,11 @@ def firmware():
 
 
 def read_until(port: serial.Serial, marker: bytes, timeout: float = 15.0) -> bytes:
-    data = b""
-    end = time.monotonic() + timeout
-    while marker not in data and time.monotonic() < end:
-        data += port.read(port.in_waiting or 1)
-    assert marker in data, data
-    return data
+    return mule_testing.read_until(port, marker, timeout)
 
 
 def mpremote(board: QemuBoard, *args: str) -> str:
-    return qemu_testing.mpremote(board.port, *args)
+    return mule_testing.mpremote(board.port, *args)
 
 
 @pytest.fixture
@@ -97,15 +92,7 @@ def test_a_hard_reset_restarts_qemu_with_the_same_drive(board, tmp_path):
 
 def test_ctrl_c_interrupts_only_while_kbd_intr_is_on(tmp_path, firmware):
     main = tmp_path / "main.py"
-    main.write_text("import micropython, time\n"
-                    "try:\n"
-                    "    open('deaf').close()\n"
-                    "    micropython.kbd_intr(-1)\n"
-                    "    print('deaf')\n"
-                    "except OSError:\n"
-                    "    print('listening')\n"
-                    "while True:\n"
-                    "    time.sleep_ms(10)\n")
+    main.write_text(KBD_INTR_MAIN)
     with QemuBoard(tmp_path, firmware=firmware) as qb:
         # mpremote's own Ctrl-C stops main.py: the board is interruptible while listening
         mpremote(qb, "fs", "cp", str(main), ":main.py")
@@ -124,13 +111,7 @@ def test_ctrl_c_interrupts_only_while_kbd_intr_is_on(tmp_path, firmware):
 
 
 def test_stop_kills_qemu_and_closes_the_port(tmp_path, firmware):
-    qb = QemuBoard(tmp_path, firmware=firmware)
-    qb.start()
-    pid = qb._proc.pid
-    qb.stop()
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)
-    assert qb._user_master == -1 and qb._proc is None
+    assert_stop_ends_it(QemuBoard(tmp_path, firmware=firmware))
 
 
 def test_the_build_is_reused_while_its_inputs_are_unchanged(firmware):
@@ -189,8 +170,8 @@ def test_scripts_runner_recovers_after_a_script_runs_out_of_memory(firmware, tmp
     greedy.write_text("keep = []\nwhile True:\n    keep.append(bytearray(1000))\n")
     fine = tmp_path / "fine.py"
     fine.write_text("import sys\nprint(len(open(sys.argv[1], 'rb').read()))\n")
-    with qemu_testing.QemuScripts(firmware) as board:
-        with pytest.raises(qemu_testing.ScriptError, match="MemoryError"):
+    with QemuScripts(firmware) as board:
+        with pytest.raises(ScriptError, match="MemoryError"):
             board.run(greedy)
         board.put(bytes(40_000), "/flash/blob.bin")
         assert board.run(fine, ["/flash/blob.bin"]).strip() == "40000"
