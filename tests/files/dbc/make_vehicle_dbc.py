@@ -17,6 +17,8 @@ Usage: python3 tests/files/dbc/make_vehicle_dbc.py   (rewrites the files byte fo
 import random
 from pathlib import Path
 
+from make_many_messages import signal_bits  # beside this file: the bit arithmetic of both generators
+
 HERE = Path(__file__).parent
 # file name -> (seed, messages, FD share, overlapping messages of each kind)
 FILES = {
@@ -54,19 +56,6 @@ def fmt(x):
         return str(x)
     r = repr(float(x))
     return r[:-2] if r.endswith(".0") else r
-
-
-def moto_bits(start, length):
-    bits, p = [], start
-    for i in range(length):
-        bits.append(p)
-        if i < length - 1:
-            p = p + 15 if p % 8 == 0 else p - 1
-    return bits
-
-
-def bits_of(start, length, intel):
-    return list(range(start, start + length)) if intel else moto_bits(start, length)
 
 
 def moto_start(lsb_byte, lsb_bit, length):
@@ -108,7 +97,7 @@ class Message:
                 if lsb // 8 * 8 + 8 > nbits:
                     continue
                 start = moto_start(lsb // 8, lsb % 8, width)
-            bits = bits_of(start, width, intel)
+            bits = signal_bits(start, width, intel)
             if all(0 <= b < nbits for b in bits) and not used.intersection(bits) and \
                     (intel or start // 8 < self.length):
                 if not intel and sorted(bits) != sorted(set(bits)):
