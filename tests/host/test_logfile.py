@@ -587,6 +587,31 @@ def test_trc_roundtrip(msgs):
     assert got(frames) == expected(msgs)
 
 
+def add_noise(lines: list, entry: tuple, bad_lines: list, ignored: dict) -> bool:
+    """Append a noise line (text, what): "bad" or "junk" must come back as a bad record at its
+    line number, anything else as ignored[what]. True for a line meant as a frame ("bad")."""
+    text, what = entry
+    lines.append(text)
+    if what in ("bad", "junk"):
+        bad_lines.append(len(lines))
+        return what == "bad"
+    ignored[what] = ignored.get(what, 0) + 1
+    return False
+
+
+def read_noisy(lines: list, suffix: str, kind: str, no_record: bool):
+    """`lines` as a log noise.SUFFIX read with skip_bad: (frames, stats); None after checking
+    that a file with no record in it (`no_record`) is refused ("no KIND frame in the file")."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"noise{suffix}"
+        path.write_text("\n".join(lines) + "\n")
+        if no_record:
+            with pytest.raises(LogError, match=f"no {kind} frame in the file"):
+                read(path, skip_bad=True)
+            return None
+        return read(path, skip_bad=True)
+
+
 # lines that break a candump log in different ways, and how each must be reported
 CANDUMP_NOISE = [
     ("(1.0) can0 12G#00", "bad"),  # python-can raises
@@ -605,31 +630,22 @@ CANDUMP_NOISE = [
 @example(items=[-1])  # only a frame python-can chokes on
 @example(items=[-4])  # only junk: no candump log at all
 def test_candump_noise_is_reported_and_frames_survive(items):
-    lines, want, bad_lines, blank, frame_like = [], [], [], 0, False
+    lines, want, bad_lines, ignored, frame_like = [], [], [], {}, False
     for n, item in enumerate(items, 1):
         if item >= 0:
             lines.append(f"({n}.000000) can0 {item:03X}#{n % 256:02X}")
             want.append((n, item))
         else:
-            text, what = CANDUMP_NOISE[-1 - item]
-            lines.append(text)
-            if what in ("bad", "junk"):
-                bad_lines.append(n)
-                frame_like |= what == "bad"
-            else:
-                blank += 1
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "noise.log"
-        path.write_text("\n".join(lines) + "\n")
-        if bad_lines and not want and not frame_like:  # nothing in it is a candump record
-            with pytest.raises(LogError, match="no candump frame in the file"):
-                read(path, skip_bad=True)
-            return
-        frames, stats = read(path, skip_bad=True)
+            frame_like |= add_noise(lines, CANDUMP_NOISE[-1 - item], bad_lines, ignored)
+    # nothing in it is a candump record: refused
+    read_back = read_noisy(lines, ".log", "candump", bad_lines and not want and not frame_like)
+    if read_back is None:
+        return
+    frames, stats = read_back
     assert [(int(f.where.rsplit(":", 1)[1]), f.can_id) for f in frames] == want
     assert all(f.data == bytes([n % 256]) for (n, _), f in zip(want, frames))
     assert [int(w.rsplit(":", 1)[1]) for w, _ in stats.bad_records] == bad_lines
-    assert sum(stats.ignored.values()) == blank
+    assert sum(stats.ignored.values()) == ignored.get("blank", 0)
 
 
 ASC_HEADER = [
@@ -666,21 +682,12 @@ def test_asc_noise_is_reported_and_decimal_base_survives(items):
             lines.append(f"   {n}.000000 1  {item}             Rx   d 2 {n % 100} 19")
             want.append((n, item, bytes([n % 100, 19])))
         else:
-            text, what = ASC_NOISE[-1 - item]
-            lines.append(text)
-            if what in ("bad", "junk"):
-                bad_lines.append(n)
-                frame_like |= what == "bad"
-            else:
-                ignored[what] = ignored.get(what, 0) + 1
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "noise.asc"
-        path.write_text("\n".join(lines) + "\n")
-        if bad_lines and not want and not frame_like:  # nothing in it is an ASC record
-            with pytest.raises(LogError, match="no ASC frame in the file"):
-                read(path, skip_bad=True)
-            return
-        frames, stats = read(path, skip_bad=True)
+            frame_like |= add_noise(lines, ASC_NOISE[-1 - item], bad_lines, ignored)
+    # nothing in it is an ASC record: refused
+    read_back = read_noisy(lines, ".asc", "ASC", bad_lines and not want and not frame_like)
+    if read_back is None:
+        return
+    frames, stats = read_back
     assert [(int(f.where.rsplit(":", 1)[1]), f.can_id, f.data) for f in frames] == want
     assert [int(w.rsplit(":", 1)[1]) for w, _ in stats.bad_records] == bad_lines
     assert stats.ignored == ignored
