@@ -190,41 +190,29 @@ def build_firmware(dbc: Dbc, out_dir: Path, arch: str | None, config: dict) -> l
 FIT_MARGIN = 10 * 1024
 
 _FIT_FREE = "import gc\ngc.collect()\nprint('mule-free', gc.mem_free())\n"
+
+
+def _fit_script(body: str, held: str) -> str:
+    """A script weighing what `body` (under try:, indented) builds and holds in `held`: prints
+    "mule-fit <free before> <free after> ''", or "mule-fit <free before> -1 <the MemoryError>"
+    (`held` dropped and the heap collected first)."""
+    return ("import gc\ngc.collect()\nf0 = gc.mem_free()\ntry:\n" + body
+            + "    gc.collect()\n    print('mule-fit', f0, gc.mem_free(), '')\n"
+            + f"except MemoryError as exc:\n    {held} = None\n    gc.collect()\n"
+            + "    print('mule-fit', f0, -1, repr(exc))\n")
+
+
 # Run with the build folder mounted (mpremote mount): the board imports the firmware, the
 # decoder and the rule tables and builds app.Board as its boot does (replay over the link),
 # on its own word size and allocator, without a file copied onto it.
-_FIT_PROBE = """\
-import gc
-gc.collect()
-f0 = gc.mem_free()
-try:
-    import app
-    b = app.Board({cfg!r}, None)
-    gc.collect()
-    print('mule-fit', f0, gc.mem_free(), '')
-except MemoryError as exc:
-    b = None
-    gc.collect()
-    print('mule-fit', f0, -1, repr(exc))
-"""
+_FIT_PROBE = _fit_script("    import app\n    b = app.Board({cfg!r}, None)\n", "b")
 # Supervision apart, first in a heap of its own (its lookup is not called while it starts):
 # the mount's own code would otherwise fragment the heap its large tables need.
-_FIT_SUPERVISION = """\
-import gc
-gc.collect()
-f0 = gc.mem_free()
-try:
-    import supervise, supervise_rules as r
-    gc.collect()
-    print('mule-sup', f0 - gc.mem_free(), len(r.TIMEOUT_US), r.SIG_TAB_BYTES, r.CX_BYTES, r.RING_SIZE, len(r.RULES))
-    s = supervise.Supervisor(r, None, None)
-    gc.collect()
-    print('mule-fit', f0, gc.mem_free(), '')
-except MemoryError as exc:
-    s = None
-    gc.collect()
-    print('mule-fit', f0, -1, repr(exc))
-"""
+_FIT_SUPERVISION = _fit_script(
+    "    import supervise, supervise_rules as r\n    gc.collect()\n"
+    "    print('mule-sup', f0 - gc.mem_free(), len(r.TIMEOUT_US), r.SIG_TAB_BYTES, r.CX_BYTES, r.RING_SIZE, "
+    "len(r.RULES))\n"
+    "    s = supervise.Supervisor(r, None, None)\n", "s")
 
 
 @dataclass
