@@ -109,3 +109,21 @@ def test_cli_vector_jsonl_equals_cantools_and_parquet_of_a_folder(logs, tmp_path
     assert list((tmp_path / "out").glob("message=*/log=tow1.log/part-0.parquet"))
     refused = mule("decode", logs, check=False)
     assert refused.returncode == 2 and "need --format parquet -o DIR" in refused.stderr
+
+
+def test_a_log_in_many_chunks_is_one_file_per_message_with_a_row_group_each(logs, tmp_path):
+    dbc = load_dbc(DEFAULT_DBC, warn=None)
+    result = decode_to_parquet(logs / "tow1.log", dbc, tmp_path, chunk=100, fast=False)
+    files = sorted(tmp_path.rglob("*.parquet"))
+    assert {p.name for p in files} == {"part-0.parquet"}  # not a small file per chunk
+    assert sum(pq.read_metadata(p).num_rows for p in files) == result["decoded"] > 100
+    assert max(pq.read_metadata(p).num_row_groups for p in files) > 1
+    # dictionary pages for integer signals and the channel, not for floats (work thrown away)
+    kinds = {"int": set(), "double": set()}
+    for p in files:
+        meta = pq.read_metadata(p)
+        for i, field in enumerate(pq.read_schema(p)):
+            kind = "int" if str(field.type) == "int64" else "double" if str(field.type) == "double" else None
+            if kind and field.name != "t":
+                kinds[kind].add("RLE_DICTIONARY" in meta.row_group(0).column(i).encodings)
+    assert kinds == {"int": {True}, "double": {False}}
