@@ -48,6 +48,13 @@ def keys():
     """Every frame key the decoder knows."""
     return list(_INDEX.keys())
 '''
+# table_decode's choice of walker (walker_template.py), left out when no message has a signal tree
+_TREE_DISPATCH = """    at = _TAT[mi]
+    if _TAB[at + 3] & 0x80:  # a signal tree (multiplexers): _walk_tree is in the module then
+        r = _walk_tree(data, lanes, selected, n, _TAB, at)  # type: ignore[arg-type]  # bytes as ptr8: read only
+    else:
+        r = _walk(data, lanes, selected, n, _TAB, at)  # type: ignore[arg-type]
+"""
 # "auto": a DBC of more messages than this decodes the rest with the table walker
 STRAIGHT_LINE_MAX = 16
 
@@ -422,6 +429,9 @@ def generate(dbc: Dbc, mode: str = "viper", tables: str = "auto", board: bool = 
     runtime = "\n\n".join([COMMON_TEMPLATE.read_text(), profile.read_text(),
                             WALKER_TEMPLATE.read_text() if walker else NO_WALKER]
                            + ([WALKER_TREE_TEMPLATE.read_text()] if trees else []))
+    if not trees:  # no signal tree in _TAB: table_decode as it was, without the test for one
+        runtime = runtime.replace(_TREE_DISPATCH, "    r = _walk(data, lanes, selected, n, _TAB, _TAT[mi])"
+                                                  "  # type: ignore[arg-type]  # bytes as ptr8: read only\n")
     if mode == "plain":  # for ports without a native emitter
         runtime = runtime.replace("@micropython.native\n", "").replace("@micropython.viper\n", "")
         # a plain int may exceed int32: fold it into the array's range (viper wraps by itself)
