@@ -114,6 +114,16 @@ class Board:
     def _build(self, cfg, port):
         self.cfg = cfg
         self.port = port
+        self.changed = None  # telemetry "changed": only the signals that moved (firmware/changed.py)
+        self.changed_problem = None
+        if cfg.get("telemetry", "all") == "changed":
+            gc.collect()
+            try:  # first: its code and state at the bottom of the heap, below supervision's large blocks
+                import changed
+
+                self.changed = changed.Changed(dbc, int(cfg.get("refresh_ms", 1000)))
+            except (ImportError, OSError, ValueError, MemoryError) as exc:
+                self.changed_problem = "telemetry changed unavailable, sending all: %r" % (exc,)
         # supervision first: its code and tables are the largest blocks, best taken from an
         # unfragmented heap
         self.supervisor = None
@@ -156,18 +166,10 @@ class Board:
             self.caps |= link.CAP_SUPERVISION
             self.at[_AT_SUP] = 1
             self.sup_frame = type(self.supervisor).frame  # called unbound: no look-up per frame
-        self.changed = None  # telemetry "changed": only the signals that moved (firmware/changed.py)
-        self.changed_problem = None
-        if cfg.get("telemetry", "all") == "changed":
-            try:
-                import changed
-
-                self.changed = changed.Changed(self.writer._table, len(dbc.MESSAGES), self.selected,
-                                               int(cfg.get("refresh_ms", 1000)))
-                self.caps |= changed.CAP_TELEMETRY_CHANGED
-                self.at[_AT_TM] = 0  # replay_batch: each record through decode(), which picks
-            except (ImportError, OSError, ValueError, MemoryError) as exc:
-                self.changed_problem = "telemetry changed unavailable, sending all: %r" % (exc,)
+        if self.changed is not None:
+            self.changed.table = self.writer._table
+            self.caps |= link.CAP_TELEMETRY_CHANGED
+            self.at[_AT_TM] = 0  # replay_batch: each record through decode(), which picks
         # live: frames from the CAN controller. Replay with "replay_path": "loopback": the
         # link's frames go through the controller (silent loopback) and back, so replay
         # tests its filters and FIFO too. can_source.BusGuard watches the error state.

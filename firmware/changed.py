@@ -4,7 +4,8 @@
 # joins a run of suppressed frames (Changed.suppressed). The host checks the rest.
 """Usage (app.Board; allocates at start-up only):
 
-    ch = changed.Changed(writer._table, len(dbc.MESSAGES), selected, refresh_ms)
+    ch = changed.Changed(dbc, refresh_ms)      # dbc: the generated decoder module
+    ch.table = writer._table
     ch.reset()                                  # at every HELLO: nothing sent yet
     if ch.pick(mi, t_us, lanes, selected):      # ch.sel: the signals to send
         writer.telemetry(frame_no, mi, lanes, ch.sel)
@@ -20,10 +21,11 @@ from micropython import const
 
 DEADBAND_FILE = "telemetry_deadband.bin"
 
-# st, an array('i'): the run record's offset and the writer's seq then (suppressed()), the frame's message
-# and time, the refresh in µs, the message count; then 4 words per signal: deadband, the
-# value sent (two lanes), its time (2**30, no time mod 2**30: nothing sent yet; not -1, as a
-# ptr32 load on a 64-bit port does not sign-extend)
+# st, an array('i'): the run record's offset and the writer's seq then (suppressed()), the
+# frame's message and time, the refresh in µs, the message count. sig, a bytearray (one
+# allocation, no temporary: a 100 KB heap may have no second hole that size), 4 i32 per
+# signal: deadband, the value sent (two lanes), its time (2**30, no time mod 2**30: nothing
+# sent yet; not -1, as a ptr32 load on a 64-bit port does not sign-extend)
 _RUN = const(0)
 _RUN_SEQ = const(1)
 _MI = const(2)
@@ -35,22 +37,23 @@ _UNTRACKED = const(0x8000)  # deadband: compare nothing, send on refresh only (a
 
 
 @micropython.viper
-def _pick(st, table, lanes, selected, out) -> int:
+def _pick(st, sig, table, lanes, selected, out) -> int:
     """out[1..] = the signals of selected[1..] to send (out[0] their count, returned); the
-    values sent and their time noted in st. table: link.Writer._table."""
-    s = ptr32(st)
+    values sent and their time noted in sig. table: link.Writer._table."""
+    h = ptr32(st)
+    s = ptr32(sig)
     t = ptr8(table)
     lv = ptr32(lanes)
     sel = ptr16(selected)
     o = ptr16(out)
-    mi = s[_MI]
-    now = s[_T]
-    refresh = s[_REFRESH]
+    mi = h[_MI]
+    now = h[_T]
+    refresh = h[_REFRESH]
     half = 0x4000
     half <<= 16  # 2**30, not folded into a big-int constant. |difference| < 2**30 (deadbands
     low31 = (half << 1) - 1  # on signals under 31 bits): as difference + 2**30 mod 2**31, alike on 32 and 64 bits
     base = t[2 * mi] | (t[2 * mi + 1] << 8)
-    g0 = _HEAD + 2 * (base - 2 * s[_NMSG])  # 4 words per signal; table entries are 2 bytes
+    g0 = 2 * (base - 2 * h[_NMSG])  # 4 words per signal; table entries are 2 bytes
     n = sel[0]
     k = 0
     m = 0
@@ -95,7 +98,6 @@ _TM_NO = const(2)
 _TM_LIMIT = const(508)
 _HEADER = const(3)
 _FRAME_NO_MASK = const(0x3FFFFFFF)
-CAP_TELEMETRY_CHANGED = const(32)  # HELLO caps bit5
 
 
 @micropython.viper
@@ -142,34 +144,49 @@ def _tm_run(out, ps, run, bit: int) -> int:
     return -1
 
 
+@micropython.viper
+def _fill(sig, raw, n: int, forget: int):
+    """sig from the deadband file's i16s (forget 0), or every time to 'nothing sent' (1)."""
+    s = ptr32(sig)
+    r = ptr8(raw)
+    none = 0x4000
+    none <<= 16  # 2**30
+    g = 0
+    while g < n:
+        if forget == 0:
+            d = r[2 * g] | (r[2 * g + 1] << 8)
+            s[4 * g] = _UNTRACKED if d == 0xFFFF else d & 0x7FFF
+        s[4 * g + 3] = none
+        g += 1
+
+
 class Changed:
-    def __init__(self, table, messages, selected, refresh_ms, path=DEADBAND_FILE):
-        signals = (len(table) - 2 * messages) // 2
+    def __init__(self, dbc, refresh_ms, path=DEADBAND_FILE):
+        messages = len(dbc.MESSAGES)
+        signals = 0
+        for mi in range(messages):
+            signals += dbc.signal_count(mi)
         with open(path, "rb") as f:
             raw = f.read()
         if len(raw) != 2 * signals:
             raise ValueError("%s has %d deadbands, the decoder %d signals: mule flash again"
                              % (path, len(raw) // 2, signals))
-        st = array("i", bytes(4 * (_HEAD + 4 * signals)))
+        self.sig = bytearray(16 * signals)
+        _fill(self.sig, raw, signals, 0)
+        st = array("i", bytes(4 * _HEAD))
         st[_REFRESH] = refresh_ms * 1000
         st[_NMSG] = messages
-        for g in range(signals):
-            d = raw[2 * g] | (raw[2 * g + 1] << 8)
-            st[_HEAD + 4 * g] = _UNTRACKED if d == 0xFFFF else d & 0x7FFF
         self.st = st
-        self._table = table
-        self.sel = array("H", bytes(2 * len(selected)))
+        self.table = None  # link.Writer._table: set before the first pick()
+        self.sel = array("H", bytes(2 * (dbc.MAX_SIGNALS + 1)))
         self.signals = signals
         self.reset()
 
     def reset(self):
         """A new session: nothing sent yet, every signal goes out with its next frame."""
-        st = self.st
-        none = 1 << 30  # one object (a big int on a 32-bit board), not one per signal
-        for g in range(self.signals):
-            st[_HEAD + 4 * g + 3] = none
-        st[_RUN] = 0
-        st[_RUN_SEQ] = -1
+        _fill(self.sig, self.sig, self.signals, 1)
+        self.st[_RUN] = 0
+        self.st[_RUN_SEQ] = -1
 
     @micropython.native
     def suppressed(self, writer, frame_no, unknown):
@@ -192,4 +209,4 @@ class Changed:
         st = self.st
         st[_MI] = mi
         st[_T] = t
-        return _pick(st, self._table, lanes, selected, self.sel)
+        return _pick(st, self.sig, self.table, lanes, selected, self.sel)

@@ -74,6 +74,7 @@ CAP_PYB_CAN = const(2)
 CAP_MACHINE_CAN = const(4)
 CAP_VIPER = const(8)
 CAP_SUPERVISION = const(16)
+CAP_TELEMETRY_CHANGED = const(32)
 
 _TM_LIMIT = const(508)  # HEADER + MAX_BODY: where a TELEMETRY body must end
 _HELLO_STR = const(200)  # fw_version and board, each: HELLO must fit MAX_BODY
