@@ -5,6 +5,7 @@ verified alert for alert (docs/supervision.md)."""
 from __future__ import annotations
 
 import dataclasses
+import struct
 from array import array
 from dataclasses import dataclass
 
@@ -52,6 +53,19 @@ def with_values(dbc: Dbc, frame, values: dict):
     return dataclasses.replace(frame, data=bytes(data))
 
 
+def lane_words(signal, raw) -> tuple[int, ...]:
+    """The int32 lanes the board's decoder fills with a raw value, as TELEMETRY carries them
+    (docs/decoder.md): a float's IEEE bits; an integer's two's complement, low 32 bits first
+    (an unsigned 32-bit value of 2**31 or more, or a wider one, does not fit one int32)."""
+    if signal.is_float:
+        fmt = "<f" if signal.length == 32 else "<d"
+        words = struct.unpack("<" + "i" * (struct.calcsize(fmt) // 4), struct.pack(fmt, raw))
+    else:
+        v = int(raw)
+        words = tuple(((v >> shift) & 0xFFFFFFFF) - ((v >> shift) & 0x80000000) * 2 for shift in (0, 32))
+    return words[:len(layout.lanes(signal.start, signal.length, signal.byte_order))]
+
+
 def replay_times(frames) -> list[int]:
     """Each frame's time as the board sees it in replay mode: µs since frame 0, mod 2**30."""
     if not frames:
@@ -69,6 +83,7 @@ def check_frames(dbc: Dbc, frames, overrides: dict | None = None, rules=None,
     messages = list(dbc.messages)
     index = {m.name: mi for mi, m in enumerate(messages)}
     lanes_by_message = [lanes_of(m) for m in messages]
+    signal_of = [{s.name: s for s in m.signals} for m in messages]
     order = [{s.name: si for si, s in enumerate(m.signals)} for m in messages]
     n_lanes = max([1] + [sum(len(layout.lanes(s.start, s.length, s.byte_order)) for s in m.signals)
                          for m in messages])
@@ -95,7 +110,9 @@ def check_frames(dbc: Dbc, frames, overrides: dict | None = None, rules=None,
             mi = index[outcome.msg]
             selected[0] = len(outcome.raw)
             for k, (name, raw) in enumerate(outcome.raw.items()):
-                lanes[lanes_by_message[mi][name]] = int(raw)
+                at = lanes_by_message[mi][name]
+                for j, word in enumerate(lane_words(signal_of[mi][name], raw)):
+                    lanes[at + j] = word
                 selected[k + 1] = order[mi][name]
             result = mi
         else:

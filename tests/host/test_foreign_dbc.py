@@ -98,3 +98,36 @@ def test_without_a_sidecar_or_reference_it_lists_what_the_board_raised(trailer, 
     assert line.startswith("alerts: none expected (no sidecar); the board raised 1 (range TrailerAxle.axle_load_kg at ")
     assert line.endswith(": not available (no sidecar beside the log and no host reference to check the board's "
                          "alerts against)")
+
+
+@pytest.mark.parametrize("name", ["scale_offset", "signed", "float_signals", "byte_order"])
+def test_the_host_reference_reads_any_dbcs_values_as_the_board_sends_them(name):
+    """Unsigned 32-bit values of 2**31 or more, 33- to 64-bit signals and floats fill the
+    board's int32 lanes as TELEMETRY carries them; the reference stopped with OverflowError
+    on them, so a replay with most other DBCs failed its alert check ("the host reference
+    failed")."""
+    import dataclasses
+    import random
+    import struct
+
+    from host_tools.replay.loopback import lanes_of
+    from host_tools.sample_frames import random_frame
+    from host_tools.supervision.reference import lane_words
+    from mule_testing import FILES
+
+    dbc = load_dbc(FILES / "dbc" / f"{name}.dbc")
+    rnd = random.Random(7)
+    for message in dbc.messages:
+        for signal in message.signals:
+            for _ in range(30):
+                if signal.is_float:
+                    raw = rnd.uniform(-1e9, 1e9)
+                    raw = struct.unpack("<f", struct.pack("<f", raw))[0] if signal.length == 32 else raw
+                elif signal.is_signed:
+                    raw = rnd.randint(-(1 << (signal.length - 1)), (1 << (signal.length - 1)) - 1)
+                else:
+                    raw = rnd.randint(0, (1 << signal.length) - 1)
+                sent = lanes_of(signal, raw)  # what the board puts on the link (loopback.py's inverse)
+                assert lane_words(signal, raw) == tuple(v for v in (sent.v0, sent.v1) if v is not None)
+    frames = [dataclasses.replace(random_frame(dbc, rnd, faults=False), t=1000.0 + i * 0.01) for i in range(200)]
+    check_frames(dbc, frames)  # raised OverflowError
