@@ -57,6 +57,7 @@ bench: build
 	$(BIN)/python bench/bench_link_damage.py
 	$(BIN)/python bench/bench_logs.py
 	$(BIN)/python bench/bench_vehicle_dbc.py
+	$(BIN)/python bench/bench_telemetry.py
 	$(BIN)/python bench/bench_board_qemu.py
 
 # A 30-minute drive in real time on a 100 KB virtual board: heap high-water mark and trend,
