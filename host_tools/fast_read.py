@@ -205,14 +205,14 @@ def candump_tables(path: Path) -> Iterator[FrameTable]:
                 if cut == 0:
                     rest = data
                     continue
-                block, rest = data[:cut], data[cut:]
+                block, rest = data[:cut - 1], data[cut:]  # without its last line's newline
             else:
-                block, rest = data, b""
-            table = _block_table(block[:-1] if block.endswith(b"\n") else block, line, str(path))
+                block, rest = (data[:-1] if data.endswith(b"\n") else data), b""
+            table = _block_table(block, line, str(path))
             if table is None:
                 raise Fallback(index)
             index += len(table)
-            line += block.count(b"\n")
+            line += len(table)  # a plain block: one frame per line
             yield table
 
 
@@ -229,7 +229,8 @@ BLF_BLOCK_OBJECTS = 200_000
 
 
 def _gather(arr: np.ndarray, at: np.ndarray, width: int, dtype: str) -> np.ndarray:
-    return arr[at[:, None] + np.arange(width)].copy().view(dtype).ravel()
+    """The `width` bytes at each offset of `at` as one `dtype` value each."""
+    return np.lib.stride_tricks.sliding_window_view(arr, width)[at].view(dtype).ravel()
 
 
 def _walk(data: bytes, pos: int, where: list, versions: list) -> int | None:
@@ -326,9 +327,8 @@ def _blf_block(data: bytes, start: float, first: int, path: str) -> tuple[FrameT
     # python-can: float(Decimal(ticks) * 1e-5 or 1e-9) + start; one correctly rounded
     # division gives the same double while ticks < 2**53
     t = np.where(flags == 1, ticks.astype(np.float64) / 1e5, ticks.astype(np.float64) / 1e9) + start
-    payload = arr[(msg + 8)[:, None] + np.arange(8)]
     width = int(dlc.max())
-    payload = payload[:, :width].copy()
+    payload = np.lib.stride_tricks.sliding_window_view(arr, 8)[msg + 8][:, :width].copy()
     cols = np.arange(width)
     payload[cols[None, :] >= dlc[:, None]] = 0
     if (channel == channel[0]).all():  # one channel: the common case
