@@ -25,6 +25,7 @@ import ctypes
 import glob
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -138,11 +139,14 @@ def decode_one_log(log: str, dbc_path: str, out_dir: str, options: dict) -> dict
             _report((log, where(), frames))
 
         progress(0)
+    cpu = time.process_time()
     try:
         with roomy_malloc():
             dbc = _dbc(dbc_path, options.get("strict_dbc", False))
-            return decode_to_parquet(Path(log), dbc, Path(out_dir), progress=progress,
-                                     **options.get("parquet", {}))
+            result = decode_to_parquet(Path(log), dbc, Path(out_dir), progress=progress,
+                                       **options.get("parquet", {}))
+        result["cpu_s"] = time.process_time() - cpu  # the worker process's CPU seconds on it
+        return result
     except (LogError, DbcError, OSError) as exc:
         return {"log": log, "error": str(exc)}
 
