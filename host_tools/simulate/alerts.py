@@ -368,6 +368,15 @@ class Receiver:
         if valid:
             self.soc_raw = soc
             self._soc_low(t)
+        self._soc_vs_state(t, m, raws)
+        current, usable = m.raw(raws, "pack_current_a")
+        if usable:
+            self.current_raw = current
+            self._current_limits(t)
+        self._pack_vs_cells(t, m, raws)
+
+    def _soc_vs_state(self, t: int, m: _Message, raws) -> None:
+        """soc_vs_bms_state: the SOC outside the band of the BMS's state."""
         r = self.rule.get("soc_vs_bms_state")
         soc, soc_usable = m.raw(raws, "soc_pct")
         state, state_usable = m.raw(raws, "bms_state")
@@ -377,10 +386,9 @@ class Receiver:
             if outside or self._live("soc_vs_bms_state"):
                 self._switch("soc_vs_bms_state", outside, not outside, t, m.name, "soc_pct",
                              _BMS_NAME.get(state, str(state)), value=soc)
-        current, usable = m.raw(raws, "pack_current_a")
-        if usable:
-            self.current_raw = current
-            self._current_limits(t)
+
+    def _pack_vs_cells(self, t: int, m: _Message, raws) -> None:
+        """pack_voltage_vs_cells: the pack voltage against the sum of the groups' cells."""
         r = self.rule.get("pack_voltage_vs_cells")
         pack, usable = m.raw(raws, "pack_voltage_v")
         if r is not None and usable and not self.groups_unknown:
