@@ -28,32 +28,25 @@ BOARD_STUBS = "micropython-stm32-stubs"
 
 # (file, class, old, new, why): text the stubs get wrong about MicroPython 1.29 on STM32.
 # Each must match exactly once, so a new stub release that fixes or moves it fails loudly.
+_CAN_INIT_SHARED = """        /,
+        extframe: bool = False,
+        prescaler: int = 100,
+        *,
+        sjw: int = 1,
+        bs1: int = 6,
+        bs2: int = 8,
+        auto_restart: bool = False,
+"""  # the parameters both signatures have after mode
 _CAN_INIT_OLD = """    def __init__(
         self,
         bus: int | str,
         mode: int,
-        /,
-        extframe: bool = False,
-        prescaler: int = 100,
-        *,
-        sjw: int = 1,
-        bs1: int = 6,
-        bs2: int = 8,
-        auto_restart: bool = False,
-    ) -> None:"""
+""" + _CAN_INIT_SHARED + """    ) -> None:"""
 _CAN_INIT_NEW = """    def __init__(
         self,
         bus: int | str,
         mode: int = ...,
-        /,
-        extframe: bool = False,
-        prescaler: int = 100,
-        *,
-        sjw: int = 1,
-        bs1: int = 6,
-        bs2: int = 8,
-        auto_restart: bool = False,
-        baudrate: int = 0,
+""" + _CAN_INIT_SHARED + """        baudrate: int = 0,
         sample_point: int = 75,
         num_filter_banks: int = 14,
         brs_prescaler: int = 1,
