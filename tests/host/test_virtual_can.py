@@ -4,6 +4,7 @@ frames both ways, FIFO overrun, error states from a bitrate mismatch."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
 from pathlib import Path
@@ -93,46 +94,46 @@ def _line(proc: subprocess.Popen, word: str) -> str:
     return line.split(None, 1)[1].strip() if " " in line.strip() else ""
 
 
-def test_board_controller_filters_sends_and_overruns(tmp_path):
+@contextlib.contextmanager
+def _bus_with_board(tmp_path: Path, board_bitrate: int):
+    """A virtual bus with a 500 kbit/s slcan client and the board's controller at
+    `board_bitrate`, ready; (bus, client, board process), all closed afterwards."""
     with VirtualCanBus() as bus:
         client = slcan(bus.port, 500000)
-        proc = _board(bus, tmp_path, 500000)
+        proc = _board(bus, tmp_path, board_bitrate)
         try:
             _line(proc, "ready")
-            for can_id, data in ((0x123, b"\x01"), (0x124, b"\x02"), (0x123, b"\x03\x04"), (0x123, b"")):
-                client.send(can.Message(arbitration_id=can_id, data=data, is_extended_id=False))
-            assert _line(proc, "received") == "123:01 123:0304 123:"  # 0x124: not in the filters
-            _line(proc, "sent")
-            msg = client.recv(2)
-            while msg is not None and msg.arbitration_id != 0x321:
-                msg = client.recv(2)
-            assert msg is not None and bytes(msg.data) == b"\x01\x02\x03" and not msg.is_extended_id
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
-            for i in range(10):  # while the board does not read: its 3-deep FIFO fills
-                client.send(can.Message(arbitration_id=0x123, data=bytes([i]), is_extended_id=False))
-            n, overruns, state = _line(proc, "after-pause").split()
-            assert int(n) == 3 and int(overruns) == 1 and int(state) == 1  # STATE_ACTIVE
+            yield bus, client, proc
         finally:
             client.shutdown()
             proc.kill()
             proc.wait()
+
+
+def test_board_controller_filters_sends_and_overruns(tmp_path):
+    with _bus_with_board(tmp_path, 500000) as (bus, client, proc):
+        for can_id, data in ((0x123, b"\x01"), (0x124, b"\x02"), (0x123, b"\x03\x04"), (0x123, b"")):
+            client.send(can.Message(arbitration_id=can_id, data=data, is_extended_id=False))
+        assert _line(proc, "received") == "123:01 123:0304 123:"  # 0x124: not in the filters
+        _line(proc, "sent")
+        msg = client.recv(2)
+        while msg is not None and msg.arbitration_id != 0x321:
+            msg = client.recv(2)
+        assert msg is not None and bytes(msg.data) == b"\x01\x02\x03" and not msg.is_extended_id
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        for i in range(10):  # while the board does not read: its 3-deep FIFO fills
+            client.send(can.Message(arbitration_id=0x123, data=bytes([i]), is_extended_id=False))
+        n, overruns, state = _line(proc, "after-pause").split()
+        assert int(n) == 3 and int(overruns) == 1 and int(state) == 1  # STATE_ACTIVE
 
 
 def test_board_at_another_bitrate_sees_errors_not_frames(tmp_path):
-    with VirtualCanBus() as bus:
-        client = slcan(bus.port, 500000)
-        proc = _board(bus, tmp_path, 250000)
-        try:
-            _line(proc, "ready")
-            for _ in range(100):
-                client.send(can.Message(arbitration_id=0x123, data=b"\x01", is_extended_id=False))
-            assert _until(lambda: bus.stats.frames == 100)
-            assert bus.stats.rx_errors_board == 100
-        finally:
-            client.shutdown()
-            proc.kill()
-            proc.wait()
+    with _bus_with_board(tmp_path, 250000) as (bus, client, proc):
+        for _ in range(100):
+            client.send(can.Message(arbitration_id=0x123, data=b"\x01", is_extended_id=False))
+        assert _until(lambda: bus.stats.frames == 100)
+        assert bus.stats.rx_errors_board == 100
 
 
 def test_play_sends_a_log_in_real_time_onto_any_python_can_bus(tmp_path):
