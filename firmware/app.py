@@ -253,12 +253,9 @@ class Board:
         writer = self.writer
         selected = self.selected
         if self.changed is not None and result >= dbc.ERR_UNKNOWN_ID:
-            changed = self.changed
-            if result < 0 or changed.pick(result, t, self.lanes, selected) == 0:  # a bit in a run record
-                while changed.suppressed(writer, frame_no, 1 if result < 0 else 0) >= 0:
-                    self.send(writer.telemetry_flush())
+            selected = self.changed.frame(self, frame_no, result, t)
+            if selected is None:  # a bit in a run record
                 return
-            selected = changed.sel
         k = writer.telemetry(frame_no, result, self.lanes, selected)
         while k >= 0:
             self.send(writer.telemetry_flush())

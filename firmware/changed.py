@@ -189,6 +189,17 @@ class Changed:
         self.st[_RUN_SEQ] = -1
 
     @micropython.native
+    def frame(self, board, frame_no, result, t):
+        """app.Board.decode's call: the selected signals to send (self.sel), or None when
+        the frame went into a run record (result: the decoder's, >= -1)."""
+        if result >= 0 and self.pick(result, t, board.lanes, board.selected):
+            return self.sel
+        writer = board.writer
+        while self.suppressed(writer, frame_no, 1 if result < 0 else 0) >= 0:
+            board.send(writer.telemetry_flush())
+        return None
+
+    @micropython.native
     def suppressed(self, writer, frame_no, unknown):
         """Frame frame_no was decoded with nothing to send (unknown 0) or has an id the
         decoder does not know (1): counted in a run record in writer's TELEMETRY frame
