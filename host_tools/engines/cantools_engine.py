@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from cantools.database.errors import DecodeError
 
 from host_tools.dbc import Dbc, payload_lengths
-from host_tools.engines import BAD_MUX, DECODED, UNKNOWN_ID, WRONG_LENGTH, Outcome
+from host_tools.engines import BAD_MUX, DECODED, UNKNOWN_ID, WRONG_LENGTH, InProcessEngine, Outcome
 
 
 def decode_one(dbc: Dbc, can_id: int, ext: bool, data: bytes) -> Outcome:
@@ -28,17 +28,8 @@ def decode_one(dbc: Dbc, can_id: int, ext: bool, data: bytes) -> Outcome:
     return Outcome(DECODED, message.name, ordered, phys)
 
 
-class CantoolsEngine:
+class CantoolsEngine(InProcessEngine):
     name = "cantools"
-
-    def __init__(self, dbc: Dbc):
-        self.dbc = dbc
-
-    def __enter__(self) -> "CantoolsEngine":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        pass
 
     def decode(self, frames: Iterable) -> Iterator[tuple[object, Outcome]]:
         for frame in frames:

@@ -21,7 +21,7 @@ import numpy as np
 from host_tools.codegen.emit import unpack_fails
 from host_tools.codegen.layout import lanes
 from host_tools.dbc import Dbc, frame_key, payload_lengths
-from host_tools.engines import BAD_MUX, DECODED, UNKNOWN_ID, WRONG_LENGTH, Outcome
+from host_tools.engines import BAD_MUX, DECODED, UNKNOWN_ID, WRONG_LENGTH, InProcessEngine, Outcome
 
 CHUNK = 200_000  # frames decoded per batch by VectorEngine.decode()
 
@@ -273,17 +273,8 @@ def outcomes(batch: Batch) -> list[Outcome]:
     return result
 
 
-class VectorEngine:
+class VectorEngine(InProcessEngine):
     name = "vector"
-
-    def __init__(self, dbc: Dbc):
-        self.dbc = dbc
-
-    def __enter__(self) -> "VectorEngine":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        pass
 
     def batches(self, frames: Iterable, chunk: int = CHUNK) -> Iterator[Batch]:
         buf: list = []
