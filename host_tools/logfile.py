@@ -319,6 +319,7 @@ class _TextFormat:
     fix_ext = False
     fix_fd = False
     dlc_hint = ""  # appended to "dlc disagrees" reasons
+    comment: str | None = None  # what a comment line starts with
 
     def __init__(self, path: Path, compressed: bool = False, strict: bool = False,
                  accept_truncated: bool = False) -> None:
@@ -337,8 +338,15 @@ class _TextFormat:
 
     def classify(self, line: str) -> tuple[str | None, str | None]:
         """(ignored kind, None) or (None, reason) for a line that gave no frame."""
-        if not line.strip():
+        s = line.strip()
+        if not s:
             return f"{self.name}:blank", None
+        if self.comment is not None and s.startswith(self.comment):
+            return f"{self.name}:comment", None
+        return self.classify_record(s, line)
+
+    def classify_record(self, s: str, line: str) -> tuple[str | None, str | None]:
+        """classify() for a line that is neither blank nor a comment (`s`: stripped)."""
         return None, f"record produced no frame: {_quote(line)}"
 
     def fix(self, msg: can.Message, line: str) -> can.Message | str:
@@ -473,6 +481,7 @@ class _Asc(_TextFormat):
     title = "ASC"
     reader_cls = ASCReader
     fix_fd = True
+    comment = "//"
 
     def __init__(self, path: Path, *args: Any, **kw: Any) -> None:
         super().__init__(path, *args, **kw)
@@ -522,12 +531,7 @@ class _Asc(_TextFormat):
             self.replay.append("\n")
         return first, n
 
-    def classify(self, line: str) -> tuple[str | None, str | None]:
-        s = line.strip()
-        if not s:
-            return "asc:blank", None
-        if s.startswith("//"):
-            return "asc:comment", None
+    def classify_record(self, s: str, line: str) -> tuple[str | None, str | None]:
         if _ASC_TRIGGER.match(s):
             begin = _ASC_TRIGGER_BEGIN.match(s)
             if begin and not self.trigger_seen and self.stats is not None:
@@ -608,6 +612,7 @@ class _Trc(_TextFormat):
     name = "trc"
     title = "TRC"
     reader_cls = TRCReader
+    comment = ";"
 
     def __init__(self, path: Path, *args: Any, **kw: Any) -> None:
         super().__init__(path, *args, **kw)
@@ -662,12 +667,7 @@ class _Trc(_TextFormat):
             self.fd_dlc_is_code = True
         return first, n
 
-    def classify(self, line: str) -> tuple[str | None, str | None]:
-        s = line.strip()
-        if not s:
-            return "trc:blank", None
-        if s.startswith(";"):
-            return "trc:comment", None
+    def classify_record(self, s: str, line: str) -> tuple[str | None, str | None]:
         cols = s.split()
         v = self.version
         typ: str | None
