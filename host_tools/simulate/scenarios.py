@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 from host_tools.simulate.errors import SimulateError
 from host_tools.simulate.physics import Inputs
 from host_tools.simulate.profiles import Ramp, Steps
+from host_tools.simulate.vehicle import TruckSpec
 
 
 @dataclass(frozen=True)
 class Params:
     """Parameters every scenario has. trailer_mass_kg 0 means no trailer."""
 
-    truck_mass_kg: float = 2600.0
+    truck_mass_kg: float = TruckSpec.mass_kg
     trailer_mass_kg: float = 0.0
     tongue_fraction: float = 0.12
     trailer_frontal_area_m2: float = 6.0
