@@ -8,6 +8,7 @@ counter fault shifts the counters after it)."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 
 import pytest
@@ -17,7 +18,7 @@ from host_tools.e2e import payload_crc, protection
 from host_tools.logfile import LogStats, read_frames
 from host_tools.simulate import EPOCH, SimulateError, simulate
 from host_tools.simulate.encoding import not_available_raw, raw_range
-from mule_testing import PROJECT_DBC
+from mule_testing import FILES, PROJECT_DBC
 
 DBC = load_dbc(PROJECT_DBC)
 SCENARIO, SECONDS, SEED = "highway_tow", 12.0, 11
@@ -255,40 +256,15 @@ def test_faults_show_the_alerts_they_are_for(tmp_path):
     assert sum(1 for (a, _), (b, _) in zip(frames, frames[1:]) if b < a) == 1
 
 
-@pytest.mark.parametrize("spec,words", [
-    ("dropot:HitchLoad@1", ["unknown kind 'dropot'", "dropout", "out_of_order"]),
-    ("dropout:Hitch@1", ["unknown message 'Hitch'", "HitchLoad", "BmsPackStatus"]),
-    ("dropout:HitchLoad", ["missing @START"]),
-    ("dropout:HitchLoad@x", ["start 'x' is not a number"]),
-    ("dropout:HitchLoad@99", ["start 99 s is outside the log"]),
-    ("bad_crc:VcuEnvironment@1", ["VcuEnvironment has no counter or CRC", "HitchLoad"]),
-    ("out_of_range:soc@1", ["unknown signal 'soc'", "soc_pct"]),
-    ("out_of_range:gear@1", ["every raw value of gear's 4 bits"]),
-    ("out_of_range:soc_pct=50@1", ["50 is inside soc_pct's range"]),
-    ("out_of_range:tongue_load_kg=5000@1", ["does not fit tongue_load_kg's raw field"]),
-    ("out_of_range:hitch_counter@1", ["counter or CRC"]),
-    ("counter_jump:HitchLoad=1@1", ["counter step 1 must be 3..15"]),
-    ("counter_jump:HitchLoad@1+2", ["happens once"]),
-    ("dlc:HitchLoad=8@1", ["byte count 8 must be 0..8 and differ"]),
-    ("value:BmsPackStatus.soc_pct@1", ["value needs =VALUE", "inside [min|max]"]),
-    ("value:soc_pct=50@1", ["MESSAGE.SIGNAL", "BmsPackStatus.soc_pct"]),
-    ("value:HitchLoad.soc_pct=50@1", ["HitchLoad has no signal 'soc_pct'", "tongue_load_kg"]),
-    ("value:Pack.soc_pct=50@1", ["unknown message 'Pack'", "BmsPackStatus"]),
-    ("value:BmsPackStatus.soc_pct=120@1", ["120 is outside BmsPackStatus.soc_pct's range [0|100]", "out_of_range"]),
-    ("value:BmsPackStatus.soc_pct=x@1", ["value 'x' is not a number"]),
-    ("value:BmsCellVoltages.cell_group=3@1", ["value:BmsCellVoltages.cell_group=3@1", "multiplexer",
-                                              "BmsCellVoltages.cell_037_mv"]),
-    ("value:HitchLoad.hitch_crc=3@1", ["counter or CRC"]),
-    ("bus_off@1", ["needs a duration"]),
-    ("bus_off:HitchLoad@1+1", ["takes no target"]),
-    ("out_of_order@0", ["START above 0"]),
-    ("background:99", ["outside 0..95"]),
-    ("background:1", ["below what the truck's own messages use"]),
-])
-def test_bad_specs_name_the_bad_part(tmp_path, spec, words):
+# each bad --fault spec and the words its error must hold (naming the bad part, what to give)
+BAD_SPECS = json.loads((FILES / "faults" / "bad_specs.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("spec", BAD_SPECS)
+def test_bad_specs_name_the_bad_part(tmp_path, spec):
     with pytest.raises(SimulateError) as error:
         simulate(SCENARIO, tmp_path / "x.log", duration_s=10, faults=[spec])
-    for word in words:
+    for word in BAD_SPECS[spec]:
         assert word in str(error.value)
     assert not (tmp_path / "x.log").exists()
 
