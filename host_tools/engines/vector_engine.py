@@ -61,8 +61,40 @@ def _extract(mat: np.ndarray, signal) -> np.ndarray:
     return value
 
 
-def raw_column(mat: np.ndarray, signal) -> np.ndarray:
-    bits = _extract(mat, signal)
+def words(mat: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """A classic payload (at most 8 bytes) per row as one 64-bit word read little-endian
+    and one read big-endian: any signal is then one shift and mask (None: CAN FD)."""
+    n, width = mat.shape
+    if width > 8:
+        return None
+    padded = np.zeros((n, 8), dtype=np.uint8)
+    padded[:, :width] = mat
+    return padded.view("<u8").ravel(), padded.view(">u8").ravel().astype(np.uint64)
+
+
+def _from_words(pair: tuple[np.ndarray, np.ndarray], signal) -> np.ndarray:
+    """_extract's bits from the words: a little-endian signal is bits start.. of the
+    little-endian word; a big-endian one runs down from its MSB (byte start // 8, bit
+    start % 8) through the big-endian word, where byte b's bit k is bit (7 - b) * 8 + k."""
+    length = signal.length
+    if signal.byte_order == "little_endian":
+        word, low = pair[0], signal.start
+    else:
+        word, low = pair[1], (7 - signal.start // 8) * 8 + signal.start % 8 - (length - 1)
+    value = word >> np.uint64(low) if low else word.copy()
+    if length < 64:
+        value &= np.uint64((1 << length) - 1)
+    return value
+
+
+def _fits(signal) -> bool:
+    if signal.byte_order == "little_endian":
+        return signal.start + signal.length <= 64
+    return (7 - signal.start // 8) * 8 + signal.start % 8 - (signal.length - 1) >= 0
+
+
+def raw_column(mat: np.ndarray, signal, pair: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    bits = _extract(mat, signal) if pair is None or not _fits(signal) else _from_words(pair, signal)
     length = signal.length
     if signal.is_float:
         if length == 32:
@@ -102,11 +134,12 @@ def decode_matrix(message, mat: np.ndarray, rows: np.ndarray) -> MessageColumns:
     by_name = {s.name: s for s in message.signals}
     bad = np.zeros(n, dtype=bool)
     cache: dict[str, np.ndarray] = {}
+    pair = words(mat)
 
     def raw_of(name: str) -> np.ndarray:
         col = cache.get(name)
         if col is None:
-            col = cache[name] = raw_column(mat, by_name[name])
+            col = cache[name] = raw_column(mat, by_name[name], pair)
         return col
 
     def walk(node: dict, mask: np.ndarray | None) -> None:
