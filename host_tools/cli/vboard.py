@@ -25,7 +25,7 @@ def _do_vboard(args: argparse.Namespace) -> int:
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     try:
-        board = open_board(args.board, folder, args.heap, can=args.can and args.board == "unix")
+        board = open_board(args.board, folder, args.heap, can=args.can)
     except ValueError as exc:
         print(f"mule vboard: --heap: {exc}", file=sys.stderr)
         return 2
@@ -72,6 +72,6 @@ def add_subparser(subparsers) -> None:
     parser.add_argument("--heap", type=heap_arg, default="100K",
                         help="heap size, e.g. 100K (a Pyboard v1.1's); at least 32K")
     parser.add_argument("--can", action=argparse.BooleanOptionalAction, default=True,
-                        help="give the unix board a machine.CAN on a virtual CAN bus, with an slcan adapter "
-                             "on a second pty (printed as `slcan PORT`); not yet on --board qemu")
+                        help="give the board a machine.CAN on a virtual CAN bus, with an slcan adapter "
+                             "on a second pty (printed as `slcan PORT`)")
     parser.set_defaults(func=_do_vboard)
