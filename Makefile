@@ -41,7 +41,8 @@ test: build qemu-if-possible
 # The qemu tier alone (part of `make test`): the firmware's test families on the emulated Pyboard
 QEMU_TIER = tests/host/test_vboard_qemu.py tests/host/test_differential_qemu.py tests/firmware/test_app_heap_qemu.py \
 	tests/firmware/test_decoder_heap_qemu.py tests/firmware/test_link_qemu.py \
-	tests/firmware/test_supervise_twins_qemu.py tests/e2e/test_replay_qemu.py tests/e2e/test_vehicle_dbc_e2e.py
+	tests/firmware/test_supervise_twins_qemu.py tests/e2e/test_replay_qemu.py tests/e2e/test_vehicle_dbc_e2e.py \
+	tests/host/test_vboard_qemu_can.py tests/e2e/test_live_qemu.py
 test-qemu: build qemu
 	MULE_REQUIRE_QEMU=1 $(BIN)/python -m pytest -q -p no:cacheprovider --durations=12 $(QEMU_TIER)
 
