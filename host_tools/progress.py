@@ -88,13 +88,19 @@ class Bars:
         self.files: dict[str, list] = {}  # log -> [task, bytes counted in overall, frames, done, size]
         self.frames = 0
         self.lock = threading.Lock()
+        self.started = False
 
     def __enter__(self) -> Bars:
-        self.progress.start()
-        return self
+        return self  # drawn from the first report on: a local pool's workers fork before
 
     def __exit__(self, *exc) -> None:
-        self.progress.stop()
+        if self.started:
+            self.progress.stop()
+
+    def _start(self) -> None:
+        if not self.started:
+            self.started = True
+            self.progress.start()
 
     def _file(self, log: str) -> list:
         entry = self.files.get(log)
@@ -117,6 +123,7 @@ class Bars:
     def __call__(self, event: tuple) -> None:
         log, pos, frames = event
         with self.lock:
+            self._start()
             entry = self._file(str(log))
             if entry[3]:
                 return  # a late report of a log already done
@@ -125,6 +132,7 @@ class Bars:
     def done(self, log: str | Path, frames: int | None = None) -> None:
         """The log is finished (decoded or refused): its bar full, then out of the way."""
         with self.lock:
+            self._start()
             entry = self._file(str(log))
             if entry[3]:
                 return
