@@ -288,6 +288,20 @@ def _due_plain(st, n, t):
 _due = _due_plain
 
 
+def _other_plain(st, t):
+    # another ECU's frame (the decoder's ERR_UNKNOWN_ID) at time t: 1 when all it does is
+    # move the clock (in order, no timeout scan due), done here; 0: call Supervisor.frame
+    # (which then does everything). frame() of such a frame does exactly this.
+    if not st[_STARTED] or (t - st[_LATEST]) & _MASK >= _HALF or (t - st[_SCAN_AT]) & _MASK >= st[_SCAN_US]:
+        return 0
+    st[_COUNT] = (st[_COUNT] + 1) & _MASK
+    st[_LATEST] = t
+    return 1
+
+
+other = _other_plain  # other(sup.st, t): the board calls it before frame() for unknown ids
+
+
 # The conditions' int32 array (Supervisor.cx), which _slots_plain and _slots_v work on: a header (where each
 # part starts), then per message its slots, trigger pairs and gate-rule pairs, then per
 # tracked signal (slot) its row in st, last usable value, the one before, how many usable
@@ -1582,11 +1596,24 @@ if sys.implementation.name == "micropython":
                 i += 1
             return -1
 
+        @micropython.viper
+        def _other_v(sta, t: int) -> int:
+            # _other_plain
+            st = ptr32(sta)
+            if st[_STARTED] == 0 or ((t - st[_LATEST]) & _MASK) >= _HALF:
+                return 0
+            if ((t - st[_SCAN_AT]) & _MASK) >= st[_SCAN_US]:
+                return 0
+            st[_COUNT] = (st[_COUNT] + 1) & _MASK
+            st[_LATEST] = t
+            return 1
+
         Supervisor.frame = _frame_v  # type: ignore[method-assign]
+        other = _other_v
         _due = _due_v
         # the plain twins are the host's reference (held to the board by the e2e tests and
         # tests/firmware/test_supervise_twins.py): on the board they would only take RAM
-        del _checks_plain, _due_plain, _slots_plain, _take_plain, _wants_plain, _acts, _mean_plain, _sway_plain
+        del _checks_plain, _due_plain, _other_plain, _slots_plain, _take_plain, _wants_plain, _acts, _mean_plain, _sway_plain
         del _sum_plain
     except (ImportError, AttributeError):
         pass

@@ -39,5 +39,7 @@ with open(sys.argv[2], "rb") as f:
             data[k] = rec[10 + k]
         fn = dbc.DECODERS.get(can_id | 0x20000000 if ext else can_id)
         result = dbc.ERR_UNKNOWN_ID if fn is None else fn(data, lanes, selected, n)
-        sup.frame(i, t, result, can_id, ext, data, n, lanes, selected)
+        # as the board's replay loop does: another ECU's frame through supervise.other first
+        if result != dbc.ERR_UNKNOWN_ID or not supervise.other(sup.st, t):
+            sup.frame(i, t, result, can_id, ext, data, n, lanes, selected)
         i += 1

@@ -101,3 +101,32 @@ def test_the_boards_viper_supervision_equals_the_host_reference(dbc, logs, confi
         assert sorted(got) == sorted(want)
         kinds |= {e.kind for e in alerts}
     assert len(kinds) == 19, kinds  # every rule raised (and cleared) on the way
+
+
+def test_an_unknown_ids_frame_moves_the_clock_on_the_board_as_in_the_reference(dbc, tmp_path):
+    """The board hands another ECU's frame to supervise.other (not frame()) when that only moves
+    the clock: a known frame older than an unknown id's frame just before it is out of order
+    there too, and the unknown frames that fall due for the timeout scan still raise it."""
+    from collections import namedtuple
+
+    Frame = namedtuple("Frame", "t can_id ext data")
+    log = simulate("highway_tow", tmp_path / "base.log", duration_s=1, seed=3, dbc=dbc).log
+    known = [f for f in read_frames(log) if f.kind == "data" and dbc.lookup(f.can_id, f.ext) is not None]
+    t_end = known[-1].t
+    frames = [Frame(f.t, f.can_id, f.ext, bytes(f.data)) for f in known]
+    # other ECUs' frames every 0.1 ms for 4 ms (most between two timeout scans, 5 ms apart),
+    # then a known frame 3.5 ms on: older than the one before it
+    frames += [Frame(t_end + 0.0001 * (k + 1), 0x7F0, False, bytes(8)) for k in range(40)]
+    frames.append(Frame(t_end + 0.0035, known[-1].can_id, known[-1].ext, bytes(known[-1].data)))
+    # then only other ECUs' frames for 2 s: every message times out through the scan
+    frames += [Frame(t_end + 0.005 + k * 0.001, 0x7F0, False, bytes(8)) for k in range(2000)]
+    blob = tmp_path / "frames.bin"
+    blob.write_bytes(pack_frames(frames))
+    want = [("A",) + e.key() for e in check_frames(dbc, frames)]
+    assert any(a[2] == 7 for a in want) and any(a[2] == 1 for a in want)  # out_of_order, timeout
+    build_firmware(dbc, tmp_path / "fw", "x64", {"mode": "replay"})
+    result = subprocess.run([tool("micropython"), str(SCRIPT), str(tmp_path / "fw"), str(blob)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+    got = [tuple(line.split()[:1]) + tuple(map(int, line.split()[1:])) for line in result.stdout.splitlines()]
+    assert sorted(got) == sorted(want)
