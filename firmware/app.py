@@ -95,7 +95,7 @@ def _fast_path(board, keys):
     # telemetry mode needs)
     board.at = array("i", bytes(4 * 3))
     board.at[_AT_TM] = 1
-    board.sup_frame = None
+    board.sup_frame = board.sup_other = None
     board.stats = array("i", bytes(4 * link.STATS_COUNT))  # _records counts through a pointer
 
 
@@ -166,6 +166,7 @@ class Board:
             self.caps |= link.CAP_SUPERVISION
             self.at[_AT_SUP] = 1
             self.sup_frame = type(self.supervisor).frame  # called unbound: no look-up per frame
+            self.sup_other = supervise.other
         if self.changed is not None:
             self.changed.table = self.writer._table
             self.caps |= link.CAP_TELEMETRY_CHANGED
@@ -302,6 +303,8 @@ class Board:
         sup = self.supervisor
         sup_frame = self.sup_frame
         supervised = at[_AT_SUP]
+        sup_other = self.sup_other
+        sup_st = sup.st if supervised != 0 else None
         inline_tm = at[_AT_TM]
         table_decode = self.table_decode
         writer = self.writer
@@ -351,7 +354,10 @@ class Board:
                 else:
                     result = int(table_decode(key, data, lanes, selected, n))
             if supervised != 0:  # before decimation, as in decode()
-                sup_frame(sup, no, t, result, can_id, ext, data, n, lanes, selected)
+                # another ECU's frame: supervise.other moves the clock, frame() only when it
+                # would do more (a timeout scan due, out of order)
+                if result != _ERR_UNKNOWN_ID or int(sup_other(sup_st, t)) == 0:
+                    sup_frame(sup, no, t, result, can_id, ext, data, n, lanes, selected)
             if result >= 0:
                 stats[_DECODED] += 1
                 if decimation > 1 and stats[_DECODED] % decimation != 0:
