@@ -142,7 +142,7 @@ class Board:
         self.rx_window = int(cfg.get("rx_window", 1024))
         self.rx = bytearray(min(self.rx_window, 1024))
         self.reader = link.FrameReader()
-        self.writer = link.Writer(dbc)
+        self.writer = link.Writer(dbc) if self.changed is None else self.changed.writer(dbc)
         self.lanes, self.selected = dbc.new_buffers()
         self.decoders = dbc.DECODERS  # messages with a function of their own (the hot ones)
         chosen, every = len(dbc.MESSAGES), getattr(dbc, "DBC_MESSAGES", len(dbc.MESSAGES))
@@ -168,7 +168,7 @@ class Board:
             self.sup_frame = type(self.supervisor).frame  # called unbound: no look-up per frame
             self.sup_other = supervise.other
         if self.changed is not None:
-            self.changed.table = self.writer._table
+            self.decode = self.changed.decode(self, Board.decode)  # notes each frame's time first
             self.caps |= link.CAP_TELEMETRY_CHANGED
             self.at[_AT_TM] = 0  # replay_batch: each record through decode(), which picks
         # live: frames from the CAN controller. Replay with "replay_path": "loopback": the
@@ -252,15 +252,10 @@ class Board:
         else:
             stats[_BAD_MUX] += 1
         writer = self.writer
-        selected = self.selected
-        if self.changed is not None and result >= dbc.ERR_UNKNOWN_ID:
-            selected = self.changed.frame(self, frame_no, result, t)
-            if selected is None:  # a bit in a run record
-                return
-        k = writer.telemetry(frame_no, result, self.lanes, selected)
+        k = writer.telemetry(frame_no, result, self.lanes, self.selected)
         while k >= 0:
             self.send(writer.telemetry_flush())
-            k = writer.telemetry(frame_no, result, self.lanes, selected, k)
+            k = writer.telemetry(frame_no, result, self.lanes, self.selected, k)
 
     @micropython.native
     def replay_batch(self):

