@@ -112,8 +112,8 @@ _CRC_TABLE = _make_table()  # CRC-32/ISO-HDLC, reflected
 def _feed(st, out, src) -> int:
     """Decode COBS from src[st[_POS]:st[_END]] into out until a run ends (docs/protocol.md,
     Receiving): _FRAME with its length in st[_LEN], _BAD (invalid or oversize), or _NONE.
-    link_plain._feed_plain byte for byte, with a block's bytes copied in a tight loop (viper code pays
-    for every operation: the general step is ~4 times as long)."""
+    link_plain._feed_plain's verdicts, with a run's bytes taken in one tight loop up to a
+    0x00 or to where the run would grow too long (viper pays for every operation)."""
     s = ptr32(st)
     o = ptr8(out)
     b = ptr8(src)
@@ -126,53 +126,54 @@ def _feed(st, out, src) -> int:
     start = pos
     result = _NONE
     while pos < end:
-        if left != 0 and run < MAX_ENCODED:
-            # inside a block: its bytes up to a 0x00, the end of src or an oversize run
-            k = left
-            if k > end - pos:
-                k = end - pos
-            if k > MAX_ENCODED - run:
-                k = MAX_ENCODED - run
+        c = 1
+        if run <= MAX_ENCODED:
+            lim = pos + MAX_ENCODED - run
+            if lim > end:
+                lim = end
             first = pos
-            lim = pos + k
             while pos < lim:
                 c = b[pos]
+                pos += 1
                 if c == 0:
                     break
-                o[olen] = c
-                olen += 1
-                pos += 1
-            run += pos - first
-            left -= pos - first
-            if pos == end:
-                break
-        c = b[pos]
-        pos += 1
-        if c == 0:
-            if run != 0 and run <= MAX_ENCODED:
-                result = _FRAME if left == 0 else _BAD
-                s[_LEN] = olen
-            run = 0
-            olen = 0
-            left = 0
-            code = 0xFF
-            if result != _NONE:
-                break
-        elif run <= MAX_ENCODED:
-            run += 1
-            if run > MAX_ENCODED:
-                result = _BAD  # oversize: counted once, then dropped up to the next 0x00
-                break
-            if left == 0:
-                if code != 0xFF:
-                    o[olen] = 0
+                if left != 0:
+                    o[olen] = c
                     olen += 1
-                code = c
-                left = c - 1
+                    left -= 1
+                else:  # a block's code: the 0x00 the last block stands for, unless it was full
+                    if code != 0xFF:
+                        o[olen] = 0
+                        olen += 1
+                    code = c
+                    left = c - 1
+            if c != 0:  # no 0x00: the end of src, or the run is MAX_ENCODED long
+                run += pos - first
+                if pos == end:
+                    break
+                c = b[pos]
+                pos += 1
+                if c != 0:
+                    result = _BAD  # oversize: counted once, then dropped up to the next 0x00
+                    run += 1
+                    break
             else:
-                o[olen] = c
-                olen += 1
-                left -= 1
+                run += pos - first - 1
+        else:  # dropping an oversize run
+            c = b[pos]
+            pos += 1
+            if c != 0:
+                continue
+        # c == 0: a frame ends here
+        if run != 0 and run <= MAX_ENCODED:
+            result = _FRAME if left == 0 else _BAD
+            s[_LEN] = olen
+        run = 0
+        olen = 0
+        left = 0
+        code = 0xFF
+        if result != _NONE:
+            break
     s[_POS] = pos
     s[_RUN] = run
     s[_OUT] = olen
