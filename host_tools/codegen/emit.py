@@ -465,9 +465,8 @@ def generate(dbc: Dbc, mode: str = "viper", tables: str = "auto", board: bool = 
         *functions,
         "# Frame key -> the decoder of a message with a function of its own: the hot loop's one",
         "# dictionary look-up; every other known key goes to table_decode().",
-        "DECODERS = {",
-        *decoder_rows,
-        "}",
+        *(["DECODERS = {", *decoder_rows, "}"] if decoder_rows else
+          ["DECODERS = {}  # type: dict  # every message through the walker"]),
         "",
     ])
     return HEADER + runtime + "\n" + text

@@ -18,7 +18,7 @@ from host_tools.codegen.build import write_decoder
 from host_tools.dbc import load_dbc
 from host_tools.flash import DECODER_MODULE
 from host_tools.supervision.rules import RULES_MODULE, write_rules
-from mule_testing import PROJECT_DBC
+from mule_testing import FILES, PROJECT_DBC
 
 HERE = Path(__file__).resolve().parent
 SNIPPETS = HERE / "static_checks" / "snippets"
@@ -62,8 +62,10 @@ def expected_errors(path: Path) -> set[tuple[int, str]]:
 
 def test_firmware_and_generated_modules_type_check(typeshed, tmp_path):
     dbc = load_dbc(PROJECT_DBC)
+    vehicle = load_dbc(FILES / "dbc" / "vehicle_330_canfd_overlapping.dbc", warn=None)  # the walkers, board profile
     generated = [write_decoder(dbc, tmp_path / f"{DECODER_MODULE}.py", "viper"),
-                 write_rules(dbc, tmp_path / f"{RULES_MODULE}.py")[0]]
+                 write_rules(dbc, tmp_path / f"{RULES_MODULE}.py")[0],
+                 write_decoder(vehicle, tmp_path / "vehicle_decoder.py", "viper", board=True)]
     code, findings = firmware_mypy.run_mypy(FIRMWARE + generated, typeshed)
     assert code == 0 and not errors(findings), (
         "firmware/ does not type-check against the MicroPython STM32 stubs "
