@@ -30,11 +30,11 @@ BOARD = "MULE_PYBOARD"
 BOARD_DIR = Path(__file__).resolve().parent / "boards" / BOARD
 # the virtual CAN bus's machine.CAN, frozen into the firmware too (the board folder's manifest.py)
 FROZEN_VCAN = Path(__file__).resolve().parent.parent / "vcan" / "mp"
-FROZEN_VCAN_FILES = ("machine_can.py", "mule_vcan.py")
+FROZEN_VCAN_FILES = ("can_model.py", "machine_can.py", "mule_vcan.py")
 # heap built in beyond the board's for the frozen machine.CAN's objects when a virtual CAN bus is
-# attached (the firmware takes it off again without one: vcan_link.c); measured: the modules
-# 2.1 KB, a controller with its buffers and 8 filters 1.3 KB
-VCAN_HEAP = 3328
+# attached (the firmware takes it off again without one: vcan_link.c); measured: the frozen
+# modules' objects and a controller with its buffers and 8 filters (test_vboard_qemu_can.py)
+VCAN_HEAP = 4096
 BUILD_ROOT = REPO_ROOT / "build"
 TARBALL = REPO_ROOT.parent / "shared" / "micropython" / "micropython-1c3c201.tar.gz"
 APT_PACKAGES = ("gcc-arm-none-eabi", "libnewlib-arm-none-eabi", "qemu-system-arm")

@@ -381,11 +381,11 @@ class VirtualCanBus:
 
 
 def board_modules(folder: Path) -> Path:
-    """mule_vcan, machine_can and board_os compiled for the unix port into `folder` (a real board's
+    """mule_vcan, machine_can, can_model and board_os compiled for the unix port into `folder` (a real board's
     machine.CAN is built in; compiled, the virtual one costs less heap than from source)."""
     from host_tools.codegen.build import compile_mpy
 
-    for name in ("machine_can", "mule_vcan", "board_os"):
+    for name in ("can_model", "machine_can", "mule_vcan", "board_os"):
         compile_mpy(MP_DIR / f"{name}.py", "x64", folder / f"{name}.mpy")
     return folder
 

@@ -37,8 +37,9 @@ CLEARED = 0x100
 def compiled_fakes(tmp_path: Path) -> Path:
     out = tmp_path / "fakes"
     out.mkdir(exist_ok=True)
-    for name in ("pyb", "machine_can", "mcp2515_chip", "machine_spi"):
-        compile_mpy((SHARED if name == "machine_can" else FAKES) / f"{name}.py", "x64", out / f"{name}.mpy")
+    for name in ("pyb", "machine_can", "can_model", "mcp2515_chip", "machine_spi"):
+        compile_mpy((SHARED if name in ("machine_can", "can_model") else FAKES) / f"{name}.py", "x64",
+                    out / f"{name}.mpy")
     return out
 
 

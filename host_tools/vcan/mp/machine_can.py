@@ -13,6 +13,8 @@
 #   carry RECV_ERR_OVERRUN once after frames were lost, then reset;
 # - one RX queue RX_DEPTH (3) deep (simplified: the real bxCAN spreads filters over two
 #   3-deep FIFOs); a frame arriving when it is full is lost;
+# (the FIFO's slots, the error counters and the recv views: can_model.py, shared with the
+# tests' fake pyb.CAN)
 # - send(id, data, flags) -> TX index, None when the 3-deep queue is full or the same id is
 #   pending without FLAG_UNORDERED, OSError when bus-off; frames leave at the next bus
 #   tick (recv/state/get_counters); MODE_SILENT_LOOPBACK receives its own frames only;
@@ -23,14 +25,8 @@ try:
 except ImportError:
     pass
 
-try:
-    from micropython import heap_lock, heap_unlock
-except ImportError:  # CPython
-    def heap_lock():
-        pass
-
-    def heap_unlock():
-        pass
+import can_model
+from can_model import heap_lock, heap_unlock
 
 
 class _Irq:
@@ -41,12 +37,7 @@ class _Irq:
         return self._can._irq_flags
 
 
-def _slices(view):
-    # a comprehension in recv() itself would make `view` a cell, allocated at every call
-    return [view[:n] for n in range(9)]
-
-
-class CAN:
+class CAN(can_model.ErrorCounters):
     MODE_NORMAL = 0
     MODE_SLEEP = 1
     MODE_LOOPBACK = 2
@@ -76,15 +67,12 @@ class CAN:
             raise ValueError("CAN(%d) doesn't exist" % id)
         self.id = id
         self.filters = ()  # nothing received until set_filters()
-        self.rx = []
+        self.rx = can_model.Fifo(CAN.RX_DEPTH)
         self.tx = [None] * CAN.TX_QUEUE_LEN
         self.on_bus = []  # frames this controller put on the bus
         self.transmitted = 0  # frames that left the TX queue
         self.count_tx = True
-        self.tec = 0
-        self.rec = 0
-        self.bus_off = False
-        self.entries = [0, 0, 0]
+        self.init_errors()
         self.overruns = 0
         self._overrun_flag = 0
         self._views = None
@@ -92,7 +80,6 @@ class CAN:
         self._trigger = 0
         self._hard = False
         self._irq_flags = 0
-        self.restarts = 0
         self.mode = CAN.STATE_STOPPED
         self.init(*args, **kwargs)
         CAN.instances[id] = self
@@ -115,7 +102,7 @@ class CAN:
         self.tseg = (tseg1, tseg2)
 
     def deinit(self):
-        self.rx = []
+        self.rx.clear()
         self.tx = [None] * CAN.TX_QUEUE_LEN
         self.mode = None
 
@@ -149,12 +136,11 @@ class CAN:
     def _receive(self, can_id, ext, rtr, data):
         if not self._accepts(can_id, ext, rtr):
             return False
-        if len(self.rx) >= CAN.RX_DEPTH:
+        if not self.rx.push(can_id, ext, rtr, 0, data, len(data)):
             if not self._overrun_flag:  # one overrun per episode, as the hardware flag
                 self.overruns += 1
                 self._overrun_flag = CAN.RECV_ERR_OVERRUN
             return False
-        self.rx.append((can_id, ext, rtr, bytes(data)))
         if self._handler is not None and self._trigger & CAN.IRQ_RX:
             self._irq_flags = CAN.IRQ_RX
             if self._hard:
@@ -188,45 +174,25 @@ class CAN:
             return False
         return self._receive(can_id, ext, rtr, data)
 
-    def set_error_counters(self, tec, rec):
-        before = self.state()
-        self.tec, self.rec = tec, rec
-        if tec > 255:
-            self.bus_off = True
-        after = self.state()
-        if after != before and after > before:
-            self.entries[after - 2] += 1
-
     # --- the machine.CAN API -----------------------------------------------------------
     def recv(self, arg=None):
         self._run_bus()
-        if not self.rx:
+        errors = CAN.RECV_ERR_FULL if self.rx.count >= CAN.RX_DEPTH else 0
+        slot = self.rx.pop()
+        if slot is None:
             return None
-        errors = CAN.RECV_ERR_FULL if len(self.rx) >= CAN.RX_DEPTH else 0
         errors |= self._overrun_flag
         self._overrun_flag = 0
-        can_id, ext, rtr, data = self.rx.pop(0)
-        flags = (CAN.FLAG_EXT_ID if ext else 0) | (CAN.FLAG_RTR if rtr else 0)
+        flags = (CAN.FLAG_EXT_ID if slot[1] else 0) | (CAN.FLAG_RTR if slot[2] else 0)
         if arg is None:
-            view = memoryview(bytearray(8))[:len(data)]
-            view[:] = data
-            return [can_id, view, flags, errors]
+            view = memoryview(bytearray(8))[:slot[5]]
+            view[:] = slot[4][:slot[5]]
+            return [slot[0], view, flags, errors]
         if len(arg) < 4:
             raise ValueError("recv list needs 4 items")
-        view = arg[1]
-        known = False
-        if self._views is not None:
-            for v in self._views:
-                known = known or v is view
-        if not known:
-            if not isinstance(view, memoryview) or len(view) < 8:
-                raise ValueError("recv list item 1 must be a memoryview of at least 8 bytes")
-            self._views = _slices(view)
-        full = self._views[8]
-        for i in range(len(data)):
-            full[i] = data[i]
-        arg[0] = can_id
-        arg[1] = self._views[len(data)]
+        self._views = can_model.recv_views(self._views, arg[1], 1)
+        arg[0] = slot[0]
+        arg[1] = can_model.copy_out(self._views, slot)
         arg[2] = flags
         arg[3] = errors
         return arg
@@ -262,29 +228,18 @@ class CAN:
         self._run_bus()
         if self.mode is None:
             return CAN.STATE_STOPPED
-        if self.bus_off:
-            return CAN.STATE_BUS_OFF
-        if self.tec > 127 or self.rec > 127:
-            return CAN.STATE_PASSIVE
-        if self.tec > 95 or self.rec > 95:
-            return CAN.STATE_WARNING
-        return CAN.STATE_ACTIVE
+        return self.error_state()
 
     def get_counters(self, lst=None):
         self._run_bus()
-        lst = lst if lst is not None else [0] * 8
-        lst[0] = min(self.tec, 255)
-        lst[1] = self.rec
-        lst[2] = self.entries[0]
-        lst[3] = self.entries[1]
-        lst[4] = self.entries[2]
+        lst = self.fill_counters(lst if lst is not None else [0] * 8)
         pending = 0
         for msg in self.tx:
             if msg is not None:
                 pending += 1
         # a controller that cannot count a value reports None (tests set count_tx False)
         lst[5] = pending if self.count_tx else None
-        lst[6] = len(self.rx)
+        lst[6] = self.rx.count
         lst[7] = self.overruns
         return lst
 
@@ -296,9 +251,7 @@ class CAN:
         return _Irq(self)
 
     def restart(self):
-        self.restarts += 1
-        self.bus_off = False
-        self.tec = self.rec = 0
+        self.restart_errors()
         self.entries = [0, 0, 0]
         for i in range(CAN.TX_QUEUE_LEN):
             self.tx[i] = None

@@ -118,7 +118,7 @@ class CAN(_Base):
             if not self._accepts(can_id, ext, rtr):
                 stage.pop(0)
                 continue
-            if len(self.rx) >= _Base.RX_DEPTH and _wrap(now - arrived) - self._offset < _SLACK_US:
+            if self.rx.count >= _Base.RX_DEPTH and _wrap(now - arrived) - self._offset < _SLACK_US:
                 break
             stage.pop(0)
             if self.bus_off or self.mode in (_Base.MODE_SILENT_LOOPBACK, _Base.MODE_SLEEP):

@@ -17,17 +17,11 @@
 # - error states follow TEC/REC; bus-off stays until restart() when auto_restart=False,
 #   then error-active with counters 0.
 # FIFOs and mailboxes are preallocated slots: receiving and looping back allocate nothing
-# in the fake, so heap tests measure the firmware alone.
+# in the fake, so heap tests measure the firmware alone. The slots, the error counters and
+# the recv views are host_tools/vcan/mp/can_model.py, shared with the fake machine.CAN.
 # Tests feed the "bus" with CAN.inject() and CAN.set_error_counters().
-
-try:
-    from micropython import heap_lock, heap_unlock
-except ImportError:  # CPython
-    def heap_lock():
-        pass
-
-    def heap_unlock():
-        pass
+import can_model
+from can_model import heap_lock, heap_unlock
 
 
 PCLK1 = 42000000
@@ -50,16 +44,7 @@ def _image32(can_id, ext, rtr):
     return (can_id << 21) | (rtr << 1)
 
 
-def _slots(n):
-    return [[0, False, False, 0, bytearray(8), 0] for _ in range(n)]
-
-
-def _slices(view):
-    # a comprehension in recv() itself would make `view` a cell, allocated at every call
-    return [view[:n] for n in range(9)]
-
-
-class CAN:
+class CAN(can_model.ErrorCounters):
     NORMAL = 0
     LOOPBACK = 67108864
     SILENT = 134217728
@@ -100,23 +85,15 @@ class CAN:
         self.filters = {}
         # FIFOs and TX mailboxes are preallocated slots, as in the hardware: the fake's own
         # receive and loopback paths allocate nothing, so allocation tests see the firmware's
-        self._rx = (_slots(CAN.FIFO_DEPTH), _slots(CAN.FIFO_DEPTH))  # [id, ext, rtr, fmi, bytes, n]
-        self._rx_head = [0, 0]
-        self._rx_count = [0, 0]
+        self._rx = (can_model.Fifo(CAN.FIFO_DEPTH), can_model.Fifo(CAN.FIFO_DEPTH))
         self.callbacks = [None, None]
         self.rx_state = [0, 0]  # 0 empty, 1 pending, 2 full, 3 overflow (pyb's IRQ states)
-        self._tx = _slots(CAN.MAILBOXES)  # in request order: [id, ext, rtr, unused, bytes, n]
-        self._tx_head = 0
-        self._tx_count = 0
+        self._tx = can_model.Fifo(CAN.MAILBOXES)  # in request order
         self._banks = []  # self.filters' entries in bank order
         self.on_bus = []  # frames this controller put on the bus: (id, ext, rtr, data)
         self.transmitted = 0  # frames that left the TX mailboxes
         self.lose = 0  # test hook: this many transmitted frames never reach the receive path
-        self.tec = 0
-        self.rec = 0
-        self.bus_off = False
-        self.restarts = 0
-        self.entries = [0, 0, 0]  # warning, passive, bus-off
+        self.init_errors()
         self._views = None
         CAN.instances[bus] = self
 
@@ -173,25 +150,14 @@ class CAN:
         if hit < 0:
             return False
         fifo = hit >> 8
-        count = self._rx_count[fifo]
         state = self.rx_state
         cb = self.callbacks[fifo]
-        if count >= CAN.FIFO_DEPTH:
+        if not self._rx[fifo].push(can_id, ext, rtr, hit & 0xFF, data, n):
             if cb and state[fifo] == 2:
                 state[fifo] = 3
                 self._irq(fifo, 2)
             return False
-        slot = self._rx[fifo][(self._rx_head[fifo] + count) % CAN.FIFO_DEPTH]
-        slot[0] = can_id
-        slot[1] = ext
-        slot[2] = rtr
-        slot[3] = hit & 0xFF
-        buf = slot[4]
-        for i in range(n):
-            buf[i] = data[i]
-        slot[5] = n
-        count += 1
-        self._rx_count[fifo] = count
+        count = self._rx[fifo].count
         if cb:
             if state[fifo] == 0:
                 state[fifo] = 1
@@ -203,13 +169,13 @@ class CAN:
 
     def _run_bus(self):
         """The frames in the TX mailboxes go out (nothing leaves while bus-off)."""
-        if not self._tx_count or self.bus_off:
+        if self.bus_off:
             return
         mode = self.mode
-        while self._tx_count:
-            slot = self._tx[self._tx_head]
-            self._tx_head = (self._tx_head + 1) % CAN.MAILBOXES
-            self._tx_count -= 1
+        while True:
+            slot = self._tx.pop()
+            if slot is None:
+                return
             self.transmitted += 1
             if mode == CAN.NORMAL or mode == CAN.LOOPBACK:
                 self.on_bus.append((slot[0], slot[1], slot[2], bytes(slot[4][:slot[5]])))
@@ -225,24 +191,10 @@ class CAN:
             return False
         return self._receive(can_id, ext, rtr, data, len(data))
 
-    def set_error_counters(self, tec, rec):
-        before = self.state()
-        self.tec, self.rec = tec, rec
-        if tec > 255:
-            self.bus_off = True
-        after = self.state()
-        if after != before:
-            if after == CAN.ERROR_WARNING:
-                self.entries[0] += 1
-            elif after == CAN.ERROR_PASSIVE:
-                self.entries[1] += 1
-            elif after == CAN.BUS_OFF:
-                self.entries[2] += 1
-
     # --- the pyb.CAN API ---------------------------------------------------------------
     def any(self, fifo):
         self._run_bus()
-        return self._rx_count[fifo] > 0
+        return self._rx[fifo].count > 0
 
     def send(self, data, id, *, timeout=0, rtr=False, extframe=False, fdf=False, brs=False):
         if isinstance(data, int):
@@ -250,28 +202,16 @@ class CAN:
         n = len(data)
         if n > 8:
             raise ValueError("CAN data field too long")
-        if self._tx_count >= CAN.MAILBOXES:
+        if not self._tx.push(id & (0x1FFFFFFF if extframe else 0x7FF), extframe is True or extframe == 1,
+                             rtr is True or rtr == 1, 0, data, n):
             raise OSError(110)  # no free mailbox within `timeout` (ETIMEDOUT)
-        slot = self._tx[(self._tx_head + self._tx_count) % CAN.MAILBOXES]
-        slot[0] = id & (0x1FFFFFFF if extframe else 0x7FF)
-        slot[1] = extframe is True or extframe == 1
-        slot[2] = rtr is True or rtr == 1
-        buf = slot[4]
-        for i in range(n):
-            buf[i] = data[i]
-        slot[5] = n
-        self._tx_count += 1
 
     def recv(self, fifo, lst=None, *, timeout=5000):
         self._run_bus()
-        count = self._rx_count[fifo]
-        if not count:
+        slot = self._rx[fifo].pop()
+        if slot is None:
             raise OSError(110)  # ETIMEDOUT, as the real one after `timeout`
-        head = self._rx_head[fifo]
-        slot = self._rx[fifo][head]
-        self._rx_head[fifo] = (head + 1) % CAN.FIFO_DEPTH
-        count -= 1
-        self._rx_count[fifo] = count
+        count = self._rx[fifo].count
         if self.callbacks[fifo]:  # recv re-arms the interrupts, as pyb_can_recv does
             state = self.rx_state[fifo]
             if state == 1 and not count:
@@ -283,32 +223,17 @@ class CAN:
             return [slot[0], slot[1], slot[2], slot[3], bytes(slot[4][:n])]
         if len(lst) < 5:
             raise ValueError("recv list needs 5 items")
-        views = self._views
-        view = lst[4]
-        known = False
-        if views is not None:
-            for v in views:
-                known = known or v is view
-        if not known:
-            if not isinstance(view, memoryview) or len(view) < 8:
-                raise ValueError("recv list item 4 must be a memoryview of at least 8 bytes")
-            # the real recv resizes the caller's memoryview in place; the fake keeps one
-            # view per length over the same bytes, made once
-            views = self._views = _slices(view)
-        full = views[8]
-        buf = slot[4]
-        for i in range(n):
-            full[i] = buf[i]
+        self._views = can_model.recv_views(self._views, lst[4], 4)
         lst[0] = slot[0]
         lst[1] = slot[1]
         lst[2] = slot[2]
         lst[3] = slot[3]
-        lst[4] = views[n]
+        lst[4] = can_model.copy_out(self._views, slot)
         return lst
 
     def rxcallback(self, fifo, fun):
         self.callbacks[fifo] = fun
-        self.rx_state[fifo] = 1 if self._rx_count[fifo] else 0
+        self.rx_state[fifo] = 1 if self._rx[fifo].count else 0
 
     def state(self):
         self._run_bus()
@@ -318,29 +243,18 @@ class CAN:
                 self.tec = self.rec = 0
             else:
                 return CAN.BUS_OFF
-        if self.tec > 127 or self.rec > 127:
-            return CAN.ERROR_PASSIVE
-        if self.tec > 95 or self.rec > 95:
-            return CAN.ERROR_WARNING
-        return CAN.ERROR_ACTIVE
+        return self.error_state()
 
     def info(self, lst=None):
         self._run_bus()
-        lst = lst if lst is not None else [0] * 8
-        lst[0] = min(self.tec, 255)
-        lst[1] = self.rec
-        lst[2] = self.entries[0]
-        lst[3] = self.entries[1]
-        lst[4] = self.entries[2]
-        lst[5] = self._tx_count
-        lst[6] = self._rx_count[0]
-        lst[7] = self._rx_count[1]
+        lst = self.fill_counters(lst if lst is not None else [0] * 8)
+        lst[5] = self._tx.count
+        lst[6] = self._rx[0].count
+        lst[7] = self._rx[1].count
         return lst
 
     def restart(self):
-        self.restarts += 1
-        self.tec = self.rec = 0
-        self.bus_off = False
+        self.restart_errors()
 
 
 def wfi():
