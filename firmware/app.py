@@ -20,7 +20,6 @@ FW_VERSION = "mule-fw 0.1.0"
 _EXT_KEY = const(0x20000000)  # the decoder's key flag for extended ids
 _STATS_MS = const(1000)
 _CREDIT_MS = const(1000)
-_LIVE_BURST = const(16)  # CAN frames taken per pass before serving the link again
 _LOG_INFO = const(1)
 _LOG_ERROR = const(3)
 _T_MASK = const(0x3FFFFFFF)  # supervision times: µs mod 2**30, as replay records carry them
@@ -31,14 +30,7 @@ _ERR_LENGTH = const(-2)
 _AT_I = const(0)
 _AT_SUP = const(1)
 _AT_TM = const(2)
-# ALERT codes 32.. are the board's own (1..31 supervision's): 32 can_bus_state, value the
-# new can_state (can_source.STATE_*), cleared (| 0x100) back at error-active
-_ALERT_BUS_STATE = const(32)
 _BUS_WATCH_MS = const(10)  # how often the loop reads the controller's error state
-_CLEARED = const(0x100)
-_STATE_ACTIVE = const(0)
-_STATE_BUS_OFF = const(3)
-_STATE_NONE = const(255)
 
 # STATS fields (docs/protocol.md), in order
 _UPTIME = const(0)
@@ -80,23 +72,6 @@ def _watchdog(ms):
     except ImportError:
         return None, "watchdog_ms %d: this port has no machine.WDT, running without" % ms
     return WDT(timeout=ms), None
-
-
-def _fast_path(board, keys):
-    # replay_batch's look-up (_records, viper): the frame keys sorted for a binary search,
-    # no dictionary call per frame; own[k]: keys[k] has a function of its own, fns[k]
-    decoders = board.decoders
-    keys.sort()
-    board.keys = array("i", keys)
-    board.own = bytearray(1 if k in decoders else 0 for k in keys)
-    board.fns = tuple(decoders.get(k) for k in keys)
-    # _records' state: the record being done (replay_batch drops one that raises),
-    # supervision on, TELEMETRY in the loop (0: records go through decode(), as another
-    # telemetry mode needs)
-    board.at = array("i", bytes(4 * 3))
-    board.at[_AT_TM] = 1
-    board.sup_frame = board.sup_other = None
-    board.stats = array("i", bytes(4 * link.STATS_COUNT))  # _records counts through a pointer
 
 
 def _board_name(cfg):
@@ -150,7 +125,20 @@ class Board:
             "decoder: %d of the DBC's %d messages (mule flash --messages/--nodes); frames of the others "
             "count as unknown ids" % (chosen, every))
         self.table_decode = dbc.table_decode  # every other message of the DBC: the table walker
-        _fast_path(self, dbc.keys())  # replay_batch's tables (in a function: no stale temporaries)
+        # replay_batch's look-up (_records, viper): the frame keys sorted for a binary search,
+        # no dictionary call per frame; own[k]: keys[k] has a function of its own, fns[k]
+        keys = dbc.keys()
+        keys.sort()
+        self.keys = array("i", keys)
+        self.own = bytearray(1 if k in self.decoders else 0 for k in keys)
+        self.fns = tuple(self.decoders.get(k) for k in keys)
+        # _records' state: the record being done (replay_batch drops one that raises),
+        # supervision on, TELEMETRY in the loop (0: records go through decode(), as another
+        # telemetry mode needs)
+        self.at = array("i", bytes(4 * 3))
+        self.at[_AT_TM] = 1
+        self.sup_frame = self.sup_other = self.sup_st = None
+        self.stats = array("i", bytes(4 * link.STATS_COUNT))  # _records counts through a pointer
         self.record = array("i", bytes(16))
         self.data = bytearray(link.CAN_MAX_DATA)
         self.stats[_HEAP_MIN] = gc.mem_free()
@@ -167,6 +155,7 @@ class Board:
             self.at[_AT_SUP] = 1
             self.sup_frame = type(self.supervisor).frame  # called unbound: no look-up per frame
             self.sup_other = supervise.other
+            self.sup_st = self.supervisor.st
         if self.changed is not None:
             self.decode = self.changed.decode(self, Board.decode)  # notes each frame's time first
             self.caps |= link.CAP_TELEMETRY_CHANGED
@@ -178,8 +167,12 @@ class Board:
         self.can_problem = None
         self.bus_guard = None
         loopback = self.replay and cfg.get("replay_path", "link") == "loopback"
+        self.live = None  # app_live: the code of the controller's paths, loaded only for them
         if not self.replay or loopback:
+            import app_live
             import can_source
+
+            self.live = app_live
 
             try:
                 self.source = can_source.open_source(cfg, dbc.keys(), loopback)
@@ -296,10 +289,10 @@ class Board:
         stats = ptr32(self.stats)
         decimation = int(self.decimation)
         sup = self.supervisor
-        sup_frame = self.sup_frame
         supervised = at[_AT_SUP]
+        sup_frame = self.sup_frame
         sup_other = self.sup_other
-        sup_st = sup.st if supervised != 0 else None
+        sup_st = self.sup_st
         inline_tm = at[_AT_TM]
         table_decode = self.table_decode
         writer = self.writer
@@ -351,8 +344,8 @@ class Board:
             if supervised != 0:  # before decimation, as in decode()
                 # another ECU's frame: supervise.other moves the clock, frame() only when it
                 # would do more (a timeout scan due, out of order)
-                if result != _ERR_UNKNOWN_ID or int(sup_other(sup_st, t)) == 0:
-                    sup_frame(sup, no, t, result, can_id, ext, data, n, lanes, selected)
+                if result != _ERR_UNKNOWN_ID or int(sup_other(sup_st, t)) == 0:  # type: ignore[misc]
+                    sup_frame(sup, no, t, result, can_id, ext, data, n, lanes, selected)  # type: ignore[arg-type, misc]
             if result >= 0:
                 stats[_DECODED] += 1
                 if decimation > 1 and stats[_DECODED] % decimation != 0:
@@ -374,77 +367,16 @@ class Board:
         return count
 
     def replay_loopback(self):
-        """Each link frame into the controller (silent loopback) and back through its
-        filters and FIFO, decoded with the record's number and time. One record per frame
-        still: a frame the filters reject is an unknown id, as the decoder would say."""
-        reader = self.reader
-        record = self.record
-        data = self.data
-        source = self.source
-        if source is None:
-            return
-        for i in range(reader.count):
-            try:
-                frame_no = reader.can_frame_no(i)
-                self.bus_no = frame_no
-                n = reader.can_record(i, record, data)
-                can_id = record[1]
-                ext = record[2] != 0
-                frame = source.loop(can_id, ext, data, n) if n <= 8 else None  # classic CAN: 8 bytes
-                if frame is not None and frame[0] == can_id and frame[1] == ext:
-                    got = frame[4]
-                    self.decode(frame_no, can_id, ext, got, len(got), record[0])
-                    continue
-                if frame is not None or (n <= 8 and dbc.lookup(can_id, ext) >= 0):
-                    # the controller lost or changed a frame it should carry: say so, and
-                    # decode the link's copy so the host still gets its record
-                    self.log(_LOG_ERROR, "frame %d: loopback gave %r for id 0x%x" % (frame_no, frame, can_id))
-                self.decode(frame_no, can_id, ext, data, n, record[0])
-            except Exception as exc:  # one bad frame must not stop the board
-                self.stats[_DROPPED] += 1
-                self.log(_LOG_ERROR, "frame %d: %r" % (reader.can_frame_no(i), exc))
+        if self.live is not None:
+            self.live.replay_loopback(self)  # app_live
 
     def poll_can(self):
-        source = self.source
-        got = False
-        if source is None:
-            return got
-        for _ in range(_LIVE_BURST):
-            frame = source.recv()
-            if frame is None:
-                break
-            got = True
-            self.live_no = (self.live_no + 1) & _FRAME_NO_MASK  # mod 2**30 (docs/protocol.md): a small int
-            try:
-                data = frame[4]
-                self.decode(self.live_no, frame[0], frame[1], data, len(data), time.ticks_us() & _T_MASK)
-            except Exception as exc:
-                self.stats[_DROPPED] += 1
-                self.log(_LOG_ERROR, "CAN frame %d: %r" % (self.live_no, exc))
-        return got
+        return self.live is not None and self.live.poll_can(self)  # app_live
 
     # ---- housekeeping ---------------------------------------------------------------
     def watch_bus(self, now):
-        """ALERT can_bus_state on each error-state change (cleared back at error-active);
-        restart a bus-off controller after BusGuard's backoff, with a LOG line."""
-        guard = self.bus_guard
-        source = self.source
-        if guard is None or source is None:
-            return
-        action = guard.update(source.state(), now)
-        if action == guard.CHANGED:
-            state = guard.state
-            frame_no = self.live_no if not self.replay else self.bus_no
-            if state == _STATE_ACTIVE:
-                self.alert(frame_no, _ALERT_BUS_STATE | _CLEARED, 2, -1, -1, state, b"can_bus_state")
-            elif state != _STATE_NONE:
-                self.alert(frame_no, _ALERT_BUS_STATE, 3 if state == _STATE_BUS_OFF else 2, -1, -1, state,
-                           b"can_bus_state")
-        elif action == guard.RESTART:
-            source.restart()
-            waited = guard.restarted(now)
-            self.log(_LOG_ERROR, "CAN bus-off: restart %d after %d ms (next after %d ms)"
-                     % (guard.restarts, waited, guard.backoff_ms))
+        if self.live is not None:
+            self.live.watch_bus(self, now)  # app_live
 
     def send_stats(self, now):
         stats = self.stats

@@ -1613,7 +1613,7 @@ if sys.implementation.name == "micropython":
         _due = _due_v
         # the plain twins are the host's reference (held to the board by the e2e tests and
         # tests/firmware/test_supervise_twins.py): on the board they would only take RAM
-        del _checks_plain, _due_plain, _other_plain, _slots_plain, _take_plain, _wants_plain, _acts, _mean_plain, _sway_plain
-        del _sum_plain
+        del _checks_plain, _due_plain, _slots_plain, _take_plain, _wants_plain, _acts, _mean_plain, _sway_plain
+        del _sum_plain, _other_plain
     except (ImportError, AttributeError):
         pass
