@@ -357,23 +357,29 @@ def _tm_add(out, ps, lanes, table, selected) -> int:
         o[at] = si & 0xFF
         o[at + 1] = si >> 8
         src = (e & 0x7FFF) * 4
-        j = 0
-        while j < size - 2:
-            o[at + 2 + j] = lb[src + j]
-            j += 1
+        o[at + 2] = lb[src]
+        o[at + 3] = lb[src + 1]
+        o[at + 4] = lb[src + 2]
+        o[at + 5] = lb[src + 3]
+        if size == 10:
+            o[at + 6] = lb[src + 4]
+            o[at + 7] = lb[src + 5]
+            o[at + 8] = lb[src + 6]
+            o[at + 9] = lb[src + 7]
         at += size
         k += 1
     if k < n and (p[_TM_COUNT] or k == k0):
         return k0  # does not fit: nothing is kept, a fresh frame will take it
-    v = p[_TM_NO]
-    j = 0
-    while j < 4:
-        o[h + j] = (v >> (8 * j)) & 0xFF
-        j += 1
-    v = result | ((k - k0) << 16)
-    while j < 8:
-        o[h + j] = (v >> (8 * (j - 4))) & 0xFF
-        j += 1
+    v = p[_TM_NO]  # the header, unrolled (a loop costs more than the stores in viper)
+    o[h] = v & 0xFF
+    o[h + 1] = (v >> 8) & 0xFF
+    o[h + 2] = (v >> 16) & 0xFF
+    o[h + 3] = (v >> 24) & 0xFF
+    o[h + 4] = result & 0xFF
+    o[h + 5] = result >> 8
+    v = k - k0
+    o[h + 6] = v & 0xFF
+    o[h + 7] = v >> 8
     p[_TM_AT] = at
     p[_TM_COUNT] += 1
     return k if k < n else -1
