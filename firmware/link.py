@@ -221,8 +221,7 @@ def _crc(table, buf, n: int, put: int) -> int:
 
 @micropython.viper
 def _encode(dst, src, n: int) -> int:
-    """dst = 0x00, COBS(src[0:n]), 0x00 (canonical COBS); returns its length. link_plain._encode_plain
-    with each block's bytes copied in a tight loop."""
+    """dst = 0x00, COBS(src[0:n]), 0x00 (canonical COBS); returns its length."""
     d = ptr8(dst)
     s = ptr8(src)
     d[0] = 0
@@ -231,32 +230,25 @@ def _encode(dst, src, n: int) -> int:
     code = 1
     i = 0
     while i < n:
-        first = i
-        lim = i + 0xFF - code
-        if lim > n:
-            lim = n
-        while i < lim:
-            c = s[i]
-            if c == 0:
-                break
-            d[w] = c
-            w += 1
-            i += 1
-        code += i - first
-        if code == 0xFF:  # a full block
-            d[code_at] = code
-            code = 1
-            if i < n:
-                code_at = w
-                w += 1
-            else:
-                code_at = -1  # a final full block is not followed by an empty one
-        elif i < n:  # a 0x00
-            i += 1
+        c = s[i]
+        i += 1
+        if c == 0:
             d[code_at] = code
             code_at = w
             w += 1
             code = 1
+        else:
+            d[w] = c
+            w += 1
+            code += 1
+            if code == 0xFF:
+                d[code_at] = code
+                code = 1
+                if i < n:
+                    code_at = w
+                    w += 1
+                else:
+                    code_at = -1  # a final full block is not followed by an empty one
     if code_at >= 0:
         d[code_at] = code
     d[w] = 0
