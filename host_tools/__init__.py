@@ -6,7 +6,7 @@ from pathlib import Path
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_DIR.parent
 # A source tree (a clone, `pip install -e .`) keeps firmware/ and dbc/ beside host_tools/; a
-# wheel carries them inside the package, in host_tools/_data/ (setup.py copies them there).
+# wheel carries them inside the package, in host_tools/_data/ (the wheel maps them there: pyproject.toml).
 INSTALLED = not (REPO_ROOT / "firmware" / "app.py").is_file()
 DATA_DIR = PACKAGE_DIR / "_data" if INSTALLED else REPO_ROOT
 FIRMWARE_DIR = DATA_DIR / "firmware"
