@@ -89,14 +89,14 @@ class Board:
     def _build(self, cfg, port):
         self.cfg = cfg
         self.port = port
-        self.changed = None  # telemetry "changed": only the signals that moved (firmware/changed.py)
-        self.changed_problem = None
+        ch = None  # telemetry "changed": only the signals that moved (firmware/changed.py); its
+        # attributes exist only when it is on (none on a board without it: RAM is the budget)
         if cfg.get("telemetry", "all") == "changed":
             gc.collect()
             try:  # first: its code and state at the bottom of the heap, below supervision's large blocks
                 import changed
 
-                self.changed = changed.Changed(dbc, int(cfg.get("refresh_ms", 1000)))
+                ch = self.changed = changed.Changed(dbc, int(cfg.get("refresh_ms", 1000)))
             except (ImportError, OSError, ValueError, MemoryError) as exc:
                 self.changed_problem = "telemetry changed unavailable, sending all: %r" % (exc,)
         # supervision first: its code and tables are the largest blocks, best taken from an
@@ -117,7 +117,7 @@ class Board:
         self.rx_window = int(cfg.get("rx_window", 1024))
         self.rx = bytearray(min(self.rx_window, 1024))
         self.reader = link.FrameReader()
-        self.writer = link.Writer(dbc) if self.changed is None else self.changed.writer(dbc)
+        self.writer = link.Writer(dbc) if ch is None else ch.writer(dbc)
         self.lanes, self.selected = dbc.new_buffers()
         self.decoders = dbc.DECODERS  # messages with a function of their own (the hot ones)
         chosen, every = len(dbc.MESSAGES), getattr(dbc, "DBC_MESSAGES", len(dbc.MESSAGES))
@@ -156,8 +156,8 @@ class Board:
             self.sup_frame = type(self.supervisor).frame  # called unbound: no look-up per frame
             self.sup_other = supervise.other
             self.sup_st = self.supervisor.st
-        if self.changed is not None:
-            self.decode = self.changed.decode(self, Board.decode)  # notes each frame's time first
+        if ch is not None:
+            self.decode = ch.decode(self, Board.decode)  # notes each frame's time first
             self.caps |= link.CAP_TELEMETRY_CHANGED
             self.at[_AT_TM] = 0  # replay_batch: each record through decode(), which picks
         # live: frames from the CAN controller. Replay with "replay_path": "loopback": the
@@ -205,8 +205,9 @@ class Board:
         self.reader.new_session()
         if self.supervisor is not None:
             self.supervisor.reset()
-        if self.changed is not None:
-            self.changed.reset()  # the host knows no value yet: each signal goes out again
+        changed = getattr(self, "changed", None)
+        if changed is not None:
+            changed.reset()  # the host knows no value yet: each signal goes out again
         mode = link.MODE_REPLAY if self.replay else link.MODE_LIVE
         self.send(self.writer.hello(self.boot_id, mode, self.caps, self.rx_window, self.sha,
                                     FW_VERSION, _board_name(self.cfg), self.heap_free))
@@ -407,7 +408,8 @@ class Board:
 
     def run(self, problem=None):
         """Serve until the host sends STOP."""
-        self.problems = [p for p in (problem, self.sup_problem, self.can_problem, self.changed_problem) if p]
+        self.problems = [p for p in (problem, self.sup_problem, self.can_problem,
+                                      getattr(self, "changed_problem", None)) if p]
         self.hello()
         wdt, why = _watchdog(int(self.cfg.get("watchdog_ms", 0)))
         if why:
