@@ -6,6 +6,7 @@ unix port, the firmware mule flash builds); what the board wrote, counted on the
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -26,6 +27,73 @@ from host_tools.telemetry_changed import deadband_bytes, deadbands  # noqa: E402
 from test_telemetry_changed import deadband_table, run_board  # noqa: E402
 
 UART_115200 = 11_520  # bytes/s: 10 bits a byte
+
+
+# Board.run over the wire on the emulated Pyboard (-icount: 1 µs = 1,000 instructions), once
+# per mode; board_cost_mp.py's port and copy loop, its measurements left out
+COST = """
+cfg = {"mode": "replay", "bus": 1, "bitrate": 500000, "decimation": 1, "port": "feed", "board": "bench"}
+import os
+os.chdir(FW)  # the deadband file
+chunks = []
+with open(WIRE, "rb") as f:
+    while True:
+        c = f.read(256)
+        if not c:
+            break
+        chunks.append(c)
+for mode in ("all", "changed"):
+    board = app.Board(dict(cfg, telemetry=mode, refresh_ms=REFRESH), Port(chunks))
+    board.hello()
+    gc.collect()
+    t0 = time.ticks_us()
+    board.run()
+    print(mode, time.ticks_diff(time.ticks_us(), t0) * 1000 // board.stats[1], board.changed is not None)
+    board = None
+    gc.collect()
+"""
+
+
+def qemu_cost(dbc, frames, tmp: Path, refresh_ms: int) -> dict | None:
+    """Board.run instructions per frame on the Cortex-M4, telemetry all and changed (None:
+    no emulated Pyboard here)."""
+    from host_tools.codegen.build import compile_mpy
+    from host_tools.qemu_board.build import build
+    from host_tools.qemu_board.icount import INSTRUCTIONS_PER_US, IcountQemuBoard
+    from host_tools.tools import tool
+    from test_telemetry_changed import replay_wire
+
+    try:
+        firmware = build("256K", log=lambda text: None).elf
+    except Exception as exc:  # no toolchain: the figures above stand alone
+        print(f"  (no emulated Pyboard: {exc})")
+        return None
+    files = build_firmware(dbc, tmp / "fw-arm", "armv7emsp", {"mode": "replay"})
+    (tmp / "arm").mkdir()
+    (tmp / "arm" / "wire.bin").write_bytes(replay_wire(frames))
+    source = (REPO / "bench" / "board_cost_mp.py").read_text()
+    harness = tmp / "telemetry_cost_mp.py"
+    harness.write_text(source[:source.index("cfg = {")] + COST.replace("REFRESH", str(refresh_ms)))
+    mpy = compile_mpy(harness, "armv7emsp", tmp / "telemetry_cost_mp.mpy")
+    (tmp / "qboard").mkdir()
+
+    def mpremote(port, *args):
+        result = subprocess.run([tool("mpremote"), "connect", port, *args], capture_output=True, text=True,
+                                timeout=600)
+        if result.returncode:
+            raise SystemExit(f"mpremote {' '.join(args)}: {result.stdout}{result.stderr}")
+        return result.stdout
+
+    with IcountQemuBoard(tmp / "qboard", heap="100K", firmware=firmware) as board:
+        mpremote(board.port, "fs", "mkdir", ":fw")
+        mpremote(board.port, "fs", "cp", *[str(f) for f in files if f.name != "main.py"], ":/flash/fw/")
+        mpremote(board.port, "fs", "cp", str(mpy), str(tmp / "arm" / "wire.bin"), ":/flash/")
+        out = mpremote(board.port, "exec", "import telemetry_cost_mp")
+    got = {}
+    for line in out.splitlines():
+        mode, cost, on = line.split()
+        got[mode] = (int(cost) * INSTRUCTIONS_PER_US // 1000, on == "True")
+    return got
 
 
 def main() -> int:
@@ -57,6 +125,11 @@ def main() -> int:
             per_s = wire / span
             print(f"  {name:<22} {wire / len(frames):6.2f} B/frame on the wire, {per_s / 1000:7.1f} kB/s: "
                   f"{100 * per_s / UART_115200:5.0f} % of a UART at 115,200 baud")
+        cost = qemu_cost(dbc, frames[:3000], tmp, args.refresh_ms)
+        if cost:
+            assert cost["changed"][1] and not cost["all"][1], cost  # each board ran the mode it was given
+            print(f"  board path on Cortex-M4 (Board.run, supervision on, 3,000 of the frames): all "
+                  f"{cost['all'][0]:,} instructions/frame, changed {cost['changed'][0]:,}")
     return 0
 
 
