@@ -74,3 +74,27 @@ def assert_stop_ends_it(board) -> None:
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
     assert board._user_master == -1 and board._proc is None
+
+
+def supervising_board(dbc, log):
+    """A loopback board that raises what the board's supervision raises on `log` (the host
+    reference's events, a timeout's deadline in board µs included), so the replay's
+    reference agrees with it."""
+    from host_tools.link import messages as m
+    from host_tools.logfile import read_frames
+    from host_tools.replay.loopback import LoopbackBoard
+    from host_tools.supervision.reference import check_frames
+
+    events: dict = {}
+    for e in check_frames(dbc, [f for f in read_frames(log) if f.kind == "data"]):
+        events.setdefault(e.frame_no, []).append(e)
+    first = []
+
+    def alerts(frame_no, record):
+        first[:] = first or [frame_no]
+        return [m.Alert(frame_no, e.code, e.severity, e.mi, e.si, e.value, e.text)
+                for e in events.get(frame_no - first[0], ())]
+
+    board = LoopbackBoard(dbc, alerts=alerts)
+    board.expected_events = sum(map(len, events.values()))
+    return board

@@ -8,29 +8,10 @@ import json
 
 import pytest
 
-from host_tools.link import messages as m
-from host_tools.logfile import read_frames
 from host_tools.replay import Replay
-from host_tools.replay.loopback import LoopbackBoard
 from host_tools.report import write_report
 from host_tools.simulate import simulate
-from host_tools.supervision.reference import check_frames
-
-
-def supervising_board(dbc, log) -> LoopbackBoard:
-    """A loopback board that raises what the board's supervision raises on this log (the
-    host reference's events, a timeout's deadline in board µs included)."""
-    events: dict = {}
-    for e in check_frames(dbc, [f for f in read_frames(log) if f.kind == "data"]):
-        events.setdefault(e.frame_no, []).append(e)
-    first = []
-
-    def alerts(frame_no, record):
-        first[:] = first or [frame_no]
-        return [m.Alert(frame_no, e.code, e.severity, e.mi, e.si, e.value, e.text)
-                for e in events.get(frame_no - first[0], ())]
-
-    return LoopbackBoard(dbc, alerts=alerts)
+from mule_testing import supervising_board
 
 
 @pytest.mark.parametrize("suffix", [".log", ".asc"])

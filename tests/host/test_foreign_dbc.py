@@ -8,13 +8,10 @@ from __future__ import annotations
 import pytest
 
 from host_tools.dbc import load_dbc
-from host_tools.link import messages as m
-from host_tools.logfile import read_frames
 from host_tools.replay import Replay
-from host_tools.replay.loopback import LoopbackBoard
 from host_tools.report import SeriesCollector, write_report
 from host_tools.supervision.reference import check_frames
-from mule_testing import FILES
+from mule_testing import FILES, supervising_board
 
 TRAILER_DBC = FILES / "foreign_dbc" / "trailer_ecu.dbc"
 
@@ -48,26 +45,15 @@ def trailer_log(tmp_path_factory, trailer):
     return path
 
 
-def supervising_board(dbc, log) -> LoopbackBoard:
-    """A loopback board that raises what the board's supervision raises on this log (the
-    host reference's own events), so the reference agrees with it."""
-    events = {}
-    for e in check_frames(dbc, [f for f in read_frames(log) if f.kind == "data"]):
-        events.setdefault(e.frame_no, []).append(e)
-    first = []
-
-    def alerts(frame_no, record):
-        first[:] = first or [frame_no]
-        return [m.Alert(frame_no, e.code, e.severity, e.mi, e.si, e.value, e.text)
-                for e in events.get(frame_no - first[0], ())]
-
-    assert events, "the log must make the board's supervision raise an alert"
-    return LoopbackBoard(dbc, alerts=alerts)
+def trailer_board(trailer, trailer_log):
+    board = supervising_board(trailer, trailer_log)
+    assert board.expected_events, "the log must make the board's supervision raise an alert"
+    return board
 
 
 def test_a_foreign_dbc_gets_plots_of_its_own_signals_and_honest_alert_wording(trailer, trailer_log, tmp_path):
     collector = SeriesCollector(trailer)
-    result = Replay(trailer_log, trailer, supervising_board(trailer, trailer_log).link, port="loopback", speed=None,
+    result = Replay(trailer_log, trailer, trailer_board(trailer, trailer_log).link, port="loopback", speed=None,
                     settle_s=0.3, sync_timeout=0.5, on_decoded=collector.add).run()
     result.series = collector.series
     assert result.tally.verified == result.tally.sent == 183
@@ -92,7 +78,7 @@ def test_a_foreign_dbc_gets_plots_of_its_own_signals_and_honest_alert_wording(tr
 
 
 def test_without_a_sidecar_or_reference_it_lists_what_the_board_raised(trailer, trailer_log):
-    result = Replay(trailer_log, trailer, supervising_board(trailer, trailer_log).link, port="loopback", speed=None,
+    result = Replay(trailer_log, trailer, trailer_board(trailer, trailer_log).link, port="loopback", speed=None,
                     settle_s=0.3, sync_timeout=0.5, reference=False).run()
     line = result.lines()[-1]
     assert line.startswith("alerts: none expected (no sidecar); the board raised 1 (range TrailerAxle.axle_load_kg at ")
