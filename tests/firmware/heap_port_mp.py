@@ -3,10 +3,13 @@
 import gc
 from array import array
 
+_CHUNK = 128
+
 
 class HeapPort:
-    """The wire in 256-byte chunks (a 100 KB heap holding the board has no room left for it
-    in one piece), copied out without allocating, 256 bytes a read; marks the heap allocated
+    """The wire in 128-byte chunks (a 100 KB heap holding the board has no room left for it
+    in one piece, and its free space is in holes of a few hundred bytes), copied out without
+    allocating, 128 bytes a read; marks the heap allocated
     and the frames received when the steady part begins (a quarter into the wire) and ends
     (the read that ends with STOP); drops what the board writes."""
 
@@ -20,7 +23,7 @@ class HeapPort:
     def load(self, path):
         with open(path, "rb") as f:
             while True:
-                chunk = f.read(256)
+                chunk = f.read(_CHUNK)
                 if not chunk:
                     break
                 self.chunks.append(chunk)
@@ -32,11 +35,11 @@ class HeapPort:
             return 0
         marks = self.marks
         if self.board is not None and at >= self.size // 4:
-            k = 0 if marks[0] < 0 else 2 if at + 256 >= self.size and marks[2] < 0 else -1
+            k = 0 if marks[0] < 0 else 2 if at + _CHUNK >= self.size and marks[2] < 0 else -1
             if k >= 0:
                 marks[k] = gc.mem_alloc()
                 marks[k + 1] = self.board.stats[1]
-        chunk = self.chunks[at // 256]
+        chunk = self.chunks[at // _CHUNK]
         n = len(chunk)
         for i in range(n):
             buf[i] = chunk[i]
