@@ -17,7 +17,8 @@ from test_link_mp import FIRMWARE, SCRIPT, vectors_dir  # noqa: F401  (vectors_d
 def board(qemu_session, vectors_dir, tmp_path_factory):  # noqa: F811
     directory = tmp_path_factory.mktemp("link-qemu")
     qemu_session.mkdir("/flash/link")
-    for name in ("link", "link_plain"):  # link_plain: the bytecode twins (the "plain" variant)
+    # link_plain: the bytecode twins (the "plain" variant); changed: telemetry "changed"'s runs
+    for name in ("link", "link_plain", "changed"):
         qemu_session.put(compile_mpy(FIRMWARE / f"{name}.py", "armv7emsp", directory / f"{name}.mpy"),
                          f"/flash/link/{name}.mpy")
     qemu_session.mkdir("/flash/vectors")
