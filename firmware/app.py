@@ -339,7 +339,7 @@ class Board:
             result = _ERR_UNKNOWN_ID
             if lo < nkeys and keys[lo] == key:
                 if own[lo] != 0:
-                    result = int(fns[lo](data, lanes, selected, n))
+                    result = int(fns[lo](data, lanes, selected, n))  # type: ignore[misc, arg-type]
                 else:
                     result = int(table_decode(key, data, lanes, selected, n))
             if supervised != 0:  # before decimation, as in decode()
