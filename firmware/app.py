@@ -157,7 +157,7 @@ class Board:
             self.sup_other = supervise.other
             self.sup_st = self.supervisor.st
         if ch is not None:
-            self.decode = ch.decode(self, Board.decode)  # notes each frame's time first
+            self.decode = ch.decode(self, Board.decode)  # type: ignore[method-assign]  # notes the frame time first
             self.caps |= link.CAP_TELEMETRY_CHANGED
             self.at[_AT_TM] = 0  # replay_batch: each record through decode(), which picks
         # live: frames from the CAN controller. Replay with "replay_path": "loopback": the
