@@ -37,6 +37,7 @@ class QemuScripts:
         self._transport = None
         self._tmp: tempfile.TemporaryDirectory | None = None
         self._runs = 0
+        self._dirty = False  # a script ran since the last soft reset: its modules are still in the heap
 
     def __enter__(self) -> "QemuScripts":
         from mpremote.transport_serial import SerialTransport
@@ -84,6 +85,8 @@ class QemuScripts:
     def put(self, local: Path | bytes, remote: str) -> None:
         """Copy a file (or bytes) to `remote` on the board's /flash."""
         data = local if isinstance(local, (bytes, bytearray)) else Path(local).read_bytes()
+        if self._dirty:  # a run's modules still fill (and split) the heap: an upload line needs 8 KB whole
+            self._soft_reset()
         self.exec(f"import gc\ngc.collect()\nfrom binascii import a2b_base64 as _a\n_f = open({remote!r}, 'wb')")
         for at in range(0, len(data), _CHUNK):
             text = binascii.b2a_base64(data[at:at + _CHUNK], newline=False).decode()
@@ -112,10 +115,12 @@ class QemuScripts:
         except ScriptError:
             self._soft_reset()  # what a failed script left (a half-imported module) would fill the heap
             raise
+        self._dirty = True
         return out.decode(errors="replace")
 
     def _soft_reset(self) -> None:
         """A fresh heap and no module left imported (raw REPL: main.py does not run)."""
+        self._dirty = False
         t = self._transport
         t.serial.write(b"\x04")
         data = t.read_until(1, b"raw REPL; CTRL-B to exit\r\n", timeout_overall=30)  # its ">" read by the next exec
