@@ -147,13 +147,17 @@ def many_logs(logs: list[Path], tmp: Path) -> str:
     opts = {"parquet": {"values": "phys"}}
     load = os.getloadavg()[0]
     room = parallel_room()
-    times, cpu = {}, {}
-    for workers in (1, 2):
-        t0 = time.perf_counter()
-        results = list(run_many(logs, DEFAULT_DBC, tmp / f"many{workers}", opts, workers=workers))
-        times[workers] = time.perf_counter() - t0
-        assert all("error" not in r for r in results), results
-        cpu[workers] = sum(r["cpu_s"] for r in results)
+    pairs = []
+    for _ in range(3):  # 1 and 2 workers in turn, 3 times: the median pair (others' bursts swing one run)
+        times, cpu = {}, {}
+        for workers in (1, 2):
+            t0 = time.perf_counter()
+            results = list(run_many(logs, DEFAULT_DBC, tmp / f"many{workers}", opts, workers=workers))
+            times[workers] = time.perf_counter() - t0
+            assert all("error" not in r for r in results), results
+            cpu[workers] = sum(r["cpu_s"] for r in results)
+        pairs.append((times[1] / times[2], times, cpu))
+    _, times, cpu = sorted(pairs, key=lambda p: p[0])[1]
     t0 = time.perf_counter()
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                            dashboard_address=None, silence_logs=logging.ERROR)
@@ -168,7 +172,8 @@ def many_logs(logs: list[Path], tmp: Path) -> str:
     return (f"many logs ({len(logs)}; load average {load:.1f} on {os.cpu_count()} cores; 2 processes did "
             f"{room:.2f}x the work of 1 just before): 1 worker {times[1]:.1f} s ({cpu[1]:.1f} CPU s), "
             f"2 local workers {times[2]:.1f} s ({cpu[2]:.1f} CPU s in the tasks; a process pool, its start-up "
-            f"included): speed-up {speed_up:.2f}x (target > 1.0x: {'met' if speed_up > 1.0 else 'NOT met'}); "
+            f"included): speed-up {speed_up:.2f}x (median of 3 pairs: "
+            f"{', '.join(f'{p[0]:.2f}x' for p in pairs)}) (target > 1.0x: {'met' if speed_up > 1.0 else 'NOT met'}); "
             f"2 workers of a running Dask cluster (--scheduler) {running:.1f} s ({times[1] / running:.2f}x; "
             f"the cluster's start-up {start_up:.1f} s apart)")
 
