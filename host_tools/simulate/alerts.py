@@ -137,7 +137,7 @@ class Receiver:
         self.last_rx = [0] * n
         self.last_counter: list[int | None] = [None] * n
         self.last_fault: dict[int, int] = {}  # message key -> index of the last fault that touched it
-        self.latest_t = -1
+        self.latest_t = float("-inf")  # the first frame is never out of order, even one a jitter puts before 0
         self.runs: dict[int, dict] = {}  # prio -> {(kind, signal): open alert}
         self.alerts: list[dict] = []
         self.open: dict[str, dict] = {}  # condition kind -> open alert

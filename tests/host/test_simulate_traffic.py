@@ -149,6 +149,15 @@ def test_background_traffic_brings_the_bus_to_the_asked_load(tmp_path):
     assert_well_formed([(t, f) for t, f in frames if DBC.lookup(f.can_id, f.ext)])
 
 
+def test_a_background_frame_jittered_before_the_logs_start_expects_no_alert(tmp_path):
+    # seed 0: another ECU's first frame lands 8 µs before the epoch, the log's first frame.
+    # The first frame is never out of order (the board raises nothing): no alert expected.
+    result = simulate("highway_tow", tmp_path / "busy.log", duration_s=1, seed=0, bus_load_pct=60)
+    first_t, _ = next(iter(log_frames(result.log)))
+    assert first_t < 0  # µs after the epoch
+    assert result.truth["expected_alerts"] == []
+
+
 def test_a_dbc_whose_value_tables_disagree_is_refused(tmp_path):
     text = PROJECT_DBC.read_text().replace('VAL_ 272 gear 0 "P" 1 "R"', 'VAL_ 272 gear 0 "R" 1 "P"')
     assert 'gear 0 "R"' in text
