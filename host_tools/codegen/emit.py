@@ -55,6 +55,10 @@ _TREE_DISPATCH = """    at = _TAT[mi]
     else:
         r = _walk(data, lanes, selected, n, _TAB, at)  # type: ignore[arg-type]
 """
+# _walk's lines that read lane k of a signal into v (walker_template.py), from the first up to
+# the end one: _walk_tree's template has them by its line _LANE_BITS (walker_tree_text())
+_LANE_FIRST = "            w = top if k == 0 else 32\n"
+_LANE_END = "            o[lane + lanes - 1 - k] = v\n"
 # "auto": a DBC of more messages than this decodes the rest with the table walker
 STRAIGHT_LINE_MAX = 16
 
@@ -383,6 +387,17 @@ def straight_line(dbc: Dbc, tables: str = "auto", hot=()) -> list[bool]:
     return result
 
 
+def walker_tree_text() -> str:
+    """_walk_tree's template with its line _LANE_BITS replaced by _walk's lines that read one
+    lane of a signal (walker_template.py): one copy of that code serves both walkers."""
+    walk = WALKER_TEMPLATE.read_text()
+    first = walk.index(_LANE_FIRST)
+    lane_bits = walk[first:walk.index(_LANE_END, first)]
+    tree = WALKER_TREE_TEMPLATE.read_text()
+    mark = next(line for line in tree.splitlines(keepends=True) if line.strip().startswith("_LANE_BITS"))
+    return tree.replace(mark, lane_bits)
+
+
 def generate(dbc: Dbc, mode: str = "viper", tables: str = "auto", board: bool = False, hot=()) -> str:
     """Return the source text of a MicroPython decoder module for `dbc`. `board`: the board's
     profile, without names, units, value tables and scales (docs/decoder.md)."""
@@ -428,7 +443,7 @@ def generate(dbc: Dbc, mode: str = "viper", tables: str = "auto", board: bool = 
     trees = any(not own[mi] and _is_tree(m) for mi, m in enumerate(messages))  # _walk_tree's code only then
     runtime = "\n\n".join([COMMON_TEMPLATE.read_text(), profile.read_text(),
                             WALKER_TEMPLATE.read_text() if walker else NO_WALKER]
-                           + ([WALKER_TREE_TEMPLATE.read_text()] if trees else []))
+                           + ([walker_tree_text()] if trees else []))
     if not trees:  # no signal tree in _TAB: table_decode as it was, without the test for one
         runtime = runtime.replace(_TREE_DISPATCH, "    r = _walk(data, lanes, selected, n, _TAB, _TAT[mi])"
                                                   "  # type: ignore[arg-type]  # bytes as ptr8: read only\n")

@@ -35,18 +35,7 @@ def _walk_tree(d: ptr8, o: ptr32, s: ptr16, n: int, t: ptr8, at: int) -> int:
         k = 0
         m = 0
         while k < lanes:
-            w = top if k == 0 else 32
-            v = 0
-            j = 0
-            while j < w:
-                v = (v << 1) | ((d[pos >> 3] >> (pos & 7)) & 1)
-                if big and (pos & 7) == 0:
-                    pos += 15
-                else:
-                    pos -= 1
-                j += 1
-            if k == 0 and signed and w < 32:
-                v = v - ((v >> (w - 1)) << w)
+            _LANE_BITS  # lane k's bits into v: emit.py puts _walk's lines here (walker_template.py)
             if k == 0:
                 m = v
             o[lane + lanes - 1 - k] = v
