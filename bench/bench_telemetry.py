@@ -6,7 +6,6 @@ unix port, the firmware mule flash builds); what the board wrote, counted on the
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -25,30 +24,25 @@ from host_tools.link.wire import encode_frame  # noqa: E402
 from host_tools.simulate.run import simulate  # noqa: E402
 from host_tools.telemetry_changed import deadband_bytes, deadbands  # noqa: E402
 from test_telemetry_changed import deadband_table, run_board  # noqa: E402
+from board_bench_common import mpremote, put_on_board  # noqa: E402
 
 UART_115200 = 11_520  # bytes/s: 10 bits a byte
 
 
 # Board.run over the wire on the emulated Pyboard (-icount: 1 µs = 1,000 instructions), once
-# per mode; board_cost_mp.py's port and copy loop, its measurements left out
+# per mode; board_cost_mp.py's port, copy loop and wire reader, its measurements left out
 COST = """
 cfg = {"mode": "replay", "bus": 1, "bitrate": 500000, "decimation": 1, "port": "feed", "board": "bench"}
 import os
 os.chdir(FW)  # the deadband file
-chunks = []
-with open(WIRE, "rb") as f:
-    while True:
-        c = f.read(256)
-        if not c:
-            break
-        chunks.append(c)
+chunks = read_wire(WIRE)
 for mode in ("all", "changed"):
     board = app.Board(dict(cfg, telemetry=mode, refresh_ms=REFRESH), Port(chunks))
     board.hello()
     gc.collect()
     t0 = time.ticks_us()
     board.run()
-    print(mode, time.ticks_diff(time.ticks_us(), t0) * 1000 // board.stats[1], board.changed is not None)
+    print(mode, time.ticks_diff(time.ticks_us(), t0) * 1000 // board.stats[1], getattr(board, "changed", None) is not None)
     board = None
     gc.collect()
 """
@@ -60,7 +54,6 @@ def qemu_cost(dbc, frames, tmp: Path, refresh_ms: int) -> dict | None:
     from host_tools.codegen.build import compile_mpy
     from host_tools.qemu_board.build import build
     from host_tools.qemu_board.icount import INSTRUCTIONS_PER_US, IcountQemuBoard
-    from host_tools.tools import tool
     from test_telemetry_changed import replay_wire
 
     try:
@@ -76,18 +69,8 @@ def qemu_cost(dbc, frames, tmp: Path, refresh_ms: int) -> dict | None:
     harness.write_text(source[:source.index("cfg = {")] + COST.replace("REFRESH", str(refresh_ms)))
     mpy = compile_mpy(harness, "armv7emsp", tmp / "telemetry_cost_mp.mpy")
     (tmp / "qboard").mkdir()
-
-    def mpremote(port, *args):
-        result = subprocess.run([tool("mpremote"), "connect", port, *args], capture_output=True, text=True,
-                                timeout=600)
-        if result.returncode:
-            raise SystemExit(f"mpremote {' '.join(args)}: {result.stdout}{result.stderr}")
-        return result.stdout
-
     with IcountQemuBoard(tmp / "qboard", heap="100K", firmware=firmware) as board:
-        mpremote(board.port, "fs", "mkdir", ":fw")
-        mpremote(board.port, "fs", "cp", *[str(f) for f in files if f.name != "main.py"], ":/flash/fw/")
-        mpremote(board.port, "fs", "cp", str(mpy), str(tmp / "arm" / "wire.bin"), ":/flash/")
+        put_on_board(board.port, files, mpy, tmp / "arm" / "wire.bin")
         out = mpremote(board.port, "exec", "import telemetry_cost_mp")
     got = {}
     for line in out.splitlines():

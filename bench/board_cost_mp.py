@@ -54,17 +54,23 @@ class Port:
         pass
 
 
+def read_wire(path):
+    """The wire file in 256-byte chunks, as Port hands them out (bench_telemetry.py's too)."""
+    chunks = []
+    with open(path, "rb") as f:
+        while True:
+            c = f.read(256)
+            if not c:
+                break
+            chunks.append(c)
+    return chunks
+
+
 cfg = {"mode": "replay", "bus": 1, "bitrate": 500000, "decimation": 1, "port": "feed", "board": "bench"}
 board = app.Board(cfg, Port([]))
 gc.collect()
 free_after_start = gc.mem_free()
-chunks = []
-with open(WIRE, "rb") as f:
-    while True:
-        c = f.read(256)
-        if not c:
-            break
-        chunks.append(c)
+chunks = read_wire(WIRE)
 
 out = []
 
