@@ -63,7 +63,7 @@ def lane_words(signal, raw) -> tuple[int, ...]:
     else:
         v = int(raw)
         words = tuple(((v >> shift) & 0xFFFFFFFF) - ((v >> shift) & 0x80000000) * 2 for shift in (0, 32))
-    return words[:len(layout.lanes(signal.start, signal.length, signal.byte_order))]
+    return words[:-(-signal.length // layout.LANE_BITS)]  # as many as layout.lanes() makes, without building them
 
 
 def replay_times(frames) -> list[int]:
