@@ -31,6 +31,7 @@ import time
 import tty
 from pathlib import Path
 
+from host_tools.ptys import write_pending
 from host_tools.qemu_board.build import MAX_HEAP, parse_heap
 from host_tools.tools import tool
 
@@ -211,14 +212,7 @@ class VirtualBoard:
         self._flush_user()
 
     def _flush_user(self) -> None:
-        while self._to_user:
-            try:
-                n = os.write(self._user_master, self._to_user)
-            except BlockingIOError:
-                return
-            except OSError:
-                return
-            del self._to_user[:n]
+        write_pending(self._user_master, self._to_user)
 
     def _write_board(self, data: bytes) -> None:
         try:

@@ -26,6 +26,8 @@ import tty
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from host_tools.ptys import write_pending
+
 MP_DIR = Path(__file__).resolve().parent / "mp"  # mule_vcan.py and machine_can.py for the board
 
 SLCAN_BITRATES = {0: 10000, 1: 20000, 2: 50000, 3: 100000, 4: 125000, 5: 250000, 6: 500000, 7: 800000,
@@ -114,12 +116,7 @@ class SlcanAdapter:
         self.flush()
 
     def flush(self) -> None:
-        while self._out:
-            try:
-                n = os.write(self.master, self._out)
-            except (BlockingIOError, OSError):
-                return
-            del self._out[:n]
+        write_pending(self.master, self._out)
 
     def deliver(self, frame: _Frame) -> bool:
         """A frame from the bus to the laptop: False when the adapter is closed."""
