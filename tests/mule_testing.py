@@ -98,3 +98,15 @@ def supervising_board(dbc, log):
     board = LoopbackBoard(dbc, alerts=alerts)
     board.expected_events = sum(map(len, events.values()))
     return board
+
+
+def simulated_tow_logs(folder: Path) -> Path:
+    """`folder` with two 3 s highway_tow logs by `mule simulate`: tow1.log (seed 1) and tow2.blf
+    (seed 2), for the tests that decode several logs of different formats."""
+    import sys
+
+    for seed, suffix in ((1, ".log"), (2, ".blf")):
+        subprocess.run([sys.executable, "-m", "host_tools.cli.main", "simulate", "highway_tow", "--duration", "3",
+                        "--seed", str(seed), "-o", str(folder / f"tow{seed}{suffix}")], check=True,
+                       capture_output=True)
+    return folder

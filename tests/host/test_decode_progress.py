@@ -19,17 +19,12 @@ import host_tools.progress as progress_mod
 from host_tools.cli.main import main
 from host_tools.decode import DecodeSummary, decoded_records
 from host_tools.dbc import load_dbc
-from mule_testing import PROJECT_DBC
+from mule_testing import PROJECT_DBC, simulated_tow_logs
 
 
 @pytest.fixture(scope="module")
 def logs(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("progress")
-    for seed, suffix in ((1, ".log"), (2, ".blf")):
-        subprocess.run([sys.executable, "-m", "host_tools.cli.main", "simulate", "highway_tow", "--duration", "3",
-                        "--seed", str(seed), "-o", str(folder / f"tow{seed}{suffix}")], check=True,
-                       capture_output=True)
-    return folder
+    return simulated_tow_logs(tmp_path_factory.mktemp("progress"))
 
 
 @pytest.fixture

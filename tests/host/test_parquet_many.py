@@ -16,18 +16,14 @@ from host_tools import DEFAULT_DBC
 from host_tools.dbc import load_dbc
 from host_tools.distributed import expand_logs, run_many
 from host_tools.parquet_out import decode_to_parquet
+from mule_testing import simulated_tow_logs
 
 FORMATS = Path(__file__).resolve().parents[1] / "files" / "logs" / "formats"
 
 
 @pytest.fixture(scope="module")
 def logs(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("logs")
-    for seed, suffix in ((1, ".log"), (2, ".blf")):
-        subprocess.run([sys.executable, "-m", "host_tools.cli.main", "simulate", "highway_tow", "--duration", "3",
-                        "--seed", str(seed), "-o", str(folder / f"tow{seed}{suffix}")], check=True,
-                       capture_output=True)
-    return folder
+    return simulated_tow_logs(tmp_path_factory.mktemp("logs"))
 
 
 def test_parquet_equals_cantools_jsonl(logs, tmp_path):
