@@ -33,6 +33,7 @@ from host_tools.qemu_board.build import build  # noqa: E402
 from host_tools.qemu_board.icount import INSTRUCTIONS_PER_US, IcountQemuBoard  # noqa: E402
 from host_tools.sample_frames import random_frame  # noqa: E402
 from host_tools.tools import tool  # noqa: E402
+from board_bench_common import mpremote, put_on_board  # noqa: E402
 
 HARNESS = REPO / "bench" / "board_cost_mp.py"
 BASELINE = REPO / "bench" / "baseline_qemu.json"
@@ -87,17 +88,8 @@ def run_qemu(dbc, wire_bytes: bytes, tmp: Path, free_heap: bool = True) -> dict:
     harness = compile_mpy(HARNESS, "armv7emsp", tmp / "board_cost_mp.mpy")
     (tmp / "board").mkdir(exist_ok=True)
 
-    def mpremote(port, *args):
-        result = subprocess.run([tool("mpremote"), "connect", port, *args], capture_output=True, text=True,
-                                timeout=600)
-        if result.returncode:
-            raise SystemExit(f"mpremote {' '.join(args)}: {result.stdout}{result.stderr}")
-        return result.stdout
-
     with IcountQemuBoard(tmp / "board", heap="100K", firmware=firmware) as board:
-        mpremote(board.port, "fs", "mkdir", ":fw")
-        mpremote(board.port, "fs", "cp", *[str(f) for f in files if f.name != "main.py"], ":/flash/fw/")
-        mpremote(board.port, "fs", "cp", str(harness), str(tmp / "wire.bin"), ":/flash/")
+        put_on_board(board.port, files, harness, tmp / "wire.bin")
         out = parse(mpremote(board.port, "exec", "import board_cost_mp"))
     if free_heap:
         with IcountQemuBoard(tmp / "board", heap="100K", firmware=small) as board:
