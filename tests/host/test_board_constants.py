@@ -25,17 +25,23 @@ SOURCES = (sorted((REPO / "firmware").glob("*.py")) + sorted((REPO / "host_tools
            + sorted((REPO / "host_tools" / "mp").glob("*.py")))
 
 
-def definitions(path: Path) -> dict[str, int]:
-    """Module-level `NAME = const(value)` (or a plain number) for the names of the spec."""
+def definitions(path: Path, names=NAMES) -> dict[str, int]:
+    """Module-level `NAME = const(value)` (or a plain number) for `names` (the spec's; None:
+    every const() of a number), a leading underscore dropped."""
     out = {}
     for node in ast.parse(path.read_text(encoding="utf-8")).body:
         if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
             continue
         name = node.targets[0].id.lstrip("_")
         value = node.value
-        if isinstance(value, ast.Call) and getattr(value.func, "id", None) == "const" and value.args:
+        is_const = isinstance(value, ast.Call) and getattr(value.func, "id", None) == "const" and value.args
+        if is_const:
             value = value.args[0]
-        if name in NAMES:
+        if names is None:  # every const() of a number (not `TM_NO = const(_TM_NO)`, an alias)
+            if is_const and isinstance(value, ast.Constant):
+                out.setdefault(name, value.value)
+            continue
+        if name in names:
             try:
                 out[name] = ast.literal_eval(value)
             except ValueError:
@@ -72,6 +78,16 @@ def test_every_copy_holds_the_specified_value():
 def test_each_number_is_defined_on_the_board(name):
     """Not a name the spec keeps after both sides dropped it."""
     assert any(n == name for _, n, _ in board_copies())
+
+
+def test_telemetry_changeds_copies_of_the_links_telemetry_state_are_the_links():
+    # firmware/changed.py writes into link.Writer's TELEMETRY buffer and state array with
+    # const() copies of link.py's offsets (an import would cost RAM and lookups per frame)
+    link = definitions(REPO / "firmware" / "link.py", None)
+    changed = definitions(REPO / "firmware" / "changed.py", None)
+    shared = {"TM_AT", "TM_COUNT", "TM_NO", "TM_LIMIT", "HEADER", "FRAME_NO_MASK"}
+    assert shared <= changed.keys() & link.keys()
+    assert {k: changed[k] for k in shared} == {k: link[k] for k in shared}
 
 
 def test_the_check_reads_a_const_copy(tmp_path):
