@@ -17,6 +17,10 @@ def status_of(result: int) -> str:
     return RESULT_STATUS.get(result, f"result {result}")
 
 
+# the board keeps times (supervision, telemetry "changed") in µs mod 2**30: small ints on 32 bits
+TIME_MASK = 0x3FFFFFFF
+
+
 def replay_us(t: float, t0: float) -> int:
     """A frame's time on the board's replay clock: µs since the first frame (log time t0),
     mod 2**32 as a CAN record carries it (the board's supervision keeps it mod 2**30)."""

@@ -155,7 +155,7 @@ class Dashboard:
     def _record(self, record: m.TelemetryRecord, now: float) -> list:
         self.records += 1
         if self._last_no is not None and record.frame_no != self._last_no:
-            step = (record.frame_no - self._last_no) & 0x3FFFFFFF  # numbers count mod 2**30
+            step = (record.frame_no - self._last_no) & m.FRAME_NO_MASK  # numbers count mod 2**30
             if 1 < step < 0x20000000:  # the board numbers the frames it receives 1, 2, 3 …
                 self.telemetry_gaps += step - 1
         self._last_no = record.frame_no

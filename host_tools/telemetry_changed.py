@@ -11,6 +11,7 @@ import math
 import struct
 from pathlib import Path
 
+from host_tools.board_codes import TIME_MASK
 from host_tools.dbc import Dbc
 from host_tools.e2e import protection
 
@@ -18,7 +19,6 @@ DEADBAND_FILE = "telemetry_deadband.bin"  # beside the decoder on the board: i16
 DEADBAND_ATTRIBUTE = "MuleDeadband"  # a signal's deadband in physical units (the DBC's BA_ SG_)
 UNTRACKED = -1  # E2E counters and CRCs: they change every frame; supervision checks them
 MAX_DEADBAND = 0x7FFF
-T_MASK = 0x3FFFFFFF  # frame times on the board: µs mod 2**30
 
 
 def deadbands(dbc: Dbc) -> list[list[int]]:
@@ -81,7 +81,7 @@ class BoardRule:
 
     def carried(self, mi: int, t_us: int, raw: dict) -> list[str]:
         message = self.dbc.messages[mi]
-        t = t_us & T_MASK
+        t = t_us & TIME_MASK
         out = []
         for si, signal in enumerate(message.signals):
             if signal.name not in raw:
@@ -89,7 +89,7 @@ class BoardRule:
             key = value_key(signal, raw[signal.name])
             last = self.last.get((mi, signal.name))
             band = self.table[mi][si]
-            if last is None or (t - last[1]) & T_MASK >= self.refresh_us:
+            if last is None or (t - last[1]) & TIME_MASK >= self.refresh_us:
                 send = True
             elif band == UNTRACKED:
                 send = False
@@ -103,4 +103,4 @@ class BoardRule:
         return out
 
 
-__all__ = ["BoardRule", "DEADBAND_FILE", "T_MASK", "UNTRACKED", "deadband_bytes", "deadbands", "value_key", "write_deadbands"]
+__all__ = ["BoardRule", "DEADBAND_FILE", "UNTRACKED", "deadband_bytes", "deadbands", "value_key", "write_deadbands"]

@@ -8,6 +8,7 @@ import importlib.util
 import sys
 
 from host_tools import FIRMWARE_DIR
+from host_tools.board_codes import TIME_MASK
 from host_tools.e2e import _e2e
 
 
@@ -29,5 +30,5 @@ def _load():
 fw = _load()
 KINDS: tuple = fw.KINDS
 CLEARED: int = fw.CLEARED
-MASK = 0x3FFFFFFF  # board times are µs mod 2**30
+MASK = TIME_MASK  # board times are µs mod 2**30
 BIAS = fw._BIAS  # raw bounds are stored + BIAS (docs/supervision.md)
