@@ -65,6 +65,14 @@ def value_key(signal, value):
     return value
 
 
+def moved(key: int, last_key: int, band: int) -> bool:
+    """The board's rule for one signal: its value moved by more than its deadband since the
+    value last sent (any change when the deadband is 0; never for an UNTRACKED one)."""
+    if band == UNTRACKED:
+        return False
+    return key != last_key if band == 0 else abs(key - last_key) > band
+
+
 class BoardRule:
     """The board's choice in Python (firmware/changed.py): which signals of a decoded frame
     go out. `carried(mi, t_us, raw)` → the names sent, in the decoder's order."""
@@ -89,18 +97,10 @@ class BoardRule:
             key = value_key(signal, raw[signal.name])
             last = self.last.get((mi, signal.name))
             band = self.table[mi][si]
-            if last is None or (t - last[1]) & TIME_MASK >= self.refresh_us:
-                send = True
-            elif band == UNTRACKED:
-                send = False
-            elif band == 0:
-                send = key != last[0]
-            else:
-                send = abs(key - last[0]) > band
-            if send:
+            if last is None or (t - last[1]) & TIME_MASK >= self.refresh_us or moved(key, last[0], band):
                 self.last[(mi, signal.name)] = (key, t)
                 out.append(signal.name)
         return out
 
 
-__all__ = ["BoardRule", "DEADBAND_FILE", "UNTRACKED", "deadband_bytes", "deadbands", "value_key", "write_deadbands"]
+__all__ = ["BoardRule", "DEADBAND_FILE", "moved", "UNTRACKED", "deadband_bytes", "deadbands", "value_key", "write_deadbands"]

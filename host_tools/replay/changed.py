@@ -10,7 +10,7 @@ from host_tools.engines import DECODED
 from host_tools.link.messages import SUPPRESSED, TelemetryRecord
 from host_tools.replay.check import Checked, Checker, Mismatch
 from host_tools.telemetry import raw_value
-from host_tools.telemetry_changed import UNTRACKED, value_key
+from host_tools.telemetry_changed import moved, value_key
 from host_tools.verify import same_raw
 
 
@@ -30,6 +30,7 @@ class ChangedCheck:
         self.last: list[array] = [array("q", [0]) * len(row) for row in table]  # keys of the values sent
         self.raw: list[list] = [[None] * len(row) for row in table]  # the values sent (raw), for on_decoded
         self.known: list[bytearray] = [bytearray(len(row)) for row in table]
+        self.index = [{s.name: si for si, s in enumerate(m.signals)} for m in self.dbc.messages]
         self.last_n = -1
 
     def forget(self) -> None:
@@ -57,7 +58,7 @@ class ChangedCheck:
         mi = want_mi
         message = self.dbc.messages[mi]
         signals = message.signals
-        index = {s.name: si for si, s in enumerate(signals)}
+        index = self.index[mi]
         got: dict = {}
         problems: list = []
         if result >= 0:
@@ -87,10 +88,7 @@ class ChangedCheck:
                 continue
             values[name] = raw_row[si]
             band = band_row[si]
-            if band == UNTRACKED:
-                continue
-            key = _signed64(value_key(signal, expected))
-            if (band == 0 and key != last[si]) or (band > 0 and abs(key - last[si]) > band):
+            if moved(_signed64(value_key(signal, expected)), last[si], band):
                 problems.append(Mismatch(number, frame.where, message.name, name, expected,
                                          f"not sent: {raw_row[si]!r} ± {band}"))
         for name, value in got.items():  # sent, but not a signal of this frame
