@@ -157,7 +157,7 @@ def parse_fault(spec: str, dbc, duration_s: float) -> Fault:
     elif kind.target == "percent":
         value = _number(where, "bus load", target)
         if not 0 < value <= 95:
-            raise SimulateError(f"{where}: bus load {value:g} % is outside 0..95")
+            raise SimulateError(f"{where}: bus load {value:g} % is outside 0..95 (above 0, at most 95)")
 
     if kind_name == "counter_jump":
         value = 5 if value_text is None else _integer(where, "counter step", value_text)
