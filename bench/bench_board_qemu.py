@@ -58,8 +58,28 @@ import app
 b = app.Board({"mode": "replay", "bus": 1, "bitrate": 500000, "decimation": 1, "port": "feed",
                "board": "bench"}, None)
 gc.collect()
+print(" ".join(sys.modules))
 print(gc.mem_free())
 """
+# where the heap goes: each module the start-up left loaded imported alone, in ORDER first (a
+# module's own imports count under it unless listed before it), then the Board's arrays
+BREAKDOWN = """import gc, sys
+sys.path.insert(0, "/flash/fw")
+gc.collect()
+last = gc.mem_free()
+for name in MODULES:
+    __import__(name)
+    gc.collect()
+    print(name, last - gc.mem_free())
+    last = gc.mem_free()
+import app
+b = app.Board({"mode": "replay", "bus": 1, "bitrate": 500000, "decimation": 1, "port": "feed",
+               "board": "bench"}, None)
+gc.collect()
+print("Board()", last - gc.mem_free())
+"""
+ORDER = ["micropython", "settings", "config", "e2e", "host_port", "link", "dbc_decoder", "supervise_rules",
+         "supervise", "changed", "app"]
 
 
 def replay_wire(frames) -> bytes:
@@ -93,7 +113,13 @@ def run_qemu(dbc, wire_bytes: bytes, tmp: Path, free_heap: bool = True) -> dict:
         out = parse(mpremote(board.port, "exec", "import board_cost_mp"))
     if free_heap:
         with IcountQemuBoard(tmp / "board", heap="100K", firmware=small) as board:
-            out["free"] = int(mpremote(board.port, "exec", STARTUP).split()[-1])
+            *loaded, free = mpremote(board.port, "exec", STARTUP).strip().splitlines()
+            out["free"] = int(free)
+            ours = {f.stem for f in files}
+            names = [n for n in loaded[-1].split() if n in ours]
+            names = [n for n in ORDER if n in names] + [n for n in names if n not in ORDER]
+            rows = mpremote(board.port, "exec", f"MODULES = {names!r}\n" + BREAKDOWN).split()
+            out["heap_by_module"] = dict(zip(rows[0::2], map(int, rows[1::2])))
     # µs of guest time x 1000 -> instructions (the harness printed µs x 1000 per frame)
     return {k: (v * INSTRUCTIONS_PER_US // 1000 if k in dict(ROWS) else v) for k, v in out.items()}  # noqa
 
@@ -201,6 +227,9 @@ def main() -> int:
     free = qemu["free"]
     print(f"free heap after start-up (100 KB emulated Pyboard, modules from /flash, project DBC): {free:,} B"
           + (f"; before: {base['free_after_start']:,} B" if base else ""))
+    if "heap_by_module" in qemu:
+        print("  what the start-up holds: " + ", ".join(f"{name} {size:,}" for name, size in
+                                                       qemu["heap_by_module"].items()) + " B")
     ok_replay = replay["frames_verified"] == replay["frames_sent"] and replay["frames_lost"] == 0
     print(f"mule replay --board qemu --speed max, {args.replay_seconds:g} s at {args.bus_load:g} % bus load: "
           f"verified {replay['frames_verified']:,} of {replay['frames_sent']:,} frames, lost {replay['frames_lost']}, "
