@@ -11,10 +11,11 @@ from dataclasses import dataclass
 
 from host_tools.board_codes import STATUS_RESULT, replay_us
 from host_tools.codegen import layout
-from host_tools.dbc import Dbc
+from cantools.database.errors import DecodeError
+
+from host_tools.dbc import Dbc, frame_key, payload_lengths
 from host_tools.e2e import _e2e, protection
-from host_tools.engines import DECODED
-from host_tools.engines.cantools_engine import decode_one
+from host_tools.engines import BAD_MUX, UNKNOWN_ID, WRONG_LENGTH
 from host_tools.link.messages import Alert, TowRange
 from host_tools.supervision.firmware import CLEARED, KINDS, MASK, fw
 from host_tools.supervision.rules import lanes_of, rules_module
@@ -74,23 +75,39 @@ def replay_times(frames) -> list[int]:
     return [replay_us(f.t, t0) & MASK for f in frames]
 
 
+def _frame_plans(dbc: Dbc, index: dict) -> tuple[dict, list]:
+    """What check_frames needs, worked out once: the message index of each frame key and,
+    per message, (message, its payload lengths, its signals as (name, index, first lane,
+    signal, number of lanes))."""
+    plans = []
+    for m in dbc.messages:
+        lane_at = lanes_of(m)
+        plans.append((m, frozenset(payload_lengths(m)),
+                      [(s.name, si, lane_at[s.name], s, len(layout.lanes(s.start, s.length, s.byte_order)))
+                       for si, s in enumerate(m.signals)]))
+    return {key: index[m.name] for key, m in dbc.by_key.items()}, plans
+
+
 def check_frames(dbc: Dbc, frames, overrides: dict | None = None, rules=None,
                  tow_out: list | None = None) -> list[AlertEvent]:
     """Run the board's supervision in CPython over `frames` (objects with t, can_id, ext,
     data), numbered 0, 1, 2 ... as a replay numbers them. The alerts, in order; the
-    towing range estimates (TowRange messages) go to `tow_out` when given."""
+    towing range estimates (TowRange messages) go to `tow_out` when given.
+
+    Each frame is decoded as cantools_engine.decode_one does it (cantools, raw, the board's
+    lookup and length rules) and its values put in the decoder's lanes as lane_words does;
+    both inlined here, with what each message needs worked out once: the reference runs
+    over whole scenarios (hundreds of thousands of frames)."""
     rules = rules or rules_module(dbc, overrides)
     messages = list(dbc.messages)
     index = {m.name: mi for mi, m in enumerate(messages)}
-    lanes_by_message = [lanes_of(m) for m in messages]
-    signal_of = [{s.name: s for s in m.signals} for m in messages]
-    order = [{s.name: si for si, s in enumerate(m.signals)} for m in messages]
-    n_lanes = max([1] + [sum(len(layout.lanes(s.start, s.length, s.byte_order)) for s in m.signals)
-                         for m in messages])
+    by_key, plans = _frame_plans(dbc, index)
+    n_lanes = max([1] + [sum(n for *_, n in fields) for _, _, fields in plans])
     n_sel = max([1] + [len(m.signals) for m in messages])
     lanes = array("i", bytes(4 * n_lanes))
     selected = array("H", bytes(2 * (n_sel + 1)))
     out: list[AlertEvent] = []
+    unknown, wrong_length, bad_mux = (STATUS_RESULT[s] for s in (UNKNOWN_ID, WRONG_LENGTH, BAD_MUX))
 
     def emit(frame_no, code, severity, mi, si, value, text):
         out.append(AlertEvent(int(frame_no), code, severity, mi, si, int(value), bytes(text).decode()))
@@ -103,21 +120,37 @@ def check_frames(dbc: Dbc, frames, overrides: dict | None = None, rules=None,
         tow_out.append(TowRange(int(frame_no), range_dkm, wh_per_km, window_m))
 
     sup = fw.Supervisor(rules, lookup, emit, tow if tow_out is not None else None)
+    check = sup.frame
     for frame_no, (frame, t) in enumerate(zip(frames, replay_times(frames))):
         data = bytearray(bytes(frame.data))
-        outcome = decode_one(dbc, frame.can_id, frame.ext, bytes(data))
-        if outcome.status == DECODED:
-            mi = index[outcome.msg]
-            selected[0] = len(outcome.raw)
-            for k, (name, raw) in enumerate(outcome.raw.items()):
-                at = lanes_by_message[mi][name]
-                for j, word in enumerate(lane_words(signal_of[mi][name], raw)):
+        can_id, ext = frame.can_id, frame.ext
+        mi = by_key.get(frame_key(can_id, ext))
+        if mi is None:
+            check(frame_no, t, unknown, can_id, ext, data, len(data), lanes, selected)
+            continue
+        message, lengths, fields = plans[mi]
+        if len(data) not in lengths:
+            check(frame_no, t, wrong_length, can_id, ext, data, len(data), lanes, selected)
+            continue
+        try:
+            raw = message.decode(bytes(data), decode_choices=False, scaling=False)
+        except DecodeError:
+            check(frame_no, t, bad_mux, can_id, ext, data, len(data), lanes, selected)
+            continue
+        k = 0
+        for name, si, at, signal, n in fields:
+            if name not in raw:  # a multiplexed signal its multiplexer did not select
+                continue
+            value = raw[name]
+            if n == 1 and type(value) is int and -0x80000000 <= value <= 0x7FFFFFFF:
+                lanes[at] = value  # an int32 is its own lane word
+            else:
+                for j, word in enumerate(lane_words(signal, value)):
                     lanes[at + j] = word
-                selected[k + 1] = order[mi][name]
-            result = mi
-        else:
-            result = STATUS_RESULT[outcome.status]
-        sup.frame(frame_no, t, result, frame.can_id, frame.ext, data, len(data), lanes, selected)
+            k += 1
+            selected[k] = si
+        selected[0] = k
+        check(frame_no, t, mi, can_id, ext, data, len(data), lanes, selected)
     return out
 
 
