@@ -94,7 +94,20 @@ def _segment_expr(seg: layout.Segment) -> str:
     return expr
 
 
-def _lane_lines(lane: layout.Lane, signed: bool, index: int, mode: str) -> list[str]:
+# A multiplexer's branches join into one (_MessageWriter._runs) from this many values on.
+_RUN_MIN = 3
+
+
+def _stepped(base: int, step: tuple[int, int, str] | None, which: int) -> str:
+    """`base`, or in a run's branch base + step x var (step: lane step, index step, var)."""
+    if step is None or step[which] == 0:
+        return str(base)
+    k, var = step[which], step[2]
+    term = var if abs(k) == 1 else f"{abs(k)} * {var}"
+    return f"{base} + {term}" if k > 0 else f"{base} - {term}"
+
+
+def _lane_lines(lane: layout.Lane, signed: bool, index: int | str, mode: str) -> list[str]:
     lines = [f"v = {' | '.join(_segment_expr(s) for s in lane.segments)}"]
     w = lane.width
     if signed and w < 32:
@@ -235,20 +248,72 @@ class _MessageWriter:
         return head + ["    " + line for line in body]
 
     def _signal(self, name: str, out: list[str], slot: int | None = None,
-                keep: str | None = None) -> None:
-        """Decode one signal into its lanes; only its top lane carries the sign."""
+                keep: str | None = None, step: tuple[int, int, str] | None = None) -> None:
+        """Decode one signal into its lanes; only its top lane carries the sign. `step`: the
+        signal of a run's first branch (_run), lane and index then + (lane step, index step) x var."""
         signal = self.message.get_signal_by_name(name)
         first = self.lane_of[name]
         lanes = layout.lanes(signal.start, signal.length, signal.byte_order)
         for k, lane in enumerate(lanes):
             top = k == len(lanes) - 1
-            out.extend(_lane_lines(lane, signal.is_signed and top, first + k, self.mode))
+            out.extend(_lane_lines(lane, signal.is_signed and top, _stepped(first + k, step, 0), self.mode))
         if keep:
             out.append(f"{keep} = v")
         if slot is None:
-            out.extend([f"s[c] = {self.index_of[name]}", "c += 1"])
+            out.extend([f"s[c] = {_stepped(self.index_of[name], step, 1)}", "c += 1"])
         else:
             out.append(f"s[{slot}] = {self.index_of[name]}")
+
+    def _runs(self, groups: list, codec: dict) -> list:
+        """The branches of one multiplexer, with runs of consecutive values whose branches
+        differ only in which lanes and signal indices they fill, each by a fixed step per
+        value (BmsCellVoltages' 32 cell groups), joined into one branch: (ids, subtree,
+        child, steps) where steps is None or per signal (lane step, index step), lanes and
+        indices then the first branch's + step x (value - first value). One branch's code
+        instead of one per value, and one range test instead of a chain of them."""
+        def shape(subtree):
+            sigs = [self.message.get_signal_by_name(n) for n in subtree]
+            return tuple((s.start, s.length, s.byte_order, s.is_signed, s.is_float) for s in sigs)
+
+        def flat(group):
+            ids, subtree, child = group
+            return (len(ids) == 1 and subtree and all(isinstance(i, str) for i in subtree)
+                    and not unpack_fails(child, self.message.length))
+
+        def steps(g0, g1):
+            return tuple((self.lane_of[b] - self.lane_of[a], self.index_of[b] - self.index_of[a])
+                         for a, b in zip(g0[1], g1[1]))
+
+        by_value = sorted((g for g in groups if flat(g)), key=lambda g: g[0][0])
+        run_of: dict[int, list] = {}  # id() of a run's first group -> the run's groups
+        in_run: set[int] = set()
+        k = 0
+        while k < len(by_value):
+            run = [by_value[k]]
+            step = None
+            while k + len(run) < len(by_value):
+                nxt, last = by_value[k + len(run)], run[-1]
+                if nxt[0][0] != last[0][0] + 1 or shape(nxt[1]) != shape(last[1]):
+                    break
+                if step is None:
+                    step = steps(last, nxt)
+                elif steps(last, nxt) != step:
+                    break
+                run.append(nxt)
+            if len(run) < _RUN_MIN:  # too short: the next run may start at the next value
+                k += 1
+                continue
+            run_of[id(run[0])] = run
+            in_run.update(id(g) for g in run)
+            k += len(run)
+        out = []
+        for g in groups:
+            if id(g) in run_of:
+                run = run_of[id(g)]
+                out.append(([i for r in run for i in r[0]], g[1], g[2], steps(run[0], run[1])))
+            elif id(g) not in in_run:
+                out.append((*g, None))
+        return out
 
     def _tree(self, items: list, out: list[str], indent: str, codec: dict) -> None:
         for item in items:
@@ -264,10 +329,16 @@ class _MessageWriter:
                     child = codec["multiplexers"][mux_name][mux_id]
                     groups.setdefault(repr(subtree), ([], subtree, child))[0].append(mux_id)
                 keyword = "if"
-                for ids, subtree, child in groups.values():
+                for ids, subtree, child, steps in self._runs(list(groups.values()), codec):
                     out.append(f"{indent}{keyword} {_condition(var, ids)}:")
                     inner: list[str] = []
-                    if unpack_fails(child, self.message.length):
+                    if steps is not None:  # a run: x = value - first value
+                        x = "x" + var[1:]
+                        first = min(ids)
+                        inner.append(f"{indent}    {x} = {var} - {int(first)}" if first else f"{indent}    {x} = {var}")
+                        for name, (dl, di) in zip(subtree, steps):
+                            self._lines(inner, indent + "    ", lambda o: self._signal(name, o, step=(dl, di, x)))
+                    elif unpack_fails(child, self.message.length):
                         inner.append(f"{indent}    return {ERR_MUX}")  # as cantools: no decode
                     else:
                         self._tree(subtree, inner, indent + "    ", child)

@@ -14,7 +14,7 @@ from host_tools.codegen.build import HOST_MARCH, PYBOARD_MARCH, compile_mpy, wri
 from host_tools.codegen.emit import generate
 from host_tools.codegen.layout import lanes, payload_bits
 from host_tools.dbc import load_dbc
-from mule_testing import FEATURE_DBCS, PROJECT_DBC
+from mule_testing import FEATURE_DBCS, FILES, PROJECT_DBC
 
 
 @pytest.mark.parametrize("path", [PROJECT_DBC, *FEATURE_DBCS], ids=lambda p: p.stem)
@@ -79,3 +79,20 @@ def test_cli_writes_and_compiles(tmp_path):
 def test_module_name_must_be_importable(tmp_path):
     with pytest.raises(Exception, match="module name"):
         write_decoder(load_dbc(PROJECT_DBC), tmp_path / "kia-ev.py")
+
+
+def test_multiplexer_branches_alike_share_one():
+    """BmsCellVoltages' 32 cell groups differ only in which lanes and indices they fill: one
+    branch for them all (lane = first + group), not 32 (8 KB of the board's 13.7 KB of .mpy).
+    mux_runs.dbc: a run starts at its first value and ends where the shape or a step changes."""
+    text = generate(load_dbc(PROJECT_DBC))
+    cells = text[text.index("def _d6"):text.index("def _d7")]
+    assert cells.count("if (m0 >= 0 and m0 <= 31):\n        x0 = m0\n") == 1
+    assert "o[33 + x0] = v\n" in cells and "s[c] = 65 + x0\n" in cells and "m0 == 1" not in cells
+    runs = generate(load_dbc(FILES / "dbc" / "mux_runs.dbc"), tables="none")
+    first = runs[runs.index("def _d0"):runs.index("def _d1")]
+    assert [line.strip() for line in first.splitlines() if "m0 " in line][1:] == [
+        "if m0 == 0 or m0 == 15:", "elif m0 == 2:", "elif m0 == 3:", "elif (m0 >= 4 and m0 <= 6):",
+        "x0 = m0 - 4", "elif m0 == 7:", "elif (m0 >= 8 and m0 <= 10):", "x0 = m0 - 8", "elif m0 == 13:",
+        "elif m0 == 14:"]
+    assert "o[1 + 2 * x0] = v\n" in runs and "o[2 + 2 * x0] = v\n" in runs  # two lanes a value
