@@ -83,9 +83,9 @@ _HELLO_STR = const(200)  # fw_version and board, each: HELLO must fit MAX_BODY
 _POS = const(0)  # next byte of the fed buffer
 _END = const(1)
 _RUN = const(2)  # bytes of the current COBS run (> MAX_ENCODED: dropping an oversize run)
-_OUT = const(3)  # decoded bytes so far
-_LEFT = const(4)  # bytes left in the current COBS block
-_CODE = const(5)  # the current block's code
+_OUT = const(3)  # link_plain: decoded bytes so far
+_LEFT = const(4)  # link_plain: bytes left in the current COBS block
+_CODE = const(5)  # the run's first code (link_plain: the current block's code)
 _LEN = const(6)  # payload length of the completed frame
 _SINCE = const(7)  # bytes taken since the last CREDIT
 _SLOTS = const(8)
@@ -108,150 +108,201 @@ def _make_table():
 _CRC_TABLE = _make_table()  # CRC-32/ISO-HDLC, reflected
 
 
+# The byte loops below take their two busiest variables as their first two parameters
+# (callers pass 0, 0): viper on Thumb-2 keeps only a .mpy function's first two locals in
+# registers, the rest on the stack (~10 instructions per operation there). A loop index
+# runs from -n up to 0 over pointers moved past the end, so `while i:` is its only test.
+
+
 @micropython.viper
-def _feed(st, out, src) -> int:
-    """Decode COBS from src[st[_POS]:st[_END]] into out until a run ends (docs/protocol.md,
-    Receiving): _FRAME with its length in st[_LEN], _BAD (invalid or oversize), or _NONE.
-    link_plain._feed_plain's verdicts, with a run's bytes taken in one tight loop up to a
-    0x00 or to where the run would grow too long (viper pays for every operation)."""
+def _feed(pos: int, c: int, st, out, src) -> int:
+    """Take src[st[_POS]:st[_END]] until a COBS run ends (docs/protocol.md, Receiving):
+    _FRAME with the decoded payload in out[0:st[_LEN]], _BAD (invalid or oversize), or
+    _NONE. link_plain._feed_plain's verdicts. A run's bytes after its first (the first
+    code, kept in st[_CODE]) are copied to out as they come, one test and one store a
+    byte; at its 0x00 the run is decoded in place: each code byte becomes the 0x00 it
+    stands for, walking from code to code (a block at a time, not a byte)."""
     s = ptr32(st)
-    o = ptr8(out)
     b = ptr8(src)
+    p = ptr8(out)
     pos = s[_POS]
     end = s[_END]
-    run = s[_RUN]
-    olen = s[_OUT]
-    left = s[_LEFT]
-    code = s[_CODE]
+    run = s[_RUN]  # bytes of the current run (> MAX_ENCODED: dropping an oversize run)
     start = pos
     result = _NONE
     while pos < end:
-        c = 1
-        if run <= MAX_ENCODED:
-            lim = pos + MAX_ENCODED - run
-            if lim > end:
-                lim = end
-            first = pos
-            while pos < lim:
+        if run > MAX_ENCODED:  # dropping an oversize run up to the next 0x00
+            c = 1
+            while pos < end:
                 c = b[pos]
                 pos += 1
                 if c == 0:
                     break
-                if left != 0:
-                    o[olen] = c
-                    olen += 1
-                    left -= 1
-                else:  # a block's code: the 0x00 the last block stands for, unless it was full
-                    if code != 0xFF:
-                        o[olen] = 0
-                        olen += 1
-                    code = c
-                    left = c - 1
-            if c != 0:  # no 0x00: the end of src, or the run is MAX_ENCODED long
-                run += pos - first
-                if pos == end:
-                    break
-                c = b[pos]
-                pos += 1
-                if c != 0:
-                    result = _BAD  # oversize: counted once, then dropped up to the next 0x00
-                    run += 1
-                    break
-            else:
-                run += pos - first - 1
-        else:  # dropping an oversize run
+            if c != 0:
+                break
+            run = 0
+            continue
+        if run == 0:  # a run's first byte: its first code
             c = b[pos]
             pos += 1
             if c != 0:
+                s[_CODE] = c
+                run = 1
+            continue
+        lim = pos + MAX_ENCODED - run
+        if lim > end:
+            lim = end
+        first = pos
+        bb = ptr8(int(b) + lim)  # bb[pos] for pos = first - lim .. -1: src[lim + pos]
+        o = ptr8(int(p) - 1 + run - first + lim)  # o[pos]: where bb[pos] goes (run byte k at out[k - 1])
+        pos -= lim
+        c = 1
+        while pos:
+            c = bb[pos]
+            if c:
+                o[pos] = c
+                pos += 1
                 continue
-        # c == 0: a frame ends here
-        if run != 0 and run <= MAX_ENCODED:
-            result = _FRAME if left == 0 else _BAD
-            s[_LEN] = olen
-        run = 0
-        olen = 0
-        left = 0
-        code = 0xFF
-        if result != _NONE:
             break
+        pos += lim
+        run += pos - first
+        if pos == end:
+            break
+        if c != 0:  # the run holds MAX_ENCODED bytes and goes on: oversize
+            c = b[pos]
+            if c != 0:
+                pos += 1
+                run += 1
+                result = _BAD  # counted once, then dropped up to the next 0x00
+                break
+        pos += 1  # the 0x00 that ends the run
+        last = run - 1  # out[k] holds run byte k + 1: a code at out[last] would be past the run
+        code = s[_CODE]
+        j = code - 1
+        while j < last:
+            if code == 0xFF:
+                break
+            code = p[j]
+            p[j] = 0
+            j += code
+        w = last
+        if j < last:  # after a full block (code 0xFF) the next code stands for nothing: compact
+            w = j
+            while j < last:
+                c = p[j]
+                if code != 0xFF:
+                    p[w] = 0
+                    w += 1
+                code = c
+                c += j  # where the next code is
+                if c > last:
+                    j = c
+                    break
+                j += 1
+                while j < c:
+                    p[w] = p[j]
+                    w += 1
+                    j += 1
+        s[_LEN] = w
+        result = _FRAME if j == last else _BAD  # past the run: a code announced too many bytes
+        run = 0
+        break
     s[_POS] = pos
     s[_RUN] = run
-    s[_OUT] = olen
-    s[_LEFT] = left
-    s[_CODE] = code
     s[_SINCE] = s[_SINCE] + pos - start
     return result
 
 
 @micropython.viper
-def _crc(table, buf, n: int, put: int) -> int:
+def _crc(c: uint, i: int, table, buf, n: int, put: int) -> int:
     """CRC-32 of buf[0:n]: written to buf[n:n+4] when put, else compared with it (1: equal).
-    No int object is made, so nothing is allocated even for CRCs ≥ 2**30. Four bytes at a
+    No int object is made, so nothing is allocated even for CRCs >= 2**30. Four bytes at a
     time (buf is a bytearray: its data is word-aligned; the CRC is reflected, so a
     little-endian word's bytes go in from its low end)."""
     t = ptr32(table)
-    b = ptr8(buf)
-    w = ptr32(buf)
+    q = n >> 2
+    w = ptr32(int(ptr8(buf)) + (q << 2))  # w[i] for i = -q .. -1: the words before byte 4q
     ones = uint(0xFFFF) | (uint(0xFFFF) << 16)
     c = ones
-    q = n >> 2
-    i = 0
-    while i < q:
+    i = 0 - q
+    while i:
         c = c ^ uint(w[i])
         c = uint(t[int(c & 0xFF)]) ^ (c >> 8)
         c = uint(t[int(c & 0xFF)]) ^ (c >> 8)
         c = uint(t[int(c & 0xFF)]) ^ (c >> 8)
         c = uint(t[int(c & 0xFF)]) ^ (c >> 8)
         i += 1
+    b = ptr8(buf)
     i = q << 2
     while i < n:
         c = uint(t[int((c ^ uint(b[i])) & 0xFF)]) ^ (c >> 8)
         i += 1
     c = c ^ ones
-    k = 0
-    while k < 4:
-        v = int(c >> (8 * k)) & 0xFF
+    i = 0
+    while i < 4:
+        q = int(c >> (8 * i)) & 0xFF
         if put:
-            b[n + k] = v
-        elif b[n + k] != v:
+            b[n + i] = q
+        elif b[n + i] != q:
             return 0
-        k += 1
+        i += 1
     return 1
 
 
 @micropython.viper
-def _encode(dst, src, n: int) -> int:
-    """dst = 0x00, COBS(src[0:n]), 0x00 (canonical COBS); returns its length."""
+def _encode(i: int, c: int, dst, src, n: int) -> int:
+    """dst = 0x00, COBS(src[0:n]), 0x00 (canonical COBS); returns its length. Each byte is
+    copied two places on (one store, one test a byte), each 0x00's place then takes the
+    code of the block before it; a block of 254 non-zero bytes (a code 0xFF, rare: never
+    in TELEMETRY, whose signal numbers' high byte is 0) goes to _encode_long."""
     d = ptr8(dst)
-    s = ptr8(src)
     d[0] = 0
-    code_at = 1
-    w = 2
-    code = 1
-    i = 0
-    while i < n:
+    s = ptr8(int(ptr8(src)) + n)  # s[i] for i = -n .. -1: src[n + i]
+    dd = ptr8(int(d) + 2 + n)  # dd[i]: where s[i] goes
+    dc = ptr8(int(d) + 1 + n)  # dc[k]: the code of the block that starts at s[k]
+    k = 0 - n
+    i = k
+    while i:
         c = s[i]
+        dd[i] = c
         i += 1
-        if c == 0:
-            d[code_at] = code
-            code_at = w
+        if c:
+            continue
+        c = i - k
+        if c > 254:
+            break
+        dc[k] = c
+        k = i
+    c = i - k
+    if c > 254:
+        return int(_encode_long(dst, src, n))
+    dc[k] = c + 1
+    dd[0] = 0
+    return n + 3
+
+
+def _encode_long(dst, src, n):
+    """_encode with blocks of 254 non-zero bytes: bytecode (cold), no allocation."""
+    dst[0] = 0
+    at = 1  # the current block's code
+    w = 2
+    for i in range(n):
+        c = src[i]
+        if c:
+            dst[w] = c
             w += 1
-            code = 1
+            if w - at < 255:
+                continue
+            dst[at] = 0xFF
+            if i + 1 == n:  # a final full block is not followed by an empty one
+                dst[w] = 0
+                return w + 1
         else:
-            d[w] = c
-            w += 1
-            code += 1
-            if code == 0xFF:
-                d[code_at] = code
-                code = 1
-                if i < n:
-                    code_at = w
-                    w += 1
-                else:
-                    code_at = -1  # a final full block is not followed by an empty one
-    if code_at >= 0:
-        d[code_at] = code
-    d[w] = 0
+            dst[at] = w - at
+        at = w
+        w += 1
+    dst[at] = w - at
+    dst[w] = 0
     return w + 1
 
 
@@ -316,64 +367,69 @@ TM_K = const(_TM_K)
 
 
 @micropython.viper
-def _tm_add(out, ps, lanes, table, selected) -> int:
+def _tm_add(out: ptr8, ps: ptr32, lanes, table, selected) -> int:
     """Writer.telemetry's record appended at out[ps[_TM_AT]] (docs/protocol.md), signals
-    from selected[1 + ps[_TM_K]] while they fit; lanes' bytes copied: no ints. table:
-    Writer._tables. Returns -1 when in, else the k to go on from."""
-    o = ptr8(out)
-    p = ptr32(ps)
-    lb = ptr8(lanes)
-    t = ptr8(table)
-    s = ptr16(selected)
-    h = p[_TM_AT]
-    k0 = p[_TM_K]
-    result = p[_TM_RESULT]
-    if p[_TM_COUNT] == 255 or h + 8 > _TM_LIMIT:
+    from selected[1 + ps[_TM_K]] while they fit; each lane's value stored a byte at a time,
+    no int objects. table: Writer._tables. Returns -1 when in, else the k to go on from.
+    `out`, a register (the first two locals are), moves along the record as the cursor:
+    each store is at a constant offset from it."""
+    h = ps[_TM_AT]
+    k0 = ps[_TM_K]
+    result = ps[_TM_RESULT]
+    if ps[_TM_COUNT] == 255 or h + 8 > _TM_LIMIT:
         return k0
+    head = int(out) + h
+    stop = int(out) + _TM_LIMIT - 10  # beyond it, the record's end is checked per signal
+    out = ptr8(head + 8)
+    t = ptr16(table)
+    s = ptr16(selected)
+    lv = ptr32(lanes)
     k = k0
     n = 0
     base = 0
     if result < 0x8000:  # a message index (result is its i16 as u16: a ptr32 load on a
         n = s[0]          # 64-bit unix port does not sign-extend)
-        base = t[2 * result] | (t[2 * result + 1] << 8)
+        base = t[result] >> 1  # table: byte offsets, u16 entries
     else:
         k = 0
         k0 = 0
-    at = h + 8
     while k < n:
         si = s[k + 1]
-        e = t[base + 2 * si] | (t[base + 2 * si + 1] << 8)
-        size = 10 if e & 0x8000 else 6
-        if at + size > _TM_LIMIT:
-            break
-        o[at] = si & 0xFF
-        o[at + 1] = si >> 8
-        src = (e & 0x7FFF) * 4
-        o[at + 2] = lb[src]
-        o[at + 3] = lb[src + 1]
-        o[at + 4] = lb[src + 2]
-        o[at + 5] = lb[src + 3]
-        if size == 10:
-            o[at + 6] = lb[src + 4]
-            o[at + 7] = lb[src + 5]
-            o[at + 8] = lb[src + 6]
-            o[at + 9] = lb[src + 7]
-        at += size
+        e = t[base + si]
+        if int(out) > stop and int(out) + (4 if e & 0x8000 else 0) > stop + 4:
+            break  # does not fit
+        v = lv[e & 0x7FFF]
+        out[0] = si
+        out[1] = si >> 8
+        out[2] = v
+        out[3] = v >> 8
+        out[4] = v >> 16
+        out[5] = v >> 24
+        if e & 0x8000:
+            v = lv[(e & 0x7FFF) + 1]
+            out[6] = v
+            out[7] = v >> 8
+            out[8] = v >> 16
+            out[9] = v >> 24
+            out = ptr8(int(out) + 10)
+        else:
+            out = ptr8(int(out) + 6)
         k += 1
-    if k < n and (p[_TM_COUNT] or k == k0):
+    if k < n and (ps[_TM_COUNT] or k == k0):
         return k0  # does not fit: nothing is kept, a fresh frame will take it
-    v = p[_TM_NO]  # the header, unrolled (a loop costs more than the stores in viper)
-    o[h] = v & 0xFF
-    o[h + 1] = (v >> 8) & 0xFF
-    o[h + 2] = (v >> 16) & 0xFF
-    o[h + 3] = (v >> 24) & 0xFF
-    o[h + 4] = result & 0xFF
-    o[h + 5] = result >> 8
+    v = ps[_TM_NO]
+    ps[_TM_AT] = h + int(out) - head
+    out = ptr8(head)  # the header, unrolled (a loop costs more than the stores in viper)
+    out[0] = v
+    out[1] = v >> 8
+    out[2] = v >> 16
+    out[3] = v >> 24
+    out[4] = result
+    out[5] = result >> 8
     v = k - k0
-    o[h + 6] = v & 0xFF
-    o[h + 7] = v >> 8
-    p[_TM_AT] = at
-    p[_TM_COUNT] += 1
+    out[6] = v
+    out[7] = v >> 8
+    ps[_TM_COUNT] += 1
     return k if k < n else -1
 
 
@@ -439,7 +495,7 @@ class FrameReader:
         st = self._st
         p = self.payload
         while True:
-            r = self._feed(st, p, self._src)
+            r = self._feed(0, 0, st, p, self._src)
             if r == _NONE:
                 return -1
             if r == _BAD:
@@ -450,7 +506,7 @@ class FrameReader:
                 self.bad_frames += 1
                 continue
             n -= CRC_SIZE
-            if not self._crc(_CRC_TABLE, p, n, 0):
+            if not self._crc(0, 0, _CRC_TABLE, p, n, 0):
                 self.crc_errors += 1
                 continue
             t = p[0]
@@ -551,9 +607,9 @@ class Writer:
         buf[0] = typ
         buf[1] = self.seq & 0xFF
         buf[2] = self.seq >> 8
-        self._crc(_CRC_TABLE, buf, HEADER + blen, 1)
+        self._crc(0, 0, _CRC_TABLE, buf, HEADER + blen, 1)
         self.seq = (self.seq + 1) & 0xFFFF
-        return self._encode(self.wire, buf, HEADER + blen + CRC_SIZE)
+        return self._encode(0, 0, self.wire, buf, HEADER + blen + CRC_SIZE)
 
     def raw(self, typ, body):
         """Any frame (tests, diagnostics)."""

@@ -36,8 +36,9 @@ def _put(buf, at, v, size):
     return at + size
 
 
-def _feed_plain(st, out, src):
-    """_feed in bytecode: the reference the viper code is tested against."""
+def _feed_plain(_pos, _c, st, out, src):
+    """_feed in bytecode: the reference the viper code is tested against (the first two
+    parameters, link._feed's registers, are unused here)."""
     pos = st[_POS]
     end = st[_END]
     run = st[_RUN]
@@ -82,7 +83,7 @@ def _feed_plain(st, out, src):
 
 
 
-def _crc_plain(table, buf, n, put):
+def _crc_plain(_c, _i, table, buf, n, put):
     c = binascii.crc32(memoryview(buf)[:n])  # may allocate: a heap int when ≥ 2**30
     for k in range(4):
         v = (c >> (8 * k)) & 0xFF
@@ -94,7 +95,7 @@ def _crc_plain(table, buf, n, put):
 
 
 
-def _encode_plain(dst, src, n):
+def _encode_plain(_i, _c, dst, src, n):
     dst[0] = 0
     code_at = 1
     w = 2

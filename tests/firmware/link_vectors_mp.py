@@ -63,7 +63,7 @@ def decode_run(src):
     """One call of the reader's COBS decoder on src: (result, payload hex, bytes consumed)."""
     reader = link.FrameReader(VIPER)
     reader.feed(src)
-    r = reader._feed(reader._st, reader.payload, reader._src)
+    r = reader._feed(0, 0, reader._st, reader.payload, reader._src)
     return r, hx(reader.payload, reader._st[_LEN]), reader._st[_POS]
 
 
@@ -107,13 +107,13 @@ def crc_vectors(directory):
     for case in [v["check"]] + v["cases"]:
         data = unhexlify(case["data"])
         buf = bytearray(data + b"\x00\x00\x00\x00")
-        crc(link._CRC_TABLE, buf, len(data), 1)
+        crc(0, 0, link._CRC_TABLE, buf, len(data), 1)
         want = case["crc"]
         got = buf[-4] | (buf[-3] << 8) | (buf[-2] << 16) | (buf[-1] << 24)
         check(got == want, "crc %s: %x != %x" % (case["data"][:16], got, want))
-        check(crc(link._CRC_TABLE, buf, len(data), 0) == 1, "crc compare " + case["data"][:16])
+        check(crc(0, 0, link._CRC_TABLE, buf, len(data), 0) == 1, "crc compare " + case["data"][:16])
         buf[-1] ^= 1
-        check(crc(link._CRC_TABLE, buf, len(data), 0) == 0, "crc mismatch " + case["data"][:16])
+        check(crc(0, 0, link._CRC_TABLE, buf, len(data), 0) == 0, "crc mismatch " + case["data"][:16])
 
 
 def cobs_vectors(directory):
@@ -122,7 +122,7 @@ def cobs_vectors(directory):
     wire = bytearray(link.MAX_WIRE)
     for case in v["cases"]:
         data = unhexlify(case["decoded"])
-        n = encode(wire, data, len(data))
+        n = encode(0, 0, wire, data, len(data))
         check(hx(wire, n) == "00" + case["encoded"] + "00", "cobs encode " + case["name"])
     for case in v["cases"] + v["noncanonical"]:
         src = unhexlify("00" + case["encoded"] + "00")
