@@ -3,8 +3,7 @@
 # scales (the host has the DBC). docs/decoder.md.
 
 
-@micropython.native
-def decode(can_id, ext, data, lanes, selected):
+def decode(can_id, ext, data, lanes, selected):  # bytecode: the firmware calls DECODERS' functions
     return table_decode(can_id | _EXT_KEY if ext else can_id, data, lanes, selected, len(data))
 
 

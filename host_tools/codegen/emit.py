@@ -509,7 +509,8 @@ def generate(dbc: Dbc, mode: str = "viper", tables: str = "auto", board: bool = 
             f"    ({ascii(message.name)}, {int(message.frame_id)}, {bool(message.is_extended_frame)}, "
             f"{int(message.length)}, {_cycle(message)},\n     {names!r},\n     {units!r},\n"
             f"     {records!r},\n     {_choices(message, what)!r}),")
-    walker = board or not all(own)  # a DBC decoded by its own functions only needs no walker
+    walker = not all(own)  # a DBC decoded by its own functions only needs no walker
+    tables = board or walker  # the board profile's lane_of, kind_of, signal_count read _TAB
     profile = BOARD_TEMPLATE if board else RUNTIME_TEMPLATE
     trees = any(not own[mi] and _is_tree(m) for mi, m in enumerate(messages))  # _walk_tree's code only then
     runtime = "\n\n".join([COMMON_TEMPLATE.read_text(), profile.read_text(),
@@ -543,7 +544,7 @@ def generate(dbc: Dbc, mode: str = "viper", tables: str = "auto", board: bool = 
         *(["# Signal descriptors of every message for the walker, and where each message's start",
            f"_TAB = {bytes(table)!r}",
            f"_TAT = array({typecode!r}, {at_bytes!r})",
-           ""] if walker else []),
+           ""] if tables else []),
         "_INDEX = {",
         *index_rows,
         "}",
