@@ -5,15 +5,11 @@
 import gc
 import sys
 import time
-from array import array
-from binascii import unhexlify
 
 import micropython
 from micropython import const
 
-import config
 import dbc_decoder as dbc
-import host_port
 import link
 
 FW_VERSION = "mule-fw 0.1.0"
@@ -26,6 +22,7 @@ _T_MASK = const(0x3FFFFFFF)  # supervision times: µs mod 2**30, as replay recor
 _FRAME_NO_MASK = const(0x3FFFFFFF)  # frame numbers count mod 2**30, as on the wire
 _ERR_UNKNOWN_ID = const(-1)
 _ERR_LENGTH = const(-2)
+TYPE_CHECKING = const(0)  # mypy reads `if TYPE_CHECKING:` blocks; MicroPython drops them
 # Board.at, _records' state
 _AT_I = const(0)
 _AT_SUP = const(1)
@@ -53,15 +50,6 @@ _GC_COUNT = const(16)
 _GC_MAX_US = const(17)
 
 
-def _boot_id():
-    try:
-        import os
-
-        return int.from_bytes(os.urandom(4), "little") & 0x3FFFFFFF
-    except (ImportError, AttributeError, OSError):
-        return time.ticks_us() & 0x3FFFFFFF
-
-
 def _watchdog(ms):
     """(machine.WDT running with timeout ms, or None; why not, or None). Once started it
     cannot be stopped: after STOP the board resets unless main.py runs again."""
@@ -74,118 +62,32 @@ def _watchdog(ms):
     return WDT(timeout=ms), None
 
 
-def _board_name(cfg):
-    if cfg.get("board"):
-        return cfg["board"]
-    return getattr(sys.implementation, "_machine", sys.platform)
-
-
 class Board:
     def __init__(self, cfg, port):
-        self._build(cfg, port)
-        gc.collect()  # measured out here: _build's frame (heap) and its temporaries are gone
+        import app_start  # the start-up's code (app_start.py): dropped once it has run
+
+        try:
+            app_start.build(self, cfg, port)
+        finally:
+            del sys.modules["app_start"]
+        del app_start
+        gc.collect()  # measured out here: the start-up's code, frame and temporaries are gone
         self.heap_free = gc.mem_free()  # after start-up: said in every HELLO
+        if TYPE_CHECKING:  # for mypy only, compiled to nothing: the attributes build() sets
+            from array import array
 
-    def _build(self, cfg, port):
-        self.cfg = cfg
-        self.port = port
-        ch = None  # telemetry "changed": only the signals that moved (firmware/changed.py); its
-        # attributes exist only when it is on (none on a board without it: RAM is the budget)
-        if cfg.get("telemetry", "all") == "changed":
-            gc.collect()
-            try:  # first: its code and state at the bottom of the heap, below supervision's large blocks
-                import changed
-
-                ch = self.changed = changed.Changed(dbc, int(cfg.get("refresh_ms", 1000)))
-            except (ImportError, OSError, ValueError, MemoryError) as exc:
-                self.changed_problem = "telemetry changed unavailable, sending all: %r" % (exc,)
-        # supervision first: its code and tables are the largest blocks, best taken from an
-        # unfragmented heap
-        self.supervisor = None
-        self.sup_problem = None
-        if cfg.get("supervise", True):
-            gc.collect()
-            try:
-                import supervise
-                import supervise_rules
-
-                self.supervisor = supervise.Supervisor(supervise_rules, dbc.lookup, self.alert, self.tow_range)
-            except (ImportError, MemoryError) as exc:  # no rule tables, or no room: decode only
-                self.sup_problem = "supervision off: %r" % (exc,)
-        self.replay = cfg["mode"] != "live"
-        self.decimation = max(1, int(cfg["decimation"]))
-        self.rx_window = int(cfg.get("rx_window", 1024))
-        self.rx = bytearray(min(self.rx_window, 1024))
-        self.reader = link.FrameReader()
-        self.writer = link.Writer(dbc) if ch is None else ch.writer(dbc)
-        self.lanes, self.selected = dbc.new_buffers()
-        self.decoders = dbc.DECODERS  # messages with a function of their own (the hot ones)
-        chosen, every = len(dbc.MESSAGES), getattr(dbc, "DBC_MESSAGES", len(dbc.MESSAGES))
-        self.selection = None if chosen == every else (
-            "decoder: %d of the DBC's %d messages (mule flash --messages/--nodes); frames of the others "
-            "count as unknown ids" % (chosen, every))
-        self.table_decode = dbc.table_decode  # every other message of the DBC: the table walker
-        # replay_batch's look-up (_records, viper): the frame keys sorted for a binary search,
-        # no dictionary call per frame; own[k]: keys[k] has a function of its own, fns[k]
-        keys = dbc.keys()
-        keys.sort()
-        self.keys = array("i", keys)
-        self.own = bytearray(1 if k in self.decoders else 0 for k in keys)
-        self.fns = tuple(self.decoders.get(k) for k in keys)
-        # _records' state: the record being done (replay_batch drops one that raises),
-        # supervision on, TELEMETRY in the loop (0: records go through decode(), as another
-        # telemetry mode needs)
-        self.at = array("i", bytes(4 * 3))
-        self.at[_AT_TM] = 1
-        self.sup_frame = self.sup_other = self.sup_st = None
-        self.stats = array("i", bytes(4 * link.STATS_COUNT))  # _records counts through a pointer
-        self.record = array("i", bytes(16))
-        self.data = bytearray(link.CAN_MAX_DATA)
-        self.stats[_HEAP_MIN] = gc.mem_free()
-        self.boot_id = _boot_id()
-        self.sha = unhexlify(dbc.DBC_SHA256)
-        self.source = None
-        self.live_no = 0
-        self.started = time.ticks_ms()
-        self.last_stats = self.started
-        self.last_credit = self.started
-        self.caps = link.CAP_REPLAY | (link.CAP_VIPER if dbc.EMIT == "viper" else 0)
-        if self.supervisor is not None:
-            self.caps |= link.CAP_SUPERVISION
-            self.at[_AT_SUP] = 1
-            self.sup_frame = type(self.supervisor).frame  # called unbound: no look-up per frame
-            self.sup_other = supervise.other
-            self.sup_st = self.supervisor.st
-        if ch is not None:
-            self.decode = ch.decode(self, Board.decode)  # type: ignore[method-assign]  # notes the frame time first
-            self.caps |= link.CAP_TELEMETRY_CHANGED
-            self.at[_AT_TM] = 0  # replay_batch: each record through decode(), which picks
-        # live: frames from the CAN controller. Replay with "replay_path": "loopback": the
-        # link's frames go through the controller (silent loopback) and back, so replay
-        # tests its filters and FIFO too. can_source.BusGuard watches the error state.
-        self.problems = []  # LOG lines repeated after each HELLO (run() fills it)
-        self.can_problem = None
-        self.bus_guard = None
-        loopback = self.replay and cfg.get("replay_path", "link") == "loopback"
-        self.live = None  # app_live: the code of the controller's paths, loaded only for them
-        if not self.replay or loopback:
-            import app_live
-            import can_source
-
-            self.live = app_live
-
-            try:
-                self.source = can_source.open_source(cfg, dbc.keys(), loopback)
-            except (ImportError, AttributeError, ValueError, OSError) as exc:
-                if not loopback:
-                    raise
-                # no controller here: replay over the link only, and say so in HELLO's LOG
-                self.can_problem = "replay_path loopback unavailable, replaying from the link: %r" % (exc,)
-            if self.source is not None:
-                self.caps |= {"pyb": link.CAP_PYB_CAN, "machine": link.CAP_MACHINE_CAN}.get(self.source.kind, 0)
-                self.bus_guard = can_source.BusGuard(time.ticks_ms())
-                self.bus_no = 0  # the frame number ALERTs about the bus carry: the last frame seen
-                self.bus_checked = time.ticks_ms()
+            self.cfg = self.port = self.supervisor = self.sup_frame = self.sup_other = self.sup_st = cfg
+            self.source = self.live = self.bus_guard = self.fns = self.decoders = self.table_decode = cfg
+            self.selection = self.sup_problem = self.can_problem = self.name = ""
+            self.problems = [""]
+            self.replay = True
+            self.decimation = self.rx_window = self.boot_id = self.caps = self.live_no = self.bus_no = 0
+            self.started = self.last_stats = self.last_credit = self.bus_checked = time.ticks_ms()
+            self.rx = self.data = self.own = self.sha = bytearray()
+            self.keys = self.at = self.stats = self.record = array("i")
+            self.reader = link.FrameReader()
+            self.writer = link.Writer(dbc)
+            self.lanes, self.selected = dbc.new_buffers()
 
     def send(self, n):
         if n:
@@ -210,7 +112,7 @@ class Board:
             changed.reset()  # the host knows no value yet: each signal goes out again
         mode = link.MODE_REPLAY if self.replay else link.MODE_LIVE
         self.send(self.writer.hello(self.boot_id, mode, self.caps, self.rx_window, self.sha,
-                                    FW_VERSION, _board_name(self.cfg), self.heap_free))
+                                    FW_VERSION, self.name, self.heap_free))
         self.send(self.writer.credit(self.reader, self.rx_window))
         self.last_credit = time.ticks_ms()
         for text in self.problems:  # what this boot could not do: said to every host that syncs
@@ -339,14 +241,14 @@ class Board:
             result = _ERR_UNKNOWN_ID
             if lo < nkeys and keys[lo] == key:
                 if own[lo] != 0:
-                    result = int(fns[lo](data, lanes, selected, n))  # type: ignore[misc, arg-type]
+                    result = int(fns[lo](data, lanes, selected, n))
                 else:
                     result = int(table_decode(key, data, lanes, selected, n))
             if supervised != 0:  # before decimation, as in decode()
                 # another ECU's frame: supervise.other moves the clock, frame() only when it
                 # would do more (a timeout scan due, out of order)
-                if result != _ERR_UNKNOWN_ID or int(sup_other(sup_st, t)) == 0:  # type: ignore[misc]
-                    sup_frame(sup, no, t, result, can_id, ext, data, n, lanes, selected)  # type: ignore[arg-type, misc]
+                if result != _ERR_UNKNOWN_ID or int(sup_other(sup_st, t)) == 0:
+                    sup_frame(sup, no, t, result, can_id, ext, data, n, lanes, selected)
             if result >= 0:
                 stats[_DECODED] += 1
                 if decimation > 1 and stats[_DECODED] % decimation != 0:
@@ -474,8 +376,14 @@ class Board:
 
 
 def main():
+    import config  # both needed at boot only: dropped once they have run
+
     cfg, problem = config.load()
+    import host_port
+
     port = host_port.open_port(cfg)
+    del config, host_port
+    del sys.modules["config"], sys.modules["host_port"]
     micropython.kbd_intr(-1)  # 0x03 in binary frames must not interrupt us
     try:
         Board(cfg, port).run(problem)

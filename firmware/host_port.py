@@ -86,15 +86,26 @@ class UartPort:
 
 
 def open_port(config):
-    """The port named by config["port"]: "auto", "usb", "stdio" or "uart:ID:BAUD"."""
+    """The port named by config["port"]: "auto", "usb", "stdio" or "uart:ID:BAUD". Call it
+    once: this module then keeps only the class of the port opened."""
     name = config.get("port", "auto")
     if name == "auto":
         name = "stdio" if sys.platform in ("linux", "darwin") else "usb"
     if name == "stdio":
-        return UnixPort()
+        return _only(UnixPort())
     if name == "usb":
-        return UsbPort()
+        return _only(UsbPort())
     if name.startswith("uart:"):
         _, uart_id, baud = name.split(":")
-        return UartPort(int(uart_id), int(baud))
+        return _only(UartPort(int(uart_id), int(baud)))
     raise ValueError("unknown port " + name)
+
+
+def _only(port):
+    # A port's methods hold this module's globals, and with them every class here: the
+    # others (and open_port) leave, so their code leaves the heap (RAM is the budget).
+    g = globals()
+    for name in ("UnixPort", "UsbPort", "UartPort", "open_port", "_only"):
+        if g[name] is not type(port):
+            del g[name]
+    return port
