@@ -1182,43 +1182,46 @@ if sys.implementation.name == "micropython":
 
         @micropython.viper
         def _slots_v(cxa, lanes, sta, mi: int, t: int, ring_t, ring_v) -> int:
-            # _slots_plain, with _take_plain, _wants_plain's dispatch and _acts's level test inline
+            # _slots_plain, with _take_plain, _wants_plain's dispatch and _acts's level test inline.
+            # A table's entry is read through a pointer to it (e[_NAME]: one load, a constant offset)
             cx = ptr32(cxa)
+            base = int(cx)
             lp = ptr32(lanes)
-            h = _CX_MSG + _CXW * mi
-            memo = cx[_CX_MEMO]
+            h = ptr32(base + 4 * (_CX_MSG + _CXW * mi))
+            memo = ptr32(base + 4 * cx[_CX_MEMO])
             out = 0
-            at = cx[h + _CM_PRE]
-            npre = cx[h + _CM_NPRE]
+            pair = base + 4 * h[_CM_PRE]
+            npre = h[_CM_NPRE]
             j = 0
             while j < npre:
-                k = cx[at + 2 * j]
-                v = lp[cx[at + 2 * j + 1]]
-                if v != cx[memo + k]:
-                    cx[memo + k] = v
+                p = ptr32(pair)
+                k = p[0]
+                v = lp[p[1]]
+                if v != memo[k]:
+                    memo[k] = v
                     out |= 1 << j
+                pair += 8
                 j += 1
-            gate = cx[h + _CM_GATE]
-            if gate != 0 and lp[gate - 1] != cx[h + _CM_GATE_VALUE]:
+            gate = h[_CM_GATE]
+            if gate != 0 and lp[gate - 1] != h[_CM_GATE_VALUE]:
                 return out
             # the tracked values: _take_plain
-            st = ptr32(sta)
-            cur = cx[_CX_CUR]
-            known = cx[_CX_KNOWN]
-            fresh = cx[_CX_FRESH]
-            ver = cx[_CX_VER]
-            curb = cx[_CX_CURB]
-            rows = cx[_CX_ROW]
-            prev = cx[_CX_PREV]
-            at = cx[h + _CM_SLOTS]
-            count = cx[h + _CM_NSLOTS]
-            j = 0
-            while j < count:
-                s = cx[at + j]
-                row = cx[rows + s]
-                raw = lp[st[row + _ROW_LANE]]
-                c = cx[cur + s]
-                bits = st[row + _ROW_BITS]
+            sbase = int(ptr32(sta))
+            cur = ptr32(base + 4 * cx[_CX_CUR])
+            known = ptr32(base + 4 * cx[_CX_KNOWN])
+            fresh = ptr32(base + 4 * cx[_CX_FRESH])
+            ver = ptr32(base + 4 * cx[_CX_VER])
+            curb = ptr32(base + 4 * cx[_CX_CURB])
+            rows = ptr32(base + 4 * cx[_CX_ROW])
+            prev = ptr32(base + 4 * cx[_CX_PREV])
+            slot = base + 4 * h[_CM_SLOTS]
+            end = slot + 4 * h[_CM_NSLOTS]
+            while slot < end:
+                s = ptr32(slot)[0]
+                row = ptr32(sbase + 4 * rows[s])
+                raw = lp[row[_ROW_LANE]]
+                c = cur[s]
+                bits = row[_ROW_BITS]
                 ok = 1
                 if bits != _SKIP:
                     if bits != 0:
@@ -1227,47 +1230,50 @@ if sys.implementation.name == "micropython":
                         c = c & ((1 << bits) - 1)
                         c = c - ((c >> (bits - 1)) << bits)
                     b = raw + _BIAS
-                    if b < st[row + _ROW_LO] or b > st[row + _ROW_HI]:
+                    if b < row[_ROW_LO] or b > row[_ROW_HI]:
                         ok = 0
                 if ok != 0:
-                    if cx[known + s] < 2 or raw != c:
-                        cx[ver + s] = cx[ver + s] + 1
-                        if cx[known + s] < 2:
-                            cx[known + s] = cx[known + s] + 1
-                    cx[prev + s] = cx[cur + s]
-                    cx[cur + s] = raw
-                    cx[curb + s] = raw + _BIAS
-                    cx[fresh + s] = 1
+                    if known[s] < 2 or raw != c:
+                        ver[s] = ver[s] + 1
+                        if known[s] < 2:
+                            known[s] = known[s] + 1
+                    prev[s] = cur[s]
+                    cur[s] = raw
+                    curb[s] = raw + _BIAS
+                    fresh[s] = 1
                 else:
-                    cx[fresh + s] = 0
-                j += 1
-            dep = cx[_CX_DEP]
-            active = cx[_CX_ACTIVE]
+                    fresh[s] = 0
+                slot += 4
+            dep = ptr32(base + 4 * cx[_CX_DEP])
+            active = ptr32(base + 4 * cx[_CX_ACTIVE])
             entries = cx[_CX_MEAN]
-            at = cx[h + _CM_TRIG]
-            count = cx[h + _CM_NTRIG]
+            pair = base + 4 * h[_CM_TRIG]
+            count = h[_CM_NTRIG]
             j = 0
             while j < count:
-                k = cx[at + 2 * j]
-                need = cx[at + 2 * j + 1]
+                p = ptr32(pair)
+                k = p[0]
+                need = p[1]
+                pair += 8
                 j += 1
-                if need != 0 and cx[fresh + need - 1] == 0:
+                if need != 0 and fresh[need - 1] == 0:
                     continue
-                a = cx[dep + 2 * k]
+                a = dep[2 * k]
                 if a != 0:  # only when an input's version moved
-                    v = cx[ver + a - 1] + cx[ver + cx[dep + 2 * k + 1] - 1]
-                    if v == cx[memo + k]:
+                    v = ver[a - 1] + ver[dep[2 * k + 1] - 1]
+                    if v == memo[k]:
                         continue
-                    cx[memo + k] = v
+                    memo[k] = v
                 m = entries + _MNW * k
-                how = cx[m + _E_HOW]
+                e = ptr32(base + 4 * m)
+                how = e[_E_HOW]
                 run = 1
                 if how == _MN_LEVEL:  # _acts's level test, inline: the most frequent one
-                    b = cx[curb + cx[m + _E_SLOT]]
-                    if cx[active + k] != 0:
-                        if b < cx[m + _EL_OFF_FROM] or b > cx[m + _EL_OFF_TO]:
+                    b = curb[e[_E_SLOT]]
+                    if active[k] != 0:
+                        if b < e[_EL_OFF_FROM] or b > e[_EL_OFF_TO]:
                             run = 0
-                    elif b < cx[m + _EL_ON_FROM] and b >= cx[m + _EL_ON_BELOW] and cx[cx[_CX_PEND] + k] == 0:
+                    elif b < e[_EL_ON_FROM] and b >= e[_EL_ON_BELOW] and cx[cx[_CX_PEND] + k] == 0:
                         run = 0
                 elif how == _MN_MEAN:
                     run = int(_mean_v(cxa, k, m, t, ring_t, ring_v))
@@ -1285,131 +1291,136 @@ if sys.implementation.name == "micropython":
         def _acts_v(cxa, k: int, m: int, how: int) -> int:
             # _acts for _MN_SPREAD, _MN_EDGE, _MN_LIMITS (its level test is inline in _slots_v)
             cx = ptr32(cxa)
-            curb = cx[_CX_CURB]
+            base = int(cx)
+            e = ptr32(base + 4 * m)
+            curb = ptr32(base + 4 * cx[_CX_CURB])
             on = cx[cx[_CX_ACTIVE] + k]
             pend = cx[cx[_CX_PEND] + k]
-            fresh = cx[_CX_FRESH]
+            fresh = ptr32(base + 4 * cx[_CX_FRESH])
             if how == _MN_SPREAD:
-                a = cx[m + _EP_A]
-                b = cx[m + _EP_B]
-                if cx[fresh + a] == 0 or cx[fresh + b] == 0:
+                a = e[_EP_A]
+                b = e[_EP_B]
+                if fresh[a] == 0 or fresh[b] == 0:
                     return 0
-                d = cx[curb + a] - cx[curb + b]
+                d = curb[a] - curb[b]
                 if on != 0:
-                    return int(d <= cx[m + _EP_OFF] - _BIAS)
-                return int(d >= cx[m + _EP_ON] - _BIAS or pend != 0)
-            s = cx[m + _E_SLOT]
+                    return int(d <= e[_EP_OFF] - _BIAS)
+                return int(d >= e[_EP_ON] - _BIAS or pend != 0)
+            s = e[_E_SLOT]
             if how == _MN_EDGE:  # no debounce: an edge is one frame
-                if cx[fresh + s] == 0:
+                if fresh[s] == 0:
                     return 0
                 v = cx[cx[_CX_CUR] + s]
                 if on != 0:
-                    return int(v == cx[m + _EE_FROM])
-                return int(v == cx[m + _EE_TO] and cx[cx[_CX_KNOWN] + s] == 2 and cx[cx[_CX_PREV] + s] == cx[m + _EE_FROM]
-                           and cx[curb + cx[m + _EE_SPEED_SLOT]] >= cx[m + _EE_SPEED])
-            known = cx[_CX_KNOWN]  # _MN_LIMITS
-            u = cx[m + _EI_UPPER]
-            lo_slot = cx[m + _EI_LOWER]
-            if cx[known + s] == 0 or cx[known + u] == 0 or cx[known + lo_slot] == 0:
+                    return int(v == e[_EE_FROM])
+                return int(v == e[_EE_TO] and cx[cx[_CX_KNOWN] + s] == 2 and cx[cx[_CX_PREV] + s] == e[_EE_FROM]
+                           and curb[e[_EE_SPEED_SLOT]] >= e[_EE_SPEED])
+            known = ptr32(base + 4 * cx[_CX_KNOWN])  # _MN_LIMITS
+            u = e[_EI_UPPER]
+            lo_slot = e[_EI_LOWER]
+            if known[s] == 0 or known[u] == 0 or known[lo_slot] == 0:
                 return 0
-            v = cx[curb + s] - _BIAS
-            up = cx[m + _EI_PER] * (cx[curb + u] - _BIAS)
-            lo = 0 - cx[m + _EI_PER] * (cx[curb + lo_slot] - _BIAS)
+            v = curb[s] - _BIAS
+            up = e[_EI_PER] * (curb[u] - _BIAS)
+            lo = 0 - e[_EI_PER] * (curb[lo_slot] - _BIAS)
             if on != 0:
-                d = cx[m + _EI_CLEAR] - _BIAS
+                d = e[_EI_CLEAR] - _BIAS
                 return int(lo - d <= v and v <= up + d)
-            d = cx[m + _EI_MARGIN] - _BIAS
+            d = e[_EI_MARGIN] - _BIAS
             return int(v > up + d or v < lo - d or pend != 0)
 
         @micropython.viper
         def _sway_v(cxa, k: int, m: int, t: int) -> int:
             # _sway_plain
             cx = ptr32(cxa)
-            v = cx[cx[_CX_CURB] + cx[m + _E_SLOT]]
-            band = cx[m + _ES_BAND]
-            direction = cx[m + _ES_DIR]
+            e = ptr32(int(cx) + 4 * m)
+            v = cx[cx[_CX_CURB] + e[_E_SLOT]]
+            band = e[_ES_BAND]
+            direction = e[_ES_DIR]
             turned = 0
             turn = 0
             if direction == 0:
-                cx[m + _ES_HIGH] = v
-                cx[m + _ES_LOW] = v
-                cx[m + _ES_DIR] = 3
+                e[_ES_HIGH] = v
+                e[_ES_LOW] = v
+                e[_ES_DIR] = 3
             elif direction == 3:
-                if v > cx[m + _ES_HIGH]:
-                    cx[m + _ES_HIGH] = v
-                if v < cx[m + _ES_LOW]:
-                    cx[m + _ES_LOW] = v
-                if v <= cx[m + _ES_HIGH] - band:
-                    turn = cx[m + _ES_HIGH]
+                if v > e[_ES_HIGH]:
+                    e[_ES_HIGH] = v
+                if v < e[_ES_LOW]:
+                    e[_ES_LOW] = v
+                if v <= e[_ES_HIGH] - band:
+                    turn = e[_ES_HIGH]
                     turned = 1
-                    cx[m + _ES_DIR] = 2
-                    cx[m + _ES_EXT] = v
-                elif v >= cx[m + _ES_LOW] + band:
-                    turn = cx[m + _ES_LOW]
+                    e[_ES_DIR] = 2
+                    e[_ES_EXT] = v
+                elif v >= e[_ES_LOW] + band:
+                    turn = e[_ES_LOW]
                     turned = 1
-                    cx[m + _ES_DIR] = 1
-                    cx[m + _ES_EXT] = v
+                    e[_ES_DIR] = 1
+                    e[_ES_EXT] = v
             elif direction == 1:
-                if v > cx[m + _ES_EXT]:
-                    cx[m + _ES_EXT] = v
-                elif v <= cx[m + _ES_EXT] - band:
-                    turn = cx[m + _ES_EXT]
+                if v > e[_ES_EXT]:
+                    e[_ES_EXT] = v
+                elif v <= e[_ES_EXT] - band:
+                    turn = e[_ES_EXT]
                     turned = 1
-                    cx[m + _ES_DIR] = 2
-                    cx[m + _ES_EXT] = v
+                    e[_ES_DIR] = 2
+                    e[_ES_EXT] = v
             else:
-                if v < cx[m + _ES_EXT]:
-                    cx[m + _ES_EXT] = v
-                elif v >= cx[m + _ES_EXT] + band:
-                    turn = cx[m + _ES_EXT]
+                if v < e[_ES_EXT]:
+                    e[_ES_EXT] = v
+                elif v >= e[_ES_EXT] + band:
+                    turn = e[_ES_EXT]
                     turned = 1
-                    cx[m + _ES_DIR] = 1
-                    cx[m + _ES_EXT] = v
+                    e[_ES_DIR] = 1
+                    e[_ES_EXT] = v
             if turned != 0:
-                cx[m + _ES_TURN_V] = turn
-                cx[m + _ES_TURNED] = 1
+                e[_ES_TURN_V] = turn
+                e[_ES_TURNED] = 1
                 return 1
-            return int(cx[cx[_CX_ACTIVE] + k] != 0 and cx[m + _ES_SEEN] != 0
-                       and ((t - cx[m + _ES_TURN_T]) & _MASK) > cx[m + _ES_LONGEST])
+            return int(cx[cx[_CX_ACTIVE] + k] != 0 and e[_ES_SEEN] != 0
+                       and ((t - e[_ES_TURN_T]) & _MASK) > e[_ES_LONGEST])
 
         @micropython.viper
         def _sum_v(cxa, lanes, sta, k: int, m: int, mi: int, ring_ta, ring_va) -> int:
             # _sum_plain
             cx = ptr32(cxa)
-            groups = cx[m + _EU_GROUPS]
-            if mi != cx[m + _EU_MSG]:
-                if cx[m + _EU_KNOWN] != groups:
+            e = ptr32(int(cx) + 4 * m)
+            groups = e[_EU_GROUPS]
+            if mi != e[_EU_MSG]:
+                if e[_EU_KNOWN] != groups:
                     return 0
-                if cx[m + _EU_PER] == 0:
+                if e[_EU_PER] == 0:
                     return 1
-                d = (cx[cx[_CX_CURB] + cx[m + _EU_SLOT]] - _BIAS) * cx[m + _EU_PER] - (cx[m + _EU_TOTAL] - _BIAS)
+                d = (cx[cx[_CX_CURB] + e[_EU_SLOT]] - _BIAS) * e[_EU_PER] - (e[_EU_TOTAL] - _BIAS)
                 if d < 0:
                     d = 0 - d
                 if cx[cx[_CX_ACTIVE] + k] != 0:
-                    return int(d <= cx[m + _EU_OFF] - _BIAS)
-                return int(d > cx[m + _EU_ON] - _BIAS or cx[cx[_CX_PEND] + k] != 0)
+                    return int(d <= e[_EU_OFF] - _BIAS)
+                return int(d > e[_EU_ON] - _BIAS or cx[cx[_CX_PEND] + k] != 0)
             lp = ptr32(lanes)
-            g = lp[cx[m + _EU_MUX_LANE]]
+            g = lp[e[_EU_MUX_LANE]]
             if g < 0 or g >= groups:
                 return 0
-            st = ptr32(sta)
-            ring_t = ptr32(ring_ta)
-            ring_v = ptr32(ring_va)
-            per = cx[m + _EU_PER_GROUP]
-            row = cx[m + _EU_FIRST_ROW] + cx[m + _EU_GROUP_STEP] * g
+            per = e[_EU_PER_GROUP]
+            step = 4 * e[_EU_SIGNAL_STEP]
+            row = int(ptr32(sta)) + 4 * (e[_EU_FIRST_ROW] + e[_EU_GROUP_STEP] * g)
             ok = 1
             total = 0
             i = 0
             while i < per:
-                raw = lp[st[row + _ROW_LANE]]
+                rp = ptr32(row)
+                raw = lp[rp[_ROW_LANE]]
                 b = raw + _BIAS
-                if b < st[row + _ROW_LO] or b > st[row + _ROW_HI]:
+                if b < rp[_ROW_LO] or b > rp[_ROW_HI]:
                     ok = 0
                 total += raw
-                row += cx[m + _EU_SIGNAL_STEP]
+                row += step
                 i += 1
-            a = cx[m + _EU_RING] + g
-            sums = cx[m + _EU_TOTAL] - _BIAS
+            a = e[_EU_RING] + g
+            ring_t = ptr32(ring_ta)
+            ring_v = ptr32(ring_va)
+            sums = e[_EU_TOTAL] - _BIAS
             if ring_t[a] != 0:
                 sums -= ring_v[a]
             if ok != 0:
@@ -1417,28 +1428,29 @@ if sys.implementation.name == "micropython":
                 sums += total
                 if ring_t[a] == 0:
                     ring_t[a] = 1
-                    cx[m + _EU_KNOWN] = cx[m + _EU_KNOWN] + 1
+                    e[_EU_KNOWN] = e[_EU_KNOWN] + 1
             elif ring_t[a] != 0:
                 ring_t[a] = 0
-                cx[m + _EU_KNOWN] = cx[m + _EU_KNOWN] - 1
-            cx[m + _EU_TOTAL] = sums + _BIAS
+                e[_EU_KNOWN] = e[_EU_KNOWN] - 1
+            e[_EU_TOTAL] = sums + _BIAS
             return 0
 
         @micropython.viper
         def _mean_v(cxa, k: int, m: int, t: int, ring_ta, ring_va) -> int:
             # _mean_plain
             cx = ptr32(cxa)
-            ring_t = ptr32(ring_ta)
-            ring_v = ptr32(ring_va)
-            size = cx[m + _EM_SIZE]
-            a = cx[m + _EM_RING]
-            head = cx[m + _EM_HEAD]
-            filled = cx[m + _EM_COUNT]
-            total = cx[m + _EM_TOTAL] - _BIAS
-            s = cx[m + _E_SLOT]
+            e = ptr32(int(cx) + 4 * m)
+            a = 4 * e[_EM_RING]
+            ring_t = ptr32(int(ptr32(ring_ta)) + a)
+            ring_v = ptr32(int(ptr32(ring_va)) + a)
+            size = e[_EM_SIZE]
+            head = e[_EM_HEAD]
+            filled = e[_EM_COUNT]
+            total = e[_EM_TOTAL] - _BIAS
+            s = e[_E_SLOT]
             if cx[cx[_CX_FRESH] + s] != 0:
                 if filled == size:  # full: the oldest goes
-                    total -= ring_v[a + head] - _BIAS
+                    total -= ring_v[head] - _BIAS
                     head += 1
                     if head == size:
                         head = 0
@@ -1446,30 +1458,30 @@ if sys.implementation.name == "micropython":
                 i = head + filled
                 if i >= size:
                     i -= size
-                ring_t[a + i] = t
+                ring_t[i] = t
                 v = cx[cx[_CX_CURB] + s]
-                ring_v[a + i] = v
+                ring_v[i] = v
                 total += v - _BIAS
                 filled += 1
-            window = cx[m + _EM_WINDOW]
-            while filled != 0 and ((t - ring_t[a + head]) & _MASK) >= window:
-                total -= ring_v[a + head] - _BIAS
+            window = e[_EM_WINDOW]
+            while filled != 0 and ((t - ring_t[head]) & _MASK) >= window:
+                total -= ring_v[head] - _BIAS
                 head += 1
                 if head == size:
                     head = 0
                 filled -= 1
-            cx[m + _EM_HEAD] = head
-            cx[m + _EM_COUNT] = filled
-            cx[m + _EM_TOTAL] = total + _BIAS
+            e[_EM_HEAD] = head
+            e[_EM_COUNT] = filled
+            e[_EM_TOTAL] = total + _BIAS
             if filled == 0:
                 return 0
             on = cx[cx[_CX_ACTIVE] + k]
             if on != 0:
-                q = cx[m + _EM_Q_OFF] - _BIAS
-                r = cx[m + _EM_R_OFF]
+                q = e[_EM_Q_OFF] - _BIAS
+                r = e[_EM_R_OFF]
             else:
-                q = cx[m + _EM_Q_ON] - _BIAS
-                r = cx[m + _EM_R_ON]
+                q = e[_EM_Q_ON] - _BIAS
+                r = e[_EM_R_ON]
             d = total - filled * q
             above = 0
             if d >= size:
@@ -1503,9 +1515,11 @@ if sys.implementation.name == "micropython":
                 self._failed(frame_no, t, result, can_id, ext)
                 return False
             lp = ptr32(lanes)
-            m = _MSG + _MW * result
+            base = int(st)
+            ma = base + 4 * (_MSG + _MW * result)
+            ms = ptr32(ma)  # the message's entry
             ret = 0
-            if st[m + _OPEN] != 0:
+            if ms[_OPEN] != 0:
                 ret = _R_OPEN
             if ((t - st[_LATEST]) & _MASK) >= _HALF:
                 ret |= _F_OUT_OF_ORDER
@@ -1516,25 +1530,26 @@ if sys.implementation.name == "micropython":
                     ret |= _R_TOW
                 if ((t - st[_SCAN_AT]) & _MASK) >= st[_SCAN_US]:
                     st[_SCAN_AT] = t
-                    o = _MSG
-                    end = _MSG + _MW * st[_NM]
+                    o = base + 4 * _MSG
+                    end = o + 4 * _MW * st[_NM]
                     while o < end:
-                        if o != m and st[o + _TIMED_OUT] == 0:
-                            since = (t - st[o + _RX]) & _MASK
-                            if since > st[o + _LIMIT] and since < _HALF:
+                        op = ptr32(o)
+                        if o != ma and op[_TIMED_OUT] == 0:
+                            since = (t - op[_RX]) & _MASK
+                            if since > op[_LIMIT] and since < _HALF:
                                 ret |= _R_SCAN
                                 break
-                        o += _MW
-            last = st[m + _RX]
+                        o += 4 * _MW
+            last = ms[_RX]
             st[_OLD_RX] = last
             since = (t - last) & _MASK
             if since < _HALF:
-                if st[m + _TIMED_OUT] != 0:
+                if ms[_TIMED_OUT] != 0:
                     ret |= _R_BACK
-                elif since > st[m + _LIMIT]:
+                elif since > ms[_LIMIT]:
                     ret |= _R_LATE
-                st[m + _RX] = t
-            lane = st[m + _CTR_LANE]
+                ms[_RX] = t
+            lane = ms[_CTR_LANE]
             if lane != 0:
                 dp = ptr8(data)
                 crc8 = ptr8(_CRC8)
@@ -1543,33 +1558,33 @@ if sys.implementation.name == "micropython":
                 while i < n - 1:
                     crc = crc8[crc ^ dp[i]]
                     i += 1
-                if (crc ^ 0xFF) != lp[st[m + _CRC_LANE]]:
+                if (crc ^ 0xFF) != lp[ms[_CRC_LANE]]:
                     ret |= _F_CRC
                 else:
                     counter = lp[lane - 1]
-                    last = st[m + _LAST_CTR]
-                    st[m + _LAST_CTR] = counter
+                    last = ms[_LAST_CTR]
+                    ms[_LAST_CTR] = counter
                     if last != _NO_CTR:
-                        delta = (counter - last) & st[m + _CTR_MASK]
+                        delta = (counter - last) & ms[_CTR_MASK]
                         if delta == 0:
                             ret |= _F_REPEATED
                         elif delta > st[_MAX_DELTA]:
                             ret |= _F_JUMP
             if (ret & (_F_CRC | _F_REPEATED)) == 0:
                 sp = ptr16(selected)
-                rows = st[_ROWS] + _RW * st[m + _SIG_START]
+                rows = base + 4 * (st[_ROWS] + _RW * ms[_SIG_START])
                 nsel = int(sp[0])
                 k = 1
                 while k <= nsel:
-                    row = rows + _RW * int(sp[k])
-                    bits = st[row + _ROW_BITS]
+                    row = ptr32(rows + 4 * _RW * int(sp[k]))
+                    bits = row[_ROW_BITS]
                     if bits != _SKIP:
-                        v = lp[st[row + _ROW_LANE]]
+                        v = lp[row[_ROW_LANE]]
                         if bits != 0:
                             v = v & ((1 << bits) - 1)
                             v = v - ((v >> (bits - 1)) << bits)
                         b = v + _BIAS
-                        if (b < st[row + _ROW_LO] or b > st[row + _ROW_HI]) and b != st[row + _ROW_NA]:
+                        if (b < row[_ROW_LO] or b > row[_ROW_HI]) and b != row[_ROW_NA]:
                             ret |= _R_RANGE
                             break
                     k += 1
@@ -1577,7 +1592,7 @@ if sys.implementation.name == "micropython":
             if ret != 0:
                 if not self._flagged(frame_no, t, result, lanes, selected, ret):
                     return False
-            if st[m + _COND] == 0:
+            if ms[_COND] == 0:
                 return True
             todo = int(_slots_v(self.cx, lanes, sta, result, t, self.ring_t, self.ring_v))
             if todo != 0:
@@ -1586,13 +1601,15 @@ if sys.implementation.name == "micropython":
 
         @micropython.viper
         def _due_v(st: ptr32, n: int, t: int) -> int:
+            o = int(st) + 4 * _MSG
             i = 0
             while i < n:
-                m = _MSG + _MW * i
-                if st[m + _TIMED_OUT] == 0:
-                    since = (t - st[m + _RX]) & _MASK
-                    if since > st[m + _LIMIT] and since < _HALF:
+                op = ptr32(o)
+                if op[_TIMED_OUT] == 0:
+                    since = (t - op[_RX]) & _MASK
+                    if since > op[_LIMIT] and since < _HALF:
                         return i
+                o += 4 * _MW
                 i += 1
             return -1
 
