@@ -175,16 +175,19 @@ def _feed(pos: int, c: int, st, out, src) -> int:
                 run += 1
                 result = _BAD  # counted once, then dropped up to the next 0x00
                 break
-        pos += 1  # the 0x00 that ends the run
+        s[_POS] = pos + 1  # the 0x00 that ends the run
         last = run - 1  # out[k] holds run byte k + 1: a code at out[last] would be past the run
-        code = s[_CODE]
-        j = code - 1
-        while j < last:
-            if code == 0xFF:
+        c = s[_CODE]  # walking from code to code: c the code, pos where the next one is
+        pos = c - 1
+        while pos < last:
+            if c == 0xFF:
                 break
-            code = p[j]
-            p[j] = 0
-            j += code
+            c = p[pos]
+            p[pos] = 0
+            pos += c
+        code = c
+        j = pos
+        pos = s[_POS]
         w = last
         if j < last:  # after a full block (code 0xFF) the next code stands for nothing: compact
             w = j
@@ -337,23 +340,6 @@ def _can_index(p, blen: int, offs) -> int:
     return count
 
 
-@micropython.viper
-def _can_get(p, at: int, rec, data) -> int:
-    b = ptr8(p)
-    r = ptr32(rec)
-    d = ptr8(data)
-    r[0] = b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | ((b[at + 3] & 0x3F) << 24)
-    r[1] = b[at + 4] | (b[at + 5] << 8) | (b[at + 6] << 16) | ((b[at + 7] & 0x1F) << 24)
-    r[2] = b[at + 7] >> 7
-    n = b[at + 8]
-    r[3] = n
-    j = 0
-    while j < n:
-        d[j] = b[at + CAN_RECORD_HEADER + j]
-        j += 1
-    return n
-
-
 # TELEMETRY state, an array('i') shared with _tm_add: where the next record goes, the
 # records in the frame, and the call's arguments (frame_no < 2**30, result, first signal)
 _TM_AT = const(0)
@@ -477,12 +463,13 @@ class FrameReader:
         self.bad_frames = 0
         self.seq_gaps = 0
         if viper:
-            self._feed, self._crc, self._can_index, self._can_get = _feed, _crc, _can_index, _can_get
+            self._feed, self._crc, self._can_index = _feed, _crc, _can_index
         else:  # the bytecode twins, the reference the viper code is tested against
             import link_plain as lp
 
             self._feed, self._crc = lp._feed_plain, lp._crc_plain
-            self._can_index, self._can_get = lp._can_index_plain, lp._can_get_plain
+            self._can_index = lp._can_index_plain
+            self.can_record = lambda i, rec, data: lp._can_get_plain(self.payload, self._offs[i], rec, data)
 
     def feed(self, buf, n=-1):
         """Take buf[0:n] (all of buf when n < 0); call next() until -1 before refilling buf."""
@@ -547,10 +534,26 @@ class FrameReader:
         left = FRAME_NO_MASK - first  # numbers before the wrap
         return first + i if i <= left else i - left - 1
 
-    def can_record(self, i, rec, data):
+    @micropython.viper
+    def can_record(self, i: int, rec, data) -> int:
         """Record i of the last CAN batch: rec (array('i', bytes(16))) gets t_us mod 2**30, the
-        id, 1 if extended, the length; data[0:len] the payload. Returns len. No allocation."""
-        return self._can_get(self.payload, self._offs[i], rec, data)
+        id, 1 if extended, the length; data[0:len] the payload. Returns len. No allocation.
+        (viper=False: link_plain._can_get_plain, the reference.)"""
+        b = ptr8(self.payload)
+        at = int(ptr16(self._offs)[i])
+        r = ptr32(rec)
+        r[0] = b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | ((b[at + 3] & 0x3F) << 24)
+        r[1] = b[at + 4] | (b[at + 5] << 8) | (b[at + 6] << 16) | ((b[at + 7] & 0x1F) << 24)
+        r[2] = b[at + 7] >> 7
+        n = b[at + 8]
+        r[3] = n
+        b = ptr8(int(b) + at + CAN_RECORD_HEADER + n)  # b[i], d[i] for i = -n .. -1
+        d = ptr8(int(ptr8(data)) + n)
+        i = 0 - n
+        while i:
+            d[i] = b[i]
+            i += 1
+        return n
 
     def new_session(self):
         """A new session starts (after the SYNC just returned, or at boot)."""
