@@ -12,6 +12,13 @@ re-encoded with cantools: the bits of every signal are the bus's, bits no signal
 are 0, the timestamp is the moment the host received the record. Frames the board could
 not decode (ids the DBC lacks, wrong lengths, undefined multiplexer values) come without
 a payload and cannot be recorded: they are counted. See docs/replay.md.
+
+A board flashed with telemetry "changed" (HELLO caps bit5, docs/protocol.md) sends only
+what moved: the dashboard holds each signal's last value sent, and the recording keeps
+only the frames it rebuilds bit for bit: every signal sent in the frame's record, or not
+sent with a deadband of 0 (so equal to the last value sent, none lost since the HELLO).
+A frame in a run (the board names no message) or with an E2E counter, CRC or deadband
+value not sent is counted, not guessed (`Recorder.not_recorded`).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import can
 import serial
@@ -37,6 +45,7 @@ from host_tools.link.session import BoardLink, LinkError
 from host_tools.logfile import supported_suffixes
 from host_tools.board_alerts import describe
 from host_tools.telemetry import TelemetryDecoder
+from host_tools.telemetry_changed import deadbands
 from host_tools.text import printable
 
 CAN_STATES = {0: "error-active", 1: "warning", 2: "passive", 3: "bus-off", 255: "n/a"}
@@ -86,6 +95,17 @@ BATTERY_PANEL = (
 )
 
 
+class BoardFrame(NamedTuple):
+    """One CAN frame as the board reported it, its record's parts merged."""
+
+    frame_no: int
+    result: int  # message index, a decoder error code, or SUPPRESSED (telemetry changed: nothing sent)
+    sent: dict  # the raw values its record carried
+    known: dict  # the raw values of its message known then: `sent`, and with telemetry "changed"
+    # the last value the board sent of every other signal since its HELLO (none lost since)
+    changed: bool = False  # the board sends only what changed (HELLO caps bit5)
+
+
 @dataclass
 class _Cycle:
     arrivals: dict = field(default_factory=dict)  # multiplexer value (or None) -> deque of times
@@ -109,10 +129,16 @@ class Dashboard:
         self.raw: dict[str, dict] = {}
         self.cycles = [_Cycle() for _ in dbc.messages]
         self._mux = [next((s.name for s in msg.signals if s.is_multiplexer), None) for msg in dbc.messages]
-        self.records = 0
+        self.records = 0  # frames with a record (a run record: one per frame)
         self.undecoded = {"unknown_id": 0, "wrong_length": 0, "bad_multiplexer": 0}
+        self.unchanged = 0  # telemetry "changed": frames decoded with nothing to send (run records)
         self.telemetry_gaps = 0  # frames the board received whose records never arrived
         self._last_no: int | None = None
+        self.changed = False  # the board's telemetry mode, from its last HELLO
+        # telemetry "changed": per message, each signal's last raw value the board sent since
+        # its HELLO; forgotten when a record is lost (it may have carried a newer one)
+        self.held: list[dict] = [{} for _ in dbc.messages]
+        self._open: BoardFrame | None = None  # the last frame, whose record may have more parts
         self.alerts: deque = deque(maxlen=ALERTS_SHOWN)
         self.alert_count = 0
         self.tow: m.TowRange | None = None
@@ -121,20 +147,26 @@ class Dashboard:
         self.host_link: dict = {}
 
     # ---- input -------------------------------------------------------------------------
-    def on_message(self, message, now: float | None = None) -> list:
-        """Take one message; returns the decoded records it completed as (mi, raw, phys)."""
+    def on_message(self, message, now: float | None = None) -> list[BoardFrame]:
+        """Take one message; returns the frames it completed (a frame is complete when the
+        next record or HELLO arrives, as a long record comes in parts; see finish())."""
         now = self.clock() if now is None else now
         done = []
         if isinstance(message, m.Telemetry):
             for record in message.records:
                 done += self._record(record, now)
         elif isinstance(message, m.Hello):
+            done += self.finish()
+            changed = bool(message.caps & m.CAP_TELEMETRY_CHANGED)
             if self.boots and message.boot_id != self.boots[-1]:
-                self.notes.append(f"{self._ago(now)}: board reset (boot {message.boot_id:#010x})")
+                switched = f", telemetry {'changed' if changed else 'all'}" if changed != self.changed else ""
+                self.notes.append(f"{self._ago(now)}: board reset (boot {message.boot_id:#010x}{switched})")
                 self._last_no = None
             if message.boot_id not in self.boots:
                 self.boots.append(message.boot_id)
             self.hello = message
+            self.changed = changed
+            self._forget()  # a board in "changed" mode starts over at every HELLO: all sent anew
         elif isinstance(message, m.Stats):
             self.stats = message
         elif isinstance(message, m.Alert):
@@ -152,30 +184,59 @@ class Dashboard:
     def _ago(self, now: float) -> str:
         return f"{now - self.started:7.1f} s"
 
-    def _record(self, record: m.TelemetryRecord, now: float) -> list:
+    def finish(self) -> list[BoardFrame]:
+        """The last frame, once no further part of its record can come (at the end)."""
+        frame, self._open = self._open, None
+        if frame is None:
+            return []
+        known = dict(self.held[frame.result]) if frame.changed and frame.result >= 0 else frame.sent
+        return [frame._replace(known=known)]
+
+    def _forget(self) -> None:
+        for values in self.held:
+            values.clear()
+
+    def _record(self, record: m.TelemetryRecord, now: float) -> list[BoardFrame]:
+        last = self._open
+        if last is not None and record.frame_no == last.frame_no and record.result == last.result >= 0:
+            self._values(last, record.signals)  # the next part of a record too long for one link frame
+            return []
+        done = self.finish()
         self.records += 1
         if self._last_no is not None and record.frame_no != self._last_no:
             step = (record.frame_no - self._last_no) & m.FRAME_NO_MASK  # numbers count mod 2**30
             if 1 < step < 0x20000000:  # the board numbers the frames it receives 1, 2, 3 …
                 self.telemetry_gaps += step - 1
+                self._forget()  # a lost record may have carried newer values
         self._last_no = record.frame_no
-        if record.result < 0:
+        if record.result < 0 or record.result >= len(self.dbc.messages):
+            if record.result == m.SUPPRESSED:
+                self.unchanged += 1
             key = RESULT_STATUS.get(record.result)
             if key:
                 self.undecoded[key] += 1
-            return []
-        if record.result >= len(self.dbc.messages):
-            return []
-        name, raw, phys = self.decoder.values(record.result, list(record.signals))
-        self.latest[name] = phys
-        self.raw[name] = raw
+            return done + [BoardFrame(record.frame_no, record.result, {}, {}, self.changed)]
+        frame = self._open = BoardFrame(record.frame_no, record.result, {}, {}, self.changed)
+        raw = self._values(frame, record.signals)
         cycle = self.cycles[record.result]
         cycle.frames += 1
         cycle.last = now
         mux = self._mux[record.result]
-        times = cycle.arrivals.setdefault(raw.get(mux) if mux else None, deque(maxlen=CYCLE_WINDOW))
+        held = self.held[record.result] if self.changed else raw
+        times = cycle.arrivals.setdefault(held.get(mux) if mux else None, deque(maxlen=CYCLE_WINDOW))
         times.append(now)
-        return [(record.result, raw, phys)]
+        return done
+
+    def _values(self, frame: BoardFrame, signals) -> dict:
+        """Take the values a record (part) carried: the one decoding of TELEMETRY lanes
+        (host_tools/telemetry.py); each shown value is the last one sent."""
+        name, raw, phys = self.decoder.values(frame.result, list(signals))
+        self.latest.setdefault(name, {}).update(phys)
+        self.raw.setdefault(name, {}).update(raw)
+        frame.sent.update(raw)
+        if frame.changed:
+            self.held[frame.result].update(raw)
+        return raw
 
     # ---- figures ------------------------------------------------------------------------
     def cycle_ms(self, mi: int) -> float | None:
@@ -221,8 +282,9 @@ class Dashboard:
         if h is None:
             return f"mule monitor {self.port}: waiting for the board…"
         mode = "live (CAN bus)" if h.mode == m.MODE_LIVE else "replay (frames come from `mule replay`, not a bus)"
-        return (f"mule monitor {self.port}: {h.board} · {h.fw_version} · boot {h.boot_id:#010x} · mode {mode} · "
-                f"{now - self.started:.0f} s")
+        telemetry = " · telemetry changed (values held)" if self.changed else ""
+        return (f"mule monitor {self.port}: {h.board} · {h.fw_version} · boot {h.boot_id:#010x} · mode {mode}"
+                f"{telemetry} · {now - self.started:.0f} s")
 
     def _panel(self, title: str, rows) -> Panel:
         table = Table.grid(padding=(0, 1))
@@ -242,6 +304,8 @@ class Dashboard:
                 ("wrong length", f"{self.undecoded['wrong_length']:,}"),
                 ("bad mux", f"{self.undecoded['bad_multiplexer']:,}"),
                 ("records missed", f"{self.telemetry_gaps:,}"), ("resets", str(max(0, len(self.boots) - 1)))]
+        if self.changed or self.unchanged:
+            rows.insert(1, ("unchanged (not sent)", f"{self.unchanged:,}"))
         h = self.host_link
         if h:
             rows.append(("host link errors", f"{h.get('crc_errors', 0) + h.get('bad_frames', 0)}"))
@@ -257,6 +321,8 @@ class Dashboard:
         return Panel(table, title="Link and board", width=40)
 
     def _cycle_table(self, now: float) -> Table:
+        if self.changed:  # a frame without a value sent is in a run, which names no message
+            return self._records_table()
         table = Table(title="Cycle times: measured vs DBC", title_justify="left")
         for heading in ("message", "DBC ms", "measured ms", "frames", ""):
             table.add_column(heading, justify="left" if heading == "message" else "right")
@@ -275,6 +341,17 @@ class Dashboard:
                 status = "ok"
             table.add_row(Text(printable(message.name)), f"{dbc_ms}" if dbc_ms else "–", f"{got:.1f}" if got is not None else "–",
                           f"{cycle.frames:,}", status)
+        return table
+
+    def _records_table(self) -> Table:
+        table = Table(title="Values sent (no cycle times)", title_justify="left")
+        for heading in ("message", "DBC ms", "frames", "last"):
+            table.add_column(heading, justify="left" if heading == "message" else "right")
+        for mi, message in enumerate(self.dbc.messages):
+            cycle = self.cycles[mi]
+            last = "not seen" if cycle.last is None else f"{cycle.last - self.started:.1f} s"
+            table.add_row(Text(printable(message.name)), f"{message.cycle_time}" if message.cycle_time else "–",
+                          f"{cycle.frames:,}", last)
         return table
 
     def _alerts_panel(self) -> Panel:
@@ -313,9 +390,21 @@ class _Null:
         pass
 
 
+NOT_RECORDED = {  # why a frame is not in the recording, for the user
+    "unknown_id": "the board sends no payload for frames it cannot decode",
+    "wrong_length": "the board sends no payload for frames it cannot decode",
+    "bad_multiplexer": "the board sends no payload for frames it cannot decode",
+    "encode_failed": "cantools could not place a value",
+    "unchanged": "telemetry changed: decoded, nothing sent, no message named",
+    "not_sent": "telemetry changed: an E2E counter or CRC, a value within a deadband, or one whose "
+                "last record was lost, not sent",
+}
+
+
 class Recorder:
     """Writes the frames the board decoded, re-encoded with cantools, as a CAN log in the
-    format its extension names (candump .log recommended: `mule replay`/`mule decode` read it)."""
+    format its extension names (candump .log recommended: `mule replay`/`mule decode` read it).
+    With telemetry "changed" only the frames it rebuilds bit for bit (see the module's doc)."""
 
     def __init__(self, path: Path, dbc: Dbc, channel: str = "can0"):
         self.path = Path(path)
@@ -327,24 +416,51 @@ class Recorder:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.writer = can.Logger(str(self.path))
         self.frames = 0
-        self.not_recorded = {"unknown_id": 0, "wrong_length": 0, "bad_multiplexer": 0, "encode_failed": 0}
+        self.not_recorded = dict.fromkeys(NOT_RECORDED, 0)
+        self._bands: list[dict] | None = None  # telemetry "changed": deadband by signal name
 
-    def add(self, mi: int, raw: dict, t: float) -> None:
-        message = self.dbc.messages[mi]
+    def take(self, frame: BoardFrame, t: float) -> None:
+        """Record one frame the board reported (Dashboard.on_message's), or count why not."""
+        if frame.result == m.SUPPRESSED:
+            self.not_recorded["unchanged"] += 1
+            return
+        if frame.result < 0 or frame.result >= len(self.dbc.messages):
+            key = RESULT_STATUS.get(frame.result)
+            if key:
+                self.not_recorded[key] += 1
+            return
+        message = self.dbc.messages[frame.result]
         try:
-            data = message.encode(raw, scaling=False, padding=False, strict=False)
+            data = message.encode(frame.known, scaling=False, padding=False, strict=False)
+            names = message.decode(data, decode_choices=False, scaling=False) if frame.changed else frame.sent
+        except KeyError:  # a signal of the frame neither sent nor known
+            self.not_recorded["not_sent" if frame.changed else "encode_failed"] += 1
+            return
         except Exception:  # cantools raises several types for values it cannot place
             self.not_recorded["encode_failed"] += 1
+            return
+        if frame.changed and not self._exact(frame, names):
+            self.not_recorded["not_sent"] += 1
             return
         self.writer.on_message_received(can.Message(timestamp=t, arbitration_id=message.frame_id,
                                                     is_extended_id=message.is_extended_frame, data=data,
                                                     channel=self.channel))
         self.frames += 1
 
-    def undecodable(self, result: int) -> None:
-        key = RESULT_STATUS.get(result)
-        if key:
-            self.not_recorded[key] += 1
+    def _exact(self, frame: BoardFrame, names) -> bool:
+        """Is every signal of the frame known bit for bit? One not sent equals the last value
+        sent only with a deadband of 0 (telemetry_changed.moved: any change is sent)."""
+        if self._bands is None:
+            self._bands = [{s.name: band for s, band in zip(msg.signals, row)}
+                           for msg, row in zip(self.dbc.messages, deadbands(self.dbc))]
+        bands = self._bands[frame.result]
+        return all(name in frame.sent or bands[name] == 0 for name in names)
+
+    def summary(self) -> str:
+        """What was recorded and what not, and why, in one line."""
+        skipped = [f"{key} {n:,} ({NOT_RECORDED[key]})" for key, n in self.not_recorded.items() if n]
+        return (f"recorded {self.frames:,} frame{'' if self.frames == 1 else 's'} to {self.path}"
+                + (f"; not recorded: {', '.join(skipped)}" if skipped else ""))
 
     def close(self) -> None:
         self.writer.stop()
@@ -376,25 +492,21 @@ def run_monitor(connect: Callable[[], BoardLink], dbc: Dbc, dashboard: Dashboard
     back within `reconnect_s`. Sends nothing but SYNC: the board keeps running afterwards."""
     clock = dashboard.clock
     link, hello = _open(connect, dbc)
-    dashboard.on_message(hello)
     end = None if duration is None else clock() + duration
     next_refresh = clock()
-    pending: list | None = None  # a record whose later parts may still come
     closed_counters = {"crc_errors": 0, "bad_frames": 0, "seq_gaps": 0}
 
     def link_counters():
         c = link.receiver.counters() if link is not None else {}
         return {k: closed_counters[k] + c.get(k, 0) for k in closed_counters}
 
-    def flush(record):
-        if recorder is None or record is None:
-            return
-        if record.result < 0:
-            recorder.undecodable(record.result)
-        elif record.result < len(dbc.messages):
-            _, raw, _ = dashboard.decoder.values(record.result, list(record.signals))
-            recorder.add(record.result, raw, wall())
+    def take(message) -> None:
+        frames = dashboard.finish() if message is None else dashboard.on_message(message, clock())
+        if recorder is not None:
+            for frame in frames:
+                recorder.take(frame, wall())
 
+    take(hello)
     try:
         while not stop() and (end is None or clock() < end):
             try:
@@ -408,27 +520,19 @@ def run_monitor(connect: Callable[[], BoardLink], dbc: Dbc, dashboard: Dashboard
                         closed_counters[k] += v
                 link.close()
                 link = None
-                link = _reconnect(connect, dbc, dashboard, clock() + reconnect_s, stop)
+                link = _reconnect(connect, dbc, dashboard, clock() + reconnect_s, stop, take)
                 if link is None:
                     dashboard.note(f"the board did not come back within {reconnect_s:g} s")
                     break
                 continue
             now = clock()
             for message in link.messages():
-                if isinstance(message, m.Telemetry) and recorder is not None:
-                    for record in message.records:
-                        if pending is not None and pending.frame_no == record.frame_no and record.result >= 0:
-                            pending = m.TelemetryRecord(pending.frame_no, pending.result,
-                                                        pending.signals + record.signals)
-                        else:
-                            flush(pending)
-                            pending = record
-                dashboard.on_message(message, now)
+                take(message)
             dashboard.host_link = link_counters()
             if refresh is not None and now >= next_refresh:
                 next_refresh = now + refresh_s
                 refresh()
-        flush(pending)
+        take(None)
     finally:
         if link is not None:
             dashboard.host_link = link_counters()
@@ -436,7 +540,7 @@ def run_monitor(connect: Callable[[], BoardLink], dbc: Dbc, dashboard: Dashboard
     return dashboard
 
 
-def _reconnect(connect, dbc, dashboard, deadline, stop):
+def _reconnect(connect, dbc, dashboard, deadline, stop, take):
     while dashboard.clock() < deadline and not stop():
         try:
             link, hello = _open(connect, dbc)
@@ -444,6 +548,6 @@ def _reconnect(connect, dbc, dashboard, deadline, stop):
             time.sleep(0.25)
             continue
         dashboard.note("port back")
-        dashboard.on_message(hello)
+        take(hello)
         return link
     return None

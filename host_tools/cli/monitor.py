@@ -14,7 +14,7 @@ from host_tools.cli.replay import ctrl_c_stops
 from host_tools.dbc import load_dbc
 from host_tools.link.session import BoardLink
 from host_tools.monitor import Dashboard, Recorder, run_monitor
-from host_tools.text import plural, printable
+from host_tools.text import printable
 
 
 def _do_monitor(args: argparse.Namespace) -> int:
@@ -43,11 +43,7 @@ def _do_monitor(args: argparse.Namespace) -> int:
         if recorder is not None:
             recorder.close()
     if recorder is not None:
-        skipped = sum(recorder.not_recorded.values())
-        console.print(f"mule monitor: recorded {plural(recorder.frames, 'frame')} to {printable(args.record)}"
-                      + (f"; not recorded: {', '.join(f'{k} {v:,}' for k, v in recorder.not_recorded.items() if v)}"
-                         " (the board sends no payload for frames it cannot decode)" if skipped else ""),
-                      markup=False, highlight=False, soft_wrap=True)
+        console.print(f"mule monitor: {printable(recorder.summary())}", markup=False, highlight=False, soft_wrap=True)
     return 0
 
 
@@ -61,7 +57,8 @@ def add_subparser(subparsers) -> None:
     add_dbc(parser, "the board's decoder")
     parser.add_argument("--record", type=writable_file, metavar="FILE",
                         help="save the frames the board decoded, re-encoded with cantools, as a CAN log "
-                             "(.log: candump) for mule replay / mule decode")
+                             "(.log: candump) for mule replay / mule decode; a board with telemetry changed: "
+                             "only the frames rebuilt bit for bit, the rest counted")
     parser.add_argument("--duration", type=positive_float, help="stop after this many seconds (none: until Ctrl-C)")
     add_reconnect_timeout(parser)
     parser.set_defaults(func=_do_monitor)

@@ -171,3 +171,160 @@ def test_the_boards_towing_range_estimate_is_shown(dbc):
     dash.on_message(m.TowRange(frame_no=900, range_dkm=1234, wh_per_km=655, window_m=1600))
     text = dash.text()
     assert "123.4 km" in text and "655 Wh/km" in text
+
+
+# ---- telemetry "changed": a live board's own bytes ------------------------------------
+# made by tests/files/monitor/make_changed_session.py: drive.log played three times onto a
+# live virtual board's bus, the board reset between plays: telemetry changed, all, changed
+SESSION = Path(__file__).parents[1] / "files" / "monitor"
+PLAYS = 3
+
+
+@pytest.fixture(scope="module")
+def bus_frames():
+    return list(read_frames(SESSION / "drive.log"))
+
+
+def board_messages(dbc, wire: bytes) -> list:
+    """The messages `mule monitor` reads from these bytes (as BoardLink.poll decodes them)."""
+    wide = m.wide_signals(dbc)
+    return [m.decode_frame(frame, wide) for frame in m.host_receiver().feed(wire)]
+
+
+def boot_starts_of(messages):
+    """Where each boot's first HELLO is (a boot says HELLO again to a SYNC)."""
+    boots = []
+    for k, msg in enumerate(messages):
+        if isinstance(msg, m.Hello) and msg.boot_id not in boots:
+            boots.append(msg.boot_id)
+            yield k
+
+
+def watch_wire(dbc, messages, recorder=None):
+    """What run_monitor does with each message: the dashboard, then the recorder. Returns
+    the dashboard and, per frame recorded, its boot (1, 2, 3), frame_no and the signals sent."""
+    dash = Dashboard(dbc, "wire", clock=lambda: 0.0)
+    recorded = []
+
+    def take(frames):
+        for frame in frames:
+            before = recorder.frames
+            recorder.take(frame, 0.0)
+            if recorder.frames > before:
+                recorded.append((len(dash.boots), frame.frame_no, set(frame.sent)))
+
+    for message in messages:
+        frames = dash.on_message(message, 0.0)
+        if recorder is not None:
+            take(frames)
+    if recorder is not None:
+        take(dash.finish())
+    return dash, recorded
+
+
+def test_a_changed_board_session_holds_every_value_between_partial_records(dbc, bus_frames):
+    messages = board_messages(dbc, (SESSION / "changed_session.wire").read_bytes())
+    hellos = list(boot_starts_of(messages))
+    assert len(hellos) == PLAYS and messages[hellos[0]].caps & m.CAP_TELEMETRY_CHANGED
+    first_boot = messages[:hellos[1]]
+    dash, _ = watch_wire(dbc, first_boot)
+    text = dash.text(width=160)
+    hitch, pack = last(bus_frames, dbc, "HitchLoad"), last(bus_frames, dbc, "BmsPackStatus")
+    cells = last(bus_frames, dbc, "BmsCellStats")
+    assert f"{hitch['tongue_load_kg']:.0f} kg" in text and f"{hitch['drawbar_force_n']:,.0f} N" in text
+    assert f"{pack['soc_pct']:.1f} %" in text and f"{pack['pack_voltage_v']:.1f} V" in text
+    assert f"{cells['cell_v_min_mv']:.0f} / {cells['cell_v_max_mv']:.0f} mV" in text
+    assert "CONNECTED" in text and "DRIVE" in text and "telemetry changed" in text
+    panels = text.split("Cycle times")[0]
+    assert "–" not in panels.split("range left")[0], text  # every value held, none blank
+    # each value shown is the bus's: the raw value of its message's last frame
+    for message in ("HitchLoad", "BmsPackStatus", "BmsTempStats", "VcuVehicleStatus"):
+        want = last(bus_frames, dbc, message)
+        msg = dbc.database.get_message_by_name(message)
+        for name, value in want.items():
+            if msg.get_signal_by_name(name) not in e2e_signals(msg):
+                assert dash.latest[message][name] == pytest.approx(value), (message, name)
+
+
+def e2e_signals(message) -> list:
+    """The E2E counter and CRC: the board sends them only when refreshed (their held value is stale)."""
+    from host_tools.e2e import protection
+
+    guard = protection(message)
+    return [message.get_signal_by_name(n) for n in ((guard.counter, guard.crc) if guard else ())]
+
+
+def test_every_frame_of_a_changed_board_is_accounted_for_and_a_run_is_no_gap(dbc, bus_frames, tmp_path):
+    messages = board_messages(dbc, (SESSION / "changed_session.wire").read_bytes())
+    runs = sum(1 for msg in messages if isinstance(msg, m.Telemetry)
+               for r in msg.records if r.result == m.SUPPRESSED)
+    assert runs > 50  # the board's run records, expanded one record per frame
+    recorder = Recorder(tmp_path / "changed.log", dbc)
+    dash, _ = watch_wire(dbc, messages, recorder)
+    recorder.close()
+    frames = PLAYS * len(bus_frames)
+    assert dash.records == frames and dash.telemetry_gaps == 0  # frames in a run are not missed
+    assert dash.unchanged == recorder.not_recorded["unchanged"] == runs
+    assert recorder.frames + sum(recorder.not_recorded.values()) == frames, recorder.not_recorded
+    assert recorder.not_recorded["not_sent"] > 0 and recorder.not_recorded["encode_failed"] == 0
+    text = dash.text(width=160)
+    assert f"unchanged (not sent)  {runs:>6,}".split() == [w for w in text.split("│") if "unchanged" in w][0].split()
+    summary = recorder.summary()
+    assert f"not recorded: unchanged {runs:,} (telemetry changed" in summary and "not_sent" in summary
+
+
+def test_the_recording_of_a_changed_board_holds_only_frames_rebuilt_bit_for_bit(dbc, bus_frames, tmp_path):
+    messages = board_messages(dbc, (SESSION / "changed_session.wire").read_bytes())
+    path = tmp_path / "changed.log"
+    recorder = Recorder(path, dbc)
+    dash, recorded = watch_wire(dbc, messages, recorder)
+    recorder.close()
+    got = [f for f in read_frames(path) if f.kind == "data"]
+    assert len(got) == len(recorded) == recorder.frames
+    held = 0
+    for frame, (boot, no, sent) in zip(got, recorded):
+        want = bus_frames[no - 1]  # after each reset the board numbers its frames 1, 2, 3 …
+        assert (frame.can_id, frame.ext, frame.data) == (want.can_id, want.ext, bytes(want.data)), (boot, no)
+        held += bool(set(decode_one(dbc, want.can_id, want.ext, bytes(want.data)).raw) - sent)
+    per_boot = [sum(1 for boot, _, _ in recorded if boot == k) for k in (1, 2, 3)]
+    assert per_boot[1] == len(bus_frames)  # telemetry all: every frame
+    # with "changed": the frames whose record carried every value, and those whose values
+    # not sent are held exactly (deadband 0); frames with an E2E counter or CRC not sent are not
+    assert per_boot[0] > 10 and per_boot[2] > 10 and held > 10, (per_boot, held)
+
+
+def test_a_lost_record_makes_the_held_values_unknown_until_sent_again(dbc, bus_frames, tmp_path):
+    """A record lost on the way may have carried a new value: until the board sends each
+    signal again (at the latest refresh_ms later), the frames that need it are not recorded."""
+    wire = (SESSION / "changed_session.wire").read_bytes()
+    messages = board_messages(dbc, wire)
+    hellos = list(boot_starts_of(messages))
+    telemetry = [k for k in range(hellos[0], hellos[1]) if isinstance(messages[k], m.Telemetry)]
+    # the link frames with frames 80-82's records lost: one carried a BmsPackStatus value that
+    # frame 95's record (its E2E counter and CRC refreshed) leaves out as unchanged since
+    lost = [k for k in telemetry if any(80 <= r.frame_no <= 82 for r in messages[k].records)]
+    path = tmp_path / "gap.log"
+    recorder = Recorder(path, dbc)
+    dash, recorded = watch_wire(dbc, [msg for k, msg in enumerate(messages) if k not in lost], recorder)
+    recorder.close()
+    missed = sum(len(messages[k].records) for k in lost)
+    assert dash.telemetry_gaps == missed > 0
+    assert recorder.frames + sum(recorder.not_recorded.values()) == PLAYS * len(bus_frames) - missed
+    got = [f for f in read_frames(path) if f.kind == "data"]
+    assert len(got) == len(recorded) > 0
+    for frame, (boot, no, _) in zip(got, recorded):
+        want = bus_frames[no - 1]
+        assert (frame.can_id, frame.data) == (want.can_id, bytes(want.data)), (boot, no)
+
+
+def test_a_board_that_switches_telemetry_mode_across_a_reset_is_followed(dbc, bus_frames):
+    messages = board_messages(dbc, (SESSION / "changed_session.wire").read_bytes())
+    hellos = list(boot_starts_of(messages))
+    dash, _ = watch_wire(dbc, messages[:hellos[2]])
+    text = dash.text(width=160)
+    assert not dash.changed and "telemetry changed" not in text.splitlines()[0]
+    assert "Cycle times: measured vs DBC" in text and "telemetry all)" in text  # the note of the reset
+    dash, _ = watch_wire(dbc, messages)
+    text = dash.text(width=160)
+    assert dash.changed and "telemetry changed" in text.splitlines()[0] and len(dash.boots) == PLAYS
+    assert "Values sent (no cycle times)" in text and "silent" not in text and " off " not in text
