@@ -53,7 +53,8 @@ _F_CRC = const(4)
 _F_REPEATED = const(8)
 _F_JUMP = const(16)
 _F_OUT_OF_ORDER = const(64)
-_RUN_KINDS = const(7)  # kinds 1..7 have a run slot per message (1 and 6 unused)
+_RUN_KINDS = const(5)  # run slots per message: the kinds of _RUN_KIND
+_RUN_KIND = (_DLC, _CRC, _REPEATED, _JUMP, _OUT_OF_ORDER)  # the kinds whose flagged frames make runs
 _RANGE_OPEN = const(0x80)  # in a message's _OPEN: some range run of it is open
 
 # Rule types. supervise_rules.RULES rows: kind, type, mi, si, then per type the parameters
@@ -157,7 +158,6 @@ _ERR_LENGTH = const(-2)
 # CPython (the host's reference) runs; the e2e tests and tests/firmware/test_supervise_twins.py
 # hold the board's alerts to the reference's.
 _STARTED = const(0)  # 1 once the first frame has started the clocks
-_COUNT = const(1)  # frames seen, mod 2**30: a range run stamped with it was flagged on this frame
 _LATEST = const(3)  # newest frame time seen
 _SCAN_AT = const(4)  # last timeout scan
 _SCAN_US = const(5)
@@ -294,7 +294,6 @@ def _other_plain(st, t):
     # (which then does everything). frame() of such a frame does exactly this.
     if not st[_STARTED] or (t - st[_LATEST]) & _MASK >= _HALF or (t - st[_SCAN_AT]) & _MASK >= st[_SCAN_US]:
         return 0
-    st[_COUNT] = (st[_COUNT] + 1) & _MASK
     st[_LATEST] = t
     return 1
 
@@ -411,7 +410,7 @@ _EI_CLEAR = const(6)
 
 def _slots_plain(cx, lanes, st, mi, t, ring_t, ring_v):
     # bit j set when rule j of the message (its gate rules, then its trigger pairs:
-    # Supervisor.todo_of) must be evaluated: a gate rule when its status changed; then, if
+    # Supervisor._conditions) must be evaluated: a gate rule when its status changed; then, if
     # the gate is open, the frame's tracked values are taken (_take_plain) and a triggered
     # rule's bit set when it will act (_wants_plain)
     h = _CX_MSG + _CXW * mi
@@ -708,7 +707,6 @@ class Supervisor:
         self.run_last = array("I", bytes(4 * nm * _RUN_KINDS))  # frame number of the last one
         self.range_runs = array("i", bytes(4 * nrows))
         self.range_last = array("I", bytes(4 * nrows))
-        self.range_stamp = array("i", bytes(4 * nrows))
         # the conditions' state lives in one int32 array too (cx), so the update of a
         # frame's tracked values and the choice of the rules to evaluate run in viper
         # (_slots_v); the names below are views of its parts
@@ -717,9 +715,6 @@ class Supervisor:
         self.cur, self.prev, self.known, self.fresh, self.ver = (mv[cx[p]:cx[p] + ns] for p in range(_CX_VER + 1))
         self.memo = mv[cx[_CX_MEMO]:cx[_CX_MEMO] + nr]
         self.active = mv[cx[_CX_ACTIVE]:cx[_CX_ACTIVE] + nr]
-        # per message: the rules the bits of _slots_v stand for
-        self.todo_of = tuple(tuple(rules.PRE_RULES[mi]) + tuple(rules.TRIGGERS[mi][j] for j in range(
-            0, len(rules.TRIGGERS[mi]), 2)) for mi in range(nm))
         ring = rules.RING_SIZE
         self.ring_t = array("i", bytes(4 * ring))
         self.ring_v = array("i", bytes(4 * ring))
@@ -731,7 +726,7 @@ class Supervisor:
 
     def reset(self):
         """Forget everything seen: a new log (a new link session) starts here."""
-        for a in (self.runs, self.run_last, self.range_runs, self.range_last, self.range_stamp, self.cur,
+        for a in (self.runs, self.run_last, self.range_runs, self.range_last, self.cur,
                   self.prev, self.known, self.fresh, self.active, self.ring_st, self.ver, self.pend, self.ring_t):
             for i in range(len(a)):
                 a[i] = 0
@@ -809,7 +804,6 @@ class Supervisor:
         st = self.st
         if not st[_STARTED]:
             self._start(t)
-        st[_COUNT] = (st[_COUNT] + 1) & _MASK
         if result < 0:
             self._failed(frame_no, t, result, can_id, ext)
             return False
@@ -890,20 +884,21 @@ class Supervisor:
         # consecutive flagged frames of one id are one alert per kind: raised on the first,
         # cleared (with the last one's number and the count) on the next frame without it
         runs = self.runs
-        at = mi * _RUN_KINDS
         st = self.st
         mask = st[_MSG + _MW * mi + _OPEN]
-        for k in range(_RUN_KINDS):
-            bit = 1 << k
+        for j in range(_RUN_KINDS):
+            kind = _RUN_KIND[j]
+            bit = 1 << (kind - 1)
+            at = mi * _RUN_KINDS + j
             if flags & bit:
-                if runs[at + k] == 0:
-                    self._send(frame_no, k + 1, 0, mi, -1, 0)
+                if runs[at] == 0:
+                    self._send(frame_no, kind, 0, mi, -1, 0)
                     mask |= bit
-                runs[at + k] += 1
-                self.run_last[at + k] = frame_no
+                runs[at] += 1
+                self.run_last[at] = frame_no
             elif mask & bit:
-                self._send(self.run_last[at + k], k + 1, 1, mi, -1, runs[at + k])
-                runs[at + k] = 0
+                self._send(self.run_last[at], kind, 1, mi, -1, runs[at])
+                runs[at] = 0
                 mask &= ~bit
         st[_MSG + _MW * mi + _OPEN] = mask
 
@@ -912,7 +907,6 @@ class Supervisor:
         tab = self.st
         rows = self.rows
         runs = self.range_runs
-        stamp = tab[_COUNT]
         flagged = False
         for k in range(1, selected[0] + 1):
             row = base + selected[k]
@@ -921,9 +915,8 @@ class Supervisor:
                 flagged = True
                 if runs[row] == 0:
                     self._send(frame_no, _RANGE, 0, mi, selected[k], raw)
-                runs[row] += 1
+                runs[row] = -(runs[row] + 1)  # negative: flagged on this frame (_close_ranges)
                 self.range_last[row] = frame_no
-                self.range_stamp[row] = stamp
         m = _MSG + _MW * mi + _OPEN
         if flagged:
             tab[m] |= _RANGE_OPEN
@@ -936,12 +929,12 @@ class Supervisor:
         base = r.SIG_START[mi]
         still = False
         for row in range(base, r.SIG_START[mi + 1]):
-            if runs[row]:
-                if self.range_stamp[row] == self.st[_COUNT]:
-                    still = True
-                else:
-                    self._send(self.range_last[row], _RANGE, 1, mi, row - base, runs[row])
-                    runs[row] = 0
+            if runs[row] < 0:  # flagged on this frame (_ranges): the run goes on
+                runs[row] = -runs[row]
+                still = True
+            elif runs[row]:
+                self._send(self.range_last[row], _RANGE, 1, mi, row - base, runs[row])
+                runs[row] = 0
         if not still:
             self.st[_MSG + _MW * mi + _OPEN] &= ~_RANGE_OPEN
 
@@ -981,13 +974,16 @@ class Supervisor:
 
     # ---- conditions --------------------------------------------------------------------------
     def _conditions(self, frame_no, t, mi, lanes, todo):
-        # the rules _slots_v chose, in order: the gate rules, then the triggered ones
+        # the rules _slots_v chose, in order: bit j, the message's gate rule j (its pairs in cx),
+        # then its trigger j - npre
         rules = self.r.RULES
-        todo_of = self.todo_of[mi]
+        cx = self.cx
+        h = _CX_MSG + _CXW * mi
+        npre = cx[h + _CM_NPRE]
         j = 0
         while todo:
             if todo & 1:
-                k = todo_of[j]
+                k = cx[cx[h + _CM_PRE] + 2 * j] if j < npre else cx[cx[h + _CM_TRIG] + 2 * (j - npre)]
                 self._rule(frame_no, t, k, rules[k], lanes)
             todo >>= 1
             j += 1
@@ -1500,7 +1496,6 @@ if sys.implementation.name == "micropython":
             st = ptr32(sta)
             if st[_STARTED] == 0:
                 self._start(t)
-            st[_COUNT] = (st[_COUNT] + 1) & _MASK
             if result < 0:
                 # another ECU's frame (most of a busy bus) in order: _failed's clock and
                 # timeout scan here, no bytecode call unless a timeout is due
@@ -1621,7 +1616,6 @@ if sys.implementation.name == "micropython":
                 return 0
             if ((t - st[_SCAN_AT]) & _MASK) >= st[_SCAN_US]:
                 return 0
-            st[_COUNT] = (st[_COUNT] + 1) & _MASK
             st[_LATEST] = t
             return 1
 
