@@ -10,11 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from host_tools.codegen.build import HOST_MARCH, compile_mpy, write_decoder
+from host_tools.codegen.emit import _kind, _MessageWriter
 from host_tools.dbc import load_dbc
 from host_tools.engines.firmware_engine import MODULE, build_module, micropython_command
-from mule_testing import FEATURE_DBCS, PROJECT_DBC
+from mule_testing import FEATURE_DBCS, FILES, PROJECT_DBC
 
 DUMP = Path(__file__).with_name("dump_metadata_mp.py")
+BOARD_DUMP = Path(__file__).with_name("dump_board_mp.py")
 
 
 def close(a, b) -> bool:
@@ -49,3 +52,29 @@ def test_metadata_matches_cantools(path, tmp_path):
             assert close(scale, signal.conversion.scale) and close(offset, signal.conversion.offset)
             want = sorted((int(k), str(v)) for k, v in (signal.choices or {}).items())
             assert [tuple(c) for c in (sig["choices"] or [])] == want
+
+
+@pytest.mark.parametrize("path", [PROJECT_DBC, *[FILES / "dbc" / f"{n}.dbc" for n in (
+    "wide_signals", "float_signals", "signed", "mux_runs", "canfd_64")]], ids=lambda p: p.stem)
+def test_board_profile_reads_what_the_full_one_does(path, tmp_path):
+    """What the firmware reads at start-up (signal_count, lane_of, kind_of's length, signed and
+    float bits, keys, lookup) is the same from the board profile, with or without the table
+    walker in it (tables="all"), as from the full profile, and where the generator put it."""
+    dbc = load_dbc(path)
+    seen = []
+    for name, board, tables in (("full", False, "auto"), ("board", True, "none"), ("walked", True, "all")):
+        source = write_decoder(dbc, tmp_path / name / f"{name}_decoder.py", "viper", tables, board=board)
+        compile_mpy(source, HOST_MARCH)
+        source.unlink()
+        result = subprocess.run(micropython_command(BOARD_DUMP, [str(source.parent), source.stem], heap="4M"),
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+        seen.append(json.loads(result.stdout))
+    full, board, walked = seen
+    assert len(walked["own"]) == 0 and len(board["own"]) == len(dbc.messages)
+    for got in (board, walked):
+        assert {k: v for k, v in got.items() if k != "own"} == {k: v for k, v in full.items() if k != "own"}
+    for message, got in zip(dbc.messages, full["messages"], strict=True):
+        lane_of = _MessageWriter(message, "viper").lane_of
+        assert got["lanes"] == [lane_of[s.name] for s in message.signals]
+        assert got["kinds"] == [_kind(s) & 0x1FF for s in message.signals]
