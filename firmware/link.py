@@ -78,6 +78,7 @@ CAP_TELEMETRY_CHANGED = const(32)
 
 _TM_LIMIT = const(508)  # HEADER + MAX_BODY: where a TELEMETRY body must end
 _HELLO_STR = const(200)  # fw_version and board, each: HELLO must fit MAX_BODY
+_MAX_RECORDS = const(56)  # CAN records a batch can hold: (MAX_BODY - 5) // 9 + 1
 
 # FrameReader state, an array('i') shared with the viper code
 _POS = const(0)  # next byte of the fed buffer
@@ -451,7 +452,7 @@ class FrameReader:
         self.payload = bytearray(MAX_ENCODED)  # a run of 515 decodes to at most 514 bytes
         self._st = array("i", bytes(4 * _SLOTS))
         self._st[_CODE] = 0xFF
-        self._offs = array("H", bytes(2 * 256))
+        self._offs = array("H", bytes(2 * _MAX_RECORDS))
         self._src = self.payload
         self._last = -1
         self.type = -1
