@@ -34,6 +34,8 @@ ERR_MUX = -3
 COMMON_TEMPLATE = Path(__file__).with_name("common_template.py")
 RUNTIME_TEMPLATE = Path(__file__).with_name("runtime_template.py")
 BOARD_TEMPLATE = Path(__file__).with_name("board_template.py")
+BOARD_TAB_TEMPLATE = Path(__file__).with_name("board_tab_template.py")  # with the walker's _TAB
+BOARD_KINDS_TEMPLATE = Path(__file__).with_name("board_kinds_template.py")  # without: _KINDS
 WALKER_TEMPLATE = Path(__file__).with_name("walker_template.py")
 WALKER_TREE_TEMPLATE = Path(__file__).with_name("walker_tree_template.py")
 TABLES = ("auto", "none", "all")
@@ -362,6 +364,12 @@ def signal_descriptor(signal) -> bytes:
                   signal.length, flags])
 
 
+def _kinds(messages) -> bytes:
+    """The board profile's _KINDS without the walker (board_kinds_template.py): a byte a signal."""
+    return bytes(s.length - 1 | (0x40 if s.is_signed else 0) | (0x80 if s.is_float else 0)
+                 for m in messages for s in m.signals)
+
+
 def _is_tree(message) -> bool:
     """Multiplexed, or cantools cannot unpack it: the walker runs its signal tree program."""
     return (any(isinstance(item, dict) for item in message.signal_tree)
@@ -510,10 +518,13 @@ def generate(dbc: Dbc, mode: str = "viper", tables: str = "auto", board: bool = 
             f"{int(message.length)}, {_cycle(message)},\n     {names!r},\n     {units!r},\n"
             f"     {records!r},\n     {_choices(message, what)!r}),")
     walker = not all(own)  # a DBC decoded by its own functions only needs no walker
-    tables = board or walker  # the board profile's lane_of, kind_of, signal_count read _TAB
-    profile = BOARD_TEMPLATE if board else RUNTIME_TEMPLATE
+    # the board profile's lane_of, kind_of, signal_count read the walker's _TAB, or without
+    # the walker one byte a signal (board_kinds_template.py)
+    kinds = board and not walker
+    profile = [BOARD_TEMPLATE.read_text(), (BOARD_KINDS_TEMPLATE if kinds else BOARD_TAB_TEMPLATE).read_text()] \
+        if board else [RUNTIME_TEMPLATE.read_text()]
     trees = any(not own[mi] and _is_tree(m) for mi, m in enumerate(messages))  # _walk_tree's code only then
-    runtime = "\n\n".join([COMMON_TEMPLATE.read_text(), profile.read_text(),
+    runtime = "\n\n".join([COMMON_TEMPLATE.read_text(), *profile,
                             WALKER_TEMPLATE.read_text() if walker else NO_WALKER]
                            + ([walker_tree_text()] if trees else []))
     if not trees:  # no signal tree in _TAB: table_decode as it was, without the test for one
@@ -527,6 +538,9 @@ def generate(dbc: Dbc, mode: str = "viper", tables: str = "auto", board: bool = 
                                   "            o[lane + lanes - 1 - k] = v\n")
     typecode = "H" if len(table) < 0x10000 else "I"
     at_bytes = b"".join(at.to_bytes(2 if typecode == "H" else 4, "little") for at in table_at)
+    kat = [sum(len(m.signals) for m in messages[:mi]) for mi in range(len(messages) + 1)]
+    kat_code = "H" if kat[-1] < 0x10000 else "I"
+    kat_bytes = b"".join(at.to_bytes(2 if kat_code == "H" else 4, "little") for at in kat)
     if board:
         metadata = [f"MESSAGES = range({len(messages)})  # the board profile: count only", ""]
     else:
@@ -544,7 +558,11 @@ def generate(dbc: Dbc, mode: str = "viper", tables: str = "auto", board: bool = 
         *(["# Signal descriptors of every message for the walker, and where each message's start",
            f"_TAB = {bytes(table)!r}",
            f"_TAT = array({typecode!r}, {at_bytes!r})",
-           ""] if tables else []),
+           ""] if walker else []),
+        *(["# Per signal: length - 1 | 0x40 if signed | 0x80 if an IEEE float; message mi's from _KAT[mi]",
+           f"_KINDS = {_kinds(messages)!r}",
+           f"_KAT = array({kat_code!r}, {kat_bytes!r})",
+           ""] if kinds else []),
         "_INDEX = {",
         *index_rows,
         "}",
