@@ -38,9 +38,9 @@ def test_raw_decode_allocates_nothing_on_32_bits(qemu_session, path, tmp_path):
 
 
 # What the board's decoder may take of the 100 KB heap: 14,592 B when BmsCellVoltages' 32 cell
-# groups were 32 branches of viper code and the board module carried the table walker unused
-# (5,760 B since). A Pyboard copies a module's bytecode, bytes constants and machine code from
-# /flash into its heap, so this is the decoder's share of what the board has after start-up.
+# groups were 32 branches of viper code and the board module carried the table walker unused;
+# 5.4-5.6 KB since (by the heap it lands in). A Pyboard copies a module's bytecode, bytes
+# constants and machine code from /flash into its heap: this is the decoder's share of it.
 BOARD_DECODER_HEAP_MAX = 6 * 1024
 
 
