@@ -463,14 +463,9 @@ class FrameReader:
         self.crc_errors = 0
         self.bad_frames = 0
         self.seq_gaps = 0
-        if viper:
-            self._feed, self._crc, self._can_index = _feed, _crc, _can_index
-        else:  # the bytecode twins, the reference the viper code is tested against
-            import link_plain as lp
-
-            self._feed, self._crc = lp._feed_plain, lp._crc_plain
-            self._can_index = lp._can_index_plain
-            self.can_record = lambda i, rec, data: lp._can_get_plain(self.payload, self._offs[i], rec, data)
+        self._feed, self._crc, self._can_index = _feed, _crc, _can_index
+        if not viper:  # the bytecode twins, the reference the viper code is tested against
+            __import__("link_plain").plain_reader(self)
 
     def feed(self, buf, n=-1):
         """Take buf[0:n] (all of buf when n < 0); call next() until -1 before refilling buf."""
@@ -581,12 +576,9 @@ class Writer:
         self._tm = bytearray(MAX_PAYLOAD)
         self._ps = array("i", bytes(4 * 5))
         self._ps[_TM_AT] = HEADER + 1
-        if viper:
-            self._crc, self._encode, self._tm_add = _crc, _encode, _tm_add
-        else:
-            import link_plain as lp
-
-            self._crc, self._encode, self._tm_add = lp._crc_plain, lp._encode_plain, lp._tm_add_plain
+        self._crc, self._encode, self._tm_add = _crc, _encode, _tm_add
+        if not viper:
+            __import__("link_plain").plain_writer(self)
         self._table = bytearray(0)  # _tables() fills a bytearray: one type for both
         if dbc is not None:
             self._tables(dbc)

@@ -192,3 +192,15 @@ def _tm_add_plain(out, ps, lanes, table, selected):
     ps[_TM_AT] = at
     ps[_TM_COUNT] += 1
     return k if k < n else -1
+
+
+
+def plain_reader(r):
+    """link.FrameReader(viper=False): these twins in its viper routines' places."""
+    r._feed, r._crc, r._can_index = _feed_plain, _crc_plain, _can_index_plain
+    r.can_record = lambda i, rec, data: _can_get_plain(r.payload, r._offs[i], rec, data)
+
+
+def plain_writer(w):
+    """link.Writer(dbc, viper=False)."""
+    w._crc, w._encode, w._tm_add = _crc_plain, _encode_plain, _tm_add_plain
