@@ -96,3 +96,4 @@ def test_multiplexer_branches_alike_share_one():
         "x0 = m0 - 4", "elif m0 == 7:", "elif (m0 >= 8 and m0 <= 10):", "x0 = m0 - 8", "elif m0 == 13:",
         "elif m0 == 14:"]
     assert "o[1 + 2 * x0] = v\n" in runs and "o[2 + 2 * x0] = v\n" in runs  # two lanes a value
+    assert "o[4 - x0] = v\n" in runs  # ReverseRun: signals defined last value first
