@@ -45,7 +45,7 @@ from host_tools.link.session import BoardLink, LinkError
 from host_tools.logfile import supported_suffixes
 from host_tools.board_alerts import describe
 from host_tools.telemetry import TelemetryDecoder
-from host_tools.telemetry_changed import deadbands
+from host_tools.telemetry_changed import deadbands, held_exactly
 from host_tools.text import printable
 
 CAN_STATES = {0: "error-active", 1: "warning", 2: "passive", 3: "bus-off", 255: "n/a"}
@@ -448,13 +448,12 @@ class Recorder:
         self.frames += 1
 
     def _exact(self, frame: BoardFrame, names) -> bool:
-        """Is every signal of the frame known bit for bit? One not sent equals the last value
-        sent only with a deadband of 0 (telemetry_changed.moved: any change is sent)."""
+        """Is every signal of the frame known bit for bit: sent, or held exactly?"""
         if self._bands is None:
             self._bands = [{s.name: band for s, band in zip(msg.signals, row)}
                            for msg, row in zip(self.dbc.messages, deadbands(self.dbc))]
         bands = self._bands[frame.result]
-        return all(name in frame.sent or bands[name] == 0 for name in names)
+        return all(name in frame.sent or held_exactly(bands[name]) for name in names)
 
     def summary(self) -> str:
         """What was recorded and what not, and why, in one line."""

@@ -73,6 +73,13 @@ def moved(key: int, last_key: int, band: int) -> bool:
     return key != last_key if band == 0 else abs(key - last_key) > band
 
 
+def held_exactly(band: int) -> bool:
+    """Is a value the board did not send the last one it sent, bit for bit? Only with a
+    deadband of 0 (moved: any change is sent); within the deadband otherwise, and for an
+    UNTRACKED one (E2E counter, CRC) unknown."""
+    return band == 0
+
+
 class BoardRule:
     """The board's choice in Python (firmware/changed.py): which signals of a decoded frame
     go out. `carried(mi, t_us, raw)` → the names sent, in the decoder's order."""
@@ -103,4 +110,4 @@ class BoardRule:
         return out
 
 
-__all__ = ["BoardRule", "DEADBAND_FILE", "moved", "UNTRACKED", "deadband_bytes", "deadbands", "value_key", "write_deadbands"]
+__all__ = ["BoardRule", "DEADBAND_FILE", "held_exactly", "moved", "UNTRACKED", "deadband_bytes", "deadbands", "value_key", "write_deadbands"]

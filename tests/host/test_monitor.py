@@ -18,6 +18,8 @@ from host_tools.monitor import Dashboard, Recorder, run_monitor
 from host_tools.replay import Replay
 from host_tools.replay.loopback import LoopbackBoard
 from host_tools.simulate import simulate
+from host_tools.dbc import load_dbc
+from mule_testing import FILES
 
 
 @pytest.fixture(scope="module")
@@ -328,3 +330,50 @@ def test_a_board_that_switches_telemetry_mode_across_a_reset_is_followed(dbc, bu
     text = dash.text(width=160)
     assert dash.changed and "telemetry changed" in text.splitlines()[0] and len(dash.boots) == PLAYS
     assert "Values sent (no cycle times)" in text and "silent" not in text and " off " not in text
+
+
+def test_a_value_within_its_deadband_is_held_on_the_dashboard_and_never_recorded(tmp_path):
+    """tests/files/dbc/telemetry/mule_deadband.dbc: HitchRaw's tongue load has a deadband of
+    2 raw steps and an E2E counter and CRC; HitchWide's two signals are exact (deadband 0).
+    The records are the board's rule's (telemetry_changed.BoardRule), through the wire body."""
+    from host_tools.replay.loopback import lanes_of
+    from host_tools.telemetry_changed import BoardRule, deadbands
+
+    dbc = load_dbc(FILES / "dbc" / "telemetry" / "mule_deadband.dbc")
+    raw_msg, wide_msg = dbc.messages
+    frames = [  # (message index, raw values, board time in ms)
+        (0, {"tongue_load_kg": 800, "hitch_angle_deg": -20, "trailer_brake_pct": 10, "hitch_counter": 1, "hitch_crc": 7}, 0),
+        (1, {"odometer_m": 123456, "strain_raw": -5}, 1),
+        (0, {"tongue_load_kg": 801, "hitch_angle_deg": -20, "trailer_brake_pct": 11, "hitch_counter": 2, "hitch_crc": 9}, 10),
+        (1, {"odometer_m": 123457, "strain_raw": -5}, 11),  # strain held exactly: recorded
+        (1, {"odometer_m": 123457, "strain_raw": -5}, 21),  # nothing moved: a run
+        (0, {"tongue_load_kg": 803, "hitch_angle_deg": -20, "trailer_brake_pct": 11, "hitch_counter": 3, "hitch_crc": 4}, 30),
+        # the counter, CRC and angle refreshed, the brake held exactly, the tongue load (804:
+        # within 2 steps of 803) held: this frame cannot be rebuilt
+        (0, {"tongue_load_kg": 804, "hitch_angle_deg": -20, "trailer_brake_pct": 11, "hitch_counter": 4, "hitch_crc": 2}, 100),
+        # every value sent 100 ms ago or more: all sent again
+        (0, {"tongue_load_kg": 804, "hitch_angle_deg": -20, "trailer_brake_pct": 11, "hitch_counter": 5, "hitch_crc": 6}, 200),
+    ]
+    rule = BoardRule(dbc, deadbands(dbc), refresh_ms=100)
+    records = []
+    for no, (mi, raw, t_ms) in enumerate(frames, start=1):
+        signals = dbc.messages[mi].signals
+        sent = rule.carried(mi, t_ms * 1000, raw)
+        lanes = tuple(lanes_of(s, raw[s.name])._replace(si=si) for si, s in enumerate(signals) if s.name in sent)
+        records.append(m.TelemetryRecord(no, mi, lanes) if lanes else m.TelemetryRecord(no, m.SUPPRESSED))
+    body = m.Telemetry(tuple(records), runs=True).encode()
+    hello = m.Hello(boot_id=7, mode=m.MODE_LIVE, caps=m.CAP_TELEMETRY_CHANGED, rx_window=1024,
+                    dbc_sha256=bytes.fromhex(dbc.sha256), fw_version="t", board="t")
+    path = tmp_path / "deadband.log"
+    recorder = Recorder(path, dbc)
+    dash, recorded = watch_wire(dbc, [hello, m.Telemetry.decode(body, m.wide_signals(dbc))], recorder)
+    recorder.close()
+    # frame 3: the brake sent, the tongue load (801: within 2 steps of 800) and the E2E
+    # counter and CRC not, so not recorded; nor frame 6 (803 sent, counter and CRC not)
+    assert [no for _, no, _ in recorded] == [1, 2, 4, 8]
+    assert recorder.not_recorded["not_sent"] == 3 and recorder.not_recorded["unchanged"] == dash.unchanged == 1
+    got = [bytes(f.data) for f in read_frames(path) if f.kind == "data"]
+    assert got == [dbc.messages[frames[no - 1][0]].encode(frames[no - 1][1], scaling=False, padding=False)
+                   for no in (1, 2, 4, 8)]
+    assert dash.raw["HitchRaw"]["tongue_load_kg"] == 804
+    assert dash.raw["HitchRaw"]["trailer_brake_pct"] == 11 and dash.raw["HitchWide"]["strain_raw"] == -5
