@@ -34,7 +34,7 @@ Every packer returns the frame's length on the wire, in writer.wire[0:n]: write 
 stream.write(writer.wire, n) (MicroPython streams take a length: no slice, no allocation).
 While streaming, micropython.kbd_intr(-1): 0x03 is a data byte. Deploy link.mpy
 (mpy-cross -march=armv7emsp): compiling this source takes more heap than running it
-(over 80 KB on the 64-bit unix port; the .mpy imports into ~12 KB).
+(over 80 KB on the 64-bit unix port; the .mpy imports into ~11 KB).
 """
 import micropython
 from array import array
@@ -107,6 +107,7 @@ def _make_table():
 
 
 _CRC_TABLE = _make_table()  # CRC-32/ISO-HDLC, reflected
+del _make_table  # start-up only: its bytecode goes with it
 
 
 # The byte loops below take their two busiest variables as their first two parameters
