@@ -683,89 +683,55 @@ class Supervisor:
         self.tow_e = array("i", bytes(4 * n))  # per sample: energy (W s), distance (cm)
         self.tow_d = array("i", bytes(4 * n))
         self.tow_st = array("i", bytes(4 * 4))  # _TQ_*
-        nm = len(rules.TIMEOUT_US)
-        # the int32 tables: in the module (the host's reference), or on the board in a file
-        # read straight into the arrays, so its RAM never holds them twice
-        sig = getattr(rules, "SIG_TAB", None)
-        sig_bytes = rules.SIG_TAB_BYTES if sig is None else len(sig)
-        nrows = sig_bytes // (4 * _RW)
-        ns = len(rules.SLOT_LANE)
+        nm = rules.MESSAGES
+        ns = rules.SLOTS
         nr = len(rules.RULES)
+        nrows = rules.SIG_TAB_BYTES // (4 * _RW)
         self.n_messages = nm
         self.rows = _MSG + _MW * nm
-        self.st = array("i", bytes(4 * self.rows + sig_bytes))
-        if sig is None:
-            cx = array("i", bytes(rules.CX_BYTES))
-            where = getattr(rules, "__file__", "")
-            with open(where[:where.rfind("/") + 1] + rules.TABLES, "rb") as f:  # beside the module
-                if f.readinto(memoryview(self.st)[self.rows:]) != sig_bytes or f.readinto(cx) != rules.CX_BYTES:
-                    raise ValueError(rules.TABLES + ": too short, run `mule flash` again")
-        else:
-            cx = array("i", rules.CX)
-            self.st[self.rows:] = array("i", sig)
+        # the int32 tables (host_tools/supervision/tables.py): ST and SIG_TAB make st, CX cx;
+        # in the module (the host's reference), or on the board in a file read straight into
+        # the arrays (reset), so its RAM never holds them twice
+        self.st = array("i", bytes(rules.ST_BYTES + rules.SIG_TAB_BYTES))
+        self.cx = cx = array("i", bytes(rules.CX_BYTES))
         self.runs = array("i", bytes(4 * nm * _RUN_KINDS))  # flagged frames in the open run
         self.run_last = array("I", bytes(4 * nm * _RUN_KINDS))  # frame number of the last one
         self.range_runs = array("i", bytes(4 * nrows))
-        self.range_last = array("I", bytes(4 * nrows))
+        # per message: the last frame whose ranges were checked, which a range run still open
+        # was flagged on (an open run is flagged on every such frame until it ends)
+        self.range_last = array("I", bytes(4 * nm))
+        self.ring_t = array("i", bytes(4 * rules.RING_SIZE))
+        self.ring_v = array("i", bytes(4 * rules.RING_SIZE))
+        self.ring_st = array("i", bytes(4 * 3 * nr))  # per rule: _RS_*
         # the conditions' state lives in one int32 array too (cx), so the update of a
         # frame's tracked values and the choice of the rules to evaluate run in viper
-        # (_slots_v); the names below are views of its parts
-        self.cx = cx  # built by host_tools/supervision/tables.py
+        # (_slots_v); the names below are views of its parts (where they are: cx's header)
+        self.reset()
         mv = memoryview(cx)
         self.cur, self.prev, self.known, self.fresh, self.ver = (mv[cx[p]:cx[p] + ns] for p in range(_CX_VER + 1))
         self.memo = mv[cx[_CX_MEMO]:cx[_CX_MEMO] + nr]
         self.active = mv[cx[_CX_ACTIVE]:cx[_CX_ACTIVE] + nr]
-        ring = rules.RING_SIZE
-        self.ring_t = array("i", bytes(4 * ring))
-        self.ring_v = array("i", bytes(4 * ring))
-        self.ring_st = array("i", bytes(4 * 3 * nr))  # per rule: _RS_*
         self.pend = mv[cx[_CX_PEND]:cx[_CX_PEND] + nr]  # per rule: evaluations in a row that found it on (debounce)
         self.debounce = getattr(rules, "DEBOUNCE", None) or bytes(nr)
         self.alerts = 0
-        self.reset()
 
     def reset(self):
         """Forget everything seen: a new log (a new link session) starts here."""
-        for a in (self.runs, self.run_last, self.range_runs, self.range_last, self.cur,
-                  self.prev, self.known, self.fresh, self.active, self.ring_st, self.ver, self.pend, self.ring_t):
-            for i in range(len(a)):
-                a[i] = 0
-        for i in range(len(self.memo)):
-            self.memo[i] = -1
-        cx = self.cx
-        for s in range(len(self.cur)):  # cur is 0: its biased copy too
-            cx[cx[_CX_CURB] + s] = _BIAS
-        for k in range(len(self.memo)):  # the state the slots step keeps per rule (means, sums, sways): none
-            m = cx[_CX_MEAN] + _MNW * k
-            cx[m + _EM_HEAD] = 0
-            cx[m + _EM_COUNT] = 0
-            cx[m + _EM_TOTAL] = _BIAS
-            if cx[m + _E_HOW] == _MN_SWAY:
-                cx[m + _ES_TURNED] = 0
         r = self.r
-        st = self.st
-        for i in range(_MSG):
-            st[i] = 0
-        st[_SCAN_US] = r.SCAN_US
-        st[_TOW_US] = self.tow[_TW_EVERY] if self.tow else 0
-        for a in (self.tow_e, self.tow_d, self.tow_st):
+        if hasattr(r, "CX"):  # the host's reference: the tables in the module
+            self.st[:] = array("i", r.ST + r.SIG_TAB)
+            self.cx[:] = array("i", r.CX)
+        else:
+            where = getattr(r, "__file__", "")
+            with open(where[:where.rfind("/") + 1] + r.TABLES, "rb") as f:  # beside the module
+                if f.readinto(self.st) != len(self.st) * 4 or f.readinto(self.cx) != r.CX_BYTES:
+                    raise ValueError(r.TABLES + ": too short, run `mule flash` again")
+        if not self.tow:
+            self.st[_TOW_US] = 0  # no estimate
+        for a in (self.runs, self.run_last, self.range_runs, self.range_last, self.ring_st, self.ring_t,
+                  self.tow_e, self.tow_d, self.tow_st):
             for i in range(len(a)):
                 a[i] = 0
-        st[_MAX_DELTA] = r.MAX_COUNTER_DELTA
-        st[_ROWS] = self.rows
-        st[_NM] = self.n_messages
-        for mi in range(self.n_messages):
-            m = _MSG + _MW * mi
-            st[m + _RX] = 0
-            st[m + _LIMIT] = r.TIMEOUT_US[mi]
-            st[m + _TIMED_OUT] = 0
-            st[m + _LAST_CTR] = _NO_CTR
-            st[m + _CTR_LANE] = r.COUNTER_LANE[mi] + 1  # 0: unprotected
-            st[m + _CRC_LANE] = r.CRC_LANE[mi]
-            st[m + _CTR_MASK] = r.COUNTER_MASK[mi]
-            st[m + _OPEN] = 0
-            st[m + _SIG_START] = r.SIG_START[mi]
-            st[m + _COND] = 1 if r.PRE_RULES[mi] or r.SLOTS_OF[mi] or r.TRIGGERS[mi] else 0
 
     # ---- alerts ----------------------------------------------------------------------
     def _send(self, frame_no, kind, cleared, mi, si, value):
@@ -903,8 +869,8 @@ class Supervisor:
         st[_MSG + _MW * mi + _OPEN] = mask
 
     def _ranges(self, frame_no, mi, lanes, selected):
-        base = self.r.SIG_START[mi]
         tab = self.st
+        base = tab[_MSG + _MW * mi + _SIG_START]
         rows = self.rows
         runs = self.range_runs
         flagged = False
@@ -916,24 +882,25 @@ class Supervisor:
                 if runs[row] == 0:
                     self._send(frame_no, _RANGE, 0, mi, selected[k], raw)
                 runs[row] = -(runs[row] + 1)  # negative: flagged on this frame (_close_ranges)
-                self.range_last[row] = frame_no
         m = _MSG + _MW * mi + _OPEN
         if flagged:
             tab[m] |= _RANGE_OPEN
         if tab[m] & _RANGE_OPEN:
             self._close_ranges(frame_no, mi)
+        self.range_last[mi] = frame_no
 
     def _close_ranges(self, frame_no, mi):
-        r = self.r
         runs = self.range_runs
-        base = r.SIG_START[mi]
+        st = self.st
+        base = st[_MSG + _MW * mi + _SIG_START]
+        end = st[_MSG + _MW * (mi + 1) + _SIG_START] if mi + 1 < self.n_messages else len(runs)
         still = False
-        for row in range(base, r.SIG_START[mi + 1]):
+        for row in range(base, end):
             if runs[row] < 0:  # flagged on this frame (_ranges): the run goes on
                 runs[row] = -runs[row]
                 still = True
             elif runs[row]:
-                self._send(self.range_last[row], _RANGE, 1, mi, row - base, runs[row])
+                self._send(self.range_last[mi], _RANGE, 1, mi, row - base, runs[row])
                 runs[row] = 0
         if not still:
             self.st[_MSG + _MW * mi + _OPEN] &= ~_RANGE_OPEN

@@ -214,7 +214,7 @@ _FIT_PROBE = _fit_script("    import sys, app, host_port, config\n    cfg = conf
 # the mount's own code would otherwise fragment the heap its large tables need.
 _FIT_SUPERVISION = _fit_script(
     "    import supervise, supervise_rules as r\n    gc.collect()\n"
-    "    print('mule-sup', f0 - gc.mem_free(), len(r.TIMEOUT_US), r.SIG_TAB_BYTES, r.CX_BYTES, r.RING_SIZE, "
+    "    print('mule-sup', f0 - gc.mem_free(), r.MESSAGES, r.SIG_TAB_BYTES, r.CX_BYTES, r.RING_SIZE, "
     "len(r.RULES))\n"
     "    s = supervise.Supervisor(r, None, None)\n", "s")
 
@@ -253,9 +253,9 @@ def supervisor_array_bytes(messages: int, sig_tab: int, cx: int, ring: int, rule
     __init__), each with ~32 B of object and allocator overhead: what supervision needs
     beyond its module and rules when the board ran out of memory building them."""
     rows = sig_tab // 20  # _RW ints a signal
-    arrays = {"st": 4 * (16 + 10 * messages) + sig_tab, "cx": cx, "runs": 4 * 7 * messages,
-              "run_last": 4 * 7 * messages, "range_runs": 4 * rows, "range_last": 4 * rows,
-              "range_stamp": 4 * rows, "ring_t": 4 * ring, "ring_v": 4 * ring, "ring_st": 12 * rules}
+    arrays = {"st": 4 * (16 + 10 * messages) + sig_tab, "cx": cx, "runs": 4 * 5 * messages,
+              "run_last": 4 * 5 * messages, "range_runs": 4 * rows, "range_last": 4 * messages,
+              "ring_t": 4 * ring, "ring_v": 4 * ring, "ring_st": 12 * rules}
     return sum(arrays.values()) + 32 * len(arrays)
 
 

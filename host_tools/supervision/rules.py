@@ -14,10 +14,13 @@ from host_tools.dbc_conventions import frame_period_us, not_available_raw, raw_r
 from host_tools.e2e import protection
 from host_tools.supervision.config import SuperviseError, choice, merged_config, raw_thresholds
 from host_tools.supervision.firmware import BIAS, KINDS, fw
-from host_tools.supervision.tables import cond_table, sig_tab
+from host_tools.supervision.tables import cond_table, sig_tab, st_head
 
 RULES_MODULE = "supervise_rules"  # the name firmware/app.py imports
-TABLES_FILE = f"{RULES_MODULE}.bin"  # beside the module on the board: SIG_TAB, then CX
+TABLES_FILE = f"{RULES_MODULE}.bin"  # beside the module on the board: ST, SIG_TAB, then CX
+# what the board's module holds (firmware/supervise.py reads no more); the host's has every table
+BOARD_KEYS = ("MESSAGES", "SLOTS", "RULES", "DEBOUNCE", "TOW_RANGE", "RING_SIZE", "ST_BYTES", "SIG_TAB_BYTES",
+              "CX_BYTES")
 
 _TYPES = {"status": fw.T_STATUS, "above": fw.T_ABOVE, "spread": fw.T_SPREAD, "mean": fw.T_MEAN, "edge": fw.T_EDGE,
           "low_while": fw.T_LOW_WHILE, "outside": fw.T_OUTSIDE, "limits": fw.T_LIMITS, "sway": fw.T_SWAY,
@@ -296,8 +299,13 @@ def build_tables(dbc: Dbc, overrides: dict | None = None) -> dict:
     t["RING_SIZE"] = max(1, ring_at)
     t["SCAN_US"] = round(config["scan_ms"] * 1000)
     t["MAX_COUNTER_DELTA"] = int(config["max_counter_delta"])
+    t["MESSAGES"] = len(messages)
+    t["SLOTS"] = len(slots)
+    t["ST"] = st_head(t)
     t["SIG_TAB"] = sig_tab(sig_rows)
     t["CX"] = cond_table(t, fw._MSG + fw._MW * len(messages), extra)
+    for key in ("ST", "SIG_TAB", "CX"):
+        t[key + "_BYTES"] = len(t[key])
     t["SKIPPED_RULES"] = skipped
     t["DBC_SHA256"] = dbc.sha256
     return t
@@ -320,17 +328,17 @@ def _literal(value) -> str:
 
 
 def write_rules(dbc: Dbc, path, overrides: dict | None = None) -> tuple[Path, Path]:
-    """The board's rule tables: the module at `path` and, beside it, TABLES_FILE with the two
-    int32 tables, which the board reads straight into its arrays (a bytes constant in the
-    module would sit in its RAM beside the copy). Returns both paths."""
+    """The board's rule tables: the module at `path` (BOARD_KEYS only) and, beside it,
+    TABLES_FILE with the int32 tables, which the board reads straight into its arrays (a bytes
+    constant in the module would sit in its RAM beside the copy), at start-up and again to
+    reset. Returns both paths."""
     path = Path(path)
     tables = build_tables(dbc, overrides)
     blob = path.with_name(TABLES_FILE)
-    blob.write_bytes(tables["SIG_TAB"] + tables["CX"])
-    tables["TABLES"] = TABLES_FILE
-    tables["SIG_TAB_BYTES"] = len(tables.pop("SIG_TAB"))
-    tables["CX_BYTES"] = len(tables.pop("CX"))
-    path.write_text(render(tables))
+    blob.write_bytes(tables["ST"] + tables["SIG_TAB"] + tables["CX"])
+    board = {key: tables[key] for key in BOARD_KEYS}
+    board["TABLES"] = TABLES_FILE
+    path.write_text(render(board))
     return path, blob
 
 

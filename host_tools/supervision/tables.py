@@ -1,6 +1,7 @@
-"""The board's two int32 tables: SIG_TAB (a row per signal) and CX (Supervisor.cx: where each
-message's tracked signals, triggers and gate rules are, each rule's entry and zeroed
-state). Every offset is the firmware's own name (firmware/supervise.py, `_NAME =
+"""The board's int32 tables: ST (the head of Supervisor.st: its header and an entry per
+message), SIG_TAB (a row per signal, st's rest) and CX (Supervisor.cx: where each message's
+tracked signals, triggers and gate rules are, each rule's entry and its state), each as a new
+log starts it: the board reads them again to reset. Every offset is the firmware's own name (firmware/supervise.py, `_NAME =
 const(n)`, read through supervision.firmware), so the layout is written down once."""
 
 from __future__ import annotations
@@ -22,6 +23,27 @@ def sig_tab(rows: list[tuple]) -> bytes:
         for k, v in values.items():
             struct.pack_into("<i", out, 4 * (at + k), v)
     return bytes(out)
+
+
+def st_head(rules: dict) -> bytes:
+    """ST: Supervisor.st's header and message entries as a new log starts them."""
+    nm = len(rules["TIMEOUT_US"])
+    st = [0] * (fw._MSG + fw._MW * nm)
+    st[fw._SCAN_US] = rules["SCAN_US"]
+    st[fw._TOW_US] = rules["TOW_RANGE"][fw._TW_EVERY] if rules["TOW_RANGE"] else 0  # 0: no estimate
+    st[fw._MAX_DELTA] = rules["MAX_COUNTER_DELTA"]
+    st[fw._ROWS] = len(st)
+    st[fw._NM] = nm
+    for mi in range(nm):
+        m = fw._MSG + fw._MW * mi
+        st[m + fw._LIMIT] = rules["TIMEOUT_US"][mi]
+        st[m + fw._LAST_CTR] = fw._NO_CTR
+        st[m + fw._CTR_LANE] = rules["COUNTER_LANE"][mi] + 1  # 0: unprotected
+        st[m + fw._CRC_LANE] = rules["CRC_LANE"][mi]
+        st[m + fw._CTR_MASK] = rules["COUNTER_MASK"][mi]
+        st[m + fw._SIG_START] = rules["SIG_START"][mi]
+        st[m + fw._COND] = 1 if rules["PRE_RULES"][mi] or rules["SLOTS_OF"][mi] or rules["TRIGGERS"][mi] else 0
+    return struct.pack(f"<{len(st)}i", *st)
 
 
 def _bound(rows: int, st: list, row: int) -> int | None:
@@ -173,4 +195,12 @@ def cond_table(rules: dict, rows: int, extra: dict) -> bytes:
         entry = cx[fw._CX_MEAN] + fw._MNW * k
         for offset, value in _entry(rule, k, rows, st, rules["SLOT_ROW"], extra).items():
             cx[entry + offset] = value
+        # the state a new log starts with: no mean, sum or turning point yet, no evaluation
+        cx[entry + fw._EM_HEAD] = cx[entry + fw._EM_COUNT] = 0
+        cx[entry + fw._EM_TOTAL] = fw._BIAS
+        if cx[entry + fw._E_HOW] == fw._MN_SWAY:
+            cx[entry + fw._ES_TURNED] = 0
+        cx[cx[fw._CX_MEMO] + k] = -1
+    for s in range(ns):  # no value yet: 0, biased
+        cx[cx[fw._CX_CURB] + s] = fw._BIAS
     return struct.pack(f"<{len(cx)}i", *cx)
