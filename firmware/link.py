@@ -601,12 +601,14 @@ class Writer:
         self._table = table
 
     def _send(self, buf, typ, blen):
+        seq = self.seq
         buf[0] = typ
-        buf[1] = self.seq & 0xFF
-        buf[2] = self.seq >> 8
-        self._crc(0, 0, _CRC_TABLE, buf, HEADER + blen, 1)
-        self.seq = (self.seq + 1) & 0xFFFF
-        return self._encode(0, 0, self.wire, buf, HEADER + blen + CRC_SIZE)
+        buf[1] = seq & 0xFF
+        buf[2] = seq >> 8
+        self.seq = (seq + 1) & 0xFFFF
+        blen += HEADER
+        self._crc(0, 0, _CRC_TABLE, buf, blen, 1)
+        return self._encode(0, 0, self.wire, buf, blen + CRC_SIZE)
 
     def raw(self, typ, body):
         """Any frame (tests, diagnostics)."""
@@ -685,15 +687,17 @@ class Writer:
         ps[_TM_K] = k
         return self._tm_add(self._tm, ps, lanes, self._table, selected)
 
-    def telemetry_flush(self):
+    @micropython.viper
+    def telemetry_flush(self) -> int:
         """The TELEMETRY frame of the results added so far (0: nothing to send)."""
-        ps = self._ps
-        if ps[_TM_COUNT] == 0:
+        p = ptr32(self._ps)
+        n = p[_TM_COUNT]
+        if n == 0:
             return 0
         b = self._tm
-        b[HEADER] = ps[_TM_COUNT]
-        n = self._send(b, TELEMETRY, ps[_TM_AT] - HEADER)
-        ps[_TM_AT] = HEADER + 1
-        ps[_TM_COUNT] = 0
+        ptr8(b)[HEADER] = n
+        n = int(self._send(b, TELEMETRY, p[_TM_AT] - HEADER))
+        p[_TM_AT] = HEADER + 1
+        p[_TM_COUNT] = 0
         return n
 
