@@ -125,7 +125,7 @@ class Dashboard:
         self.hello: m.Hello | None = None
         self.boots: list[int] = []
         self.stats: m.Stats | None = None
-        self.latest: dict[str, dict] = {}  # message -> phys of its last frame
+        self.latest: dict[str, dict] = {}  # message -> each signal's last value sent (phys)
         self.raw: dict[str, dict] = {}
         self.cycles = [_Cycle() for _ in dbc.messages]
         self._mux = [next((s.name for s in msg.signals if s.is_multiplexer), None) for msg in dbc.messages]
