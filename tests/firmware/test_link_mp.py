@@ -227,3 +227,21 @@ def test_board_pipeline_sends_what_cantools_decodes_without_allocating(tmp_path,
             values[signal.name] = s.raw(signal.length, signal.is_signed and not signal.is_float)
         expected = {name: _raw_bits(message.get_signal_by_name(name), v) for name, v in want.raw.items()}
         assert values == expected, f"frame {k}: id {frame.can_id:#x} data {frame.data.hex()}"
+
+
+def test_the_fullest_can_batch_fits_the_readers_record_offsets(compiled):
+    """A CAN batch of as many records as MAX_BODY holds (empty frames: 9 bytes each) is taken
+    whole, every record read back, and FrameReader's offsets array (sized to that count, not
+    to the u8 count's 255) has a place for each."""
+    records = [m.CanRecord(k, 0x100 + k, False, b"") for k in range((m.MAX_BODY - m.CAN_BATCH_HEADER)
+                                                                    // m.CAN_RECORD_HEADER)]
+    (batch,) = m.split_batches(records, first_no=7)
+    stream = wire.FrameEncoder().encode(*m.encode(batch))
+    script = ("import sys\nsys.path.insert(0, %r)\nimport link\nfrom array import array\n"
+              "r = link.FrameReader()\nr.feed(bytearray(%r))\nassert r.next() == link.CAN\n"
+              "rec = array('i', bytes(16))\ndata = bytearray(64)\nout = []\n"
+              "for i in range(r.count):\n    r.can_record(i, rec, data)\n    out.append(rec[1])\n"
+              "print(r.count, len(r._offs) >= r.count, out == list(range(0x100, 0x100 + r.count)))\n"
+              % (str(compiled), stream))
+    result = subprocess.run([tool("micropython"), "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.stdout.split() == [str(len(records)), "True", "True"], result.stdout + result.stderr
