@@ -52,11 +52,11 @@ ROWS = [  # key, label
 ]
 
 
-STARTUP = """import gc, sys
+STARTUP = """import gc, os, sys
 sys.path.insert(0, "/flash/fw")
+os.chdir("/flash/fw")  # its mule_config.json, read as the boot reads the one beside main.py
 import app
-b = app.Board({"mode": "replay", "bus": 1, "bitrate": 500000, "decimation": 1, "port": "feed",
-               "board": "bench"}, None)
+b = app.start()[0]  # the boot as main.py runs it up to serving (HELLO's heap_free)
 gc.collect()
 print(" ".join(sys.modules))
 print(gc.mem_free())

@@ -375,7 +375,9 @@ class Board:
                 port.wait(2)
 
 
-def main():
+def start():
+    """(board, problem): the boot up to serving, as main() runs it: the config file read, the
+    port opened, the Board built (its heap_free is what HELLO says; the bench weighs this)."""
     import config  # both needed at boot only: dropped once they have run
 
     cfg, problem = config.load()
@@ -384,9 +386,18 @@ def main():
     port = host_port.open_port(cfg)
     del config, host_port
     del sys.modules["config"], sys.modules["host_port"]
+    try:
+        return Board(cfg, port), problem
+    except BaseException:
+        port.close()
+        raise
+
+
+def main():
+    board, problem = start()
     micropython.kbd_intr(-1)  # 0x03 in binary frames must not interrupt us
     try:
-        Board(cfg, port).run(problem)
+        board.run(problem)
     finally:
         micropython.kbd_intr(3)
-        port.close()
+        board.port.close()
