@@ -64,7 +64,9 @@ def build(self, cfg, port):
     self.replay = cfg["mode"] != "live"
     self.decimation = max(1, int(cfg["decimation"]))
     self.rx_window = int(cfg.get("rx_window", 1024))
-    self.rx = bytearray(min(self.rx_window, 1024))
+    # the port's reads: what a pass of the loop takes at most (the rest waits in the port's own
+    # buffer for the next pass); the reader decodes from it without a copy
+    self.rx = bytearray(min(self.rx_window, 512))
     self.reader = link.FrameReader()
     self.writer = link.Writer(dbc) if ch is None else ch.writer(dbc)
     self.lanes, self.selected = dbc.new_buffers()

@@ -16,6 +16,7 @@ def _make_table():
 
 
 _TABLE = _make_table()
+del _make_table  # start-up only: its bytecode leaves the board's heap with it
 
 
 def crc8_j1850(data, end=-1):
