@@ -186,15 +186,18 @@ _R_BACK = const(0x400)  # the message had timed out: it is back
 _R_LATE = const(0x800)  # its frame came later than its timeout: raise and clear at once
 _R_TOW = const(0x1000)  # a towing range sample is due
 _R_OPEN = const(0x2000)  # the message has open runs: this frame may end them
-# Signal rows (rules.SIG_TAB), _RW ints each + _BIAS where a raw value. Viper loads an int32
-# with zero extension on 64-bit ports, so st holds no negative number and signed raw values
-# are sign-extended from their own length, as the decoder does.
-_RW = const(5)
-_ROW_LANE = const(0)
-_ROW_BITS = const(1)  # the signal's length if signed, 0 unsigned, _SKIP: not checked
-_ROW_LO = const(2)  # raw min + _BIAS
-_ROW_HI = const(3)  # raw max + _BIAS
-_ROW_NA = const(4)  # the n/a code + _BIAS (0: none)
+# Signals (rules.SIG_TAB, st from the message entries on): the bounds entries, _BW ints each,
+# one per distinct (sign bits, raw min, raw max, n/a code), then from st[_ROWS] on a word per
+# signal (_RW ints, its "row"): its lane | where its bounds entry is in st << 16. Raw values
+# + _BIAS: viper loads an int32 with zero extension on 64-bit ports, so st holds no negative
+# number and signed raw values are sign-extended from their own length, as the decoder does.
+_RW = const(1)
+_LANE_MASK = const(0xFFFF)
+_BW = const(4)
+_ROW_BITS = const(0)  # the signal's length if signed, 0 unsigned, _SKIP: not checked
+_ROW_LO = const(1)  # raw min + _BIAS
+_ROW_HI = const(2)  # raw max + _BIAS
+_ROW_NA = const(3)  # the n/a code + _BIAS (0: none)
 _BIAS = const(0x20000000)
 _SKIP = const(0xFF)
 _NO_CTR = const(0x3FFFFFFF)
@@ -254,8 +257,9 @@ def _checks_plain(st, t, mi, n, lanes, data, sel):
 
 def _raw(st, row, lanes):
     # a signal's raw value from its lane, sign-extended from its own length
-    v = lanes[st[row + _ROW_LANE]]
-    bits = st[row + _ROW_BITS]
+    w = st[row]
+    v = lanes[w & _LANE_MASK]
+    bits = st[(w >> 16) + _ROW_BITS]
     if bits and bits != _SKIP:
         v &= (1 << bits) - 1
         v -= (v >> (bits - 1)) << bits
@@ -263,15 +267,17 @@ def _raw(st, row, lanes):
 
 
 def _in_range(st, row, v):
-    return st[row + _ROW_LO] <= v + _BIAS <= st[row + _ROW_HI]
+    b = st[row] >> 16
+    return st[b + _ROW_LO] <= v + _BIAS <= st[b + _ROW_HI]
 
 
 def _out_of_range(st, row, lanes):
     # out of [min|max] and not the signal's n/a code
-    if st[row + _ROW_BITS] == _SKIP:
+    b = st[row] >> 16
+    if st[b + _ROW_BITS] == _SKIP:
         return False
     v = _raw(st, row, lanes)
-    return not _in_range(st, row, v) and v + _BIAS != st[row + _ROW_NA]
+    return not _in_range(st, row, v) and v + _BIAS != st[b + _ROW_NA]
 
 
 def _due_plain(st, n, t):
@@ -459,7 +465,7 @@ def _take_plain(cx, lanes, st, h):
         s = cx[at + j]
         row = cx[cx[_CX_ROW] + s]
         raw = _raw(st, row, lanes)
-        if st[row + _ROW_BITS] == _SKIP or _in_range(st, row, raw):
+        if st[(st[row] >> 16) + _ROW_BITS] == _SKIP or _in_range(st, row, raw):
             if cx[known + s] < 2 or raw != cx[cur + s]:
                 cx[ver + s] += 1
                 if cx[known + s] < 2:
@@ -605,7 +611,7 @@ def _sum_plain(cx, lanes, st, k, mi, ring_t, ring_v):
     ok = True
     total = 0
     for j in range(cx[m + _EU_PER_GROUP]):
-        raw = lanes[st[row + _ROW_LANE]]
+        raw = lanes[st[row] & _LANE_MASK]
         if not _in_range(st, row, raw):
             ok = False
         total += raw
@@ -686,9 +692,8 @@ class Supervisor:
         nm = rules.MESSAGES
         ns = rules.SLOTS
         nr = len(rules.RULES)
-        nrows = rules.SIG_TAB_BYTES // (4 * _RW)
+        nrows = rules.SIGNALS
         self.n_messages = nm
-        self.rows = _MSG + _MW * nm
         # the int32 tables (host_tools/supervision/tables.py): ST and SIG_TAB make st, CX cx;
         # in the module (the host's reference), or on the board in a file read straight into
         # the arrays (reset), so its RAM never holds them twice
@@ -871,7 +876,7 @@ class Supervisor:
     def _ranges(self, frame_no, mi, lanes, selected):
         tab = self.st
         base = tab[_MSG + _MW * mi + _SIG_START]
-        rows = self.rows
+        rows = tab[_ROWS]
         runs = self.range_runs
         flagged = False
         for k in range(1, selected[0] + 1):
@@ -1181,8 +1186,9 @@ if sys.implementation.name == "micropython":
             end = slot + 4 * h[_CM_NSLOTS]
             while slot < end:
                 s = ptr32(slot)[0]
-                row = ptr32(sbase + 4 * rows[s])
-                raw = lp[row[_ROW_LANE]]
+                w = ptr32(sbase + 4 * rows[s])[0]
+                row = ptr32(sbase + 4 * (w >> 16))  # its bounds
+                raw = lp[w & _LANE_MASK]
                 c = cur[s]
                 bits = row[_ROW_BITS]
                 ok = 1
@@ -1367,13 +1373,15 @@ if sys.implementation.name == "micropython":
                 return 0
             per = e[_EU_PER_GROUP]
             step = 4 * e[_EU_SIGNAL_STEP]
-            row = int(ptr32(sta)) + 4 * (e[_EU_FIRST_ROW] + e[_EU_GROUP_STEP] * g)
+            sbase = int(ptr32(sta))
+            row = sbase + 4 * (e[_EU_FIRST_ROW] + e[_EU_GROUP_STEP] * g)
             ok = 1
             total = 0
             i = 0
             while i < per:
-                rp = ptr32(row)
-                raw = lp[rp[_ROW_LANE]]
+                w = ptr32(row)[0]
+                rp = ptr32(sbase + 4 * (w >> 16))  # its bounds
+                raw = lp[w & _LANE_MASK]
                 b = raw + _BIAS
                 if b < rp[_ROW_LO] or b > rp[_ROW_HI]:
                     ok = 0
@@ -1538,10 +1546,11 @@ if sys.implementation.name == "micropython":
                 nsel = int(sp[0])
                 k = 1
                 while k <= nsel:
-                    row = ptr32(rows + 4 * _RW * int(sp[k]))
+                    w = ptr32(rows + 4 * _RW * int(sp[k]))[0]
+                    row = ptr32(base + 4 * (w >> 16))  # its bounds
                     bits = row[_ROW_BITS]
                     if bits != _SKIP:
-                        v = lp[row[_ROW_LANE]]
+                        v = lp[w & _LANE_MASK]
                         if bits != 0:
                             v = v & ((1 << bits) - 1)
                             v = v - ((v >> (bits - 1)) << bits)

@@ -19,7 +19,7 @@ from host_tools.supervision.tables import cond_table, sig_tab, st_head
 RULES_MODULE = "supervise_rules"  # the name firmware/app.py imports
 TABLES_FILE = f"{RULES_MODULE}.bin"  # beside the module on the board: ST, SIG_TAB, then CX
 # what the board's module holds (firmware/supervise.py reads no more); the host's has every table
-BOARD_KEYS = ("MESSAGES", "SLOTS", "RULES", "DEBOUNCE", "TOW_RANGE", "RING_SIZE", "ST_BYTES", "SIG_TAB_BYTES",
+BOARD_KEYS = ("MESSAGES", "SIGNALS", "SLOTS", "RULES", "DEBOUNCE", "TOW_RANGE", "RING_SIZE", "ST_BYTES", "SIG_TAB_BYTES",
               "CX_BYTES")
 
 _TYPES = {"status": fw.T_STATUS, "above": fw.T_ABOVE, "spread": fw.T_SPREAD, "mean": fw.T_MEAN, "edge": fw.T_EDGE,
@@ -300,10 +300,11 @@ def build_tables(dbc: Dbc, overrides: dict | None = None) -> dict:
     t["SCAN_US"] = round(config["scan_ms"] * 1000)
     t["MAX_COUNTER_DELTA"] = int(config["max_counter_delta"])
     t["MESSAGES"] = len(messages)
+    t["SIGNALS"] = len(sig_rows)
     t["SLOTS"] = len(slots)
-    t["ST"] = st_head(t)
-    t["SIG_TAB"] = sig_tab(sig_rows)
-    t["CX"] = cond_table(t, fw._MSG + fw._MW * len(messages), extra)
+    t["SIG_TAB"], rows = sig_tab(sig_rows, fw._MSG + fw._MW * len(messages))
+    t["ST"] = st_head(t, rows)
+    t["CX"] = cond_table(t, rows, extra)
     for key in ("ST", "SIG_TAB", "CX"):
         t[key + "_BYTES"] = len(t[key])
     t["SKIPPED_RULES"] = skipped

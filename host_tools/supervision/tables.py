@@ -14,25 +14,41 @@ from host_tools.supervision.firmware import fw
 _SMALL = 1 << 29  # what the board's per-frame tests compute with stays below this: + _BIAS, an int32 on any board
 
 
-def sig_tab(rows: list[tuple]) -> bytes:
-    """SIG_TAB: per signal (lane, sign bits, raw min + BIAS, raw max + BIAS, n/a + BIAS or 0)."""
-    out = bytearray(fw._RW * 4 * len(rows))
-    for i, (lane, bits, lo, hi, na) in enumerate(rows):
-        at = fw._RW * i
-        values = {fw._ROW_LANE: lane, fw._ROW_BITS: bits, fw._ROW_LO: lo, fw._ROW_HI: hi, fw._ROW_NA: na}
-        for k, v in values.items():
-            struct.pack_into("<i", out, 4 * (at + k), v)
-    return bytes(out)
+def sig_tab(rows: list[tuple], at: int) -> tuple[bytes, int]:
+    """SIG_TAB, st's part from index `at` on, from (lane, sign bits, raw min + BIAS, raw max +
+    BIAS, n/a + BIAS or 0) per signal: the bounds entries (_BW ints: sign bits, min, max, n/a),
+    one per distinct bounds, then a word per signal: its lane | its entry's index in st << 16.
+    Also where the signals' words start in st."""
+    bounds: dict[tuple, int] = {}
+    for row in rows:
+        bounds.setdefault(row[1:], at + fw._BW * len(bounds))
+    start = at + fw._BW * len(bounds)
+    if start >= 1 << 15 or any(row[0] > fw._LANE_MASK for row in rows):
+        raise SuperviseError(f"{len(rows)} signals with {len(bounds)} distinct bounds: too many for the board's "
+                             "signal table; decode fewer messages (--messages/--nodes)")
+    out = []
+    for (bits, lo, hi, na) in bounds:
+        entry = [0] * fw._BW
+        entry[fw._ROW_BITS], entry[fw._ROW_LO], entry[fw._ROW_HI], entry[fw._ROW_NA] = bits, lo, hi, na
+        out += entry
+    out += [row[0] | bounds[row[1:]] << 16 for row in rows]
+    return struct.pack(f"<{len(out)}i", *out), start
 
 
-def st_head(rules: dict) -> bytes:
-    """ST: Supervisor.st's header and message entries as a new log starts them."""
+def _bounds(st: list, word_at: int) -> int:
+    """Where the bounds entry of the signal whose word is st[word_at] is."""
+    return st[word_at] >> 16
+
+
+def st_head(rules: dict, rows: int) -> bytes:
+    """ST: Supervisor.st's header and message entries as a new log starts them (`rows`: where
+    its signal words start)."""
     nm = len(rules["TIMEOUT_US"])
     st = [0] * (fw._MSG + fw._MW * nm)
     st[fw._SCAN_US] = rules["SCAN_US"]
     st[fw._TOW_US] = rules["TOW_RANGE"][fw._TW_EVERY] if rules["TOW_RANGE"] else 0  # 0: no estimate
     st[fw._MAX_DELTA] = rules["MAX_COUNTER_DELTA"]
-    st[fw._ROWS] = len(st)
+    st[fw._ROWS] = rows
     st[fw._NM] = nm
     for mi in range(nm):
         m = fw._MSG + fw._MW * mi
@@ -48,7 +64,7 @@ def st_head(rules: dict) -> bytes:
 
 def _bound(rows: int, st: list, row: int) -> int | None:
     """The largest |raw| signal `row` (of st's rows) has once range-checked; None: unchecked."""
-    at = rows + fw._RW * row
+    at = _bounds(st, rows + fw._RW * row)
     if st[at + fw._ROW_BITS] == fw._SKIP:
         return None
     return max(abs(st[at + fw._ROW_LO] - fw._BIAS), abs(st[at + fw._ROW_HI] - fw._BIAS))
@@ -126,7 +142,7 @@ def _entry(rule, k: int, rows: int, st: list, slot_row, extra: dict) -> dict:
                     fw._EI_LOWER: rule[fw._LIM_LOWER], fw._EI_PER: rule[fw._LIM_PER],
                     fw._EI_MARGIN: rule[fw._LIM_MARGIN] + B, fw._EI_CLEAR: rule[fw._LIM_CLEAR] + B}
     elif typ == fw.T_MEAN:
-        row = rows + fw._RW * slot_row[slot]
+        row = _bounds(st, rows + fw._RW * slot_row[slot])
         q_on, r_on = divmod(rule[fw._MEAN_ON], 1000)
         q_off, r_off = divmod(rule[fw._MEAN_OFF], 1000)
         ring = rule[fw._MEAN_SIZE]
@@ -140,9 +156,9 @@ def _entry(rule, k: int, rows: int, st: list, slot_row, extra: dict) -> dict:
 
 
 def cond_table(rules: dict, rows: int, extra: dict) -> bytes:
-    """Supervisor.cx from the compiled rules (rules.py); `rows`: where st's signal rows start."""
-    st = [0] * rows + list(struct.unpack(f"<{len(rules['SIG_TAB']) // 4}i", rules["SIG_TAB"]))
+    """Supervisor.cx from the compiled rules (rules.py); `rows`: where st's signal words start."""
     nm = len(rules["TIMEOUT_US"])
+    st = [0] * (fw._MSG + fw._MW * nm) + list(struct.unpack(f"<{len(rules['SIG_TAB']) // 4}i", rules["SIG_TAB"]))
     ns = len(rules["SLOT_LANE"])
     nr = len(rules["RULES"])
     at = size = fw._CX_MSG + fw._CXW * nm  # the per-message lists start after the header

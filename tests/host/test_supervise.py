@@ -43,11 +43,11 @@ def run_reference(dbc, tmp_path, scenario, seconds=None, faults=(), settings=(),
 def test_tables_use_the_decoders_lanes_and_the_dbc_attributes(dbc):
     tables = build_tables(dbc)
     module = rules_module(dbc)
-    sig_tab = memoryview(module.SIG_TAB).cast("i")  # 5 ints per signal: lane first
+    words = memoryview(module.SIG_TAB).cast("i")[-module.SIGNALS:]  # a word per signal: its lane | its bounds' << 16
     for mi, message in enumerate(dbc.messages):
         lanes = _MessageWriter(message, "plain").lane_of
         for si, signal in enumerate(message.signals):
-            assert sig_tab[5 * (tables["SIG_START"][mi] + si)] == lanes[signal.name]
+            assert words[tables["SIG_START"][mi] + si] & 0xFFFF == lanes[signal.name]
     names = [m.name for m in dbc.messages]
     hitch = names.index("HitchLoad")
     assert tables["TIMEOUT_US"][hitch] == 60_000
