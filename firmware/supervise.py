@@ -26,17 +26,16 @@ import e2e
 
 _CRC8 = e2e._TABLE  # CRC-8 J1850 lookup, 256 bytes: the one implementation of docs/dbc.md's CRC
 
-# Alert kinds: code = index + 1 when raised, | CLEARED when it ends. The host mirrors this
-# table by loading this file.
-KINDS = (
-    "timeout", "dlc", "crc", "counter_repeated", "counter_jump", "range", "out_of_order",
-    "tongue_overload", "trailer_disconnected_moving", "cell_spread", "overtemperature",
-    "soc_low_for_tow", "sensor_fault", "drawbar_overload", "pack_current_beyond_limits",
-    "trailer_sway", "pack_voltage_vs_cells", "hitch_status_vs_load", "soc_vs_bms_state",
+# Alert kinds: code = index + 1 when raised, | CLEARED when it ends; the ALERT's text, as
+# bytes: link.Writer packs bytes without encoding (no allocation). The host mirrors this
+# table by loading this file (host_tools/supervision/firmware.py: KINDS, the names as str).
+KIND_TEXT = (
+    b"timeout", b"dlc", b"crc", b"counter_repeated", b"counter_jump", b"range", b"out_of_order",
+    b"tongue_overload", b"trailer_disconnected_moving", b"cell_spread", b"overtemperature",
+    b"soc_low_for_tow", b"sensor_fault", b"drawbar_overload", b"pack_current_beyond_limits",
+    b"trailer_sway", b"pack_voltage_vs_cells", b"hitch_status_vs_load", b"soc_vs_bms_state",
 )
 SEVERITY = (2, 2, 2, 2, 1, 1, 1, 2, 3, 2, 3, 2, 2, 3, 2, 3, 2, 2, 2)  # 1 info, 2 warning, 3 critical
-# the ALERT's text, as bytes: link.Writer packs bytes without encoding (no allocation)
-KIND_TEXT = tuple(k.encode() for k in KINDS)
 CLEARED = const(0x100)
 
 _TIMEOUT = const(1)
@@ -178,7 +177,7 @@ _CRC_LANE = const(5)
 _CTR_MASK = const(6)
 _OPEN = const(7)  # open runs: bit (kind - 1), _RANGE_OPEN
 _SIG_START = const(8)  # first signal row
-_COND = const(9)  # 1: feeds some condition
+_COND = const(9)  # feeds some condition: its entry in cx's per-message part + 1; 0: none
 # the checks' results beyond the frame-check flags; 0: nothing for bytecode to do
 _R_SCAN = const(0x100)  # a timeout scan is due
 _R_RANGE = const(0x200)  # some signal out of range
@@ -326,7 +325,7 @@ _CX_CURB = const(8)  # the last usable value + _BIAS (what viper compares)
 _CX_MEAN = const(9)  # per rule, _MNW ints: its entry
 _CX_ACTIVE = const(10)  # per rule: raised
 _CX_PEND = const(11)  # per rule: evaluations in a row that found it on (its debounce counts)
-_CX_MSG = const(12)  # per message, _CXW ints:
+_CX_MSG = const(12)  # per message that feeds a condition (st's _COND - 1), _CXW ints:
 _CXW = const(8)
 _CM_SLOTS = const(0)  # where its slots are
 _CM_NSLOTS = const(1)
@@ -419,7 +418,7 @@ def _slots_plain(cx, lanes, st, mi, t, ring_t, ring_v):
     # Supervisor._conditions) must be evaluated: a gate rule when its status changed; then, if
     # the gate is open, the frame's tracked values are taken (_take_plain) and a triggered
     # rule's bit set when it will act (_wants_plain)
-    h = _CX_MSG + _CXW * mi
+    h = _CX_MSG + _CXW * (st[_MSG + _MW * mi + _COND] - 1)
     memo = cx[_CX_MEMO]
     out = 0
     at = cx[h + _CM_PRE]
@@ -950,7 +949,7 @@ class Supervisor:
         # then its trigger j - npre
         rules = self.r.RULES
         cx = self.cx
-        h = _CX_MSG + _CXW * mi
+        h = _CX_MSG + _CXW * (self.st[_MSG + _MW * mi + _COND] - 1)
         npre = cx[h + _CM_NPRE]
         j = 0
         while todo:
@@ -1155,7 +1154,7 @@ if sys.implementation.name == "micropython":
             cx = ptr32(cxa)
             base = int(cx)
             lp = ptr32(lanes)
-            h = ptr32(base + 4 * (_CX_MSG + _CXW * mi))
+            h = ptr32(base + 4 * (_CX_MSG + _CXW * (ptr32(sta)[_MSG + _MW * mi + _COND] - 1)))
             memo = ptr32(base + 4 * cx[_CX_MEMO])
             out = 0
             pair = base + 4 * h[_CM_PRE]

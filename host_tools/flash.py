@@ -215,7 +215,7 @@ _FIT_PROBE = _fit_script("    import sys, app, host_port, config\n    cfg = conf
 _FIT_SUPERVISION = _fit_script(
     "    import supervise, supervise_rules as r\n    gc.collect()\n"
     "    print('mule-sup', f0 - gc.mem_free(), r.MESSAGES, r.SIG_TAB_BYTES, r.CX_BYTES, r.RING_SIZE, "
-    "len(r.RULES))\n"
+    "len(r.RULES), r.SIGNALS)\n"
     "    s = supervise.Supervisor(r, None, None)\n", "s")
 
 
@@ -248,11 +248,11 @@ def _run_probe(port: str, build_dir: Path, script: str, timeout: float) -> tuple
     return board_free, None if after < 0 else f0 - after, fit[3] if len(fit) > 3 else "", sizes
 
 
-def supervisor_array_bytes(messages: int, sig_tab: int, cx: int, ring: int, rules: int) -> int:
+def supervisor_array_bytes(messages: int, sig_tab: int, cx: int, ring: int, rules: int, signals: int) -> int:
     """The int32 arrays supervise.Supervisor allocates for rule tables of these sizes (its
     __init__), each with ~32 B of object and allocator overhead: what supervision needs
     beyond its module and rules when the board ran out of memory building them."""
-    rows = sig_tab // 20  # _RW ints a signal
+    rows = signals
     arrays = {"st": 4 * (16 + 10 * messages) + sig_tab, "cx": cx, "runs": 4 * 5 * messages,
               "run_last": 4 * 5 * messages, "range_runs": 4 * rows, "range_last": 4 * messages,
               "ring_t": 4 * ring, "ring_v": 4 * ring, "ring_st": 12 * rules}
@@ -274,7 +274,7 @@ def measure_fit(port: str, build_dir: Path, config: dict, timeout: float = 120) 
         _, sup_need, sup_problem, sizes = _run_probe(port, build_dir, _FIT_SUPERVISION, timeout)
         need = None if sup_need is None or need is None else need + sup_need
         problem = f"supervision: {sup_problem}" if sup_need is None and base is not None else problem
-        if sup_need is None and len(sizes) == 6:  # its module and rules measured, its arrays counted
+        if sup_need is None and len(sizes) == 7:  # its module and rules measured, its arrays counted
             sup_need = sizes[0] + supervisor_array_bytes(*sizes[1:])
     if base is None:  # the mount's own code and buffers take heap the real boot has: not conclusive
         raise FitUnknown(f"the firmware ran out of memory beside mpremote mount ({problem}); "

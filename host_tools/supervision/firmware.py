@@ -28,7 +28,7 @@ def _load():
 
 
 fw = _load()
-KINDS: tuple = fw.KINDS
+KINDS: tuple = tuple(text.decode() for text in fw.KIND_TEXT)  # the alert kinds' names, code - 1
 CLEARED: int = fw.CLEARED
 MASK = TIME_MASK  # board times are µs mod 2**30
 BIAS = fw._BIAS  # raw bounds are stored + BIAS (docs/supervision.md)

@@ -40,6 +40,13 @@ def _bounds(st: list, word_at: int) -> int:
     return st[word_at] >> 16
 
 
+def _conditioned(rules: dict) -> list[int]:
+    """The messages that feed some condition (a gate rule, a tracked signal, a trigger): each
+    has an entry in cx's per-message part, in this order."""
+    return [mi for mi in range(len(rules["TIMEOUT_US"]))
+            if rules["PRE_RULES"][mi] or rules["SLOTS_OF"][mi] or rules["TRIGGERS"][mi]]
+
+
 def st_head(rules: dict, rows: int) -> bytes:
     """ST: Supervisor.st's header and message entries as a new log starts them (`rows`: where
     its signal words start)."""
@@ -58,7 +65,8 @@ def st_head(rules: dict, rows: int) -> bytes:
         st[m + fw._CRC_LANE] = rules["CRC_LANE"][mi]
         st[m + fw._CTR_MASK] = rules["COUNTER_MASK"][mi]
         st[m + fw._SIG_START] = rules["SIG_START"][mi]
-        st[m + fw._COND] = 1 if rules["PRE_RULES"][mi] or rules["SLOTS_OF"][mi] or rules["TRIGGERS"][mi] else 0
+    for c, mi in enumerate(_conditioned(rules)):  # its entry in cx + 1 (0: none)
+        st[fw._MSG + fw._MW * mi + fw._COND] = c + 1
     return struct.pack(f"<{len(st)}i", *st)
 
 
@@ -161,7 +169,8 @@ def cond_table(rules: dict, rows: int, extra: dict) -> bytes:
     st = [0] * (fw._MSG + fw._MW * nm) + list(struct.unpack(f"<{len(rules['SIG_TAB']) // 4}i", rules["SIG_TAB"]))
     ns = len(rules["SLOT_LANE"])
     nr = len(rules["RULES"])
-    at = size = fw._CX_MSG + fw._CXW * nm  # the per-message lists start after the header
+    conditioned = _conditioned(rules)
+    at = size = fw._CX_MSG + fw._CXW * len(conditioned)  # the per-message lists start after the header
     for mi in range(nm):
         if len(rules["PRE_RULES"][mi]) + len(rules["TRIGGERS"][mi]) // 2 > fw._MAX_TODO:
             raise SuperviseError(f"message {mi}: more than {fw._MAX_TODO} condition rules")
@@ -170,8 +179,8 @@ def cond_table(rules: dict, rows: int, extra: dict) -> bytes:
     per_rule = (fw._CX_MEMO, fw._CX_ACTIVE, fw._CX_PEND)
     size += len(per_slot) * ns + (len(per_rule) + fw._MNW + 2) * nr  # + the entries, two deps each
     cx = [0] * size
-    for mi in range(nm):
-        h = fw._CX_MSG + fw._CXW * mi
+    for c, mi in enumerate(conditioned):
+        h = fw._CX_MSG + fw._CXW * c
         cx[h + fw._CM_SLOTS] = at
         cx[h + fw._CM_NSLOTS] = len(rules["SLOTS_OF"][mi])
         for s in rules["SLOTS_OF"][mi]:
