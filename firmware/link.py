@@ -312,32 +312,34 @@ def _encode_long(dst, src, n):
 
 
 @micropython.viper
-def _can_index(p, blen: int, offs) -> int:
+def _can_index(i: int, top: int, p, blen: int, offs) -> int:
     """Check the CAN batch body p[3:3+blen] and note each record's offset in offs;
-    returns the record count, or -1 when the body does not parse exactly."""
+    returns the record count, or -1 when the body does not parse exactly. (i, top: the
+    register locals; callers pass 0, 0.)"""
     b = ptr8(p)
-    o = ptr16(offs)
     if blen < CAN_BATCH_HEADER or b[HEADER + 3] & 0xC0:  # first_no: a frame number < 2**30
         return -1
-    end = HEADER + blen
+    last = HEADER + blen - CAN_RECORD_HEADER  # where the last record's header may start
     count = b[HEADER + 4]
+    o = ptr16(int(ptr16(offs)) + 2 * count)  # o[k] for k = -count .. -1: offs[count + k]
+    k = 0 - count
     i = HEADER + CAN_BATCH_HEADER
-    k = 0
-    while k < count:
-        if i + CAN_RECORD_HEADER > end:
+    while k:
+        if i > last:
             return -1
         top = b[i + 7]  # the key's high byte: ext flag, then 0, 0, id bits 28..24
-        if top & 0x60:
-            return -1
-        if (top & 0x80) == 0 and (top != 0 or b[i + 6] != 0 or (b[i + 5] & 0xF8) != 0):
+        if top & 0x80:
+            if top & 0x60:
+                return -1
+        elif top | b[i + 6] | (b[i + 5] & 0xF8):
             return -1  # a standard id above 0x7FF
-        n = b[i + 8]
-        if n > CAN_MAX_DATA:
+        top = b[i + 8]  # len
+        if top > CAN_MAX_DATA:
             return -1
         o[k] = i
-        i += CAN_RECORD_HEADER + n
+        i += CAN_RECORD_HEADER + top
         k += 1
-    if i != end:
+    if i != last + CAN_RECORD_HEADER:
         return -1
     return count
 
@@ -502,7 +504,7 @@ class FrameReader:
             self._last = seq
             n -= HEADER
             if t == CAN:
-                count = self._can_index(p, n, self._offs)
+                count = self._can_index(0, 0, p, n, self._offs)
                 if count < 0:
                     self.bad_frames += 1
                     continue

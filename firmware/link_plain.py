@@ -126,7 +126,7 @@ def _encode_plain(_i, _c, dst, src, n):
 
 
 
-def _can_index_plain(p, blen, offs):
+def _can_index_plain(_i, _top, p, blen, offs):
     if blen < CAN_BATCH_HEADER or p[HEADER + 3] & 0xC0:
         return -1
     end = HEADER + blen
