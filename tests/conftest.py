@@ -14,6 +14,22 @@ def dbc():
     return load_dbc(PROJECT_DBC)
 
 
+@pytest.fixture(scope="session")
+def whole_scenario(tmp_path_factory):
+    """whole_scenario(name): `name` simulated at full length (seed 2, .blf, the project DBC),
+    once per test run for every test that needs a whole scenario: simulate's Result."""
+    from host_tools.simulate import simulate
+
+    folder, runs = tmp_path_factory.mktemp("whole-scenarios"), {}
+
+    def run(name):
+        if name not in runs:
+            runs[name] = simulate(name, folder / f"{name}.blf", seed=2, dbc=load_dbc(PROJECT_DBC))
+        return runs[name]
+
+    return run
+
+
 @pytest.fixture(scope="module")
 def qemu_session():
     """One emulated Pyboard (100 KB heap) per test module, for running MicroPython scripts on

@@ -162,7 +162,11 @@ def sidecar_conditions(truth):
 
 
 def run(tmp_path, name, seconds=None, *settings):
-    result = simulate(name, tmp_path / f"{name}.blf", duration_s=seconds, seed=2, settings=list(settings))
+    return checked(simulate(name, tmp_path / f"{name}.blf", duration_s=seconds, seed=2, settings=list(settings)))
+
+
+def checked(result):
+    """A run's log and truth, its condition alerts checked against the receiver above."""
     truth = result.truth
     found = conditions(result.log, truth["limits"])
     assert sorted(found, key=lambda a: (a[1], a[0])) == sidecar_conditions(truth)
@@ -179,8 +183,8 @@ def test_city_drive_raises_nothing(tmp_path):
     assert truth["scenario"]["trailer"] is None
 
 
-def test_highway_tow_overheats_on_the_grade_and_runs_low(tmp_path):
-    _, truth = run(tmp_path, "highway_tow")
+def test_highway_tow_overheats_on_the_grade_and_runs_low(whole_scenario):
+    _, truth = checked(whole_scenario("highway_tow"))
     assert kinds(truth) == ["overtemperature", "soc_low_for_tow"]
     hot, low = truth["expected_alerts"]
     assert 250 < hot["start"] < hot["end"] < 460  # on the 8 km climb, over after the crest
@@ -188,8 +192,8 @@ def test_highway_tow_overheats_on_the_grade_and_runs_low(tmp_path):
     assert truth["summary"]["soc_end_pct"] < 20 < truth["summary"]["soc_start_pct"]
 
 
-def test_trailer_sway_is_seen_once_a_few_half_cycles_into_the_swing(tmp_path):
-    log, truth = run(tmp_path, "trailer_sway")
+def test_trailer_sway_is_seen_once_a_few_half_cycles_into_the_swing(whole_scenario):
+    log, truth = checked(whole_scenario("trailer_sway"))
     (alert,) = truth["expected_alerts"]
     p = truth["scenario"]["parameters"]
     assert alert["kind"] == "trailer_sway" and alert["message"] == "HitchLoad" and alert["signal"] == "hitch_angle_deg"
@@ -214,14 +218,14 @@ def test_trailer_sway_is_seen_once_a_few_half_cycles_into_the_swing(tmp_path):
     assert p["slow_to_kph"] - 2 < min(v for t, v in speed if t > react) < p["cruise_kph"] - 10
 
 
-def test_hitch_overload_trips_while_loading(tmp_path):
-    _, truth = run(tmp_path, "hitch_overload")
+def test_hitch_overload_trips_while_loading(whole_scenario):
+    _, truth = checked(whole_scenario("hitch_overload"))
     (alert,) = truth["expected_alerts"]
     assert alert["kind"] == "tongue_overload" and 40 < alert["start"] < 70 and alert["end"] is None
 
 
-def test_unhitch_rehitch_alerts_only_for_the_loose_plug(tmp_path):
-    _, truth = run(tmp_path, "unhitch_rehitch")
+def test_unhitch_rehitch_alerts_only_for_the_loose_plug(tmp_path, whole_scenario):
+    _, truth = checked(whole_scenario("unhitch_rehitch"))
     (alert,) = truth["expected_alerts"]
     assert alert["kind"] == "trailer_disconnected_moving"
     assert 200.0 <= alert["start"] < 200.03 and 200.6 <= alert["end"] < 200.63
@@ -229,8 +233,8 @@ def test_unhitch_rehitch_alerts_only_for_the_loose_plug(tmp_path):
     assert kinds(quiet) == []
 
 
-def test_sensor_fault_alerts_for_each_harness_failure(tmp_path):
-    _, truth = run(tmp_path, "sensor_fault")
+def test_sensor_fault_alerts_for_each_harness_failure(whole_scenario):
+    _, truth = checked(whole_scenario("sensor_fault"))
     alerts = truth["expected_alerts"]
     assert [(a["kind"], a["detail"]) for a in alerts] == [
         ("sensor_fault", "OPEN_CIRCUIT"), ("sensor_fault", "SHORT_CIRCUIT"), ("sensor_fault", "SUPPLY_VOLTAGE_ERROR")]
