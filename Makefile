@@ -36,7 +36,7 @@ qemu-if-possible: setup
 	$(BIN)/python -m host_tools.qemu_board.build --install --if-possible
 
 test: build qemu-if-possible
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q --durations=15 tests
 
 # The qemu tier alone (part of `make test`): the firmware's test families on the emulated Pyboard
 QEMU_TIER = tests/host/test_vboard_qemu.py tests/host/test_differential_qemu.py tests/firmware/test_app_heap_qemu.py \
