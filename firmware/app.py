@@ -121,37 +121,24 @@ class Board:
             self.log(_LOG_INFO, self.selection)
 
     # ---- one frame ------------------------------------------------------------------
-    @micropython.native
-    def decode(self, frame_no, can_id, ext, data, n, t=0):
-        # t: the frame's time, µs mod 2**30 (the log's in replay mode)
-        stats = self.stats
-        stats[_RECEIVED] += 1
-        key = can_id | _EXT_KEY if ext else can_id
-        fn = self.decoders.get(key)
-        if fn is not None:
-            result = fn(data, self.lanes, self.selected, n)
-        else:  # a message in the decoder's table, or an id it does not know (ERR_UNKNOWN_ID)
-            result = self.table_decode(key, data, self.lanes, self.selected, n)
-        if self.supervisor is not None:
-            # before decimation: every frame counts for timeouts, counters and conditions.
-            # A frame that fails its checks still goes out as TELEMETRY; its ALERT marks
-            # the values invalid (docs/supervision.md).
-            self.supervisor.frame(frame_no, t, result, can_id, ext, data, n, self.lanes, self.selected)
-        if result >= 0:
-            stats[_DECODED] += 1
-            if stats[_DECODED] % self.decimation:
-                return
-        elif result == dbc.ERR_UNKNOWN_ID:
-            stats[_UNKNOWN] += 1
-        elif result == dbc.ERR_LENGTH:
-            stats[_WRONG_LENGTH] += 1
-        else:
-            stats[_BAD_MUX] += 1
-        writer = self.writer
-        k = writer.telemetry(frame_no, result, self.lanes, self.selected)
-        while k >= 0:
-            self.send(writer.telemetry_flush())
-            k = writer.telemetry(frame_no, result, self.lanes, self.selected, k)
+    if TYPE_CHECKING:  # mypy's view of decode (compiled to nothing): app_live.decode
+
+        def decode(self, frame_no, can_id, ext, data, n, t=0):
+            pass
+
+    else:
+
+        def __getattr__(self, name):
+            # decode(frame_no, can_id, ext, data, n, t=0): one frame through the decoder,
+            # supervision and TELEMETRY, for the paths that take frames one at a time (live
+            # mode, loopback replay, telemetry changed, tests): app_live's, loaded on first
+            # use (replay from the link never calls it: its code stays out of the heap)
+            if name != "decode":
+                raise AttributeError(name)
+            import app_live
+
+            Board.decode = app_live.decode
+            return self.decode
 
     @micropython.native
     def replay_batch(self):

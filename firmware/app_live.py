@@ -1,9 +1,11 @@
 # The board's paths through a CAN controller (app.Board): live mode, loopback replay and
-# the bus's error state. Apart from app.py so that a board replaying from the link, the
-# common case, holds none of this code in RAM: Board imports it only when it opens a
-# controller (docs/architecture.md).
+# the bus's error state, and Board.decode (one frame at a time: these paths and telemetry
+# changed). Apart from app.py so that a board replaying from the link, the common case,
+# holds none of this code in RAM: Board imports it only when it opens a controller or
+# decodes one frame at a time (docs/architecture.md).
 import time
 
+import micropython
 from micropython import const
 
 import dbc_decoder as dbc
@@ -12,7 +14,14 @@ _LIVE_BURST = const(16)  # CAN frames taken per pass before serving the link aga
 _LOG_ERROR = const(3)
 _T_MASK = const(0x3FFFFFFF)  # supervision times: µs mod 2**30, as replay records carry them
 _FRAME_NO_MASK = const(0x3FFFFFFF)  # frame numbers count mod 2**30, as on the wire
-_DROPPED = const(9)  # STATS field
+_EXT_KEY = const(0x20000000)  # the decoder's key flag for extended ids
+# STATS fields (app.py's)
+_RECEIVED = const(1)
+_DECODED = const(2)
+_UNKNOWN = const(3)
+_WRONG_LENGTH = const(4)
+_BAD_MUX = const(5)
+_DROPPED = const(9)
 # ALERT codes 32.. are the board's own (1..31 supervision's): 32 can_bus_state, value the
 # new can_state (can_source.STATE_*), cleared (| 0x100) back at error-active
 _ALERT_BUS_STATE = const(32)
@@ -20,6 +29,40 @@ _CLEARED = const(0x100)
 _STATE_ACTIVE = const(0)
 _STATE_BUS_OFF = const(3)
 _STATE_NONE = const(255)
+
+
+@micropython.native
+def decode(board, frame_no, can_id, ext, data, n, t=0):
+    """Board.decode (app.Board attaches it when first used): one frame through the decoder,
+    supervision and TELEMETRY. t: the frame's time, µs mod 2**30 (the log's in replay mode)."""
+    stats = board.stats
+    stats[_RECEIVED] += 1
+    key = can_id | _EXT_KEY if ext else can_id
+    fn = board.decoders.get(key)
+    if fn is not None:
+        result = fn(data, board.lanes, board.selected, n)
+    else:  # a message in the decoder's table, or an id it does not know (ERR_UNKNOWN_ID)
+        result = board.table_decode(key, data, board.lanes, board.selected, n)
+    if board.supervisor is not None:
+        # before decimation: every frame counts for timeouts, counters and conditions.
+        # A frame that fails its checks still goes out as TELEMETRY; its ALERT marks
+        # the values invalid (docs/supervision.md).
+        board.supervisor.frame(frame_no, t, result, can_id, ext, data, n, board.lanes, board.selected)
+    if result >= 0:
+        stats[_DECODED] += 1
+        if stats[_DECODED] % board.decimation:
+            return
+    elif result == dbc.ERR_UNKNOWN_ID:
+        stats[_UNKNOWN] += 1
+    elif result == dbc.ERR_LENGTH:
+        stats[_WRONG_LENGTH] += 1
+    else:
+        stats[_BAD_MUX] += 1
+    writer = board.writer
+    k = writer.telemetry(frame_no, result, board.lanes, board.selected)
+    while k >= 0:
+        board.send(writer.telemetry_flush())
+        k = writer.telemetry(frame_no, result, board.lanes, board.selected, k)
 
 
 def replay_loopback(board):

@@ -108,7 +108,9 @@ def build(self, cfg, port):
         self.sup_other = supervise.other
         self.sup_st = self.supervisor.st
     if ch is not None:
-        self.decode = ch.decode(self, type(self).decode)  # notes the frame time first
+        import app_live  # Board.decode's code
+
+        self.decode = ch.decode(self, app_live.decode)  # notes the frame time first
         self.caps |= link.CAP_TELEMETRY_CHANGED
         self.at[_AT_TM] = 0  # replay_batch: each record through decode(), which picks
     # live: frames from the CAN controller. Replay with "replay_path": "loopback": the

@@ -203,13 +203,10 @@ def _fit_script(body: str, held: str) -> str:
 
 
 # Run with the build folder mounted (mpremote mount): the board imports the firmware, the
-# decoder and the rule tables and builds app.Board as its boot does (app.main: the config
-# file read and dropped, the port's module held; replay over the link), on its own word size
-# and allocator, without a file copied onto it. The port is not opened (mpremote has it): its
-# module is held whole, where the boot keeps one class of it.
-_FIT_PROBE = _fit_script("    import sys, app, host_port, config\n    cfg = config.load()[0]\n"
-                         "    config = None\n    del sys.modules['config']\n"
-                         "    cfg.update({cfg!r})\n    b = app.Board(cfg, None)\n", "b")
+# decoder and the rule tables and builds app.Board as its boot does (app.start; replay over
+# the link), on its own word size and allocator, without a file copied onto it. The port is
+# not opened (mpremote has it): its module is held whole, where the boot keeps one class of it.
+_FIT_PROBE = _fit_script("    import app, host_port\n    b = app.Board({cfg!r}, None)\n", "b")
 # Supervision apart, first in a heap of its own (its lookup is not called while it starts):
 # the mount's own code would otherwise fragment the heap its large tables need.
 _FIT_SUPERVISION = _fit_script(
