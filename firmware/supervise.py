@@ -1,8 +1,9 @@
 # Signal supervision between decode and link: timeouts, E2E counters and CRCs, ranges,
 # and the towing/battery conditions, all driven by the rule tables that
 # host_tools/supervision/rules.py generates from the DBC and the config (module supervise_rules).
-# Plain Python for MicroPython and CPython alike: the host's reference runs this file; on
-# the board Supervisor.frame is its viper twin (_frame_v, at the end).
+# Plain Python for MicroPython and CPython alike: the host's reference runs this file with
+# the bytecode twins of its viper code (firmware/supervise_plain.py: Supervisor.frame, _due,
+# other); on the board Supervisor.frame is _frame_v (at the end).
 # Works in raw integer units and preallocated arrays: nothing is allocated per frame,
 # alerts included (their text is bytes; link.Writer packs it as is).
 #
@@ -59,51 +60,51 @@ _RANGE_OPEN = const(0x80)  # in a message's _OPEN: some range run of it is open
 # Rule types. supervise_rules.RULES rows: kind, type, mi, si, then per type the parameters
 # named below (host_tools/supervision/rules.py writes them by these names). Debounce
 # (supervise_rules.DEBOUNCE, per rule): raised after that many evaluations in a row find the
-# on-condition (not for T_MEAN, T_EDGE, T_SWAY: their window, edge or half cycles are theirs).
+# on-condition (not for _T_MEAN, _T_EDGE, _T_SWAY: their window, edge or half cycles are theirs).
 _RULE_KIND = const(0)
 _RULE_TYPE = const(1)
 _RULE_MI = const(2)
 _RULE_SI = const(3)
-_RULE_SLOT = const(4)  # the rule's signal: its slot (T_STATUS: its lane)
-T_STATUS = const(1)  # alert when the lane is neither fine value
+_RULE_SLOT = const(4)  # the rule's signal: its slot (_T_STATUS: its lane)
+_T_STATUS = const(1)  # alert when the lane is neither fine value
 _STATUS_FINE = const(5)
 _STATUS_FINE_2 = const(6)
-T_ABOVE = const(2)  # on raw >= _ABOVE_ON, off raw <= _ABOVE_OFF
+_T_ABOVE = const(2)  # on raw >= _ABOVE_ON, off raw <= _ABOVE_OFF
 _ABOVE_ON = const(5)
 _ABOVE_OFF = const(6)
-T_SPREAD = const(3)  # on slot - minus >= _SPREAD_ON, off <= _SPREAD_OFF
+_T_SPREAD = const(3)  # on slot - minus >= _SPREAD_ON, off <= _SPREAD_OFF
 _SPREAD_MINUS = const(5)
 _SPREAD_ON = const(6)
 _SPREAD_OFF = const(7)
-T_MEAN = const(4)  # over the window (µs): on 1000*sum > n*_MEAN_ON, off 1000*sum <= n*_MEAN_OFF
+_T_MEAN = const(4)  # over the window (µs): on 1000*sum > n*_MEAN_ON, off 1000*sum <= n*_MEAN_OFF
 _MEAN_WINDOW = const(5)
 _MEAN_ON = const(6)
 _MEAN_OFF = const(7)
 _MEAN_RING = const(8)  # where its samples start in ring_t/ring_v
 _MEAN_SIZE = const(9)
-T_EDGE = const(5)  # _EDGE_FROM -> _EDGE_TO while the speed slot >= _EDGE_SPEED: on; off on _EDGE_FROM
+_T_EDGE = const(5)  # _EDGE_FROM -> _EDGE_TO while the speed slot >= _EDGE_SPEED: on; off on _EDGE_FROM
 _EDGE_FROM = const(5)
 _EDGE_TO = const(6)
 _EDGE_SPEED_SLOT = const(7)
 _EDGE_SPEED = const(8)
-T_LOW_WHILE = const(6)  # on raw <= _LOW_ON while the while slot == its value; off raw >= _LOW_OFF or not
+_T_LOW_WHILE = const(6)  # on raw <= _LOW_ON while the while slot == its value; off raw >= _LOW_OFF or not
 _LOW_ON = const(5)
 _LOW_OFF = const(6)
 _LOW_WHILE_SLOT = const(7)
 _LOW_WHILE_VALUE = const(8)
-T_OUTSIDE = const(7)  # on raw >= _OUT_ON_HI or raw <= _OUT_ON_LO, off _OUT_OFF_LO <= raw <= _OUT_OFF_HI
+_T_OUTSIDE = const(7)  # on raw >= _OUT_ON_HI or raw <= _OUT_ON_LO, off _OUT_OFF_LO <= raw <= _OUT_OFF_HI
 _OUT_ON_HI = const(5)
 _OUT_ON_LO = const(6)
 _OUT_OFF_LO = const(7)
 _OUT_OFF_HI = const(8)
-T_LIMITS = const(8)  # the upper and lower (a magnitude) slots times _LIM_PER in the slot's raw units:
+_T_LIMITS = const(8)  # the upper and lower (a magnitude) slots times _LIM_PER in the slot's raw units:
 # on raw > up + _LIM_MARGIN or raw < -(lo + _LIM_MARGIN), off within _LIM_CLEAR
 _LIM_UPPER = const(5)
 _LIM_LOWER = const(6)
 _LIM_PER = const(7)
 _LIM_MARGIN = const(8)
 _LIM_CLEAR = const(9)
-T_SWAY = const(9)  # turning points (the band is in its cx entry); a half cycle counts when its
+_T_SWAY = const(9)  # turning points (the band is in its cx entry); a half cycle counts when its
 # peak-to-peak >= _SWAY_ON and _SWAY_SHORTEST <= its µs <= _SWAY_LONGEST; on after _SWAY_CYCLES in a
 # row; off below _SWAY_OFF or out of band, or no turning point for _SWAY_LONGEST µs
 _SWAY_ON = const(5)
@@ -111,16 +112,16 @@ _SWAY_OFF = const(6)
 _SWAY_SHORTEST = const(7)
 _SWAY_LONGEST = const(8)
 _SWAY_CYCLES = const(9)
-T_SUM = const(10)  # the slot vs the sum of a multiplexed message's signals (kept per group in the
+_T_SUM = const(10)  # the slot vs the sum of a multiplexed message's signals (kept per group in the
 # rule's cx entry): on |_SUM_PER*raw - sum| > _SUM_ON, off <= _SUM_OFF
 _SUM_PER = const(5)
 _SUM_ON = const(6)
 _SUM_OFF = const(7)
-T_BAND = const(11)  # then (state, lo, hi) triples from _BAND_FIRST: on raw < lo or raw > hi for the
+_T_BAND = const(11)  # then (state, lo, hi) triples from _BAND_FIRST: on raw < lo or raw > hi for the
 # state's triple, off inside it (or a state without one)
 _BAND_STATE_SLOT = const(5)
 _BAND_FIRST = const(6)
-# ring_st, per rule 3 ints: a T_MEAN run in bytecode (head, count, total); T_SWAY (the last
+# ring_st, per rule 3 ints: a _T_MEAN run in bytecode (head, count, total); _T_SWAY (the last
 # turning point's value, half cycles in a row)
 _RS_HEAD = const(0)
 _RS_COUNT = const(1)
@@ -202,58 +203,6 @@ _SKIP = const(0xFF)
 _NO_CTR = const(0x3FFFFFFF)
 
 
-def _checks_plain(st, t, mi, n, lanes, data, sel):
-    # the checks of a decoded frame of message mi (n payload bytes): its flags and _R_ bits
-    m = _MSG + _MW * mi
-    ret = _R_OPEN if st[m + _OPEN] else 0
-    if (t - st[_LATEST]) & _MASK >= _HALF:
-        ret |= _F_OUT_OF_ORDER
-    else:
-        st[_LATEST] = t
-        if st[_TOW_US] and (t - st[_TOW_AT]) & _MASK >= st[_TOW_US]:
-            st[_TOW_AT] = t
-            ret |= _R_TOW
-        if (t - st[_SCAN_AT]) & _MASK >= st[_SCAN_US]:
-            # the scan: Supervisor.tick only when some other message is due (this one's
-            # frame is here: it is not)
-            st[_SCAN_AT] = t
-            for i in range(st[_NM]):
-                o = _MSG + _MW * i
-                if i != mi and not st[o + _TIMED_OUT] and st[o + _LIMIT] < (t - st[o + _RX]) & _MASK < _HALF:
-                    ret |= _R_SCAN
-                    break
-    last = st[m + _RX]
-    st[_OLD_RX] = last
-    since = (t - last) & _MASK
-    if since < _HALF:
-        if st[m + _TIMED_OUT]:
-            ret |= _R_BACK
-        elif since > st[m + _LIMIT]:
-            ret |= _R_LATE
-        st[m + _RX] = t
-    lane = st[m + _CTR_LANE]
-    if lane:
-        crc = 0xFF
-        for i in range(n - 1):
-            crc = _CRC8[crc ^ data[i]]
-        if crc ^ 0xFF != lanes[st[m + _CRC_LANE]]:
-            return ret | _F_CRC
-        counter = lanes[lane - 1]
-        last = st[m + _LAST_CTR]
-        st[m + _LAST_CTR] = counter
-        if last != _NO_CTR:
-            delta = (counter - last) & st[m + _CTR_MASK]
-            if delta == 0:
-                return ret | _F_REPEATED
-            if delta > st[_MAX_DELTA]:
-                ret |= _F_JUMP
-    rows = st[_ROWS] + _RW * st[m + _SIG_START]
-    for k in range(1, sel[0] + 1):
-        if _out_of_range(st, rows + _RW * sel[k], lanes):
-            return ret | _R_RANGE
-    return ret
-
-
 def _raw(st, row, lanes):
     # a signal's raw value from its lane, sign-extended from its own length
     w = st[row]
@@ -277,33 +226,6 @@ def _out_of_range(st, row, lanes):
         return False
     v = _raw(st, row, lanes)
     return not _in_range(st, row, v) and v + _BIAS != st[b + _ROW_NA]
-
-
-def _due_plain(st, n, t):
-    # first message not yet timed out whose last frame is older than its limit, else -1
-    for i in range(n):
-        m = _MSG + _MW * i
-        if not st[m + _TIMED_OUT]:
-            since = (t - st[m + _RX]) & _MASK
-            if st[m + _LIMIT] < since < _HALF:
-                return i
-    return -1
-
-
-_due = _due_plain
-
-
-def _other_plain(st, t):
-    # another ECU's frame (the decoder's ERR_UNKNOWN_ID) at time t: 1 when all it does is
-    # move the clock (in order, no timeout scan due), done here; 0: call Supervisor.frame
-    # (which then does everything). frame() of such a frame does exactly this.
-    if not st[_STARTED] or (t - st[_LATEST]) & _MASK >= _HALF or (t - st[_SCAN_AT]) & _MASK >= st[_SCAN_US]:
-        return 0
-    st[_LATEST] = t
-    return 1
-
-
-other = _other_plain  # other(sup.st, t): the board calls it before frame() for unknown ids
 
 
 # The conditions' int32 array (Supervisor.cx), which _slots_plain and _slots_v work on: a header (where each
@@ -343,7 +265,7 @@ _MNW = const(16)
 _E_HOW = const(0)
 _E_SLOT = const(1)
 _MN_ALWAYS = const(0)  # no test here: the bit on every trigger (whose inputs moved, if it has any)
-# T_MEAN, when its sums cannot overflow a small int (the host decides, else _MN_ALWAYS:
+# _T_MEAN, when its sums cannot overflow a small int (the host decides, else _MN_ALWAYS:
 # Supervisor._mean runs it): ring values and the total are stored + _BIAS, and `1000 * total
 # > count * p` is tested as `1000 * (total - count * q) > count * r` with p = 1000 q + r.
 _MN_MEAN = const(1)
@@ -357,14 +279,14 @@ _EM_SIZE = const(8)
 _EM_HEAD = const(9)
 _EM_COUNT = const(10)
 _EM_TOTAL = const(11)  # + _BIAS
-# T_ABOVE, T_OUTSIDE: raised at value + _BIAS >= _EL_ON_FROM or < _EL_ON_BELOW, cleared within
+# _T_ABOVE, _T_OUTSIDE: raised at value + _BIAS >= _EL_ON_FROM or < _EL_ON_BELOW, cleared within
 # _EL_OFF_FROM .. _EL_OFF_TO
 _MN_LEVEL = const(2)
 _EL_ON_FROM = const(2)
 _EL_ON_BELOW = const(3)
 _EL_OFF_FROM = const(4)
 _EL_OFF_TO = const(5)
-# T_SWAY: the bit on a turning point, or when raised and none came for too long
+# _T_SWAY: the bit on a turning point, or when raised and none came for too long
 _MN_SWAY = const(3)
 _ES_BAND = const(2)
 _ES_EXT = const(3)  # the running extreme + _BIAS
@@ -376,7 +298,7 @@ _ES_TURNED = const(8)  # 1: this frame confirmed a turning point
 _ES_DIR = const(9)  # 0 nothing seen, 1 rising, 2 falling, 3 not known yet
 _ES_SEEN = const(10)  # a turning point was seen
 _ES_TURN_V = const(11)  # its value + _BIAS
-# T_SUM: evaluated on a frame of another message when all groups are known; ring_v holds
+# _T_SUM: evaluated on a frame of another message when all groups are known; ring_v holds
 # each group's sum, ring_t whether it is known
 _MN_SUM = const(4)
 _EU_MUX_LANE = const(1)
@@ -393,7 +315,7 @@ _EU_SLOT = const(12)
 _EU_PER = const(13)  # 0: not tested here, the bit on every evaluation
 _EU_ON = const(14)  # + _BIAS
 _EU_OFF = const(15)  # + _BIAS
-# T_SPREAD, T_EDGE, T_LIMITS tested here (_acts) when their numbers cannot overflow a 32-bit
+# _T_SPREAD, _T_EDGE, _T_LIMITS tested here (_acts) when their numbers cannot overflow a 32-bit
 # board's int (the host decides, else _MN_ALWAYS); the values + _BIAS
 _MN_SPREAD = const(5)
 _EP_A = const(1)
@@ -411,268 +333,6 @@ _EI_LOWER = const(3)
 _EI_PER = const(4)
 _EI_MARGIN = const(5)
 _EI_CLEAR = const(6)
-
-
-def _slots_plain(cx, lanes, st, mi, t, ring_t, ring_v):
-    # bit j set when rule j of the message (its gate rules, then its trigger pairs:
-    # Supervisor._conditions) must be evaluated: a gate rule when its status changed; then, if
-    # the gate is open, the frame's tracked values are taken (_take_plain) and a triggered
-    # rule's bit set when it will act (_wants_plain)
-    h = _CX_MSG + _CXW * (st[_MSG + _MW * mi + _COND] - 1)
-    memo = cx[_CX_MEMO]
-    out = 0
-    at = cx[h + _CM_PRE]
-    npre = cx[h + _CM_NPRE]
-    for j in range(npre):
-        k = cx[at + 2 * j]
-        v = lanes[cx[at + 2 * j + 1]]
-        if v != cx[memo + k]:
-            cx[memo + k] = v
-            out |= 1 << j
-    gate = cx[h + _CM_GATE]
-    if gate and lanes[gate - 1] != cx[h + _CM_GATE_VALUE]:
-        return out
-    _take_plain(cx, lanes, st, h)
-    fresh = cx[_CX_FRESH]
-    ver = cx[_CX_VER]
-    dep = cx[_CX_DEP]
-    at = cx[h + _CM_TRIG]
-    for j in range(cx[h + _CM_NTRIG]):
-        k = cx[at + 2 * j]
-        need = cx[at + 2 * j + 1]
-        if need and not cx[fresh + need - 1]:
-            continue
-        a = cx[dep + 2 * k]
-        if a:  # only when an input's version moved
-            v = cx[ver + a - 1] + cx[ver + cx[dep + 2 * k + 1] - 1]
-            if v == cx[memo + k]:
-                continue
-            cx[memo + k] = v
-        if _wants_plain(cx, lanes, st, k, mi, t, ring_t, ring_v):
-            out |= 1 << (npre + j)
-    return out
-
-
-def _take_plain(cx, lanes, st, h):
-    # the message's tracked values, those in range, into cur/prev/curb (fresh: taken now)
-    cur = cx[_CX_CUR]
-    known = cx[_CX_KNOWN]
-    fresh = cx[_CX_FRESH]
-    ver = cx[_CX_VER]
-    at = cx[h + _CM_SLOTS]
-    for j in range(cx[h + _CM_NSLOTS]):
-        s = cx[at + j]
-        row = cx[cx[_CX_ROW] + s]
-        raw = _raw(st, row, lanes)
-        if st[(st[row] >> 16) + _ROW_BITS] == _SKIP or _in_range(st, row, raw):
-            if cx[known + s] < 2 or raw != cx[cur + s]:
-                cx[ver + s] += 1
-                if cx[known + s] < 2:
-                    cx[known + s] += 1
-            cx[cx[_CX_PREV] + s] = cx[cur + s]
-            cx[cur + s] = raw
-            cx[cx[_CX_CURB] + s] = raw + _BIAS
-            cx[fresh + s] = 1
-        else:
-            cx[fresh + s] = 0
-
-
-def _wants_plain(cx, lanes, st, k, mi, t, ring_t, ring_v):
-    # rule k's entry: whether Supervisor._rule must evaluate it on this frame
-    m = cx[_CX_MEAN] + _MNW * k
-    how = cx[m + _E_HOW]
-    if how == _MN_ALWAYS:
-        return True
-    if how == _MN_MEAN:
-        return _mean_plain(cx, k, t, ring_t, ring_v)
-    if how == _MN_SWAY:
-        return _sway_plain(cx, k, t)
-    if how == _MN_SUM:
-        return _sum_plain(cx, lanes, st, k, mi, ring_t, ring_v)
-    return _acts(cx, k, m, how)
-
-
-def _acts(cx, k, m, how):
-    # _MN_LEVEL, _MN_SPREAD, _MN_EDGE, _MN_LIMITS: True when _rule evaluates the rule on this
-    # frame and finds its state flips (the off-condition when raised, else the on-condition)
-    # or its debounce counts
-    curb = cx[_CX_CURB]
-    active = cx[cx[_CX_ACTIVE] + k]
-    pend = cx[cx[_CX_PEND] + k]
-    if how == _MN_LEVEL:
-        b = cx[curb + cx[m + _E_SLOT]]
-        if active:
-            return cx[m + _EL_OFF_FROM] <= b <= cx[m + _EL_OFF_TO]
-        return b >= cx[m + _EL_ON_FROM] or b < cx[m + _EL_ON_BELOW] or pend > 0
-    if how == _MN_SPREAD:
-        fresh = cx[_CX_FRESH]
-        a = cx[m + _EP_A]
-        b = cx[m + _EP_B]
-        if not (cx[fresh + a] and cx[fresh + b]):
-            return False
-        d = cx[curb + a] - cx[curb + b]
-        if active:
-            return d <= cx[m + _EP_OFF] - _BIAS
-        return d >= cx[m + _EP_ON] - _BIAS or pend > 0
-    if how == _MN_EDGE:  # no debounce: an edge is one frame
-        s = cx[m + _E_SLOT]
-        if not cx[cx[_CX_FRESH] + s]:
-            return False
-        v = cx[cx[_CX_CUR] + s]
-        if active:
-            return v == cx[m + _EE_FROM]
-        return (v == cx[m + _EE_TO] and cx[cx[_CX_KNOWN] + s] == 2 and cx[cx[_CX_PREV] + s] == cx[m + _EE_FROM]
-                and cx[curb + cx[m + _EE_SPEED_SLOT]] >= cx[m + _EE_SPEED])
-    known = cx[_CX_KNOWN]  # _MN_LIMITS
-    s = cx[m + _E_SLOT]
-    u = cx[m + _EI_UPPER]
-    lo_slot = cx[m + _EI_LOWER]
-    if not (cx[known + s] and cx[known + u] and cx[known + lo_slot]):
-        return False
-    v = cx[curb + s] - _BIAS
-    up = cx[m + _EI_PER] * (cx[curb + u] - _BIAS)
-    lo = -cx[m + _EI_PER] * (cx[curb + lo_slot] - _BIAS)
-    if active:
-        margin = cx[m + _EI_CLEAR] - _BIAS
-        return lo - margin <= v <= up + margin
-    margin = cx[m + _EI_MARGIN] - _BIAS
-    return v > up + margin or v < lo - margin or pend > 0
-
-
-def _sway_plain(cx, k, t):
-    # the frame's value against the last extreme: a turning point when it has come back by
-    # the band (docs/supervision.md, trailer_sway)
-    m = cx[_CX_MEAN] + _MNW * k
-    v = cx[cx[_CX_CURB] + cx[m + _E_SLOT]]
-    band = cx[m + _ES_BAND]
-    direction = cx[m + _ES_DIR]
-    turn = -1
-    if direction == 0:
-        cx[m + _ES_HIGH] = v
-        cx[m + _ES_LOW] = v
-        cx[m + _ES_DIR] = 3
-    elif direction == 3:
-        if v > cx[m + _ES_HIGH]:
-            cx[m + _ES_HIGH] = v
-        if v < cx[m + _ES_LOW]:
-            cx[m + _ES_LOW] = v
-        if v <= cx[m + _ES_HIGH] - band:
-            turn = cx[m + _ES_HIGH]
-            cx[m + _ES_DIR] = 2
-            cx[m + _ES_EXT] = v
-        elif v >= cx[m + _ES_LOW] + band:
-            turn = cx[m + _ES_LOW]
-            cx[m + _ES_DIR] = 1
-            cx[m + _ES_EXT] = v
-    elif direction == 1:
-        if v > cx[m + _ES_EXT]:
-            cx[m + _ES_EXT] = v
-        elif v <= cx[m + _ES_EXT] - band:
-            turn = cx[m + _ES_EXT]
-            cx[m + _ES_DIR] = 2
-            cx[m + _ES_EXT] = v
-    else:
-        if v < cx[m + _ES_EXT]:
-            cx[m + _ES_EXT] = v
-        elif v >= cx[m + _ES_EXT] + band:
-            turn = cx[m + _ES_EXT]
-            cx[m + _ES_DIR] = 1
-            cx[m + _ES_EXT] = v
-    if turn >= 0:
-        cx[m + _ES_TURN_V] = turn
-        cx[m + _ES_TURNED] = 1
-        return True
-    return bool(cx[cx[_CX_ACTIVE] + k] and cx[m + _ES_SEEN] and (t - cx[m + _ES_TURN_T]) & _MASK > cx[m + _ES_LONGEST])
-
-
-def _sum_plain(cx, lanes, st, k, mi, ring_t, ring_v):
-    # a frame of the summed message: its group's sum replaces the group's last one (a value
-    # out of range makes the group unknown); a frame of another, once all groups are known,
-    # is an evaluation: True when T_SUM's test flips or its debounce counts (or it is not
-    # tested here)
-    m = cx[_CX_MEAN] + _MNW * k
-    groups = cx[m + _EU_GROUPS]
-    if mi != cx[m + _EU_MSG]:
-        if cx[m + _EU_KNOWN] != groups:
-            return False
-        if not cx[m + _EU_PER]:
-            return True
-        d = (cx[cx[_CX_CURB] + cx[m + _EU_SLOT]] - _BIAS) * cx[m + _EU_PER] - (cx[m + _EU_TOTAL] - _BIAS)
-        if d < 0:
-            d = -d
-        if cx[cx[_CX_ACTIVE] + k]:
-            return d <= cx[m + _EU_OFF] - _BIAS
-        return d > cx[m + _EU_ON] - _BIAS or cx[cx[_CX_PEND] + k] > 0
-    g = lanes[cx[m + _EU_MUX_LANE]]
-    if g < 0 or g >= groups:
-        return False
-    row = cx[m + _EU_FIRST_ROW] + cx[m + _EU_GROUP_STEP] * g
-    ok = True
-    total = 0
-    for j in range(cx[m + _EU_PER_GROUP]):
-        raw = lanes[st[row] & _LANE_MASK]
-        if not _in_range(st, row, raw):
-            ok = False
-        total += raw
-        row += cx[m + _EU_SIGNAL_STEP]
-    at = cx[m + _EU_RING] + g
-    sums = cx[m + _EU_TOTAL] - _BIAS
-    if ring_t[at]:
-        sums -= ring_v[at]
-    if ok:
-        ring_v[at] = total
-        sums += total
-        if not ring_t[at]:
-            ring_t[at] = 1
-            cx[m + _EU_KNOWN] += 1
-    elif ring_t[at]:
-        ring_t[at] = 0
-        cx[m + _EU_KNOWN] -= 1
-    cx[m + _EU_TOTAL] = sums + _BIAS
-    return False
-
-
-def _mean_plain(cx, k, t, ring_t, ring_v):
-    # a windowed mean's step: True when its state flips
-    m = cx[_CX_MEAN] + _MNW * k
-    size = cx[m + _EM_SIZE]
-    at = cx[m + _EM_RING]
-    head = cx[m + _EM_HEAD]
-    count = cx[m + _EM_COUNT]
-    total = cx[m + _EM_TOTAL] - _BIAS
-    s = cx[m + _E_SLOT]
-    if cx[cx[_CX_FRESH] + s]:
-        if count == size:  # full: the oldest goes
-            total -= ring_v[at + head] - _BIAS
-            head += 1
-            if head == size:
-                head = 0
-            count -= 1
-        i = head + count
-        if i >= size:
-            i -= size
-        ring_t[at + i] = t
-        v = cx[cx[_CX_CURB] + s]
-        ring_v[at + i] = v
-        total += v - _BIAS
-        count += 1
-    window = cx[m + _EM_WINDOW]
-    while count and (t - ring_t[at + head]) & _MASK >= window:
-        total -= ring_v[at + head] - _BIAS
-        head += 1
-        if head == size:
-            head = 0
-        count -= 1
-    cx[m + _EM_HEAD] = head
-    cx[m + _EM_COUNT] = count
-    cx[m + _EM_TOTAL] = total + _BIAS
-    if not count:
-        return False
-    active = cx[cx[_CX_ACTIVE] + k]
-    q = cx[m + (_EM_Q_OFF if active else _EM_Q_ON)] - _BIAS
-    d = total - count * q
-    above = d >= size or (d >= 0 and 1000 * d > count * cx[m + (_EM_R_OFF if active else _EM_R_ON)])
-    return not above if active else above
 
 
 class Supervisor:
@@ -767,25 +427,6 @@ class Supervisor:
             st[_MSG + _MW * mi + _RX] = t
 
     # ---- one frame -----------------------------------------------------------------------
-    def frame(self, frame_no, t, result, can_id, ext, data, n, lanes, selected):
-        """Check one received frame (result: the decoder's message index or error code).
-        Returns True when its values are usable, False when they must not be trusted."""
-        # the board runs _frame_v instead: keep the two in step
-        st = self.st
-        if not st[_STARTED]:
-            self._start(t)
-        if result < 0:
-            self._failed(frame_no, t, result, can_id, ext)
-            return False
-        ret = _checks_plain(st, t, result, n, lanes, data, selected)
-        if ret and not self._flagged(frame_no, t, result, lanes, selected, ret):
-            return False
-        if st[_MSG + _MW * result + _COND]:
-            todo = _slots_plain(self.cx, lanes, st, result, t, self.ring_t, self.ring_v)
-            if todo:
-                self._conditions(frame_no, t, result, lanes, todo)
-        return True
-
     def _flagged(self, frame_no, t, mi, lanes, selected, ret):
         # what the checks found beyond a clean frame (ret: _checks's bits): a towing sample or
         # timeout scan due, a timeout ending, flags, open runs. False: the values are unusable
@@ -991,27 +632,27 @@ class Supervisor:
         typ = rule[_RULE_TYPE]
         cur = self.cur
         on = self.active[k]  # raised: the test is the off-condition
-        if typ == T_ABOVE:
+        if typ == _T_ABOVE:
             v = cur[rule[_RULE_SLOT]]
             self._step(frame_no, k, rule, (v <= rule[_ABOVE_OFF]) if on else (v >= rule[_ABOVE_ON]), v)
-        elif typ == T_MEAN:
+        elif typ == _T_MEAN:
             cx = self.cx
             m = cx[_CX_MEAN] + _MNW * k
             if cx[m + _E_HOW] == _MN_MEAN:  # _mean_v ran the window: its state flips
                 self._flip(frame_no, k, rule, (cx[m + _EM_TOTAL] - _BIAS) // cx[m + _EM_COUNT])
             else:
                 self._mean(frame_no, t, k, rule)
-        elif typ == T_STATUS:
+        elif typ == _T_STATUS:
             v = lanes[rule[_RULE_SLOT]]
             fine = v == rule[_STATUS_FINE] or v == rule[_STATUS_FINE_2]
             self._step(frame_no, k, rule, fine if on else not fine, v)
-        elif typ == T_SPREAD:
+        elif typ == _T_SPREAD:
             a = rule[_RULE_SLOT]
             b = rule[_SPREAD_MINUS]
             if self.fresh[a] and self.fresh[b]:
                 v = cur[a] - cur[b]
                 self._step(frame_no, k, rule, (v <= rule[_SPREAD_OFF]) if on else (v >= rule[_SPREAD_ON]), v)
-        elif typ == T_EDGE:
+        elif typ == _T_EDGE:
             s = rule[_RULE_SLOT]
             v = cur[s]
             fresh = self.fresh[s]
@@ -1022,7 +663,7 @@ class Supervisor:
                        and cur[rule[_EDGE_SPEED_SLOT]] >= rule[_EDGE_SPEED])
             if hit:
                 self._flip(frame_no, k, rule, v)
-        elif typ == T_LOW_WHILE:
+        elif typ == _T_LOW_WHILE:
             s = rule[_RULE_SLOT]
             c = rule[_LOW_WHILE_SLOT]
             v = cur[s]
@@ -1032,22 +673,22 @@ class Supervisor:
             else:
                 hit = self.known[s] and v <= rule[_LOW_ON] and while_
             self._step(frame_no, k, rule, hit, v)
-        elif typ == T_OUTSIDE:  # _acts holds the same test
+        elif typ == _T_OUTSIDE:  # _acts holds the same test
             v = cur[rule[_RULE_SLOT]]
             if on:
                 hit = rule[_OUT_OFF_LO] <= v <= rule[_OUT_OFF_HI]
             else:
                 hit = v >= rule[_OUT_ON_HI] or v <= rule[_OUT_ON_LO]
             self._step(frame_no, k, rule, hit, v)
-        elif typ == T_SWAY:
+        elif typ == _T_SWAY:
             self._sway(frame_no, t, k, rule)
-        elif typ == T_SUM:
+        elif typ == _T_SUM:
             cx = self.cx
             d = cur[rule[_RULE_SLOT]] * rule[_SUM_PER] - (cx[cx[_CX_MEAN] + _MNW * k + _EU_TOTAL] - _BIAS)
             if d < 0:
                 d = -d
             self._step(frame_no, k, rule, (d <= rule[_SUM_OFF]) if on else (d > rule[_SUM_ON]), d)
-        elif typ == T_BAND:
+        elif typ == _T_BAND:
             s = rule[_RULE_SLOT]
             c = rule[_BAND_STATE_SLOT]
             if self.fresh[s] and self.fresh[c]:
@@ -1059,7 +700,7 @@ class Supervisor:
                         out = v < rule[i + 1] or v > rule[i + 2]
                         break
                 self._step(frame_no, k, rule, (not out) if on else out, v)
-        elif typ == T_LIMITS:
+        elif typ == _T_LIMITS:
             known = self.known
             s = rule[_RULE_SLOT]
             if known[s] and known[rule[_LIM_UPPER]] and known[rule[_LIM_LOWER]]:
@@ -1597,9 +1238,5 @@ if sys.implementation.name == "micropython":
         Supervisor.frame = _frame_v  # type: ignore[method-assign]
         other = _other_v
         _due = _due_v
-        # the plain twins are the host's reference (held to the board by the e2e tests and
-        # tests/firmware/test_supervise_twins.py): on the board they would only take RAM
-        del _checks_plain, _due_plain, _slots_plain, _take_plain, _wants_plain, _acts, _mean_plain, _sway_plain
-        del _sum_plain, _other_plain
     except (ImportError, AttributeError):
         pass

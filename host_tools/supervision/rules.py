@@ -22,10 +22,10 @@ TABLES_FILE = f"{RULES_MODULE}.bin"  # beside the module on the board: ST, SIG_T
 BOARD_KEYS = ("MESSAGES", "SIGNALS", "SLOTS", "RULES", "DEBOUNCE", "TOW_RANGE", "RING_SIZE", "ST_BYTES", "SIG_TAB_BYTES",
               "CX_BYTES")
 
-_TYPES = {"status": fw.T_STATUS, "above": fw.T_ABOVE, "spread": fw.T_SPREAD, "mean": fw.T_MEAN, "edge": fw.T_EDGE,
-          "low_while": fw.T_LOW_WHILE, "outside": fw.T_OUTSIDE, "limits": fw.T_LIMITS, "sway": fw.T_SWAY,
-          "sum": fw.T_SUM, "band": fw.T_BAND}
-_NO_DEBOUNCE = {fw.T_MEAN: "its window", fw.T_EDGE: "an edge is one frame", fw.T_SWAY: "half_cycles"}
+_TYPES = {"status": fw._T_STATUS, "above": fw._T_ABOVE, "spread": fw._T_SPREAD, "mean": fw._T_MEAN, "edge": fw._T_EDGE,
+          "low_while": fw._T_LOW_WHILE, "outside": fw._T_OUTSIDE, "limits": fw._T_LIMITS, "sway": fw._T_SWAY,
+          "sum": fw._T_SUM, "band": fw._T_BAND}
+_NO_DEBOUNCE = {fw._T_MEAN: "its window", fw._T_EDGE: "an edge is one frame", fw._T_SWAY: "half_cycles"}
 _SIGNAL_KEYS = ("signal", "minus", "speed_signal", "while_signal", "upper_signal", "lower_signal", "state_signal")
 
 
@@ -198,49 +198,49 @@ def build_tables(dbc: Dbc, overrides: dict | None = None) -> dict:
         if s.scale <= 0:
             raise SuperviseError(f"{s.name}: rules need a positive scale")
         summed_scale = None
-        if typ == fw.T_SUM:
+        if typ == fw._T_SUM:
             sum_mi = next((i for i, m in enumerate(messages) if m.name == rule["sum_message"]), None)
             if sum_mi is None:
                 raise SuperviseError(f"supervision rule {kind}: no message {rule['sum_message']!r}")
             summed_scale = summed_signals(kind, messages[sum_mi])[0].scale
         raw = raw_thresholds(rule, lambda name: find(name)[2], summed_scale)
         p: dict = {}
-        if typ == fw.T_STATUS:
+        if typ == fw._T_STATUS:
             fine = raw["fine"] + raw["fine"][:1]
             p = {fw._RULE_SLOT: lanes[mi][s.name], fw._STATUS_FINE: fine[0], fw._STATUS_FINE_2: fine[1]}
             pre[mi].append(k)
-        elif typ == fw.T_ABOVE:
+        elif typ == fw._T_ABOVE:
             p = {fw._RULE_SLOT: slot(s.name), fw._ABOVE_ON: raw["on_from"], fw._ABOVE_OFF: raw["off_to"]}
             triggers[mi] += [k, p[fw._RULE_SLOT]]
-        elif typ == fw.T_SPREAD:
+        elif typ == fw._T_SPREAD:
             mi_b, _, sb = find(rule["minus"])
             if mi_b != mi or sb.scale != s.scale:
                 raise SuperviseError(f"{kind}: {s.name} and {sb.name} must share a message and a scale")
             p = {fw._RULE_SLOT: slot(s.name), fw._SPREAD_MINUS: slot(sb.name), fw._SPREAD_ON: raw["on_from"],
                  fw._SPREAD_OFF: raw["off_to"]}
             triggers[mi] += [k, -1]
-        elif typ == fw.T_MEAN:
+        elif typ == fw._T_MEAN:
             size = int(config["mean_ring"])
             p = {fw._RULE_SLOT: slot(s.name), fw._MEAN_WINDOW: raw["window_us"], fw._MEAN_ON: raw["on_milli"],
                  fw._MEAN_OFF: raw["off_milli"], fw._MEAN_RING: ring_at, fw._MEAN_SIZE: size}
             ring_at += size
             triggers[mi] += [k, -1]
-        elif typ == fw.T_EDGE:
+        elif typ == fw._T_EDGE:
             p = {fw._RULE_SLOT: slot(s.name), fw._EDGE_FROM: raw["from"], fw._EDGE_TO: raw["to"],
                  fw._EDGE_SPEED_SLOT: slot(find(rule["speed_signal"])[2].name), fw._EDGE_SPEED: raw["speed_from"]}
             triggers[mi] += [k, -1]
-        elif typ == fw.T_LOW_WHILE:
+        elif typ == fw._T_LOW_WHILE:
             mi_w, _, sw = find(rule["while_signal"])
             p = {fw._RULE_SLOT: slot(s.name), fw._LOW_ON: raw["on_to"], fw._LOW_OFF: raw["off_from"],
                  fw._LOW_WHILE_SLOT: slot(sw.name), fw._LOW_WHILE_VALUE: raw["while_value"]}
             triggers[mi] += [k, p[fw._RULE_SLOT]]
             if mi_w != mi:
                 triggers[mi_w] += [k, -1]
-        elif typ == fw.T_OUTSIDE:
+        elif typ == fw._T_OUTSIDE:
             p = {fw._RULE_SLOT: slot(s.name), fw._OUT_ON_HI: raw["on_from"], fw._OUT_ON_LO: raw["on_to_low"],
                  fw._OUT_OFF_LO: raw["off_from"], fw._OUT_OFF_HI: raw["off_to"]}
             triggers[mi] += [k, p[fw._RULE_SLOT]]
-        elif typ == fw.T_SWAY:
+        elif typ == fw._T_SWAY:
             if s.is_float or s.length > 30:
                 raise SuperviseError(f"{kind}: {s.name} must be an integer signal of at most 30 bits")
             p = {fw._RULE_SLOT: slot(s.name), fw._SWAY_ON: raw["on_p2p"], fw._SWAY_OFF: raw["off_p2p"],
@@ -250,7 +250,7 @@ def build_tables(dbc: Dbc, overrides: dict | None = None) -> dict:
                 raise SuperviseError(f"{kind}: needs 0 < min_hz < max_hz and half_cycles >= 1")
             extra[k] = raw["band"]
             triggers[mi] += [k, p[fw._RULE_SLOT]]
-        elif typ == fw.T_SUM:
+        elif typ == fw._T_SUM:
             if not raw["per_exact"]:
                 raise SuperviseError(f"supervision rule {kind}: {s.name}'s scale must be a whole multiple of the summed "
                                      f"signals' ({summed_scale * rule['sum_scale']:g} {s.unit or ''}), without offset")
@@ -260,7 +260,7 @@ def build_tables(dbc: Dbc, overrides: dict | None = None) -> dict:
             ring_at += extra[k]["groups"]
             triggers[sum_mi] += [k, -1]
             triggers[mi] += [k, p[fw._RULE_SLOT]]
-        elif typ == fw.T_BAND:
+        elif typ == fw._T_BAND:
             mi_c, _, sc = find(rule["state_signal"])
             if not rule.get("bands"):
                 raise SuperviseError(f"supervision rule {kind}: give the bands, e.g. {{\"DRIVE\": [0.5, 100]}}")
@@ -271,7 +271,7 @@ def build_tables(dbc: Dbc, overrides: dict | None = None) -> dict:
             triggers[mi] += [k, p[fw._RULE_SLOT]]
             if mi_c != mi:
                 triggers[mi_c] += [k, p[fw._BAND_STATE_SLOT]]
-        elif typ == fw.T_LIMITS:
+        elif typ == fw._T_LIMITS:
             mi_u, _, su = find(rule["upper_signal"])
             mi_l, _, sl = find(rule["lower_signal"])
             if mi_u != mi_l or sl.scale != su.scale or s.offset or su.offset or sl.offset or not raw["per_exact"]:

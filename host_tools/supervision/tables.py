@@ -81,17 +81,17 @@ def _bound(rows: int, st: list, row: int) -> int | None:
 def _deps(rule) -> tuple[int, int]:
     """A rule's input slots (-1: evaluated on every trigger: the window moves)."""
     typ, slot = rule[fw._RULE_TYPE], rule[fw._RULE_SLOT]
-    if typ in (fw.T_ABOVE, fw.T_OUTSIDE):
+    if typ in (fw._T_ABOVE, fw._T_OUTSIDE):
         return slot, slot
-    if typ == fw.T_SPREAD:
+    if typ == fw._T_SPREAD:
         return slot, rule[fw._SPREAD_MINUS]
-    if typ == fw.T_EDGE:
+    if typ == fw._T_EDGE:
         return slot, rule[fw._EDGE_SPEED_SLOT]
-    if typ == fw.T_LOW_WHILE:
+    if typ == fw._T_LOW_WHILE:
         return slot, rule[fw._LOW_WHILE_SLOT]
-    if typ == fw.T_BAND:
+    if typ == fw._T_BAND:
         return slot, rule[fw._BAND_STATE_SLOT]
-    return -1, -1  # T_MEAN, T_LIMITS (three inputs), T_STATUS (a gate rule), T_SWAY, T_SUM
+    return -1, -1  # _T_MEAN, _T_LIMITS (three inputs), _T_STATUS (a gate rule), _T_SWAY, _T_SUM
 
 
 def _entry(rule, k: int, rows: int, st: list, slot_row, extra: dict) -> dict:
@@ -108,17 +108,17 @@ def _entry(rule, k: int, rows: int, st: list, slot_row, extra: dict) -> dict:
     def small(*terms):  # a sum of these magnitudes stays an int on a 32-bit board, biased too
         return None not in terms and sum(terms) < _SMALL
 
-    if typ == fw.T_ABOVE:  # raised at >= on, cleared at <= off
+    if typ == fw._T_ABOVE:  # raised at >= on, cleared at <= off
         return {fw._E_HOW: fw._MN_LEVEL, fw._E_SLOT: slot, fw._EL_ON_FROM: rule[fw._ABOVE_ON] + B,
                 fw._EL_ON_BELOW: 0, fw._EL_OFF_FROM: 0, fw._EL_OFF_TO: rule[fw._ABOVE_OFF] + B}
-    if typ == fw.T_OUTSIDE:  # raised at >= on_hi or <= on_lo, cleared within off_lo .. off_hi
+    if typ == fw._T_OUTSIDE:  # raised at >= on_hi or <= on_lo, cleared within off_lo .. off_hi
         return {fw._E_HOW: fw._MN_LEVEL, fw._E_SLOT: slot, fw._EL_ON_FROM: rule[fw._OUT_ON_HI] + B,
                 fw._EL_ON_BELOW: rule[fw._OUT_ON_LO] + B + 1, fw._EL_OFF_FROM: rule[fw._OUT_OFF_LO] + B,
                 fw._EL_OFF_TO: rule[fw._OUT_OFF_HI] + B}
-    if typ == fw.T_SWAY:  # the band and the longest half cycle; the rest is state
+    if typ == fw._T_SWAY:  # the band and the longest half cycle; the rest is state
         return {fw._E_HOW: fw._MN_SWAY, fw._E_SLOT: slot, fw._ES_BAND: extra[k],
                 fw._ES_LONGEST: rule[fw._SWAY_LONGEST], fw._ES_TURN_V: B}
-    if typ == fw.T_SUM:
+    if typ == fw._T_SUM:
         g = extra[k]
         summed = [_bound(rows, st, g["first_row"] + i * g["group_step"] + j * g["signal_step"])
                   for i in range(g["groups"]) for j in range(g["per_group"])]
@@ -131,25 +131,25 @@ def _entry(rule, k: int, rows: int, st: list, slot_row, extra: dict) -> dict:
                 fw._EU_SIGNAL_STEP: fw._RW * g["signal_step"], fw._EU_TOTAL: B, fw._EU_SLOT: slot,
                 fw._EU_PER: rule[fw._SUM_PER] if fast else 0, fw._EU_ON: rule[fw._SUM_ON] + B if fast else 0,
                 fw._EU_OFF: rule[fw._SUM_OFF] + B if fast else 0}
-    if typ == fw.T_SPREAD:
+    if typ == fw._T_SPREAD:
         minus = rule[fw._SPREAD_MINUS]
         if small(bound(slot), bound(minus), abs(rule[fw._SPREAD_ON]), abs(rule[fw._SPREAD_OFF])):
             return {fw._E_HOW: fw._MN_SPREAD, fw._EP_A: slot, fw._EP_B: minus, fw._EP_ON: rule[fw._SPREAD_ON] + B,
                     fw._EP_OFF: rule[fw._SPREAD_OFF] + B}
-    elif typ == fw.T_EDGE:
+    elif typ == fw._T_EDGE:
         speed = rule[fw._EDGE_SPEED_SLOT]
         if small(bound(speed), abs(rule[fw._EDGE_SPEED])):
             return {fw._E_HOW: fw._MN_EDGE, fw._E_SLOT: slot, fw._EE_SPEED_SLOT: speed,
                     fw._EE_FROM: rule[fw._EDGE_FROM], fw._EE_TO: rule[fw._EDGE_TO],
                     fw._EE_SPEED: rule[fw._EDGE_SPEED] + B}
-    elif typ == fw.T_LIMITS:
+    elif typ == fw._T_LIMITS:
         limits = [bound(rule[fw._LIM_UPPER]), bound(rule[fw._LIM_LOWER])]
         margins = max(abs(rule[fw._LIM_MARGIN]), abs(rule[fw._LIM_CLEAR]))
         if None not in limits and small(bound(slot), rule[fw._LIM_PER] * max(limits), margins):
             return {fw._E_HOW: fw._MN_LIMITS, fw._E_SLOT: slot, fw._EI_UPPER: rule[fw._LIM_UPPER],
                     fw._EI_LOWER: rule[fw._LIM_LOWER], fw._EI_PER: rule[fw._LIM_PER],
                     fw._EI_MARGIN: rule[fw._LIM_MARGIN] + B, fw._EI_CLEAR: rule[fw._LIM_CLEAR] + B}
-    elif typ == fw.T_MEAN:
+    elif typ == fw._T_MEAN:
         row = _bounds(st, rows + fw._RW * slot_row[slot])
         q_on, r_on = divmod(rule[fw._MEAN_ON], 1000)
         q_off, r_off = divmod(rule[fw._MEAN_OFF], 1000)

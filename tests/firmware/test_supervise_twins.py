@@ -130,3 +130,16 @@ def test_an_unknown_ids_frame_moves_the_clock_on_the_board_as_in_the_reference(d
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr
     got = [tuple(line.split()[:1]) + tuple(map(int, line.split()[1:])) for line in result.stdout.splitlines()]
     assert sorted(got) == sorted(want)
+
+
+def test_the_plain_twins_constants_are_supervises():
+    """firmware/supervise_plain.py (the host's bytecode twins, not on the board) repeats the
+    constants of supervise.py it uses: each by the same name and value."""
+    import re
+
+    from host_tools import FIRMWARE_DIR
+    from host_tools.supervision.firmware import fw, plain
+
+    names = re.findall(r"^(_[A-Z][A-Z0-9_]*) = const\(", (FIRMWARE_DIR / "supervise_plain.py").read_text(), re.M)
+    assert len(names) > 100
+    assert [n for n in names if getattr(plain, n) != getattr(fw, n, None)] == []
