@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from host_tools import report
 from host_tools.replay import Replay
 from host_tools.report import write_report
 from host_tools.simulate import simulate
@@ -15,7 +16,7 @@ from mule_testing import supervising_board
 
 
 @pytest.mark.parametrize("suffix", [".log", ".asc"])
-def test_an_alert_has_one_start_time_across_sidecar_report_and_board(dbc, tmp_path, suffix):
+def test_an_alert_has_one_start_time_across_sidecar_report_and_board(dbc, tmp_path, suffix, monkeypatch):
     log = tmp_path / f"cold_soak{suffix}"
     truth = simulate("cold_soak", log, duration_s=4, seed=1, dbc=dbc, faults=["dropout:BmsTempStats@1+1"]).truth
     (timeout,) = [a for a in truth["expected_alerts"] if a["kind"] == "timeout"]
@@ -24,7 +25,11 @@ def test_an_alert_has_one_start_time_across_sidecar_report_and_board(dbc, tmp_pa
     # the replay's first frame is not at the sidecar's epoch: one base would hide a shift
     assert 0.001 < result.t0 - result.origin < 0.1
     out = tmp_path / "report"
+    drawn = []  # the plots on that clock too (test_report.py draws them; rendering six PNGs costs seconds)
+    monkeypatch.setattr(report, "write_plots",
+                        lambda directory, series, t0, expected, raised, **kw: drawn.append((t0, kw["xlabel"])) or [])
     write_report(out, result)
+    assert drawn == [(result.origin, result.time_base)]
     rows = [json.loads(line) for line in (out / "alerts.jsonl").read_text().splitlines()]
     (sidecar_row,) = [r for r in rows if r["source"] == "sidecar" and r["kind"] == "timeout"]
     (board_row,) = [r for r in rows if r["source"] == "board" and r["kind"] == "timeout" and not r["cleared"]]
