@@ -76,12 +76,13 @@ class Board:
         if TYPE_CHECKING:  # for mypy only, compiled to nothing: the attributes build() sets
             from array import array
 
-            self.cfg = self.port = self.supervisor = self.sup_frame = self.sup_other = self.sup_st = cfg
+            self.port = self.supervisor = self.sup_frame = self.sup_other = self.sup_st = cfg
             self.source = self.live = self.bus_guard = self.fns = self.decoders = self.table_decode = cfg
             self.selection = self.sup_problem = self.can_problem = self.name = ""
             self.problems = [""]
             self.replay = True
             self.decimation = self.rx_window = self.boot_id = self.caps = self.live_no = self.bus_no = 0
+            self.watchdog_ms = 0
             self.started = self.last_stats = self.last_credit = self.bus_checked = time.ticks_ms()
             self.rx = self.data = self.own = self.sha = bytearray()
             self.keys = self.at = self.stats = self.record = array("i")
@@ -300,12 +301,12 @@ class Board:
         self.problems = [p for p in (problem, self.sup_problem, self.can_problem,
                                       getattr(self, "changed_problem", None)) if p]
         self.hello()
-        wdt, why = _watchdog(int(self.cfg.get("watchdog_ms", 0)))
+        wdt, why = _watchdog(self.watchdog_ms)
         if why:
             self.problems.append(why)
             self.log(_LOG_ERROR, why)
         elif wdt is not None:
-            self.log(_LOG_INFO, "watchdog on: %d ms (after STOP the board resets)" % self.cfg["watchdog_ms"])
+            self.log(_LOG_INFO, "watchdog on: %d ms (after STOP the board resets)" % self.watchdog_ms)
         reader = self.reader
         port = self.port
         stats = self.stats

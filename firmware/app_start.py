@@ -35,8 +35,8 @@ def _board_name(cfg):
 
 def build(self, cfg, port):
     """Board.__init__'s work (self: the app.Board being built)."""
-    self.cfg = cfg
-    self.port = port
+    self.port = port  # of cfg, only what run() reads keeps (the dict leaves the heap)
+    self.watchdog_ms = int(cfg.get("watchdog_ms", 0))
     self.name = _board_name(cfg)  # HELLO's board
     ch = None  # telemetry "changed": only the signals that moved (firmware/changed.py); its
     # attributes exist only when it is on (none on a board without it: RAM is the budget)
