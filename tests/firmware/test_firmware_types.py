@@ -65,7 +65,8 @@ def test_firmware_and_generated_modules_type_check(typeshed, tmp_path):
     vehicle = load_dbc(FILES / "dbc" / "vehicle_330_canfd_overlapping.dbc", warn=None)  # the walkers, board profile
     generated = [write_decoder(dbc, tmp_path / f"{DECODER_MODULE}.py", "viper"),
                  write_rules(dbc, tmp_path / f"{RULES_MODULE}.py")[0],
-                 write_decoder(vehicle, tmp_path / "vehicle_decoder.py", "viper", board=True)]
+                 write_decoder(vehicle, tmp_path / "vehicle_decoder.py", "viper", board=True),
+                 write_decoder(dbc, tmp_path / "board_decoder.py", "viper", board=True)]  # _KINDS, no walker
     code, findings = firmware_mypy.run_mypy(FIRMWARE + generated, typeshed)
     assert code == 0 and not errors(findings), (
         "firmware/ does not type-check against the MicroPython STM32 stubs "
