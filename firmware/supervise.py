@@ -141,11 +141,12 @@ _TW_PER_W = const(7)
 _TW_CM_NUM = const(8)
 _TW_CM_DEN = const(9)
 _TW_MIN_M = const(10)
-# tow_st: head, count, sum of energy, sum of distance
+# tow_q: head, count, sum of energy, sum of distance, then the samples
 _TQ_HEAD = const(0)
 _TQ_COUNT = const(1)
 _TQ_ENERGY = const(2)
 _TQ_DIST = const(3)
+_TQ_SAMPLES = const(4)
 
 _MASK = const(0x3FFFFFFF)  # replay times are µs mod 2**30
 _HALF = const(0x20000000)
@@ -247,7 +248,9 @@ _CX_CURB = const(8)  # the last usable value + _BIAS (what viper compares)
 _CX_MEAN = const(9)  # per rule, _MNW ints: its entry
 _CX_ACTIVE = const(10)  # per rule: raised
 _CX_PEND = const(11)  # per rule: evaluations in a row that found it on (its debounce counts)
-_CX_MSG = const(12)  # per message that feeds a condition (st's _COND - 1), _CXW ints:
+_CX_RING_T = const(12)  # the rings (RING_SIZE ints each): a mean's times, a sum's groups known
+_CX_RING_V = const(13)  # a mean's values, a sum's group sums
+_CX_MSG = const(14)  # per message that feeds a condition (st's _COND - 1), _CXW ints:
 _CXW = const(8)
 _CM_SLOTS = const(0)  # where its slots are
 _CM_NSLOTS = const(1)
@@ -345,14 +348,12 @@ class Supervisor:
         self.tow = getattr(rules, "TOW_RANGE", ()) if tow_range is not None else ()  # type: tuple
         self.tow_emit = tow_range
         n = self.tow[_TW_SAMPLES] if self.tow else 1
-        self.tow_e = array("i", bytes(4 * n))  # per sample: energy (W s), distance (cm)
-        self.tow_d = array("i", bytes(4 * n))
-        self.tow_st = array("i", bytes(4 * 4))  # _TQ_*
+        # _TQ_*, then per sample its energy (W s), then per sample its distance (cm)
+        self.tow_q = array("i", bytes(4 * (_TQ_SAMPLES + 2 * n)))
         nm = rules.MESSAGES
         ns = rules.SLOTS
         nr = len(rules.RULES)
         nrows = rules.SIGNALS
-        self.n_messages = nm
         # the int32 tables (host_tools/supervision/tables.py): ST and SIG_TAB make st, CX cx;
         # in the module (the host's reference), or on the board in a file read straight into
         # the arrays (reset), so its RAM never holds them twice
@@ -364,8 +365,6 @@ class Supervisor:
         # per message: the last frame whose ranges were checked, which a range run still open
         # was flagged on (an open run is flagged on every such frame until it ends)
         self.range_last = array("I", bytes(4 * nm))
-        self.ring_t = array("i", bytes(4 * rules.RING_SIZE))
-        self.ring_v = array("i", bytes(4 * rules.RING_SIZE))
         self.ring_st = array("i", bytes(4 * 3 * nr))  # per rule: _RS_*
         # the conditions' state lives in one int32 array too (cx), so the update of a
         # frame's tracked values and the choice of the rules to evaluate run in viper
@@ -375,8 +374,9 @@ class Supervisor:
         self.cur, self.prev, self.known, self.fresh, self.ver = (mv[cx[p]:cx[p] + ns] for p in range(_CX_VER + 1))
         self.memo = mv[cx[_CX_MEMO]:cx[_CX_MEMO] + nr]
         self.active = mv[cx[_CX_ACTIVE]:cx[_CX_ACTIVE] + nr]
+        self.ring_t = mv[cx[_CX_RING_T]:cx[_CX_RING_T] + rules.RING_SIZE]  # in cx: one array for _slots_v
+        self.ring_v = mv[cx[_CX_RING_V]:cx[_CX_RING_V] + rules.RING_SIZE]
         self.pend = mv[cx[_CX_PEND]:cx[_CX_PEND] + nr]  # per rule: evaluations in a row that found it on (debounce)
-        self.debounce = getattr(rules, "DEBOUNCE", None) or bytes(nr)
         self.alerts = 0
 
     def reset(self):
@@ -392,8 +392,8 @@ class Supervisor:
                     raise ValueError(r.TABLES + ": too short, run `mule flash` again")
         if not self.tow:
             self.st[_TOW_US] = 0  # no estimate
-        for a in (self.runs, self.run_last, self.range_runs, self.range_last, self.ring_st, self.ring_t,
-                  self.tow_e, self.tow_d, self.tow_st):
+        for a in (self.runs, self.run_last, self.range_runs, self.range_last, self.ring_st,
+                  self.tow_q):
             for i in range(len(a)):
                 a[i] = 0
 
@@ -410,12 +410,12 @@ class Supervisor:
         if not st[_STARTED]:
             return
         st[_SCAN_AT] = t
-        mi = _due(st, self.n_messages, t)
+        mi = _due(st, st[_NM], t)
         while mi >= 0:
             m = _MSG + _MW * mi
             st[m + _TIMED_OUT] = 1
             self._send(frame_no, _TIMEOUT, 0, mi, -1, (st[m + _RX] + st[m + _LIMIT]) & _MASK)
-            mi = _due(st, self.n_messages, t)
+            mi = _due(st, st[_NM], t)
 
     def _start(self, t):
         st = self.st
@@ -423,7 +423,7 @@ class Supervisor:
         st[_LATEST] = t
         st[_SCAN_AT] = t
         st[_TOW_AT] = t
-        for mi in range(self.n_messages):  # the log's start counts as a frame of every id
+        for mi in range(st[_NM]):  # the log's start counts as a frame of every id
             st[_MSG + _MW * mi + _RX] = t
 
     # ---- one frame -----------------------------------------------------------------------
@@ -538,7 +538,7 @@ class Supervisor:
         runs = self.range_runs
         st = self.st
         base = st[_MSG + _MW * mi + _SIG_START]
-        end = st[_MSG + _MW * (mi + 1) + _SIG_START] if mi + 1 < self.n_messages else len(runs)
+        end = st[_MSG + _MW * (mi + 1) + _SIG_START] if mi + 1 < st[_NM] else len(runs)
         still = False
         for row in range(base, end):
             if runs[row] < 0:  # flagged on this frame (_ranges): the run goes on
@@ -557,19 +557,19 @@ class Supervisor:
         tow = self.tow
         known = self.known
         cur = self.cur
-        q = self.tow_st
+        q = self.tow_q
         size = tow[_TW_SAMPLES]
         if known[tow[_TW_SOC]] and known[tow[_TW_VOLT]] and known[tow[_TW_AMP]] and known[tow[_TW_SPEED]]:
             if q[_TQ_COUNT] == size:  # full: the oldest goes
-                q[_TQ_ENERGY] -= self.tow_e[q[_TQ_HEAD]]
-                q[_TQ_DIST] -= self.tow_d[q[_TQ_HEAD]]
+                q[_TQ_ENERGY] -= q[_TQ_SAMPLES + q[_TQ_HEAD]]
+                q[_TQ_DIST] -= q[_TQ_SAMPLES + size + q[_TQ_HEAD]]
                 q[_TQ_HEAD] = (q[_TQ_HEAD] + 1) % size
                 q[_TQ_COUNT] -= 1
             i = (q[_TQ_HEAD] + q[_TQ_COUNT]) % size
             e = cur[tow[_TW_VOLT]] * cur[tow[_TW_AMP]] // tow[_TW_PER_W]  # W, for one second: W s
             d = cur[tow[_TW_SPEED]] * tow[_TW_CM_NUM] // tow[_TW_CM_DEN]  # cm
-            self.tow_e[i] = e
-            self.tow_d[i] = d
+            q[_TQ_SAMPLES + i] = e
+            q[_TQ_SAMPLES + size + i] = d
             q[_TQ_COUNT] += 1
             q[_TQ_ENERGY] += e
             q[_TQ_DIST] += d
@@ -609,7 +609,7 @@ class Supervisor:
     def _step(self, frame_no, k, rule, hit, value):
         # hit: the off-condition when raised, else the on-condition; a debounced rule is
         # raised after debounce[k] evaluations in a row found it on
-        need = self.debounce[k]
+        need = self.r.DEBOUNCE[k]
         if self.active[k] or need <= 1:
             if hit:
                 self._flip(frame_no, k, rule, value)
@@ -789,7 +789,7 @@ if sys.implementation.name == "micropython":
         import micropython
 
         @micropython.viper
-        def _slots_v(cxa, lanes, sta, mi: int, t: int, ring_t, ring_v) -> int:
+        def _slots_v(cxa, lanes, sta, mi: int, t: int) -> int:
             # _slots_plain, with _take_plain, _wants_plain's dispatch and _acts's level test inline.
             # A table's entry is read through a pointer to it (e[_NAME]: one load, a constant offset)
             cx = ptr32(cxa)
@@ -885,11 +885,11 @@ if sys.implementation.name == "micropython":
                     elif b < e[_EL_ON_FROM] and b >= e[_EL_ON_BELOW] and cx[cx[_CX_PEND] + k] == 0:
                         run = 0
                 elif how == _MN_MEAN:
-                    run = int(_mean_v(cxa, k, m, t, ring_t, ring_v))
+                    run = int(_mean_v(cxa, k, m, t))
                 elif how == _MN_SWAY:
                     run = int(_sway_v(cxa, k, m, t))
                 elif how == _MN_SUM:
-                    run = int(_sum_v(cxa, lanes, sta, k, m, mi, ring_t, ring_v))
+                    run = int(_sum_v(cxa, lanes, sta, k, m, mi))
                 elif how != _MN_ALWAYS:
                     run = int(_acts_v(cxa, k, m, how))
                 if run != 0:
@@ -991,7 +991,7 @@ if sys.implementation.name == "micropython":
                        and ((t - e[_ES_TURN_T]) & _MASK) > e[_ES_LONGEST])
 
         @micropython.viper
-        def _sum_v(cxa, lanes, sta, k: int, m: int, mi: int, ring_ta, ring_va) -> int:
+        def _sum_v(cxa, lanes, sta, k: int, m: int, mi: int) -> int:
             # _sum_plain
             cx = ptr32(cxa)
             e = ptr32(int(cx) + 4 * m)
@@ -1029,8 +1029,8 @@ if sys.implementation.name == "micropython":
                 row += step
                 i += 1
             a = e[_EU_RING] + g
-            ring_t = ptr32(ring_ta)
-            ring_v = ptr32(ring_va)
+            ring_t = ptr32(int(cx) + 4 * cx[_CX_RING_T])
+            ring_v = ptr32(int(cx) + 4 * cx[_CX_RING_V])
             sums = e[_EU_TOTAL] - _BIAS
             if ring_t[a] != 0:
                 sums -= ring_v[a]
@@ -1047,13 +1047,12 @@ if sys.implementation.name == "micropython":
             return 0
 
         @micropython.viper
-        def _mean_v(cxa, k: int, m: int, t: int, ring_ta, ring_va) -> int:
+        def _mean_v(cxa, k: int, m: int, t: int) -> int:
             # _mean_plain
             cx = ptr32(cxa)
             e = ptr32(int(cx) + 4 * m)
-            a = 4 * e[_EM_RING]
-            ring_t = ptr32(int(ptr32(ring_ta)) + a)
-            ring_v = ptr32(int(ptr32(ring_va)) + a)
+            ring_t = ptr32(int(cx) + 4 * (cx[_CX_RING_T] + e[_EM_RING]))
+            ring_v = ptr32(int(cx) + 4 * (cx[_CX_RING_V] + e[_EM_RING]))
             size = e[_EM_SIZE]
             head = e[_EM_HEAD]
             filled = e[_EM_COUNT]
@@ -1205,7 +1204,7 @@ if sys.implementation.name == "micropython":
                     return False
             if ms[_COND] == 0:
                 return True
-            todo = int(_slots_v(self.cx, lanes, sta, result, t, self.ring_t, self.ring_v))
+            todo = int(_slots_v(self.cx, lanes, sta, result, t))
             if todo != 0:
                 self._conditions(frame_no, t, result, lanes, todo)
             return True

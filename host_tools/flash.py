@@ -252,7 +252,7 @@ def supervisor_array_bytes(messages: int, sig_tab: int, cx: int, ring: int, rule
     rows = signals
     arrays = {"st": 4 * (16 + 10 * messages) + sig_tab, "cx": cx, "runs": 4 * 5 * messages,
               "run_last": 4 * 5 * messages, "range_runs": 4 * rows, "range_last": 4 * messages,
-              "ring_t": 4 * ring, "ring_v": 4 * ring, "ring_st": 12 * rules}
+              "ring_st": 12 * rules}  # the rings are in cx
     return sum(arrays.values()) + 32 * len(arrays)
 
 

@@ -178,6 +178,7 @@ def cond_table(rules: dict, rows: int, extra: dict) -> bytes:
     per_slot = (fw._CX_CUR, fw._CX_PREV, fw._CX_KNOWN, fw._CX_FRESH, fw._CX_VER, fw._CX_ROW, fw._CX_CURB)
     per_rule = (fw._CX_MEMO, fw._CX_ACTIVE, fw._CX_PEND)
     size += len(per_slot) * ns + (len(per_rule) + fw._MNW + 2) * nr  # + the entries, two deps each
+    size += 2 * rules["RING_SIZE"]  # the rings, zeroed
     cx = [0] * size
     for c, mi in enumerate(conditioned):
         h = fw._CX_MSG + fw._CXW * c
@@ -207,6 +208,9 @@ def cond_table(rules: dict, rows: int, extra: dict) -> bytes:
     for part in per_rule:
         cx[part] = at
         at += nr
+    for part in (fw._CX_RING_T, fw._CX_RING_V):
+        cx[part] = at
+        at += rules["RING_SIZE"]
     cx[fw._CX_MEAN] = at
     at += fw._MNW * nr
     cx[fw._CX_DEP] = at

@@ -11,7 +11,7 @@ from host_tools.flash import build_firmware
 from mule_testing import PROJECT_DBC
 
 # 35.2 KB here before issue 17's cut (module 22.9 KB, of it 11.8 KB viper machine code; rules
-# 2.5 KB; tables 10.1 KB); 26.1 KB since: the viper twins read table entries at constant
+# 2.5 KB; tables 10.1 KB); 25.9 KB since: the viper twins read table entries at constant
 # offsets, the bytecode twins live in supervise_plain (not on the board), signals share their
 # bounds, st's head and cx come from supervise_rules.bin (the module keeps what the board
 # reads), no per-signal range stamps or last frames
