@@ -250,11 +250,12 @@ class Board:
             psp[tm_no] = no
             psp[tm_result] = result & 0xFFFF
             psp[tm_k] = 0
-            k = int(tm_add(tm, ps, lanes, table, selected))
+            # viper takes the buffers as pointers (the type checker wants ptr8/ptr32)
+            k = int(tm_add(tm, ps, lanes, table, selected))  # type: ignore[arg-type]
             while k >= 0:
                 self.send(writer.telemetry_flush())
                 psp[tm_k] = k
-                k = int(tm_add(tm, ps, lanes, table, selected))
+                k = int(tm_add(tm, ps, lanes, table, selected))  # type: ignore[arg-type]
         return count
 
     def replay_loopback(self):

@@ -687,7 +687,8 @@ class Writer:
         ps[_TM_NO] = frame_no
         ps[_TM_RESULT] = result & 0xFFFF
         ps[_TM_K] = k
-        return self._tm_add(self._tm, ps, lanes, self._table, selected)
+        # viper takes the buffers as pointers (the type checker wants ptr8/ptr32)
+        return self._tm_add(self._tm, ps, lanes, self._table, selected)  # type: ignore[arg-type]
 
     @micropython.viper
     def telemetry_flush(self) -> int:

@@ -410,12 +410,12 @@ class Supervisor:
         if not st[_STARTED]:
             return
         st[_SCAN_AT] = t
-        mi = _due(st, st[_NM], t)
+        mi = _due(st, st[_NM], t)  # type: ignore[arg-type]  # viper: st as a pointer
         while mi >= 0:
             m = _MSG + _MW * mi
             st[m + _TIMED_OUT] = 1
             self._send(frame_no, _TIMEOUT, 0, mi, -1, (st[m + _RX] + st[m + _LIMIT]) & _MASK)
-            mi = _due(st, st[_NM], t)
+            mi = _due(st, st[_NM], t)  # type: ignore[arg-type]
 
     def _start(self, t):
         st = self.st
@@ -1234,7 +1234,8 @@ if sys.implementation.name == "micropython":
             st[_LATEST] = t
             return 1
 
-        Supervisor.frame = _frame_v  # type: ignore[method-assign]
+        # the bytecode frame is supervise_plain's, put in by the host only
+        Supervisor.frame = _frame_v  # type: ignore[attr-defined]
         other = _other_v
         _due = _due_v
     except (ImportError, AttributeError):
