@@ -97,3 +97,18 @@ def test_multiplexer_branches_alike_share_one():
         "elif m0 == 14:"]
     assert "o[1 + 2 * x0] = v\n" in runs and "o[2 + 2 * x0] = v\n" in runs  # two lanes a value
     assert "o[4 - x0] = v\n" in runs  # ReverseRun: signals defined last value first
+
+
+def test_a_board_module_names_its_file_not_the_hosts_build_folder(tmp_path):
+    """A board interns the source name an .mpy records (heap it keeps after start-up) and
+    prints it in tracebacks: the file's name, never the folder it was built in."""
+    from host_tools.flash import FIRMWARE, build_firmware
+
+    files = build_firmware(load_dbc(PROJECT_DBC), tmp_path / "fw", PYBOARD_MARCH, {"mode": "replay"})
+    mpys = [f for f in files if f.suffix == ".mpy"]
+    assert len(mpys) > 3
+    for mpy in mpys:
+        data = mpy.read_bytes()
+        for host in (str(tmp_path), str(FIRMWARE)):
+            assert host.encode() not in data, f"{mpy.name} holds the host path {host}"
+        assert (mpy.stem + ".py").encode() in data, mpy.name
