@@ -11,11 +11,10 @@ from dataclasses import dataclass
 
 from host_tools.board_codes import STATUS_RESULT, replay_us
 from host_tools.codegen import layout
-from cantools.database.errors import DecodeError
-
 from host_tools.dbc import Dbc, frame_key, payload_lengths
 from host_tools.e2e import _e2e, protection
-from host_tools.engines import BAD_MUX, UNKNOWN_ID, WRONG_LENGTH
+from host_tools.engines import UNKNOWN_ID
+from host_tools.engines.cantools_engine import raw_outcome
 from host_tools.link.messages import Alert, TowRange
 from host_tools.supervision.firmware import CLEARED, KINDS, MASK, fw
 from host_tools.supervision.rules import lanes_of, rules_module
@@ -94,10 +93,10 @@ def check_frames(dbc: Dbc, frames, overrides: dict | None = None, rules=None,
     data), numbered 0, 1, 2 ... as a replay numbers them. The alerts, in order; the
     towing range estimates (TowRange messages) go to `tow_out` when given.
 
-    Each frame is decoded as cantools_engine.decode_one does it (cantools, raw, the board's
-    lookup and length rules) and its values put in the decoder's lanes as lane_words does;
-    both inlined here, with what each message needs worked out once: the reference runs
-    over whole scenarios (hundreds of thousands of frames)."""
+    Each frame is decoded by the reference engine's rules (dbc's frame keys, then
+    cantools_engine.raw_outcome) and its values put in the decoder's lanes as lane_words
+    does, with what each message needs worked out once: the reference runs over whole
+    scenarios (hundreds of thousands of frames)."""
     rules = rules or rules_module(dbc, overrides)
     messages = list(dbc.messages)
     index = {m.name: mi for mi, m in enumerate(messages)}
@@ -107,7 +106,7 @@ def check_frames(dbc: Dbc, frames, overrides: dict | None = None, rules=None,
     lanes = array("i", bytes(4 * n_lanes))
     selected = array("H", bytes(2 * (n_sel + 1)))
     out: list[AlertEvent] = []
-    unknown, wrong_length, bad_mux = (STATUS_RESULT[s] for s in (UNKNOWN_ID, WRONG_LENGTH, BAD_MUX))
+    unknown = STATUS_RESULT[UNKNOWN_ID]
 
     def emit(frame_no, code, severity, mi, si, value, text):
         out.append(AlertEvent(int(frame_no), code, severity, mi, si, int(value), bytes(text).decode()))
@@ -138,13 +137,9 @@ def check_frames(dbc: Dbc, frames, overrides: dict | None = None, rules=None,
             check(frame_no, t, unknown, can_id, ext, data, len(data), lanes, selected)
             continue
         message, lengths, fields = plans[mi]
-        if len(data) not in lengths:
-            check(frame_no, t, wrong_length, can_id, ext, data, len(data), lanes, selected)
-            continue
-        try:
-            raw = message.decode(bytes(data), decode_choices=False, scaling=False)
-        except DecodeError:
-            check(frame_no, t, bad_mux, can_id, ext, data, len(data), lanes, selected)
+        status, raw = raw_outcome(message, bytes(data), lengths)
+        if raw is None:
+            check(frame_no, t, STATUS_RESULT[status], can_id, ext, data, len(data), lanes, selected)
             continue
         k = 0
         for name, si, at, signal, n in fields:
