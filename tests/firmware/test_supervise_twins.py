@@ -18,7 +18,8 @@ from host_tools.simulate import simulate
 from host_tools.supervise_bench import pack_frames
 from host_tools.supervision.reference import check_frames
 from host_tools.tools import tool
-from mule_testing import FILES
+from host_tools.dbc import load_dbc
+from mule_testing import FILES, PROJECT_DBC
 
 SCRIPT = Path(__file__).resolve().parent / "supervise_twins_mp.py"
 
@@ -143,3 +144,16 @@ def test_the_plain_twins_constants_are_supervises():
     names = re.findall(r"^(_[A-Z][A-Z0-9_]*) = const\(", (FIRMWARE_DIR / "supervise_plain.py").read_text(), re.M)
     assert len(names) > 100
     assert [n for n in names if getattr(plain, n) != getattr(fw, n, None)] == []
+
+
+def test_the_board_keeps_the_crc_table_not_the_e2e_module(tmp_path):
+    """supervise takes e2e's 256-byte CRC table and drops the module (its functions and
+    dict are heap no board module uses after start-up); the table checks as before."""
+    from host_tools.e2e import _e2e
+
+    files = build_firmware(load_dbc(PROJECT_DBC), tmp_path / "fw", "x64", {"mode": "replay"})
+    assert files
+    script = ("import sys\nsys.path.insert(0, %r)\nimport supervise\n"
+              "print('e2e' in sys.modules, bytes(supervise._CRC8) == %r)\n" % (str(tmp_path / "fw"), _e2e._TABLE))
+    said = subprocess.run([tool("micropython"), "-c", script], capture_output=True, text=True, timeout=30)
+    assert said.stdout.split() == ["False", "True"], said.stdout + said.stderr
