@@ -547,7 +547,7 @@ def generate(dbc: Dbc, mode: str = "viper", tables: str = "auto", board: bool = 
         metadata = ["# (name, frame_id, ext, length, cycle_ms, signal names, units, layout, value tables)",
                     "MESSAGES = (", *message_rows, ")", ""]
     text = "\n".join([
-        f"DBC_NAME = {ascii(_display_name(dbc.path.name))}",
+        *([] if board else [f"DBC_NAME = {ascii(_display_name(dbc.path.name))}"]),  # the board: DBC_SHA256 only
         f"DBC_SHA256 = {dbc.sha256!r}",
         f"EMIT = {mode!r}",
         f"DBC_MESSAGES = const({len(dbc.database.messages)})  # in the DBC; MESSAGES: those decoded here",

@@ -112,3 +112,14 @@ def test_a_board_module_names_its_file_not_the_hosts_build_folder(tmp_path):
         for host in (str(tmp_path), str(FIRMWARE)):
             assert host.encode() not in data, f"{mpy.name} holds the host path {host}"
         assert (mpy.stem + ".py").encode() in data, mpy.name
+
+
+def test_the_board_profile_holds_no_name_the_board_never_reads():
+    """Each global a module defines is an interned name and a dict slot the board keeps: the
+    board profile has no DBC_NAME (HELLO names the DBC by its SHA-256) and no decode() (the
+    firmware calls DECODERS' functions and table_decode); the full profile keeps both."""
+    dbc = load_dbc(PROJECT_DBC)
+    board, full = generate(dbc, board=True), generate(dbc)
+    for name in ("DBC_NAME = ", "def decode("):
+        assert name not in board and name in full, name
+    assert f"DBC_SHA256 = '{dbc.sha256}'" in board
