@@ -40,31 +40,31 @@ import micropython
 from array import array
 from micropython import const
 
-PROTO_VERSION = const(2)
+_PROTO_VERSION = const(2)
 
-HELLO = const(0x01)
+_HELLO = const(0x01)
 SYNC = const(0x02)
 STOP = const(0x03)
 PING = const(0x04)
 CAN = const(0x10)
-TELEMETRY = const(0x11)
-ALERT = const(0x12)
-STATS = const(0x13)
-LOG = const(0x14)
-CREDIT = const(0x15)
-TOW_RANGE = const(0x16)
+_TELEMETRY = const(0x11)
+_ALERT = const(0x12)
+_STATS = const(0x13)
+_LOG = const(0x14)
+_CREDIT = const(0x15)
+_TOW_RANGE = const(0x16)
 
-MAX_PAYLOAD = const(512)
-MAX_BODY = const(505)
-MAX_ENCODED = const(515)  # MAX_PAYLOAD + ceil(MAX_PAYLOAD / 254): the longest COBS run
-MAX_WIRE = const(517)
-HEADER = const(3)
-CRC_SIZE = const(4)
-CAN_BATCH_HEADER = const(5)
-CAN_RECORD_HEADER = const(9)
+_MAX_PAYLOAD = const(512)
+_MAX_BODY = const(505)
+_MAX_ENCODED = const(515)  # MAX_PAYLOAD + ceil(MAX_PAYLOAD / 254): the longest COBS run
+_MAX_WIRE = const(517)
+_HEADER = const(3)
+_CRC_SIZE = const(4)
+_CAN_BATCH_HEADER = const(5)
+_CAN_RECORD_HEADER = const(9)
 CAN_MAX_DATA = const(64)
 STATS_COUNT = const(18)  # u32 fields of STATS before can_state, in docs/protocol.md's order
-FRAME_NO_MASK = const(0x3FFFFFFF)  # frame numbers count mod 2**30: small ints on a 32-bit board
+_FRAME_NO_MASK = const(0x3FFFFFFF)  # frame numbers count mod 2**30: small ints on a 32-bit board
 
 # HELLO
 MODE_LIVE = const(0)
@@ -133,7 +133,7 @@ def _feed(pos: int, c: int, st, out, src) -> int:
     start = pos
     result = _NONE
     while pos < end:
-        if run > MAX_ENCODED:  # dropping an oversize run up to the next 0x00
+        if run > _MAX_ENCODED:  # dropping an oversize run up to the next 0x00
             c = 1
             while pos < end:
                 c = b[pos]
@@ -151,7 +151,7 @@ def _feed(pos: int, c: int, st, out, src) -> int:
                 s[_CODE] = c
                 run = 1
             continue
-        lim = pos + MAX_ENCODED - run
+        lim = pos + _MAX_ENCODED - run
         if lim > end:
             lim = end
         first = pos
@@ -317,13 +317,13 @@ def _can_index(i: int, top: int, p, blen: int, offs) -> int:
     returns the record count, or -1 when the body does not parse exactly. (i, top: the
     register locals; callers pass 0, 0.)"""
     b = ptr8(p)
-    if blen < CAN_BATCH_HEADER or b[HEADER + 3] & 0xC0:  # first_no: a frame number < 2**30
+    if blen < _CAN_BATCH_HEADER or b[_HEADER + 3] & 0xC0:  # first_no: a frame number < 2**30
         return -1
-    last = HEADER + blen - CAN_RECORD_HEADER  # where the last record's header may start
-    count = b[HEADER + 4]
+    last = _HEADER + blen - _CAN_RECORD_HEADER  # where the last record's header may start
+    count = b[_HEADER + 4]
     o = ptr16(int(ptr16(offs)) + 2 * count)  # o[k] for k = -count .. -1: offs[count + k]
     k = 0 - count
-    i = HEADER + CAN_BATCH_HEADER
+    i = _HEADER + _CAN_BATCH_HEADER
     while k:
         if i > last:
             return -1
@@ -337,9 +337,9 @@ def _can_index(i: int, top: int, p, blen: int, offs) -> int:
         if top > CAN_MAX_DATA:
             return -1
         o[k] = i
-        i += CAN_RECORD_HEADER + top
+        i += _CAN_RECORD_HEADER + top
         k += 1
-    if i != last + CAN_RECORD_HEADER:
+    if i != last + _CAN_RECORD_HEADER:
         return -1
     return count
 
@@ -452,7 +452,7 @@ class FrameReader:
     seq_gaps (lost frames)."""
 
     def __init__(self, viper=True):
-        self.payload = bytearray(MAX_ENCODED)  # a run of 515 decodes to at most 514 bytes
+        self.payload = bytearray(_MAX_ENCODED)  # a run of 515 decodes to at most 514 bytes
         self._st = array("i", bytes(4 * _SLOTS))
         self._st[_CODE] = 0xFF
         self._offs = array("H", bytes(2 * _MAX_RECORDS))
@@ -488,21 +488,21 @@ class FrameReader:
                 self.bad_frames += 1
                 continue
             n = st[_LEN]
-            if n < HEADER + CRC_SIZE or n > MAX_PAYLOAD:
+            if n < _HEADER + _CRC_SIZE or n > _MAX_PAYLOAD:
                 self.bad_frames += 1
                 continue
-            n -= CRC_SIZE
+            n -= _CRC_SIZE
             if not self._crc(0, 0, _CRC_TABLE, p, n, 0):
                 self.crc_errors += 1
                 continue
             t = p[0]
             seq = p[1] | (p[2] << 8)
-            if t != SYNC and t != HELLO and self._last >= 0:
+            if t != SYNC and t != _HELLO and self._last >= 0:
                 d = (seq - self._last) & 0xFFFF
                 if 0 < d <= 0x8000:
                     self.seq_gaps += d - 1
             self._last = seq
-            n -= HEADER
+            n -= _HEADER
             if t == CAN:
                 count = self._can_index(0, 0, p, n, self._offs)
                 if count < 0:
@@ -520,7 +520,7 @@ class FrameReader:
 
     def body(self):
         """The last frame's body as a memoryview (allocates one; the hot path uses offsets)."""
-        return memoryview(self.payload)[HEADER:HEADER + self.body_len]
+        return memoryview(self.payload)[_HEADER:_HEADER + self.body_len]
 
     def can_first_no(self):
         p = self.payload
@@ -530,7 +530,7 @@ class FrameReader:
         """The host's number of record i, mod 2**30: a small int on a 32-bit board, no
         intermediate value above 2**30 - 1 (first_no + i could be one)."""
         first = self.can_first_no()
-        left = FRAME_NO_MASK - first  # numbers before the wrap
+        left = _FRAME_NO_MASK - first  # numbers before the wrap
         return first + i if i <= left else i - left - 1
 
     @micropython.viper
@@ -546,7 +546,7 @@ class FrameReader:
         r[2] = b[at + 7] >> 7
         n = b[at + 8]
         r[3] = n
-        b = ptr8(int(b) + at + CAN_RECORD_HEADER + n)  # b[i], d[i] for i = -n .. -1
+        b = ptr8(int(b) + at + _CAN_RECORD_HEADER + n)  # b[i], d[i] for i = -n .. -1
         d = ptr8(int(ptr8(data)) + n)
         i = 0 - n
         while i:
@@ -574,11 +574,11 @@ class Writer:
 
     def __init__(self, dbc=None, viper=True):
         self.seq = 0
-        self.wire = bytearray(MAX_WIRE)
-        self._pay = bytearray(MAX_PAYLOAD)
-        self._tm = bytearray(MAX_PAYLOAD)
+        self.wire = bytearray(_MAX_WIRE)
+        self._pay = bytearray(_MAX_PAYLOAD)
+        self._tm = bytearray(_MAX_PAYLOAD)
         self._ps = array("i", bytes(4 * 5))
-        self._ps[_TM_AT] = HEADER + 1
+        self._ps[_TM_AT] = _HEADER + 1
         self._crc, self._encode, self._tm_add = _crc, _encode, _tm_add
         if not viper:
             __import__("link_plain").plain_writer(self)
@@ -608,22 +608,22 @@ class Writer:
         buf[1] = seq & 0xFF
         buf[2] = seq >> 8
         self.seq = (seq + 1) & 0xFFFF
-        blen += HEADER
+        blen += _HEADER
         self._crc(0, 0, _CRC_TABLE, buf, blen, 1)
-        return self._encode(0, 0, self.wire, buf, blen + CRC_SIZE)
+        return self._encode(0, 0, self.wire, buf, blen + _CRC_SIZE)
 
     def raw(self, typ, body):
         """Any frame (tests, diagnostics)."""
         b = self._pay
         for k in range(len(body)):
-            b[HEADER + k] = body[k]
+            b[_HEADER + k] = body[k]
         return self._send(b, typ, len(body))
 
     def hello(self, boot_id, mode, caps, rx_window, dbc_sha256, fw_version, board, heap_free=0):
         """dbc_sha256: the 32 raw bytes (binascii.unhexlify(dbc.DBC_SHA256)); heap_free:
         bytes free after start-up."""
         b = self._pay
-        b[3] = PROTO_VERSION
+        b[3] = _PROTO_VERSION
         _put(b, 4, boot_id, 4)
         b[8] = mode
         _put(b, 9, caps, 2)
@@ -632,12 +632,12 @@ class Writer:
             b[13 + k] = dbc_sha256[k]
         at = _put_str(b, 45, fw_version, _HELLO_STR)
         at = _put_str(b, at, board, _HELLO_STR)
-        return self._send(b, HELLO, _put(b, at, heap_free, 4) - HEADER)
+        return self._send(b, _HELLO, _put(b, at, heap_free, 4) - _HEADER)
 
     def log(self, level, text):
         b = self._pay
         b[3] = level
-        return self._send(b, LOG, _put_str(b, 4, text, 255) - HEADER)
+        return self._send(b, _LOG, _put_str(b, 4, text, 255) - _HEADER)
 
     def alert(self, frame_no, code, severity, mi, si, value, text):
         b = self._pay
@@ -647,7 +647,7 @@ class Writer:
         _put(b, 10, mi, 2)
         _put(b, 12, si, 2)
         _put(b, 14, value, 4)
-        return self._send(b, ALERT, _put_str(b, 18, text, 255) - HEADER)
+        return self._send(b, _ALERT, _put_str(b, 18, text, 255) - _HEADER)
 
     def tow_range(self, frame_no, range_dkm, wh_per_km, window_m):
         b = self._pay
@@ -655,15 +655,15 @@ class Writer:
         _put(b, 7, range_dkm, 4)
         _put(b, 11, wh_per_km, 4)
         _put(b, 15, window_m, 4)
-        return self._send(b, TOW_RANGE, 16)
+        return self._send(b, _TOW_RANGE, 16)
 
     def stats(self, values, can_state):
         """values: the STATS_COUNT counters in docs/protocol.md's order."""
         b = self._pay
         for k in range(STATS_COUNT):
-            _put(b, HEADER + 4 * k, values[k], 4)
-        b[HEADER + 4 * STATS_COUNT] = can_state
-        return self._send(b, STATS, 4 * STATS_COUNT + 1)
+            _put(b, _HEADER + 4 * k, values[k], 4)
+        b[_HEADER + 4 * STATS_COUNT] = can_state
+        return self._send(b, _STATS, 4 * STATS_COUNT + 1)
 
     def credit(self, reader, window):
         """CREDIT: the host may have `window` wire bytes in flight after the last frame
@@ -675,7 +675,7 @@ class Writer:
         b[5] = ack & 0xFF
         b[6] = ack >> 8
         reader._st[_SINCE] = 0
-        return self._send(b, CREDIT, 4)
+        return self._send(b, _CREDIT, 4)
 
     @micropython.native
     def telemetry(self, frame_no, result, lanes, selected, k=0):
@@ -698,9 +698,9 @@ class Writer:
         if n == 0:
             return 0
         b = self._tm
-        ptr8(b)[HEADER] = n
-        n = int(self._send(b, TELEMETRY, p[_TM_AT] - HEADER))
-        p[_TM_AT] = HEADER + 1
+        ptr8(b)[_HEADER] = n
+        n = int(self._send(b, _TELEMETRY, p[_TM_AT] - _HEADER))
+        p[_TM_AT] = _HEADER + 1
         p[_TM_COUNT] = 0
         return n
 
