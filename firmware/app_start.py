@@ -16,6 +16,16 @@ import link
 _AT_SUP = const(1)
 _AT_TM = const(2)
 _HEAP_MIN = const(13)
+# link.py's (private there: a public name is heap on the board; tests/host/test_board_constants.py
+# holds the copies to link's values)
+_STATS_COUNT = const(18)
+_CAN_MAX_DATA = const(64)
+_CAP_REPLAY = const(1)
+_CAP_PYB_CAN = const(2)
+_CAP_MACHINE_CAN = const(4)
+_CAP_VIPER = const(8)
+_CAP_SUPERVISION = const(16)
+_CAP_TELEMETRY_CHANGED = const(32)
 
 
 def _boot_id():
@@ -89,9 +99,9 @@ def build(self, cfg, port):
     self.at = array("i", bytes(4 * 3))
     self.at[_AT_TM] = 1
     self.sup_frame = self.sup_other = self.sup_st = None
-    self.stats = array("i", bytes(4 * link.STATS_COUNT))  # _records counts through a pointer
+    self.stats = array("i", bytes(4 * _STATS_COUNT))  # _records counts through a pointer
     self.record = array("i", bytes(16))
-    self.data = bytearray(link.CAN_MAX_DATA)
+    self.data = bytearray(_CAN_MAX_DATA)
     self.stats[_HEAP_MIN] = gc.mem_free()
     self.boot_id = _boot_id()
     self.sha = unhexlify(dbc.DBC_SHA256)
@@ -100,9 +110,9 @@ def build(self, cfg, port):
     self.started = time.ticks_ms()
     self.last_stats = self.started
     self.last_credit = self.started
-    self.caps = link.CAP_REPLAY | (link.CAP_VIPER if dbc.EMIT == "viper" else 0)
+    self.caps = _CAP_REPLAY | (_CAP_VIPER if dbc.EMIT == "viper" else 0)
     if self.supervisor is not None:
-        self.caps |= link.CAP_SUPERVISION
+        self.caps |= _CAP_SUPERVISION
         self.at[_AT_SUP] = 1
         self.sup_frame = type(self.supervisor).frame  # called unbound: no look-up per frame
         self.sup_other = supervise.other
@@ -111,7 +121,7 @@ def build(self, cfg, port):
         import app_live  # Board.decode's code
 
         self.decode = ch.decode(self, app_live.decode)  # notes the frame time first
-        self.caps |= link.CAP_TELEMETRY_CHANGED
+        self.caps |= _CAP_TELEMETRY_CHANGED
         self.at[_AT_TM] = 0  # replay_batch: each record through decode(), which picks
     # live: frames from the CAN controller. Replay with "replay_path": "loopback": the
     # link's frames go through the controller (silent loopback) and back, so replay
@@ -135,7 +145,7 @@ def build(self, cfg, port):
             # no controller here: replay over the link only, and say so in HELLO's LOG
             self.can_problem = "replay_path loopback unavailable, replaying from the link: %r" % (exc,)
         if self.source is not None:
-            self.caps |= {"pyb": link.CAP_PYB_CAN, "machine": link.CAP_MACHINE_CAN}.get(self.source.kind, 0)
+            self.caps |= {"pyb": _CAP_PYB_CAN, "machine": _CAP_MACHINE_CAN}.get(self.source.kind, 0)
             self.bus_guard = can_source.BusGuard(time.ticks_ms())
             self.bus_no = 0  # the frame number ALERTs about the bus carry: the last frame seen
             self.bus_checked = time.ticks_ms()

@@ -62,19 +62,19 @@ _HEADER = const(3)
 _CRC_SIZE = const(4)
 _CAN_BATCH_HEADER = const(5)
 _CAN_RECORD_HEADER = const(9)
-CAN_MAX_DATA = const(64)
-STATS_COUNT = const(18)  # u32 fields of STATS before can_state, in docs/protocol.md's order
+_CAN_MAX_DATA = const(64)
+_STATS_COUNT = const(18)  # u32 fields of STATS before can_state, in docs/protocol.md's order
 _FRAME_NO_MASK = const(0x3FFFFFFF)  # frame numbers count mod 2**30: small ints on a 32-bit board
 
 # HELLO
 MODE_LIVE = const(0)
 MODE_REPLAY = const(1)
-CAP_REPLAY = const(1)
-CAP_PYB_CAN = const(2)
-CAP_MACHINE_CAN = const(4)
-CAP_VIPER = const(8)
-CAP_SUPERVISION = const(16)
-CAP_TELEMETRY_CHANGED = const(32)
+_CAP_REPLAY = const(1)
+_CAP_PYB_CAN = const(2)
+_CAP_MACHINE_CAN = const(4)
+_CAP_VIPER = const(8)
+_CAP_SUPERVISION = const(16)
+_CAP_TELEMETRY_CHANGED = const(32)
 
 _TM_LIMIT = const(508)  # HEADER + MAX_BODY: where a TELEMETRY body must end
 _HELLO_STR = const(200)  # fw_version and board, each: HELLO must fit MAX_BODY
@@ -334,7 +334,7 @@ def _can_index(i: int, top: int, p, blen: int, offs) -> int:
         elif top | b[i + 6] | (b[i + 5] & 0xF8):
             return -1  # a standard id above 0x7FF
         top = b[i + 8]  # len
-        if top > CAN_MAX_DATA:
+        if top > _CAN_MAX_DATA:
             return -1
         o[k] = i
         i += _CAN_RECORD_HEADER + top
@@ -660,10 +660,10 @@ class Writer:
     def stats(self, values, can_state):
         """values: the STATS_COUNT counters in docs/protocol.md's order."""
         b = self._pay
-        for k in range(STATS_COUNT):
+        for k in range(_STATS_COUNT):
             _put(b, _HEADER + 4 * k, values[k], 4)
-        b[_HEADER + 4 * STATS_COUNT] = can_state
-        return self._send(b, _STATS, 4 * STATS_COUNT + 1)
+        b[_HEADER + 4 * _STATS_COUNT] = can_state
+        return self._send(b, _STATS, 4 * _STATS_COUNT + 1)
 
     def credit(self, reader, window):
         """CREDIT: the host may have `window` wire bytes in flight after the last frame

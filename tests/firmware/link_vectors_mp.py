@@ -98,8 +98,7 @@ def receive(data, chunk, show=False, size=-1):
 def constants():
     """The link constants the board's other modules read (link.py's others are private
     const()s: test_link_mp.py reads those from the source)."""
-    names = ("SYNC", "STOP", "PING", "CAN", "CAN_MAX_DATA", "STATS_COUNT", "MODE_LIVE", "MODE_REPLAY", "CAP_REPLAY",
-             "CAP_PYB_CAN", "CAP_MACHINE_CAN", "CAP_VIPER", "CAP_SUPERVISION")
+    names = ("SYNC", "STOP", "PING", "CAN", "MODE_LIVE", "MODE_REPLAY")
     return {name: getattr(link, name) for name in names}
 
 

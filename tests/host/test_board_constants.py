@@ -90,6 +90,16 @@ def test_telemetry_changeds_copies_of_the_links_telemetry_state_are_the_links():
     assert {k: changed[k] for k in shared} == {k: link[k] for k in shared}
 
 
+def test_app_starts_copies_of_the_links_constants_are_the_links():
+    # link.py keeps them private (a public name is heap on the board): app_start.py its own copies
+    link = definitions(REPO / "firmware" / "link.py", None)
+    app_start = definitions(REPO / "firmware" / "app_start.py", None)
+    shared = {"STATS_COUNT", "CAN_MAX_DATA", "CAP_REPLAY", "CAP_PYB_CAN", "CAP_MACHINE_CAN", "CAP_VIPER",
+              "CAP_SUPERVISION", "CAP_TELEMETRY_CHANGED"}
+    assert shared <= app_start.keys() & link.keys()
+    assert {k: app_start[k] for k in shared} == {k: link[k] for k in shared}
+
+
 def test_the_check_reads_a_const_copy(tmp_path):
     path = tmp_path / "x.py"
     path.write_text("from micropython import const\n_STATE_BUS_OFF = const(4)\nEXT_KEY = const(0x20000000)\n")
