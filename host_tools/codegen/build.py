@@ -70,11 +70,12 @@ def write_decoder(dbc: Dbc, out: Path, mode: str = "viper", tables: str = "auto"
 
 def compile_mpy(source: Path, march: str | None = HOST_MARCH, out: Path | None = None) -> Path:
     """Compile `source` to .mpy beside it (or at `out`); raises BuildError with mpy-cross's words.
-    The .mpy names its source by the file's name alone (-s): a board interns that name as a qstr
-    (heap it keeps) and shows it in tracebacks, where the host's build folder means nothing."""
+    The .mpy names its source by the module's name (-s): a board interns that name as a qstr
+    (heap it keeps; the module's name is interned already by its import) and shows it in
+    tracebacks (File "app", line 12), where the host's build folder means nothing."""
     source = Path(source)
     out = Path(out) if out else source.with_suffix(".mpy")
-    cmd = [tool("mpy-cross"), "-o", str(out), "-s", source.name]
+    cmd = [tool("mpy-cross"), "-o", str(out), "-s", source.stem]
     if march:
         cmd.append(f"-march={march}")
     cmd.append(str(source))
