@@ -18,7 +18,7 @@ class UnixPort:
         attrs[6][6] = 0  # VMIN: a read returns what is there, possibly nothing
         attrs[6][5] = 0  # VTIME
         termios.tcsetattr(0, termios.TCSANOW, attrs)
-        self._termios = termios
+        self._mod = termios
         self._in = sys.stdin.buffer
         self._out = sys.stdout.buffer
         self._poll = select.poll()
@@ -35,7 +35,7 @@ class UnixPort:
             break
 
     def close(self):
-        self._termios.tcsetattr(0, self._termios.TCSANOW, self._saved)
+        self._mod.tcsetattr(0, self._mod.TCSANOW, self._saved)
 
 
 class UsbPort:
@@ -44,19 +44,19 @@ class UsbPort:
     def __init__(self):
         import pyb
 
-        self._vcp = pyb.USB_VCP()
-        self._pyb = pyb
+        self._io = pyb.USB_VCP()
+        self._mod = pyb
 
     def readinto(self, buf):
-        return self._vcp.recv(buf, timeout=0)
+        return self._io.recv(buf, timeout=0)
 
     def write(self, buf, n):
-        self._vcp.write(buf, n)
+        self._io.write(buf, n)
 
     def wait(self, ms):
         deadline = time.ticks_add(time.ticks_ms(), ms)
-        while not self._vcp.any() and time.ticks_diff(deadline, time.ticks_ms()) > 0:
-            self._pyb.wfi()
+        while not self._io.any() and time.ticks_diff(deadline, time.ticks_ms()) > 0:
+            self._mod.wfi()
 
     def close(self):
         pass
@@ -65,20 +65,20 @@ class UsbPort:
 class UartPort:
     """machine.UART with a receive buffer; readinto returns None when empty."""
 
-    def __init__(self, uart_id, baudrate):
+    def __init__(self, port, baudrate):  # names the board interns already
         import machine
 
-        self._uart = machine.UART(uart_id, baudrate=baudrate, timeout=0, rxbuf=4096)
+        self._io = machine.UART(port, baudrate=baudrate, timeout=0, rxbuf=4096)
 
     def readinto(self, buf):
-        return self._uart.readinto(buf) or 0
+        return self._io.readinto(buf) or 0
 
     def write(self, buf, n):
-        self._uart.write(buf, n)
+        self._io.write(buf, n)
 
     def wait(self, ms):
         deadline = time.ticks_add(time.ticks_ms(), ms)
-        while not self._uart.any() and time.ticks_diff(deadline, time.ticks_ms()) > 0:
+        while not self._io.any() and time.ticks_diff(deadline, time.ticks_ms()) > 0:
             time.sleep_ms(1)
 
     def close(self):
