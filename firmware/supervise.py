@@ -23,15 +23,22 @@ except ImportError:  # CPython (the host's reference)
     def const(x):  # type: ignore[misc]  # CPython's stand-in for micropython.const
         return x
 
-# CRC-8 J1850 lookup, 256 bytes: the one implementation of docs/dbc.md's CRC. The board keeps
-# the table, not the module (nothing else on the board imports e2e: ~700 B of heap); an e2e
-# loaded before (the host's reference hands its own in) stays loaded.
-if "e2e" in sys.modules:
-    _CRC8 = sys.modules["e2e"]._TABLE
-else:
-    import e2e
-    _CRC8 = e2e._TABLE
-    del sys.modules["e2e"], e2e
+
+def _make_table():
+    # CRC-8 SAE J1850 lookup (poly 0x1D), 256 bytes, built as e2e.py builds its _TABLE (docs/dbc.md;
+    # tests/firmware/test_supervise_twins.py holds the two equal): the board imports no e2e, whose
+    # module and names (~0.8 KB) would stay on its heap. The name is link's: interned already.
+    table = bytearray(256)
+    for i in range(256):
+        crc = i
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1D) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
+        table[i] = crc
+    return bytes(table)
+
+
+_CRC8 = _make_table()
+del _make_table  # start-up only
 
 # Alert kinds: code = index + 1 when raised, | CLEARED when it ends; the ALERT's text, as
 # bytes: link.Writer packs bytes without encoding (no allocation). The host mirrors this

@@ -147,8 +147,8 @@ def test_the_plain_twins_constants_are_supervises():
 
 
 def test_the_board_keeps_the_crc_table_not_the_e2e_module(tmp_path):
-    """supervise takes e2e's 256-byte CRC table and drops the module (its functions and
-    dict are heap no board module uses after start-up); the table checks as before."""
+    """supervise builds e2e's 256-byte CRC table itself and imports no e2e (its module and
+    names are heap no board module uses after start-up): the same table, byte for byte."""
     from host_tools.e2e import _e2e
 
     files = build_firmware(load_dbc(PROJECT_DBC), tmp_path / "fw", "x64", {"mode": "replay"})
