@@ -200,10 +200,10 @@ def loop_telemetry():
     return diff(ticks(), t0)
 
 
-def loop_board_decode():
+def loop_board_decode(reset=True):
     dec = board.decode
     w = board.writer
-    if board.supervisor is not None:
+    if reset and board.supervisor is not None:
         board.supervisor.reset()
     t0 = ticks()
     for fno, cid, ext, d, n, t in recs:
@@ -219,11 +219,14 @@ for rep in range(5):  # each loop's best of five passes (the unix port shares it
                     ("telemetry", loop_telemetry()), ("board_decode", loop_board_decode()),
                     ("reader", loop_reader()), ("frame_no", loop_frame_no())):
         best[key] = min(best.get(key, us), us)
-# heap bytes per frame on the board's per-frame path (Board.decode), collector off
+# heap bytes per frame on the board's per-frame path (Board.decode), collector off; the
+# supervision's reset before it (a new session's: it reads its tables' file) is not per frame
+if board.supervisor is not None:
+    board.supervisor.reset()
 gc.collect()
 gc.disable()
 a0 = gc.mem_alloc()
-loop_board_decode()
+loop_board_decode(False)
 alloc = gc.mem_alloc() - a0
 gc.enable()
 out.append("alloc=%d" % (alloc // N))
