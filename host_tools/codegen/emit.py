@@ -6,6 +6,7 @@ common_template.py and runtime_template.py (board_template.py: the board's profi
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -574,4 +575,16 @@ def generate(dbc: Dbc, mode: str = "viper", tables: str = "auto", board: bool = 
           ["DECODERS = {}  # type: dict  # every message through the walker"]),
         "",
     ])
-    return HEADER + runtime + "\n" + text
+    module = HEADER + runtime + "\n" + text
+    if board:  # constants the board never reads by name: private, so no global, no interned name
+        # (MicroPython folds `_X = const(..)` only after its line: the template's use of
+        # MAX_LANES, above the line, takes the number)
+        runtime = re.sub(r"\bMAX_LANES\b", str(max_lanes), runtime)
+        module = HEADER + runtime + "\n" + text
+        module = re.sub(r"\b(%s)\b" % "|".join(BOARD_PRIVATE), r"_\1", module)
+    return module
+
+
+# The shared template's public constants that no board module reads (the host's tools read
+# them from the full profile); `_X = const(..)` leaves no trace in the board's .mpy.
+BOARD_PRIVATE = ("ERR_MUX", "KIND_SIGNED", "KIND_FLOAT", "MAX_LANES")

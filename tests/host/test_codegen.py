@@ -124,3 +124,9 @@ def test_the_board_profile_holds_no_name_the_board_never_reads():
     for name in ("DBC_NAME = ", "def decode("):
         assert name not in board and name in full, name
     assert f"DBC_SHA256 = '{dbc.sha256}'" in board
+    # constants no board module reads: private (`_X = const(..)` interns no name on the board)
+    for name in ("ERR_MUX", "KIND_SIGNED", "KIND_FLOAT", "MAX_LANES"):
+        assert f"\n{name} = " not in board and f"\n_{name} = const(" in board, name
+        assert f"\n{name} = const(" in full, name
+        # defined before any use: MicroPython folds a private const only after its line
+        assert board.index(f"_{name}") == board.index(f"\n_{name} = const(") + 1, name
