@@ -14,5 +14,5 @@ for mi in range(len(decoder.MESSAGES)):
 keys = decoder.keys()
 keys.sort()
 print(json.dumps({"messages": messages, "keys": keys, "lookup": [decoder.lookup(k & 0x1FFFFFFF, k >> 29) for k in keys],
-                  "max_signals": decoder.MAX_SIGNALS, "max_lanes": decoder.MAX_LANES,
+                  "max_signals": decoder.MAX_SIGNALS, "max_lanes": len(decoder.new_buffers()[0]),  # MAX_LANES: private on the board
                   "own": sorted(decoder.DECODERS)}))
