@@ -78,8 +78,8 @@ b = app.Board({"mode": "replay", "bus": 1, "bitrate": 500000, "decimation": 1, "
 gc.collect()
 print("Board()", last - gc.mem_free())
 """
-ORDER = ["micropython", "settings", "config", "e2e", "host_port", "link", "dbc_decoder", "supervise_rules",
-         "supervise", "changed", "app"]
+ORDER = ["micropython", "settings", "config", "e2e", "host_port_usb", "host_port_uart", "host_port_stdio", "link",
+         "dbc_decoder", "supervise_rules", "supervise", "changed", "app"]
 
 
 def replay_wire(frames) -> bytes:
