@@ -19,8 +19,8 @@ def open_port(config):
     elif name == "usb":
         port = __import__("host_port_usb")
         port.start()
-    elif name[:5] == "uart:ID:BAUD"[:5]:
-        parts = name.split(name[4])
+    elif name[:5] == "uart:ID:BAUD"[:5]:  # "uart:" and ":" as literals would be two more
+        parts = name.split(name[4])  # interned names (board names stay under 300: docs/hardware.md)
         port = __import__("host_port_uart")
         port.start(int(parts[1]), int(parts[2]))
     else:

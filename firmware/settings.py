@@ -56,7 +56,6 @@ SETTINGS = (  # type: tuple
 )
 
 
-
 def _show(value):
     text = json.dumps(value) if isinstance(value, str) else repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
