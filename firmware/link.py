@@ -69,12 +69,7 @@ _FRAME_NO_MASK = const(0x3FFFFFFF)  # frame numbers count mod 2**30: small ints 
 # HELLO
 MODE_LIVE = const(0)
 MODE_REPLAY = const(1)
-_CAP_REPLAY = const(1)
-_CAP_PYB_CAN = const(2)
-_CAP_MACHINE_CAN = const(4)
-_CAP_VIPER = const(8)
-_CAP_SUPERVISION = const(16)
-_CAP_TELEMETRY_CHANGED = const(32)
+# its caps bits: app_start.py's (the one board module that reads them)
 
 _TM_LIMIT = const(508)  # HEADER + MAX_BODY: where a TELEMETRY body must end
 _HELLO_STR = const(200)  # fw_version and board, each: HELLO must fit MAX_BODY
